@@ -1,0 +1,103 @@
+"""`pml-sim` command line: a Hydra app over `conf/`.
+
+    pml-sim                                  # default scenario
+    pml-sim strategy=il7 cohort=natalizumab_ms cohort.n=20000 seed=7
+    pml-sim --cfg job                        # show the composed config
+    pml-sim -m strategy=soc,il7 seed=1,2     # sweep
+
+Bad input exits with status 2 and one line naming the config key and what is
+allowed; the run directory of a rejected run is removed.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from sim.config import ConfigError, register, to_object
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+_real_stderr = sys.stderr
+
+register()
+
+
+def _discard_run_dir(out: Path) -> None:
+    """Remove a run directory that holds nothing but Hydra's own bookkeeping."""
+    if out.is_dir() and all(p.name in (".hydra", "main.log", "cli.log") for p in out.iterdir()):
+        shutil.rmtree(out, ignore_errors=True)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
+def _app(node: DictConfig) -> None:
+    from sim.run import resolved_yaml, run_to_dir
+    from sim.validate import validate
+
+    sys.stderr = _real_stderr  # composition succeeded: let progress bars through
+    out = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        cfg = to_object(node)
+        validate(cfg)
+    except ConfigError as e:
+        _discard_run_dir(out)
+        print(f"pml-sim: config error: {e}", file=sys.stderr)
+        sys.exit(2)
+    run_to_dir(cfg, out, resolved_yaml(node))
+
+
+def _one_line(text: str) -> str:
+    """Condense Hydra/OmegaConf's multi-line composition error into one line."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith("Set the environment variable HYDRA_FULL")]
+    key = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("full_key:")), None)
+    msg = next(
+        (
+            ln
+            for ln in lines
+            if not ln.startswith(("full_key:", "object_type", "reference_type", "Error merging"))
+            and not ln.startswith("In '")
+        ),
+        lines[0] if lines else "invalid configuration",
+    )
+    if key is None:
+        m = re.search(r"override '?([\w.\[\]]+)'?", text) or re.search(r"Key '(\w+)'", text)
+        key = m.group(1) if m else None
+    if "Could not find" in text and "options" not in msg.lower():
+        opts = [ln for ln in lines if not ln.startswith(("In '", "Could not", "Config search"))]
+        opts = [o for o in opts if re.fullmatch(r"[\w\-]+", o)]
+        if opts:
+            msg = f"{msg} Available: {', '.join(opts)}"
+    return f"pml-sim: config error: {key + ': ' if key else ''}{msg}"
+
+
+def main() -> None:
+    """Console entry point; Hydra's composition errors are reported on one line."""
+    buffer = _io.StringIO()
+    sys.stderr = buffer
+    try:
+        _app()
+    except SystemExit as e:
+        sys.stderr = _real_stderr
+        captured = buffer.getvalue()
+        if e.code not in (0, None) and captured and "pml-sim: config error" not in captured:
+            print(_one_line(captured), file=sys.stderr)
+            sys.exit(2)
+        if captured:
+            sys.stderr.write(captured)
+        raise
+    finally:
+        if sys.stderr is buffer:
+            sys.stderr = _real_stderr
+            if buffer.getvalue():
+                sys.stderr.write(buffer.getvalue())
+
+
+if __name__ == "__main__":
+    main()

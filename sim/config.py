@@ -1,0 +1,247 @@
+"""Structured configs: the typed schema behind every YAML file in `conf/`.
+
+Hydra merges the YAML files onto these dataclasses, so a wrong type or an unknown
+key fails when the config is composed. Range checks that types cannot express
+(probabilities in [0, 1], positive sizes, known names) live in `validate()`, which
+raises `ConfigError` naming the key and what is allowed.
+
+The values written here are only fallbacks for the schema; the defaults a user
+runs with, and their sources, are in the YAML files under `conf/`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+CONDITIONS: tuple[str, ...] = (
+    "hiv",
+    "hematologic_malignancy",
+    "primary_immunodeficiency",
+    "solid_organ_transplant",
+    "chronic_inflammatory",
+    "natalizumab_ms",
+)
+
+
+class ConfigError(ValueError):
+    """A config value is out of its allowed range; `key` is the dotted config key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+# ----------------------------------------------------------------------------- model
+
+
+@dataclass
+class Dist:
+    """A baseline distribution: normal, lognormal (median, gsd) or beta, truncated."""
+
+    kind: str = "normal"  # normal | lognormal | beta
+    mean: float = 0.0  # normal: mean; lognormal: median; beta: mean
+    sd: float = 1.0  # normal: sd; lognormal: geometric sd (>1); beta: sd
+    low: float = float("-inf")
+    high: float = float("inf")
+
+
+@dataclass
+class ConditionParams:
+    label: str = MISSING
+    age: Dist = field(default_factory=Dist)
+    female_fraction: float = 0.5
+    cd4: Dist = field(default_factory=Dist)  # blood CD4+ T cells / uL at diagnosis
+    cd4_fraction: Dist = field(default_factory=Dist)  # CD4 share of blood lymphocytes
+    csf_jcv_log10: Dist = field(default_factory=Dist)  # CSF JCV DNA, log10 copies/mL
+    lesion_burden: Dist = field(default_factory=Dist)  # brain damage D at diagnosis, 0..1
+    cd4_ceiling: float = 500.0  # CD4 set point once the cause is removed (cells/uL)
+    ceiling_gsd: float = 1.3  # between-patient spread of the ceiling (geometric sd)
+    recovery_half_life_days: float = 120.0  # half-time of CD4 approach to its set point
+    recovery_gsd: float = 1.4
+    t_cell_function: float = 0.6  # JCV-specific T-cell function, 0..1 (exhaustion < 1)
+    natalizumab_at_diagnosis: bool = False
+    excess_mortality_per_year: float = 0.0  # death hazard of the underlying disease
+    soc_therapies: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "default"
+    dt_days: float = 1.0
+    # JC virus
+    viral_growth_log10_per_day: float = 0.03
+    viral_growth_gsd: float = 1.4
+    viral_kill_log10_per_day: float = 0.08
+    viral_kill_gsd: float = 1.3
+    jcv_max_log10: float = 8.0
+    jcv_min_log10: float = 0.0
+    # JCV-specific effector response
+    effector_rate_per_day: float = 0.07
+    cd4_half_saturation: float = 200.0
+    cd4_new_lymphocyte_share: float = 0.5
+    t_cell_function_logit_sd: float = 0.5
+    transferred_effector_half_life_days: float = 30.0
+    # brain damage and death
+    damage_rate_per_day: float = 0.012
+    damage_gsd: float = 1.3
+    viral_activity_floor_log10: float = 2.0
+    viral_activity_ref_log10: float = 6.0
+    death_hazard_max_per_day: float = 0.05
+    death_damage_half: float = 0.6
+    death_damage_hill: float = 6.0
+    frailty_gsd: float = 1.5
+    # IRIS
+    iris_rate_ref: float = 0.01
+    iris_rate_exponent: float = 1.5
+    iris_hazard_scale: float = 0.05
+    iris_susceptibility_gsd: float = 1.5
+    iris_damage_rate_per_day: float = 0.01
+    iris_death_hazard_per_day: float = 0.004
+    iris_duration_days: float = 60.0
+    iris_duration_gsd: float = 1.5
+    iris_diagnosis_delay_days: float = 7.0
+    # natalizumab washout
+    natalizumab_half_life_days: float = 11.0
+    natalizumab_half_block: float = 0.3
+    natalizumab_hill: float = 2.0
+    # residual disability
+    mrs_cutpoints: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.35, 0.5, 0.7])
+    conditions: dict[str, ConditionParams] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- cohort
+
+
+@dataclass
+class CohortConfig:
+    name: str = "custom"
+    n: int = 5000
+    # condition -> weight (normalised); conditions left out get 0
+    mix: dict[str, float] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- therapy
+
+
+@dataclass
+class SideEffect:
+    name: str = MISSING
+    probability: float = 0.0
+    onset_days: float = 7.0
+    severe: bool = False
+    stops_therapy: bool = False
+    source: str = ""
+
+
+@dataclass
+class TherapyConfig:
+    label: str = MISSING
+    applies_to: list[str] = field(default_factory=lambda: ["all"])
+    levers: dict[str, float] = field(default_factory=dict)
+    onset_days: float = 0.0
+    n_doses: int = 1
+    dose_interval_days: float = 0.0
+    course_days: float | None = None  # None: until stopped or end of follow-up
+    dose_unit: str = ""
+    side_effects: list[SideEffect] = field(default_factory=list)
+    evidence: str = ""
+
+
+# --------------------------------------------------------------------------- strategy
+
+
+@dataclass
+class TherapyStart:
+    therapy: str = MISSING
+    start_day: float = 0.0
+    stop_day: float | None = None
+
+
+@dataclass
+class RuleConfig:
+    name: str = MISSING
+    trigger: str = "visit"  # visit | iris_diagnosis
+    at_day: float | None = None  # the visit day the rule is read at; None = every visit
+    marker: str = "always"
+    op: str = ">"
+    threshold: float = 0.0
+    start: list[str] = field(default_factory=list)
+    stop: list[str] = field(default_factory=list)
+    delay_days: float = 0.0
+
+
+@dataclass
+class StrategyConfig:
+    name: str = MISSING
+    description: str = ""
+    standard_of_care: bool = True
+    therapies: list[TherapyStart] = field(default_factory=list)
+    rules: list[RuleConfig] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------- monitoring
+
+
+@dataclass
+class MonitoringConfig:
+    visit_days: list[float] = field(default_factory=lambda: [0.0, 28.0, 84.0, 182.0, 365.0])
+    csf_days: list[float] = field(default_factory=lambda: [0.0, 28.0, 84.0])
+    mri_days: list[float] = field(default_factory=lambda: [0.0, 84.0])
+    cd4_cv: float = 0.15
+    lymphocyte_cv: float = 0.12
+    csf_jcv_sd_log10: float = 0.25
+    csf_jcv_lod_copies: float = 10.0
+    mri_sd: float = 0.02
+    month1_day: float = 28.0
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+@dataclass
+class EngineConfig:
+    kind: str = "batch"  # batch | reference
+    chunk_size: int = 20000
+
+
+@dataclass
+class OutputConfig:
+    write_patients: bool = True
+    write_events: bool = True
+    write_labs: bool = True
+    plots: bool = True
+    print_summary: bool = True
+    progress: bool = True
+    survival_day: float = 365.0
+
+
+@dataclass
+class RunConfig:
+    seed: int = 20220401
+    horizon_days: float = 365.0
+    cohort: CohortConfig = field(default_factory=CohortConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    therapies: dict[str, TherapyConfig] = field(default_factory=dict)
+    strategy: dict[str, StrategyConfig] = field(default_factory=dict)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+def register() -> None:
+    """Register the schema so `conf/config.yaml` can extend it (`- schema` in defaults)."""
+    cs = ConfigStore.instance()
+    cs.store(name="schema", node=RunConfig)
+
+
+def to_object(cfg: Any) -> RunConfig:
+    """Turn a composed DictConfig into typed dataclasses."""
+    from omegaconf import OmegaConf
+
+    obj = OmegaConf.to_object(cfg)
+    assert isinstance(obj, RunConfig)
+    return obj

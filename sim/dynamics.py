@@ -1,0 +1,344 @@
+r"""Within-host dynamics: immune recovery, JC virus, brain damage, IRIS and death.
+
+Time t is in days since PML diagnosis. The state of a patient is advanced in steps
+of `dt` (default one day); within a step the linear parts are solved exactly
+(exponential approach to a set point), and event times (death, IRIS onset and
+resolution) are found exactly by inverting the piecewise-linear cumulative hazard.
+All arrays are vectorised over patients; the reference engine runs the very same
+kernel on one patient at a time.
+
+In plain words
+--------------
+* **Immune capacity** is the blood CD4 count C. Removing the cause (ART, stopping
+  the immunosuppressant) moves its set point from the baseline C0 towards a
+  condition-specific ceiling; C approaches the set point exponentially with a
+  patient-specific half-time. Cytokines (rhIL-7, IL-2) expand T cells on top of that
+  while the course runs; afterwards the surplus decays back to the set point.
+* **Natalizumab** (MS patients) keeps T cells out of the brain. Once stopped its
+  level N halves every `natalizumab_half_life_days`; each plasma-exchange session
+  removes a share of it. Brain access is A = 1 / (1 + (N / N50)^h).
+* **The JCV-specific effector response** E approaches its target
+  E* = f * C / (C + C50) * A * (1 - steroid suppression) at rate k_E (priming takes
+  weeks). f is the patient's T-cell function (exhaustion < 1); PD-1 blockade closes
+  part of the gap 1 - f. Adoptively transferred virus-specific T cells add a
+  separate pool that decays with its own half-life (they kill virus but, being
+  given in measured doses, are not counted in the rise that triggers IRIS).
+* **JC virus** in CSF, on the log10 scale V, grows at a patient-specific rate r and
+  is killed in proportion to the effector response:
+  dV/dt = r (1 - antiviral) - kappa * (E + E_vst), bounded to [V_min, V_max].
+* **Brain damage** D (0..1, lesion burden) grows with viral activity
+  a(V) = max(V - V_floor, 0) / (V_ref - V_floor) and with IRIS inflammation:
+  dD/dt = (delta * a(V) + delta_iris * I) (1 - D).
+* **IRIS** starts with hazard
+  lambda = s * susceptibility * (max(dE/dt, 0) / rho)^q * (a(V) + D) * (1 - blockade):
+  a fast rise of the immune response against much antigen. While active, its
+  inflammation I (reduced by steroids / maraviroc) adds damage and death hazard;
+  it resolves after a patient-specific duration (faster on steroids).
+* **Death** has hazard h = excess(condition) + frailty * h_max * D^p / (D^p + D50^p)
+  + h_iris * I.
+
+Survivors' residual disability is their damage D, reduced by supportive care.
+See docs/model.md for the full equation list and parameter sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim import rng
+from sim.cohort import Patients
+from sim.config import ModelConfig
+from sim.events import Event, EventLog
+from sim.therapies import LEVERS, Catalog, activity, doses_in_step
+
+LN2 = float(np.log(2.0))
+
+
+@dataclass
+class State:
+    """Time-varying per-patient state."""
+
+    cd4: np.ndarray
+    effector: np.ndarray
+    transferred: np.ndarray  # adoptively transferred effector pool
+    jcv: np.ndarray  # log10 copies/mL in CSF
+    damage: np.ndarray
+    natalizumab: np.ndarray  # relative level, 1 = on drug
+    iris: np.ndarray  # 0 never, 1 active, 2 resolved
+    iris_onset: np.ndarray
+    iris_remaining: np.ndarray  # days of IRIS left (at speed 1)
+    iris_dx: np.ndarray  # time IRIS is diagnosed
+    h_death: np.ndarray  # cumulative hazards
+    h_iris: np.ndarray
+    alive: np.ndarray
+    death_time: np.ndarray
+    damage_at_death: np.ndarray
+    side_effects: np.ndarray  # count
+    severe_side_effects: np.ndarray
+
+    @classmethod
+    def initial(cls, p: Patients) -> State:
+        n = len(p)
+        inf = np.full(n, np.inf)
+        zero = np.zeros(n)
+        return cls(
+            cd4=p.cd4_0.copy(),
+            effector=zero.copy(),
+            transferred=zero.copy(),
+            jcv=p.jcv_0.copy(),
+            damage=p.lesion_0.copy(),
+            natalizumab=p.natalizumab.astype(float),
+            iris=np.zeros(n, dtype=np.int8),
+            iris_onset=np.full(n, np.nan),
+            iris_remaining=zero.copy(),
+            iris_dx=inf.copy(),
+            h_death=zero.copy(),
+            h_iris=zero.copy(),
+            alive=np.ones(n, dtype=bool),
+            death_time=inf.copy(),
+            damage_at_death=np.full(n, np.nan),
+            side_effects=np.zeros(n, dtype=np.int16),
+            severe_side_effects=np.zeros(n, dtype=np.int16),
+        )
+
+    def lymphocytes(self, p: Patients, model: ModelConfig) -> np.ndarray:
+        """Blood lymphocytes: baseline plus the CD4 change diluted by the CD4 share of new cells."""
+        return np.maximum(
+            p.lymph_0 + (self.cd4 - p.cd4_0) / model.cd4_new_lymphocyte_share, 0.05 * p.lymph_0
+        )
+
+
+@dataclass
+class Schedule:
+    """Therapy timing per patient: start/stop days (inf = never) for each catalog therapy."""
+
+    start: np.ndarray  # (n, K)
+    stop: np.ndarray  # (n, K)
+    used: list[int]  # catalog indices this strategy can ever start
+    applies: np.ndarray  # (n, K) therapy acts in this patient's condition
+    iris_actions: list[tuple[str, list[int], list[int], float]] = field(default_factory=list)
+    se_time: np.ndarray | None = None  # (n, K, S) side-effect times
+    se_severe: np.ndarray | None = None  # (K, S)
+
+    def end(self, cat: Catalog, k: int) -> np.ndarray:
+        return np.minimum(self.stop[:, k], self.start[:, k] + cat.course[k])
+
+    def begin(self, k: int, at: np.ndarray, who: np.ndarray) -> None:
+        """Start therapy k at time `at` for patients `who` who have not had it yet."""
+        fresh = who & ~np.isfinite(self.start[:, k])
+        self.start[fresh, k] = np.broadcast_to(at, self.start[:, k].shape)[fresh]
+
+    def halt(self, k: int, at: np.ndarray, who: np.ndarray) -> None:
+        """Stop therapy k at `at` for patients `who` on it (started, not ended)."""
+        running = who & np.isfinite(self.start[:, k]) & (self.stop[:, k] > at)
+        self.stop[running, k] = np.broadcast_to(at, self.stop[:, k].shape)[running]
+
+
+def _combine(kind: str, values: list[np.ndarray], n: int) -> np.ndarray:
+    if not values:
+        return np.zeros(n)
+    if kind == "sum":
+        return np.sum(values, axis=0)
+    if kind == "max":
+        return np.max(values, axis=0)
+    # product: independent shares, 1 - prod(1 - x)
+    return 1.0 - np.prod([1.0 - v for v in values], axis=0)
+
+
+def lever_levels(
+    t: float, dt: float, cat: Catalog, sch: Schedule
+) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
+    """Each lever's level over [t, t + dt), and each used therapy's doses in the step."""
+    n = sch.start.shape[0]
+    parts: dict[str, list[np.ndarray]] = {lv: [] for lv in LEVERS}
+    doses: dict[int, np.ndarray] = {}
+    for k in sch.used:
+        start, end = sch.start[:, k], sch.end(cat, k)
+        a = None
+        dk = None
+        for lv in cat.levers_of(k):
+            kind, _, _, _ = LEVERS[lv]
+            if kind == "continuous":
+                if a is None:
+                    a = activity(t, dt, start, end, float(cat.onset[k])) * sch.applies[:, k]
+                parts[lv].append(cat.magnitude[lv][k] * a)
+            else:
+                if dk is None:
+                    dk = doses_in_step(t, dt, start, end, cat.n_doses[k], cat.interval[k])
+                    dk = dk * sch.applies[:, k]
+                if LEVERS[lv][1] == "product":  # per-session removal compounds
+                    parts[lv].append(1.0 - (1.0 - cat.magnitude[lv][k]) ** dk)
+                else:
+                    parts[lv].append(cat.magnitude[lv][k] * dk)
+        if cat.interval[k] > 0.0:
+            doses[k] = (
+                dk
+                if dk is not None
+                else doses_in_step(t, dt, start, end, cat.n_doses[k], cat.interval[k])
+            )
+    levels = {lv: _combine(LEVERS[lv][1], parts[lv], n) for lv in LEVERS}
+    return levels, doses
+
+
+def _crossing(t: float, dt: float, h_old: np.ndarray, h_new: np.ndarray, thr: np.ndarray):
+    """Where a cumulative hazard crosses its threshold in the step, and when (linear in t)."""
+    hit = (h_old < thr) & (h_new >= thr)
+    frac = np.where(hit, (thr - h_old) / np.where(hit, h_new - h_old, 1.0), 0.0)
+    return hit, t + dt * frac
+
+
+def _log_schedule(
+    t: float, dt: float, p: Patients, st: State, sch: Schedule, cat: Catalog, key, log: EventLog
+) -> None:
+    """Log therapy starts/stops/doses in the step; draw side effects at each start."""
+    pid = p.patient_id
+    t1 = t + dt
+    for k in sch.used:
+        name = cat.names[k]
+        start = sch.start[:, k]
+        starting = (start >= t) & (start < t1) & st.alive
+        if starting.any():
+            log.add(pid[starting], start[starting], Event.THERAPY_START, name)
+            for s in range(cat.se_prob.shape[1]):
+                prob = cat.se_prob[k, s]
+                if prob <= 0.0:
+                    continue
+                slot = k * 64 + s
+                u = rng.uniform(key, rng.Stream.SIDE_EFFECTS, pid[starting], slot)
+                hit = np.zeros_like(starting)
+                hit[starting] = u < prob
+                sch.se_time[hit, k, s] = start[hit] + cat.se_onset[k, s]
+                if cat.se_stops[k, s]:
+                    sch.halt(k, sch.se_time[:, k, s], hit)
+        end = sch.end(cat, k)
+        ending = (end >= t) & (end < t1) & st.alive & np.isfinite(start) & (end > start)
+        if ending.any():
+            log.add(pid[ending], end[ending], Event.THERAPY_STOP, name)
+        for s in range(cat.se_prob.shape[1]):
+            if cat.se_prob[k, s] <= 0.0:
+                continue
+            se_t = sch.se_time[:, k, s]
+            now = (se_t >= t) & (se_t < t1) & st.alive
+            if now.any():
+                se_name = cat.configs[k].side_effects[s].name
+                log.add(pid[now], se_t[now], Event.SIDE_EFFECT, f"{name}:{se_name}")
+                st.side_effects[now] += 1
+                if sch.se_severe[k, s]:
+                    st.severe_side_effects[now] += 1
+
+
+def step(
+    t: float,
+    dt: float,
+    p: Patients,
+    st: State,
+    sch: Schedule,
+    cat: Catalog,
+    m: ModelConfig,
+    key: np.uint64,
+    log: EventLog,
+) -> None:
+    """Advance every patient from t to t + dt (dead patients' state is not used)."""
+    _log_schedule(t, dt, p, st, sch, cat, key, log)
+    lv, doses = lever_levels(t, dt, cat, sch)
+    pid = p.patient_id
+    for k, dk in doses.items():
+        given = (dk > 0) & st.alive
+        if given.any():
+            log.add(pid[given], t, Event.DOSE, cat.names[k])
+
+    # natalizumab: per-session removal, then washout once stopped
+    st.natalizumab *= 1.0 - lv["drug_removal_per_dose"]
+    st.natalizumab *= np.exp(-LN2 / m.natalizumab_half_life_days * dt * lv["natalizumab_stop"])
+    access = 1.0 / (1.0 + (st.natalizumab / m.natalizumab_half_block) ** m.natalizumab_hill)
+
+    # CD4: exponential approach to the set point, times cytokine expansion
+    set_point = p.cd4_0 + lv["immune_restoration"] * (p.cd4_ceiling - p.cd4_0)
+    cd4 = set_point + (st.cd4 - set_point) * np.exp(-p.recovery_rate * dt)
+    st.cd4 = cd4 * np.exp(lv["lymphocyte_expansion_per_day"] * dt)
+
+    # JCV-specific effector response
+    function = p.t_cell_function + lv["t_cell_function"] * (1.0 - p.t_cell_function)
+    reach = access * (1.0 - lv["effector_suppression"])
+    target = function * st.cd4 / (st.cd4 + m.cd4_half_saturation) * reach
+    e_new = target + (st.effector - target) * np.exp(-m.effector_rate_per_day * dt)
+    rise = np.maximum(e_new - st.effector, 0.0) / dt
+    st.effector = e_new
+    st.transferred = st.transferred * np.exp(
+        -LN2 / m.transferred_effector_half_life_days * dt
+    ) + lv["effector_transfer_per_dose"] * (1.0 - lv["effector_suppression"])
+    killing = p.kill * (st.effector + st.transferred * access)
+
+    # viral activity uses the level at the start of the step (left-point rule)
+    span = m.viral_activity_ref_log10 - m.viral_activity_floor_log10
+    activity_v = np.maximum(st.jcv - m.viral_activity_floor_log10, 0.0) / span
+    antigen = activity_v + st.damage
+    growth = p.growth * (1.0 - lv["antiviral"])
+    st.jcv = np.clip(st.jcv + (growth - killing) * dt, m.jcv_min_log10, m.jcv_max_log10)
+
+    # IRIS onset
+    lam = (
+        m.iris_hazard_scale
+        * p.iris_susceptibility
+        * (rise / m.iris_rate_ref) ** m.iris_rate_exponent
+        * antigen
+        * (1.0 - lv["iris_hazard"])
+    )
+    naive = (st.iris == 0) & st.alive
+    h_new = st.h_iris + np.where(naive, lam * dt, 0.0)
+    onset, t_onset = _crossing(t, dt, st.h_iris, h_new, p.iris_threshold)
+    onset &= naive
+    st.h_iris = h_new
+    if onset.any():
+        st.iris[onset] = 1
+        st.iris_onset[onset] = t_onset[onset]
+        st.iris_remaining[onset] = p.iris_duration[onset]
+        st.iris_dx[onset] = t_onset[onset] + m.iris_diagnosis_delay_days
+        log.add(pid[onset], t_onset[onset], Event.IRIS_ONSET)
+        for _, starts, stops, delay in sch.iris_actions:
+            at = st.iris_dx + delay
+            for k in starts:
+                sch.begin(k, at, onset)
+            for k in stops:
+                sch.halt(k, at, onset)
+    dx_now = (st.iris_dx >= t) & (st.iris_dx < t + dt) & st.alive
+    if dx_now.any():
+        log.add(pid[dx_now], st.iris_dx[dx_now], Event.IRIS_DIAGNOSIS)
+        for name, _, _, _ in sch.iris_actions:
+            log.add(pid[dx_now], st.iris_dx[dx_now], Event.RULE_FIRED, name)
+
+    # IRIS course: inflammation over the step, then resolution
+    active = (st.iris == 1) & st.alive
+    inflammation = active * (1.0 - lv["iris_inflammation"])
+    speed = 1.0 + lv["iris_resolution_speedup"]
+    remaining = st.iris_remaining - np.where(active, speed * dt, 0.0)
+    resolved = active & (remaining <= 0.0)
+    if resolved.any():
+        t_res = t + dt * (st.iris_remaining / np.where(resolved, speed * dt, 1.0))
+        st.iris[resolved] = 2
+        log.add(pid[resolved], t_res[resolved], Event.IRIS_RESOLVED)
+    st.iris_remaining = remaining
+
+    # death hazard from damage at the start of the step, then damage grows
+    dp = st.damage**m.death_damage_hill
+    h = (
+        p.excess_hazard
+        + p.frailty
+        * m.death_hazard_max_per_day
+        * dp
+        / (dp + m.death_damage_half**m.death_damage_hill)
+        + m.iris_death_hazard_per_day * inflammation
+    )
+    rate = p.damage_rate * activity_v + m.iris_damage_rate_per_day * inflammation
+    h_new = st.h_death + h * dt
+    dies, t_death = _crossing(t, dt, st.h_death, h_new, p.death_threshold)
+    dies &= st.alive
+    st.h_death = h_new
+    if dies.any():
+        st.alive[dies] = False
+        st.death_time[dies] = t_death[dies]
+        st.damage_at_death[dies] = st.damage[dies]
+        log.add(pid[dies], t_death[dies], Event.DEATH)
+    st.damage = 1.0 - (1.0 - st.damage) * np.exp(-rate * dt)

@@ -1,0 +1,126 @@
+"""Atomic file output and run provenance.
+
+Every result file is written under a temporary name in the run directory and moved
+into place with `os.replace`, so a killed run never leaves a file that looks
+complete. `run.json` is written last: a directory without it is not a result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import sim
+
+
+def tmp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
+    """Call write(tmp) then rename tmp -> path; the temp file is removed on failure."""
+    path = Path(path)
+    tmp = tmp_path(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    return write_atomic(path, lambda p: p.write_text(text))
+
+
+def write_csv(path: Path, df: pd.DataFrame) -> Path:
+    return write_atomic(path, lambda p: df.to_csv(p, index=False, float_format="%.6g"))
+
+
+class ParquetStream:
+    """Append DataFrame chunks to one Parquet file; `commit()` renames it into place."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.tmp = tmp_path(self.path)
+        self._writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+
+    def append(self, df: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if self._writer is None:
+            self._schema = table.schema
+            self._writer = pq.ParquetWriter(self.tmp, self._schema, compression="zstd")
+        else:
+            table = table.cast(self._schema)
+        self._writer.write_table(table)
+
+    def commit(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self.tmp.exists():
+            self.tmp.unlink()
+
+
+def git_commit() -> tuple[str, bool | None]:
+    """(commit, dirty) of the source tree pml-sim runs from; ('unknown', None) outside git."""
+    root = Path(sim.__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
+        return head, bool(status.strip())
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", None
+
+
+def provenance() -> dict:
+    commit, dirty = git_commit()
+    versions = {}
+    for pkg in ("numpy", "scipy", "pandas", "pyarrow", "simpy", "hydra-core", "omegaconf"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "package": "pml-sim",
+        "version": sim.__version__,
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "dependencies": versions,
+        "command": sys.argv,
+    }
+
+
+def write_json(path: Path, data: dict) -> Path:
+    return write_text(path, json.dumps(data, indent=2, default=str) + "\n")
