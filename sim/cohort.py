@@ -19,6 +19,7 @@ from scipy import stats
 
 from sim import rng
 from sim.config import CONDITIONS, CohortConfig, Dist, ModelConfig
+from sim.immunity import effector_target, saturation_target
 
 # slots of the BASELINE and RANDOM_EFFECTS streams (part of the reproducibility contract)
 _B_AGE, _B_SEX, _B_CD4, _B_CD4FRAC, _B_JCV, _B_LESION = range(6)
@@ -50,7 +51,7 @@ class Patients:
     lesion_0: np.ndarray
     cd4_ceiling: np.ndarray
     recovery_rate: np.ndarray  # 1/day
-    growth: np.ndarray  # log10/day
+    growth: np.ndarray  # gross JCV replication, log10/day
     kill: np.ndarray  # log10/day per effector unit
     t_cell_function: np.ndarray
     damage_rate: np.ndarray
@@ -166,6 +167,16 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
     logit = np.log(f_mean / (1.0 - f_mean)) + model.t_cell_function_logit_sd * zr(_R_FUNCTION)
     func = 1.0 / (1.0 + np.exp(-logit))
 
+    # gross replication = net progression at diagnosis + killing at diagnosis
+    natalizumab = _per_condition(cond, [float(p.natalizumab_at_diagnosis) for p in params]) > 0
+    kill = model.viral_kill_log10_per_day * lognormal_effect(model.viral_kill_gsd, _R_KILL)
+    e0 = effector_target(
+        func, cd4, 1.0 - saturation_target(natalizumab.astype(float), model), model
+    )
+    net0 = model.viral_net_growth_log10_per_day * lognormal_effect(
+        model.viral_growth_gsd, _R_GROWTH
+    )
+
     thr = rng.Stream.EVENT_THRESHOLDS
     iris_dur = model.iris_duration_days * np.exp(
         np.log(model.iris_duration_gsd) * rng.normal(key, thr, idx, SLOT_IRIS_DURATION)
@@ -181,15 +192,14 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
         lesion_0=lesion,
         cd4_ceiling=np.maximum(ceiling, cd4),  # removing a cause never lowers CD4
         recovery_rate=recovery,
-        growth=model.viral_growth_log10_per_day
-        * lognormal_effect(model.viral_growth_gsd, _R_GROWTH),
-        kill=model.viral_kill_log10_per_day * lognormal_effect(model.viral_kill_gsd, _R_KILL),
+        growth=net0 + kill * e0,
+        kill=kill,
         t_cell_function=func,
         damage_rate=model.damage_rate_per_day * lognormal_effect(model.damage_gsd, _R_DAMAGE),
         frailty=lognormal_effect(model.frailty_gsd, _R_FRAILTY),
         iris_susceptibility=lognormal_effect(model.iris_susceptibility_gsd, _R_IRIS),
         excess_hazard=_per_condition(cond, [p.excess_mortality_per_year for p in params]) / 365.25,
-        natalizumab=_per_condition(cond, [float(p.natalizumab_at_diagnosis) for p in params]) > 0,
+        natalizumab=natalizumab,
         death_threshold=rng.exponential(key, thr, idx, SLOT_DEATH),
         iris_threshold=rng.exponential(key, thr, idx, SLOT_IRIS),
         iris_duration=iris_dur,

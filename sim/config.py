@@ -73,7 +73,7 @@ class ModelConfig:
     name: str = "default"
     dt_days: float = 1.0
     # JC virus
-    viral_growth_log10_per_day: float = 0.03
+    viral_net_growth_log10_per_day: float = 0.02
     viral_growth_gsd: float = 1.4
     viral_kill_log10_per_day: float = 0.08
     viral_kill_gsd: float = 1.3
@@ -108,6 +108,7 @@ class ModelConfig:
     natalizumab_half_life_days: float = 11.0
     natalizumab_half_block: float = 0.3
     natalizumab_hill: float = 2.0
+    natalizumab_desaturation_half_life_days: float = 14.0
     # residual disability
     mrs_cutpoints: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.35, 0.5, 0.7])
     conditions: dict[str, ConditionParams] = field(default_factory=dict)

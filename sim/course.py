@@ -37,7 +37,7 @@ class Course:
     memory: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.state = State.initial(self.patients)
+        self.state = State.initial(self.patients, self.model)
         self.schedule = schedule(self.strategy, self.patients, self.catalog)
         self.log.add(self.patients.patient_id, 0.0, Event.DIAGNOSIS)
 

@@ -16,16 +16,21 @@ In plain words
   while the course runs; afterwards the surplus decays back to the set point.
 * **Natalizumab** (MS patients) keeps T cells out of the brain. Once stopped its
   level N halves every `natalizumab_half_life_days`; each plasma-exchange session
-  removes a share of it. Brain access is A = 1 / (1 + (N / N50)^h).
+  removes a share of it. Its receptor (alpha4-integrin) saturation S follows the
+  level with a lag, towards (N/N50)^h / (1 + (N/N50)^h), because desaturation needs
+  new, unbound cells (Khatri 2009); brain access is A = 1 - S.
 * **The JCV-specific effector response** E approaches its target
   E* = f * C / (C + C50) * A * (1 - steroid suppression) at rate k_E (priming takes
   weeks). f is the patient's T-cell function (exhaustion < 1); PD-1 blockade closes
   part of the gap 1 - f. Adoptively transferred virus-specific T cells add a
   separate pool that decays with its own half-life (they kill virus but, being
   given in measured doses, are not counted in the rise that triggers IRIS).
-* **JC virus** in CSF, on the log10 scale V, grows at a patient-specific rate r and
-  is killed in proportion to the effector response:
+* **JC virus** in CSF, on the log10 scale V, replicates at rate r and is killed in
+  proportion to the effector response:
   dV/dt = r (1 - antiviral) - kappa * (E + E_vst), bounded to [V_min, V_max].
+  Every diagnosed patient is progressing, so r is set from the patient's *net*
+  progression rate at diagnosis (a positive draw) plus the killing at diagnosis:
+  r = net0 + kappa * E(0). Whatever raises E later slows and then reverses growth.
 * **Brain damage** D (0..1, lesion burden) grows with viral activity
   a(V) = max(V - V_floor, 0) / (V_ref - V_floor) and with IRIS inflammation:
   dD/dt = (delta * a(V) + delta_iris * I) (1 - D).
@@ -51,6 +56,7 @@ from sim import rng
 from sim.cohort import Patients
 from sim.config import ModelConfig
 from sim.events import Event, EventLog
+from sim.immunity import effector_target, saturation_target
 from sim.therapies import LEVERS, Catalog, activity, doses_in_step
 
 LN2 = float(np.log(2.0))
@@ -66,6 +72,7 @@ class State:
     jcv: np.ndarray  # log10 copies/mL in CSF
     damage: np.ndarray
     natalizumab: np.ndarray  # relative level, 1 = on drug
+    saturation: np.ndarray  # alpha4-integrin saturation, 0..1
     iris: np.ndarray  # 0 never, 1 active, 2 resolved
     iris_onset: np.ndarray
     iris_remaining: np.ndarray  # days of IRIS left (at speed 1)
@@ -79,17 +86,22 @@ class State:
     severe_side_effects: np.ndarray
 
     @classmethod
-    def initial(cls, p: Patients) -> State:
+    def initial(cls, p: Patients, m: ModelConfig) -> State:
+        """State at diagnosis: the effector response is in equilibrium with the
+        immune status at diagnosis (it only changes once something changes)."""
         n = len(p)
         inf = np.full(n, np.inf)
         zero = np.zeros(n)
+        nat = p.natalizumab.astype(float)
+        sat = saturation_target(nat, m)
         return cls(
             cd4=p.cd4_0.copy(),
-            effector=zero.copy(),
+            effector=effector_target(p.t_cell_function, p.cd4_0, 1.0 - sat, m),
             transferred=zero.copy(),
             jcv=p.jcv_0.copy(),
             damage=p.lesion_0.copy(),
-            natalizumab=p.natalizumab.astype(float),
+            natalizumab=nat,
+            saturation=sat,
             iris=np.zeros(n, dtype=np.int8),
             iris_onset=np.full(n, np.nan),
             iris_remaining=zero.copy(),
@@ -190,15 +202,28 @@ def _crossing(t: float, dt: float, h_old: np.ndarray, h_new: np.ndarray, thr: np
 
 
 def _log_schedule(
-    t: float, dt: float, p: Patients, st: State, sch: Schedule, cat: Catalog, key, log: EventLog
+    t: float,
+    dt: float,
+    p: Patients,
+    st: State,
+    sch: Schedule,
+    cat: Catalog,
+    key: np.uint64,
+    log: EventLog,
+    before_death: np.ndarray,
 ) -> None:
-    """Log therapy starts/stops/doses in the step; draw side effects at each start."""
+    """Log therapy starts/stops in the step and draw side effects at each start.
+
+    An event counts only if the patient is alive at its time (`before_death` is the
+    death time within this step, inf otherwise).
+    """
     pid = p.patient_id
     t1 = t + dt
+    alive = st.alive
     for k in sch.used:
         name = cat.names[k]
         start = sch.start[:, k]
-        starting = (start >= t) & (start < t1) & st.alive
+        starting = (start >= t) & (start < t1) & alive & (start < before_death)
         if starting.any():
             log.add(pid[starting], start[starting], Event.THERAPY_START, name)
             for s in range(cat.se_prob.shape[1]):
@@ -213,14 +238,15 @@ def _log_schedule(
                 if cat.se_stops[k, s]:
                     sch.halt(k, sch.se_time[:, k, s], hit)
         end = sch.end(cat, k)
-        ending = (end >= t) & (end < t1) & st.alive & np.isfinite(start) & (end > start)
+        ending = (end >= t) & (end < t1) & alive & (end < before_death)
+        ending &= np.isfinite(start) & (end > start)
         if ending.any():
             log.add(pid[ending], end[ending], Event.THERAPY_STOP, name)
         for s in range(cat.se_prob.shape[1]):
             if cat.se_prob[k, s] <= 0.0:
                 continue
             se_t = sch.se_time[:, k, s]
-            now = (se_t >= t) & (se_t < t1) & st.alive
+            now = (se_t >= t) & (se_t < t1) & alive & (se_t < before_death)
             if now.any():
                 se_name = cat.configs[k].side_effects[s].name
                 log.add(pid[now], se_t[now], Event.SIDE_EFFECT, f"{name}:{se_name}")
@@ -241,18 +267,20 @@ def step(
     log: EventLog,
 ) -> None:
     """Advance every patient from t to t + dt (dead patients' state is not used)."""
-    _log_schedule(t, dt, p, st, sch, cat, key, log)
     lv, doses = lever_levels(t, dt, cat, sch)
     pid = p.patient_id
     for k, dk in doses.items():
-        given = (dk > 0) & st.alive
+        given = (dk > 0) & st.alive  # doses are given at the start of the step
         if given.any():
             log.add(pid[given], t, Event.DOSE, cat.names[k])
 
     # natalizumab: per-session removal, then washout once stopped
     st.natalizumab *= 1.0 - lv["drug_removal_per_dose"]
     st.natalizumab *= np.exp(-LN2 / m.natalizumab_half_life_days * dt * lv["natalizumab_stop"])
-    access = 1.0 / (1.0 + (st.natalizumab / m.natalizumab_half_block) ** m.natalizumab_hill)
+    sat_target = saturation_target(st.natalizumab, m)
+    relax = np.exp(-LN2 / m.natalizumab_desaturation_half_life_days * dt)
+    st.saturation = sat_target + (st.saturation - sat_target) * relax
+    access = 1.0 - st.saturation
 
     # CD4: exponential approach to the set point, times cytokine expansion
     set_point = p.cd4_0 + lv["immune_restoration"] * (p.cd4_ceiling - p.cd4_0)
@@ -262,7 +290,7 @@ def step(
     # JCV-specific effector response
     function = p.t_cell_function + lv["t_cell_function"] * (1.0 - p.t_cell_function)
     reach = access * (1.0 - lv["effector_suppression"])
-    target = function * st.cd4 / (st.cd4 + m.cd4_half_saturation) * reach
+    target = effector_target(function, st.cd4, reach, m)
     e_new = target + (st.effector - target) * np.exp(-m.effector_rate_per_day * dt)
     rise = np.maximum(e_new - st.effector, 0.0) / dt
     st.effector = e_new
@@ -278,6 +306,27 @@ def step(
     growth = p.growth * (1.0 - lv["antiviral"])
     st.jcv = np.clip(st.jcv + (growth - killing) * dt, m.jcv_min_log10, m.jcv_max_log10)
 
+    # IRIS inflammation over the step comes from the state at its start
+    active = (st.iris == 1) & st.alive
+    inflammation = active * (1.0 - lv["iris_inflammation"])
+
+    # death hazard from damage at the start of the step (left-point rule)
+    dp = st.damage**m.death_damage_hill
+    h = (
+        p.excess_hazard
+        + p.frailty
+        * m.death_hazard_max_per_day
+        * dp
+        / (dp + m.death_damage_half**m.death_damage_hill)
+        + m.iris_death_hazard_per_day * inflammation
+    )
+    h_new = st.h_death + h * dt
+    dies, t_death = _crossing(t, dt, st.h_death, h_new, p.death_threshold)
+    dies &= st.alive
+    st.h_death = h_new
+    # an event in this step counts only if it comes before the patient's death
+    before_death = np.where(dies, t_death, np.inf)
+
     # IRIS onset
     lam = (
         m.iris_hazard_scale
@@ -289,7 +338,7 @@ def step(
     naive = (st.iris == 0) & st.alive
     h_new = st.h_iris + np.where(naive, lam * dt, 0.0)
     onset, t_onset = _crossing(t, dt, st.h_iris, h_new, p.iris_threshold)
-    onset &= naive
+    onset &= naive & (t_onset < before_death)
     st.h_iris = h_new
     if onset.any():
         st.iris[onset] = 1
@@ -303,39 +352,26 @@ def step(
                 sch.begin(k, at, onset)
             for k in stops:
                 sch.halt(k, at, onset)
-    dx_now = (st.iris_dx >= t) & (st.iris_dx < t + dt) & st.alive
+    dx_now = (st.iris_dx >= t) & (st.iris_dx < t + dt) & st.alive & (st.iris_dx < before_death)
     if dx_now.any():
         log.add(pid[dx_now], st.iris_dx[dx_now], Event.IRIS_DIAGNOSIS)
         for name, _, _, _ in sch.iris_actions:
             log.add(pid[dx_now], st.iris_dx[dx_now], Event.RULE_FIRED, name)
 
-    # IRIS course: inflammation over the step, then resolution
-    active = (st.iris == 1) & st.alive
-    inflammation = active * (1.0 - lv["iris_inflammation"])
+    # IRIS resolution (episodes active since the start of the step)
     speed = 1.0 + lv["iris_resolution_speedup"]
     remaining = st.iris_remaining - np.where(active, speed * dt, 0.0)
-    resolved = active & (remaining <= 0.0)
+    t_res = t + dt * (st.iris_remaining / np.where(active, speed * dt, 1.0))
+    resolved = active & (remaining <= 0.0) & (t_res < before_death)
     if resolved.any():
-        t_res = t + dt * (st.iris_remaining / np.where(resolved, speed * dt, 1.0))
         st.iris[resolved] = 2
         log.add(pid[resolved], t_res[resolved], Event.IRIS_RESOLVED)
     st.iris_remaining = remaining
 
-    # death hazard from damage at the start of the step, then damage grows
-    dp = st.damage**m.death_damage_hill
-    h = (
-        p.excess_hazard
-        + p.frailty
-        * m.death_hazard_max_per_day
-        * dp
-        / (dp + m.death_damage_half**m.death_damage_hill)
-        + m.iris_death_hazard_per_day * inflammation
-    )
+    _log_schedule(t, dt, p, st, sch, cat, key, log, before_death)
+
+    # damage grows; deaths are booked last
     rate = p.damage_rate * activity_v + m.iris_damage_rate_per_day * inflammation
-    h_new = st.h_death + h * dt
-    dies, t_death = _crossing(t, dt, st.h_death, h_new, p.death_threshold)
-    dies &= st.alive
-    st.h_death = h_new
     if dies.any():
         st.alive[dies] = False
         st.death_time[dies] = t_death[dies]

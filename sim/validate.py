@@ -77,7 +77,7 @@ def validate(cfg: RunConfig) -> None:
     m = cfg.model
     _num("model.dt_days", m.dt_days, 0.0, 30.0, open_low=True)
     for key in (
-        "viral_growth_log10_per_day",
+        "viral_net_growth_log10_per_day",
         "viral_kill_log10_per_day",
         "effector_rate_per_day",
         "cd4_half_saturation",
@@ -91,11 +91,17 @@ def validate(cfg: RunConfig) -> None:
         "iris_diagnosis_delay_days",
         "natalizumab_half_life_days",
         "natalizumab_half_block",
+        "natalizumab_desaturation_half_life_days",
         "transferred_effector_half_life_days",
         "t_cell_function_logit_sd",
     ):
         _num(f"model.{key}", getattr(m, key), 0.0)
-    for key in ("natalizumab_half_life_days", "natalizumab_half_block", "iris_rate_ref"):
+    for key in (
+        "natalizumab_half_life_days",
+        "natalizumab_half_block",
+        "natalizumab_desaturation_half_life_days",
+        "iris_rate_ref",
+    ):
         _num(f"model.{key}", getattr(m, key), 0.0, open_low=True)
     for key in (
         "viral_growth_gsd",

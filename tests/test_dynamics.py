@@ -1,0 +1,122 @@
+"""Mechanisms of the within-host model, checked against closed forms and directions."""
+
+import numpy as np
+import pytest
+
+from sim import cohort, rng
+from sim.api import load_config
+from sim.course import Course
+from sim.strategies import compile_strategy
+from sim.survival import kaplan_meier, survival_at
+from sim.therapies import Catalog
+
+
+def _course(overrides, n=400):
+    cfg = load_config([*overrides, f"cohort.n={n}", "output.progress=false"])
+    key = rng.run_key(cfg.seed)
+    cat = Catalog.build(cfg.therapies)
+    (name,) = cfg.strategy
+    comp = compile_strategy(cfg.strategy[name], cfg.model, cat)
+    pts = cohort.build(key, cfg.cohort, cfg.model, np.arange(n))
+    return Course(pts, comp, cat, cfg.model, cfg.monitoring, key), cfg
+
+
+def _km1y(pts):
+    km = kaplan_meier(pts.time_days.to_numpy(), pts.died.to_numpy())
+    return survival_at(km, 365.0)
+
+
+def test_without_immune_recovery_jcv_keeps_growing():
+    c, cfg = _course(["cohort=primary_immunodeficiency", "strategy=no_treatment"])
+    jcv0, dmg0, cd4_0 = c.state.jcv.copy(), c.state.damage.copy(), c.state.cd4.copy()
+    c.advance(42.0)
+    # no lever moves: CD4 stays at baseline, the effector response stays at equilibrium
+    np.testing.assert_allclose(c.state.cd4, cd4_0)
+    net = c.patients.growth - c.patients.kill * c.state.effector
+    # every diagnosed patient progresses, and without a change in immunity keeps doing so
+    assert np.all(net > 0)
+    expected = np.minimum(jcv0 + 42.0 * net, cfg.model.jcv_max_log10)
+    np.testing.assert_allclose(c.state.jcv, expected, atol=1e-9)
+    assert np.all(c.state.damage >= dmg0)
+
+
+def test_art_restores_cd4_to_closed_form():
+    # CD4(t) = S + (C0 - S) exp(-k t) with S = C0 + r(t) (ceiling - C0); ART ramps r
+    # over 14 days, so after the ramp the gap shrinks exactly by exp(-k dt) per day
+    c, _ = _course(["cohort=hiv", "strategy=soc"], n=200)
+    c.advance(20.0)
+    gap20 = c.patients.cd4_ceiling - c.state.cd4
+    c.advance(120.0)
+    gap120 = c.patients.cd4_ceiling - c.state.cd4
+    np.testing.assert_allclose(gap120, gap20 * np.exp(-c.patients.recovery_rate * 100.0), rtol=1e-9)
+    assert np.all(c.state.cd4 > c.patients.cd4_0)
+
+
+def test_art_improves_hiv_survival(run):
+    pts, _, _ = run("cohort=hiv", "cohort.n=1500", "strategy=[soc,no_treatment]")
+    s_soc, lo_soc, _ = _km1y(pts[pts.strategy == "soc"])
+    s_none, _, hi_none = _km1y(pts[pts.strategy == "no_treatment"])
+    assert lo_soc > hi_none  # 95% CIs do not overlap
+    assert s_soc - s_none > 0.15
+
+
+def test_rhil7_expands_cd4_as_specified():
+    # PID patients have no cause to remove (ceiling = baseline), so during rhIL-7
+    # CD4(t) = C0 * exp(g * integral of the ramp): onset 3 d, g = 0.035/day
+    c, cfg = _course(["cohort=primary_immunodeficiency", "strategy=il7"], n=100)
+    g = cfg.therapies["rhil7"].levers["lymphocyte_expansion_per_day"]
+    onset = cfg.therapies["rhil7"].onset_days
+    c.advance(28.0)
+    ramp_integral = 28.0 - onset / 2.0  # linear ramp over `onset` days, then 1
+    np.testing.assert_allclose(c.state.cd4 / c.patients.cd4_0, np.exp(g * ramp_integral), rtol=2e-3)
+
+
+def test_plex_clears_natalizumab_as_khatri():
+    # 3 sessions remove 92% (Khatri 2009) on top of the 11-day half-life washout
+    c, cfg = _course(["cohort=natalizumab_ms", "strategy=soc"], n=50)
+    c.advance(6.0)  # sessions on days 0, 2, 4 (+ 6 days of washout)
+    removal = cfg.therapies["plex"].levers["drug_removal_per_dose"]
+    expected = (1 - removal) ** 3 * 0.5 ** (6.0 / cfg.model.natalizumab_half_life_days)
+    np.testing.assert_allclose(c.state.natalizumab, expected, rtol=1e-9)
+    assert (1 - removal) ** 3 == pytest.approx(0.08, abs=0.005)
+
+
+def test_plex_brings_iris_earlier_than_washout_alone(run):
+    no_plex = (
+        "model.conditions.natalizumab_ms.soc_therapies=[natalizumab_withdrawal,supportive_care]"
+    )
+    pts, _, _ = run("cohort=natalizumab_ms", "cohort.n=800", "strategy=soc")
+    pts2, _, _ = run("cohort=natalizumab_ms", "cohort.n=800", "strategy=soc", no_plex)
+    with_plex = pts.iris_onset_days.dropna()
+    without = pts2.iris_onset_days.dropna()
+    assert with_plex.median() < without.median() - 7.0
+
+
+def test_iris_needs_immune_recovery(run):
+    pts, _, _ = run("cohort=mixed_seed000", "cohort.n=1000", "strategy=[no_treatment,soc]")
+    none = pts[pts.strategy == "no_treatment"]
+    soc = pts[pts.strategy == "soc"]
+    # untreated, nothing changes in the immune system: no IRIS at all
+    assert none.iris.sum() == 0
+    assert soc.iris.mean() > 0.05
+
+
+def test_steroids_trade_iris_damage_for_slower_clearance(run):
+    pts, _, _ = run("cohort=natalizumab_ms", "cohort.n=800", "strategy=[soc,steroids_prophylactic]")
+    soc = pts[pts.strategy == "soc"].set_index("patient_id")
+    pro = pts[pts.strategy == "steroids_prophylactic"].set_index("patient_id")
+    # suppressing the response lowers the IRIS hazard ...
+    assert pro.iris.mean() < soc.iris.mean()
+    # ... and slows JCV clearance: month-1 CSF JCV fall is smaller on steroids
+    assert pro.csf_jcv_change_1m_log10.mean() > soc.csf_jcv_change_1m_log10.mean()
+
+
+def test_residual_disability_and_mrs_are_consistent(run):
+    pts, _, _ = run("cohort=mixed_seed000", "cohort.n=800", "strategy=soc")
+    assert (pts.mrs[pts.died] == 6).all()
+    alive = pts[~pts.died]
+    assert alive.mrs.between(0, 5).all()
+    assert alive.residual_disability.between(0, 1).all()
+    # mRS is monotone in residual disability
+    order = alive.sort_values("residual_disability")
+    assert np.all(np.diff(order.mrs.to_numpy()) >= 0)
