@@ -73,9 +73,9 @@ class ModelConfig:
     name: str = "default"
     dt_days: float = 1.0
     # JC virus
-    viral_net_growth_log10_per_day: float = 0.02
+    viral_net_growth_log10_per_day: float = 0.0037
     viral_growth_gsd: float = 1.4
-    viral_kill_log10_per_day: float = 0.08
+    viral_kill_log10_per_day: float = 0.32
     viral_kill_gsd: float = 1.3
     jcv_max_log10: float = 8.0
     jcv_min_log10: float = 0.0
@@ -86,12 +86,12 @@ class ModelConfig:
     t_cell_function_logit_sd: float = 0.5
     transferred_effector_half_life_days: float = 30.0
     # brain damage and death
-    damage_rate_per_day: float = 0.012
+    damage_rate_per_day: float = 0.0057
     damage_gsd: float = 1.3
     viral_activity_floor_log10: float = 2.0
     viral_activity_ref_log10: float = 6.0
     death_hazard_max_per_day: float = 0.05
-    death_damage_half: float = 0.6
+    death_damage_half: float = 0.73
     death_damage_hill: float = 6.0
     frailty_gsd: float = 1.5
     # IRIS
@@ -99,7 +99,7 @@ class ModelConfig:
     iris_rate_exponent: float = 1.5
     iris_hazard_scale: float = 0.05
     iris_susceptibility_gsd: float = 1.5
-    iris_damage_rate_per_day: float = 0.01
+    iris_damage_rate_per_day: float = 0.0072
     iris_death_hazard_per_day: float = 0.004
     iris_duration_days: float = 60.0
     iris_duration_gsd: float = 1.5

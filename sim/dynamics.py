@@ -48,7 +48,7 @@ See docs/model.md for the full equation list and parameter sources.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,7 +57,8 @@ from sim.cohort import Patients
 from sim.config import ModelConfig
 from sim.events import Event, EventLog
 from sim.immunity import effector_target, saturation_target
-from sim.therapies import LEVERS, Catalog, activity, doses_in_step
+from sim.schedule import Schedule
+from sim.therapies import LEVERS, Catalog
 
 LN2 = float(np.log(2.0))
 
@@ -122,32 +123,6 @@ class State:
         )
 
 
-@dataclass
-class Schedule:
-    """Therapy timing per patient: start/stop days (inf = never) for each catalog therapy."""
-
-    start: np.ndarray  # (n, K)
-    stop: np.ndarray  # (n, K)
-    used: list[int]  # catalog indices this strategy can ever start
-    applies: np.ndarray  # (n, K) therapy acts in this patient's condition
-    iris_actions: list[tuple[str, list[int], list[int], float]] = field(default_factory=list)
-    se_time: np.ndarray | None = None  # (n, K, S) side-effect times
-    se_severe: np.ndarray | None = None  # (K, S)
-
-    def end(self, cat: Catalog, k: int) -> np.ndarray:
-        return np.minimum(self.stop[:, k], self.start[:, k] + cat.course[k])
-
-    def begin(self, k: int, at: np.ndarray, who: np.ndarray) -> None:
-        """Start therapy k at time `at` for patients `who` who have not had it yet."""
-        fresh = who & ~np.isfinite(self.start[:, k])
-        self.start[fresh, k] = np.broadcast_to(at, self.start[:, k].shape)[fresh]
-
-    def halt(self, k: int, at: np.ndarray, who: np.ndarray) -> None:
-        """Stop therapy k at `at` for patients `who` on it (started, not ended)."""
-        running = who & np.isfinite(self.start[:, k]) & (self.stop[:, k] > at)
-        self.stop[running, k] = np.broadcast_to(at, self.stop[:, k].shape)[running]
-
-
 def _combine(kind: str, values: list[np.ndarray], n: int) -> np.ndarray:
     if not values:
         return np.zeros(n)
@@ -163,33 +138,21 @@ def lever_levels(
     t: float, dt: float, cat: Catalog, sch: Schedule
 ) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
     """Each lever's level over [t, t + dt), and each used therapy's doses in the step."""
-    n = sch.start.shape[0]
+    n = sch.start.shape[1]
     parts: dict[str, list[np.ndarray]] = {lv: [] for lv in LEVERS}
     doses: dict[int, np.ndarray] = {}
     for k in sch.used:
-        start, end = sch.start[:, k], sch.end(cat, k)
-        a = None
-        dk = None
+        dk = sch.doses(k, t, dt) if cat.interval[k] > 0.0 or cat.per_dose[k] else None
+        if dk is not None and cat.interval[k] > 0.0:
+            doses[k] = dk
         for lv in cat.levers_of(k):
-            kind, _, _, _ = LEVERS[lv]
+            kind, combine, _, _ = LEVERS[lv]
+            mag = cat.magnitude[lv][k]
             if kind == "continuous":
-                if a is None:
-                    a = activity(t, dt, start, end, float(cat.onset[k])) * sch.applies[:, k]
-                parts[lv].append(cat.magnitude[lv][k] * a)
-            else:
-                if dk is None:
-                    dk = doses_in_step(t, dt, start, end, cat.n_doses[k], cat.interval[k])
-                    dk = dk * sch.applies[:, k]
-                if LEVERS[lv][1] == "product":  # per-session removal compounds
-                    parts[lv].append(1.0 - (1.0 - cat.magnitude[lv][k]) ** dk)
-                else:
-                    parts[lv].append(cat.magnitude[lv][k] * dk)
-        if cat.interval[k] > 0.0:
-            doses[k] = (
-                dk
-                if dk is not None
-                else doses_in_step(t, dt, start, end, cat.n_doses[k], cat.interval[k])
-            )
+                parts[lv].append(mag * sch.activity(k, t, dt))
+            elif dk is not None:
+                # per-session removal compounds; transfers add up
+                parts[lv].append(1.0 - (1.0 - mag) ** dk if combine == "product" else mag * dk)
     levels = {lv: _combine(LEVERS[lv][1], parts[lv], n) for lv in LEVERS}
     return levels, doses
 
@@ -220,38 +183,41 @@ def _log_schedule(
     pid = p.patient_id
     t1 = t + dt
     alive = st.alive
+    n_se = cat.se_prob.shape[1]
     for k in sch.used:
+        if not sch.has_event(k, t, t1):
+            continue
         name = cat.names[k]
-        start = sch.start[:, k]
+        start = sch.start[k]
         starting = (start >= t) & (start < t1) & alive & (start < before_death)
         if starting.any():
             log.add(pid[starting], start[starting], Event.THERAPY_START, name)
-            for s in range(cat.se_prob.shape[1]):
+            for s in range(n_se):
                 prob = cat.se_prob[k, s]
                 if prob <= 0.0:
                     continue
-                slot = k * 64 + s
-                u = rng.uniform(key, rng.Stream.SIDE_EFFECTS, pid[starting], slot)
+                u = rng.uniform(key, rng.Stream.SIDE_EFFECTS, pid[starting], k * 64 + s)
                 hit = np.zeros_like(starting)
                 hit[starting] = u < prob
-                sch.se_time[hit, k, s] = start[hit] + cat.se_onset[k, s]
+                at = start + cat.se_onset[k, s]
+                sch.add_side_effect(k, s, at, hit)
                 if cat.se_stops[k, s]:
-                    sch.halt(k, sch.se_time[:, k, s], hit)
-        end = sch.end(cat, k)
+                    sch.halt(k, at, hit)
+        end = sch.end[k]
         ending = (end >= t) & (end < t1) & alive & (end < before_death)
         ending &= np.isfinite(start) & (end > start)
         if ending.any():
             log.add(pid[ending], end[ending], Event.THERAPY_STOP, name)
-        for s in range(cat.se_prob.shape[1]):
+        for s in range(n_se):
             if cat.se_prob[k, s] <= 0.0:
                 continue
-            se_t = sch.se_time[:, k, s]
+            se_t = sch.se_time[k, s]
             now = (se_t >= t) & (se_t < t1) & alive & (se_t < before_death)
             if now.any():
                 se_name = cat.configs[k].side_effects[s].name
                 log.add(pid[now], se_t[now], Event.SIDE_EFFECT, f"{name}:{se_name}")
                 st.side_effects[now] += 1
-                if sch.se_severe[k, s]:
+                if cat.se_severe[k, s]:
                     st.severe_side_effects[now] += 1
 
 

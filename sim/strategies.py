@@ -24,7 +24,7 @@ import numpy as np
 
 from sim.cohort import Patients
 from sim.config import CONDITIONS, ModelConfig, RuleConfig, StrategyConfig
-from sim.dynamics import Schedule
+from sim.schedule import Schedule
 from sim.therapies import Catalog
 
 MARKERS: dict[str, str] = {
@@ -111,28 +111,20 @@ def compile_strategy(s: StrategyConfig, model: ModelConfig, cat: Catalog) -> Com
 def schedule(c: Compiled, p: Patients, cat: Catalog) -> Schedule:
     """The day-0 therapy schedule of these patients under strategy c."""
     n, k = len(p), len(cat.names)
-    start = np.full((n, k), np.inf)
-    stop = np.full((n, k), np.inf)
+    start = np.full((k, n), np.inf)
+    stop = np.full((k, n), np.inf)
     for ci, ks in enumerate(c.soc):
         m = p.condition == ci
         for kk in ks:
-            start[m, kk] = 0.0
+            start[kk, m] = 0.0
     for kk, s0, s1 in c.initial:
-        start[:, kk] = np.minimum(start[:, kk], s0)
-        stop[:, kk] = s1
+        start[kk] = np.minimum(start[kk], s0)
+        stop[kk] = s1
     return Schedule(
-        start=start,
-        stop=stop,
+        cat,
+        start,
+        stop,
         used=list(c.used),
-        applies=cat.applies[:, p.condition].T.copy(),
+        applies=cat.applies[:, p.condition],
         iris_actions=[(r.name, list(r.start), list(r.stop), r.delay) for r in c.iris_rules],
-        se_time=np.full((n, k, cat.se_prob.shape[1]), np.inf),
-        se_severe=np.array(
-            [
-                [se.severe for se in cfg.side_effects]
-                + [False] * (cat.se_prob.shape[1] - len(cfg.side_effects))
-                for cfg in cat.configs
-            ],
-            dtype=bool,
-        ),
     )

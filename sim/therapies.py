@@ -98,6 +98,8 @@ class Catalog:
     se_prob: np.ndarray  # (K, S) side-effect probabilities (0 = no such side effect)
     se_onset: np.ndarray  # (K, S) days after start
     se_stops: np.ndarray  # (K, S) bool: the side effect ends the course
+    se_severe: np.ndarray  # (K, S) bool
+    per_dose: np.ndarray  # (K,) bool: has a per-dose lever
 
     @classmethod
     def build(cls, therapies: dict[str, TherapyConfig]) -> Catalog:
@@ -119,13 +121,11 @@ class Catalog:
         se_prob = np.zeros((k, n_se))
         se_onset = np.zeros((k, n_se))
         se_stops = np.zeros((k, n_se), dtype=bool)
+        se_severe = np.zeros((k, n_se), dtype=bool)
         for i, c in enumerate(cfgs):
             for j, se in enumerate(c.side_effects):
-                se_prob[i, j], se_onset[i, j], se_stops[i, j] = (
-                    se.probability,
-                    se.onset_days,
-                    se.stops_therapy,
-                )
+                se_prob[i, j], se_onset[i, j] = se.probability, se.onset_days
+                se_stops[i, j], se_severe[i, j] = se.stops_therapy, se.severe
         return cls(
             names=names,
             configs=cfgs,
@@ -138,6 +138,13 @@ class Catalog:
             se_prob=se_prob,
             se_onset=se_onset,
             se_stops=se_stops,
+            se_severe=se_severe,
+            per_dose=np.array(
+                [
+                    any(LEVERS[lv][0] == "per_dose" and mag[lv][i] != 0 for lv in LEVERS)
+                    for i in range(k)
+                ]
+            ),
         )
 
     def index(self, name: str) -> int:
