@@ -22,7 +22,8 @@ extra = sys.argv[2:]
 runs = [
     [
         "cohort=custom",
-        "+cohort.mix={hiv: 1, hematologic_malignancy: 1, primary_immunodeficiency: 1, solid_organ_transplant: 1, chronic_inflammatory: 1, natalizumab_ms: 1}",
+        "+cohort.mix={hiv: 1, hematologic_malignancy: 1, primary_immunodeficiency: 1, "
+        "solid_organ_transplant: 1, chronic_inflammatory: 1, natalizumab_ms: 1}",
         "strategy=[no_treatment,soc,il7,pd1,vst,steroids_reactive]",
     ],
     ["cohort=mixed_seed000", "strategy=[soc,il7]"],

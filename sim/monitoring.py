@@ -2,7 +2,8 @@
 
 Blood counts get log-normal noise (coefficient of variation `cd4_cv`,
 `lymphocyte_cv`); CSF JCV gets normal noise on the log10 scale and reads
-"undetectable" below the detection limit (rules then read half the limit); MRI lesion burden gets additive noise.
+"undetectable" below the detection limit (rules then read half the limit); MRI
+lesion burden gets additive noise.
 Noise for visit v and assay a comes from slot 8 v + a of the patient's lab stream,
 so every strategy sees the same noise at the same visit.
 """
