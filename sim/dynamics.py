@@ -117,10 +117,11 @@ class State:
         )
 
     def lymphocytes(self, p: Patients, model: ModelConfig) -> np.ndarray:
-        """Blood lymphocytes: baseline plus the CD4 change diluted by the CD4 share of new cells."""
-        return np.maximum(
-            p.lymph_0 + (self.cd4 - p.cd4_0) / model.cd4_new_lymphocyte_share, 0.05 * p.lymph_0
-        )
+        """Blood lymphocytes: baseline plus the CD4 change diluted by the CD4 share of new cells.
+
+        CD4 never falls below baseline in this model (set points only rise), so this
+        stays >= the baseline count."""
+        return p.lymph_0 + (self.cd4 - p.cd4_0) / model.cd4_new_lymphocyte_share
 
 
 def _combine(kind: str, values: list[np.ndarray], n: int) -> np.ndarray:

@@ -15,7 +15,9 @@ from sim.config import CONDITIONS, ModelConfig, MonitoringConfig
 from sim.course import Course
 
 
-def _month1(labs: pd.DataFrame, n_ids: np.ndarray, day: float) -> dict[str, np.ndarray]:
+def _month1(
+    labs: pd.DataFrame, n_ids: np.ndarray, day: float, lod_copies: float
+) -> dict[str, np.ndarray]:
     """Ratio / log10 change between the day-0 visit and the visit at `day` (NaN if missing)."""
     out = {
         "lymphocytes_ratio_1m": np.full(len(n_ids), np.nan),
@@ -32,7 +34,7 @@ def _month1(labs: pd.DataFrame, n_ids: np.ndarray, day: float) -> dict[str, np.n
     out["lymphocytes_ratio_1m"][pos] = (m["lymphocytes"] / b["lymphocytes"]).to_numpy()
     out["cd4_ratio_1m"][pos] = (m["cd4"] / b["cd4"]).to_numpy()
     # undetectable CSF JCV counts as the detection limit (a conservative fall)
-    floor = np.log10(10.0)
+    floor = np.log10(lod_copies)
     b_csf = b["csf_jcv_log10"].fillna(floor).to_numpy()
     m_csf = m["csf_jcv_log10"].fillna(floor).to_numpy()
     out["csf_jcv_change_1m_log10"][pos] = m_csf - b_csf
@@ -115,6 +117,8 @@ def patient_frame(
             "mrs": mrs.astype(np.int8),
         }
     )
-    for name, values in _month1(labs, pid, monitoring.month1_day).items():
+    for name, values in _month1(
+        labs, pid, monitoring.month1_day, monitoring.csf_jcv_lod_copies
+    ).items():
         out[name] = values
     return out

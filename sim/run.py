@@ -25,19 +25,8 @@ from sim.engine import simulate_batch
 from sim.outcomes import events_frame, labs_frame, patient_frame
 from sim.reference import simulate_reference
 from sim.strategies import compile_strategy
-from sim.summary import format_summary, summarise
+from sim.summary import REQUIRED_COLUMNS, format_summary, summarise
 from sim.therapies import Catalog
-
-# columns kept in memory for the summary and plots (the rest is streamed to disk)
-SUMMARY_INPUT = [
-    "strategy",
-    "condition",
-    "time_days",
-    "died",
-    "iris",
-    "iris_onset_days",
-    "side_effect",
-]
 
 
 @dataclass
@@ -109,7 +98,7 @@ def run_to_dir(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     try:
         for c in chunks(cfg, bar):
             bar.set_postfix_str(c.strategy)
-            kept.append(c.patients[SUMMARY_INPUT])
+            kept.append(c.patients[REQUIRED_COLUMNS])  # the rest is streamed to disk
             for name, frame in (("patients", c.patients), ("events", c.events), ("labs", c.labs)):
                 if name in streams:
                     streams[name].append(frame)

@@ -1,0 +1,53 @@
+"""Results are written atomically: a failed run leaves nothing that looks complete."""
+
+import pytest
+
+import sim.run as run_mod
+from sim.api import load_config
+
+
+def test_failed_run_leaves_no_result(tmp_path, monkeypatch):
+    cfg = load_config(
+        [
+            "cohort.n=40",
+            "strategy=[soc,il7]",
+            "engine.chunk_size=10",
+            "output.progress=false",
+            "output.print_summary=false",
+        ]
+    )
+    real = run_mod.chunks
+
+    def dying(cfg, progress=None):
+        for i, c in enumerate(real(cfg, progress)):
+            if i == 3:
+                raise KeyboardInterrupt  # as if the user hit Ctrl-C mid-run
+            yield c
+
+    monkeypatch.setattr(run_mod, "chunks", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run_mod.run_to_dir(cfg, tmp_path, "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no parquet, no temp files
+
+
+def test_complete_run_lists_its_outputs(tmp_path):
+    cfg = load_config(
+        [
+            "cohort.n=40",
+            "strategy=soc",
+            "output.progress=false",
+            "output.print_summary=false",
+            "output.plots=false",
+        ]
+    )
+    run_mod.run_to_dir(cfg, tmp_path, "seed: 1\n")
+    import json
+
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert set(meta["outputs"]) == {
+        "summary.csv",
+        "patients.parquet",
+        "events.parquet",
+        "labs.parquet",
+        "config.yaml",
+    }
