@@ -146,7 +146,7 @@ def lever_levels(
         dk = sch.doses(k, t, dt) if cat.interval[k] > 0.0 or cat.per_dose[k] else None
         if dk is not None and cat.interval[k] > 0.0:
             doses[k] = dk
-        for lv in cat.levers_of(k):
+        for lv in cat.levers[k]:
             kind, combine, _, _ = LEVERS[lv]
             mag = cat.magnitude[lv][k]
             if kind == "continuous":

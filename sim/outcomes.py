@@ -16,20 +16,20 @@ from sim.course import Course
 
 
 def _month1(
-    labs: pd.DataFrame, n_ids: np.ndarray, day: float, lod_copies: float
+    labs: pd.DataFrame, ids: np.ndarray, day: float, lod_copies: float
 ) -> dict[str, np.ndarray]:
     """Ratio / log10 change between the day-0 visit and the visit at `day` (NaN if missing)."""
     out = {
-        "lymphocytes_ratio_1m": np.full(len(n_ids), np.nan),
-        "cd4_ratio_1m": np.full(len(n_ids), np.nan),
-        "csf_jcv_change_1m_log10": np.full(len(n_ids), np.nan),
+        "lymphocytes_ratio_1m": np.full(len(ids), np.nan),
+        "cd4_ratio_1m": np.full(len(ids), np.nan),
+        "csf_jcv_change_1m_log10": np.full(len(ids), np.nan),
     }
     if labs.empty:
         return out
     base = labs[labs["day"] == 0.0].set_index("patient_id")
     later = labs[np.isclose(labs["day"], day)].set_index("patient_id")
     both = base.index.intersection(later.index)
-    pos = np.searchsorted(n_ids, both.to_numpy())
+    pos = np.searchsorted(ids, both.to_numpy())
     b, m = base.loc[both], later.loc[both]
     out["lymphocytes_ratio_1m"][pos] = (m["lymphocytes"] / b["lymphocytes"]).to_numpy()
     out["cd4_ratio_1m"][pos] = (m["cd4"] / b["cd4"]).to_numpy()

@@ -100,6 +100,7 @@ class Catalog:
     se_stops: np.ndarray  # (K, S) bool: the side effect ends the course
     se_severe: np.ndarray  # (K, S) bool
     per_dose: np.ndarray  # (K,) bool: has a per-dose lever
+    levers: tuple[tuple[str, ...], ...]  # per therapy: the levers it moves (nonzero)
 
     @classmethod
     def build(cls, therapies: dict[str, TherapyConfig]) -> Catalog:
@@ -117,6 +118,7 @@ class Catalog:
             [np.inf if c.course_days is None else float(c.course_days) for c in cfgs], dtype=float
         )
         mag = {lv: np.array([c.levers.get(lv, 0.0) for c in cfgs], dtype=float) for lv in LEVERS}
+        moves = tuple(tuple(lv for lv in LEVERS if mag[lv][i] != 0.0) for i in range(k))
         n_se = max([len(c.side_effects) for c in cfgs] + [1])
         se_prob = np.zeros((k, n_se))
         se_onset = np.zeros((k, n_se))
@@ -139,19 +141,12 @@ class Catalog:
             se_onset=se_onset,
             se_stops=se_stops,
             se_severe=se_severe,
-            per_dose=np.array(
-                [
-                    any(LEVERS[lv][0] == "per_dose" and mag[lv][i] != 0 for lv in LEVERS)
-                    for i in range(k)
-                ]
-            ),
+            per_dose=np.array([any(LEVERS[lv][0] == "per_dose" for lv in m) for m in moves]),
+            levers=moves,
         )
 
     def index(self, name: str) -> int:
         return self.names.index(name)
-
-    def levers_of(self, k: int) -> list[str]:
-        return [lv for lv, m in self.magnitude.items() if m[k] != 0.0]
 
 
 def activity(t: float, dt: float, start: np.ndarray, end: np.ndarray, onset: float) -> np.ndarray:

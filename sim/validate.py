@@ -19,15 +19,11 @@ DISTS = ("normal", "lognormal", "beta")
 def _num(key: str, value: float, low: float = -math.inf, high: float = math.inf, *, open_low=False):
     ok = (value > low if open_low else value >= low) and value <= high and not math.isnan(value)
     if not ok:
-        lo = f"> {low}" if open_low else f">= {low}"
-        rng = (
-            lo
-            if high == math.inf
-            else f"in [{low}, {high}]"
-            if not open_low
-            else f"in ({low}, {high}]"
-        )
-        raise ConfigError(key, f"must be {rng}, got {value}")
+        if high == math.inf:
+            allowed = f"> {low}" if open_low else f">= {low}"
+        else:
+            allowed = f"in ({low}, {high}]" if open_low else f"in [{low}, {high}]"
+        raise ConfigError(key, f"must be {allowed}, got {value}")
 
 
 def _prob(key: str, value: float) -> None:
@@ -83,15 +79,11 @@ def validate(cfg: RunConfig) -> None:
         "cd4_half_saturation",
         "damage_rate_per_day",
         "death_hazard_max_per_day",
-        "iris_rate_ref",
         "iris_hazard_scale",
         "iris_damage_rate_per_day",
         "iris_death_hazard_per_day",
         "iris_duration_days",
         "iris_diagnosis_delay_days",
-        "natalizumab_half_life_days",
-        "natalizumab_half_block",
-        "natalizumab_desaturation_half_life_days",
         "transferred_effector_half_life_days",
         "t_cell_function_logit_sd",
     ):
