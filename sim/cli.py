@@ -4,6 +4,8 @@
     pml-sim strategy=il7 cohort=natalizumab_ms cohort.n=20000 seed=7
     pml-sim --cfg job                        # show the composed config
     pml-sim -m strategy=soc,il7 seed=1,2     # sweep
+    pml-sim +experiment=seed000              # virtual retrospective study (seed 000)
+    pml-sim +experiment=calibrate            # fit the model to conf/targets/
 
 Bad input exits with status 2 and one line naming the config key and what is
 allowed; the run directory of a rejected run is removed.
@@ -31,7 +33,7 @@ register()
 
 def _discard_run_dir(out: Path) -> None:
     """Remove a run directory that holds nothing but Hydra's own bookkeeping."""
-    if out.is_dir() and all(p.name in (".hydra", "main.log", "cli.log") for p in out.iterdir()):
+    if out.is_dir() and all(p.name in (".hydra", "main.log", "cli.log", "pml-sim.log") for p in out.iterdir()):
         shutil.rmtree(out, ignore_errors=True)
 
 
@@ -49,7 +51,16 @@ def _app(node: DictConfig) -> None:
         _discard_run_dir(out)
         print(f"pml-sim: config error: {e}", file=sys.stderr)
         sys.exit(2)
-    run_to_dir(cfg, out, resolved_yaml(node))
+    if cfg.task == "study":
+        from sim.tasks import run_study
+
+        run_study(cfg, out, resolved_yaml(node))
+    elif cfg.task == "calibrate":
+        from sim.tasks import run_calibration
+
+        run_calibration(cfg, out, resolved_yaml(node))
+    else:
+        run_to_dir(cfg, out, resolved_yaml(node))
 
 
 def _one_line(text: str) -> str:

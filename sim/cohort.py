@@ -3,7 +3,8 @@
 A patient is a row of arrays. Its condition comes from the cohort mix; its baseline
 (age, sex, CD4, lymphocytes, CSF JCV load, lesion burden) from the condition's
 distributions in `conf/model/`; its dynamic parameters (viral growth and killing,
-immune-recovery speed and ceiling, damage rate, frailty, IRIS susceptibility) from
+immune-recovery speed and ceiling, damage rate, frailty, IRIS susceptibility,
+responsiveness to cytokines) from
 population values times log-normal random effects, so a cohort spreads the way real
 cohorts do. Every draw comes from `sim.rng`, keyed by patient index, so patient
 i is the same person in every chunk, engine and strategy.
@@ -32,7 +33,8 @@ _B_AGE, _B_SEX, _B_CD4, _B_CD4FRAC, _B_JCV, _B_LESION = range(6)
     _R_FRAILTY,
     _R_IRIS,
     _R_FUNCTION,
-) = range(8)
+    _R_CYTOKINE,
+) = range(9)
 # slots of the EVENT_THRESHOLDS stream
 SLOT_DEATH, SLOT_IRIS, SLOT_IRIS_DURATION = 0, 1, 2
 
@@ -57,6 +59,7 @@ class Patients:
     damage_rate: np.ndarray
     frailty: np.ndarray
     iris_susceptibility: np.ndarray
+    cytokine_response: np.ndarray  # multiplies cytokine-driven T-cell expansion
     excess_hazard: np.ndarray  # 1/day
     natalizumab: np.ndarray  # bool
     death_threshold: np.ndarray  # Exp(1)
@@ -198,6 +201,7 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
         damage_rate=model.damage_rate_per_day * lognormal_effect(model.damage_gsd, _R_DAMAGE),
         frailty=lognormal_effect(model.frailty_gsd, _R_FRAILTY),
         iris_susceptibility=lognormal_effect(model.iris_susceptibility_gsd, _R_IRIS),
+        cytokine_response=lognormal_effect(model.cytokine_response_gsd, _R_CYTOKINE),
         excess_hazard=_per_condition(cond, [p.excess_mortality_per_year for p in params]) / 365.25,
         natalizumab=natalizumab,
         death_threshold=rng.exponential(key, thr, idx, SLOT_DEATH),

@@ -85,6 +85,7 @@ class ModelConfig:
     cd4_new_lymphocyte_share: float = 0.5
     t_cell_function_logit_sd: float = 0.5
     transferred_effector_half_life_days: float = 30.0
+    cytokine_response_gsd: float = 1.0
     # brain damage and death
     damage_rate_per_day: float = 0.0057
     damage_gsd: float = 1.3
@@ -97,6 +98,7 @@ class ModelConfig:
     # IRIS
     iris_rate_ref: float = 0.01
     iris_rate_exponent: float = 1.5
+    iris_cytokine_weight: float = 1.0
     iris_hazard_scale: float = 0.05
     iris_susceptibility_gsd: float = 1.5
     iris_damage_rate_per_day: float = 0.0072
@@ -220,6 +222,84 @@ class OutputConfig:
     survival_day: float = 365.0
 
 
+# ---------------------------------------------------------------- targets and studies
+
+
+@dataclass
+class TargetPopulation:
+    """Which simulated patients a published figure is compared with."""
+
+    cohort: str = "mixed_seed000"  # cohort preset (conf/cohort/)
+    strategy: str = "soc"  # strategy (conf/strategy/)
+    condition: str = "all"  # subgroup: one of CONDITIONS, or all
+    mix: dict[str, float] = field(default_factory=dict)  # replaces the preset's mix if given
+
+
+@dataclass
+class Target:
+    """One published figure: value, its uncertainty, population and source."""
+
+    id: str = MISSING
+    quantity: str = MISSING  # see sim.targets.QUANTITIES
+    value: float = MISSING
+    ci_low: float | None = None  # 95% CI as published
+    ci_high: float | None = None
+    n: int | None = None  # patients behind a proportion (binomial error if no CI)
+    se: float | None = None  # explicit standard error (say why in `note`)
+    at_days: float = 365.0  # time point of survival figures
+    predictor: str | None = None  # odds_ratio: lymphocyte_rise | cd4_rise | csf_jcv_fall
+    therapy: str | None = None  # side_effect: count only this therapy's side effects
+    population: TargetPopulation = field(default_factory=TargetPopulation)
+    role: str = "validation"  # fit | validation | input (a model input, shown not tested)
+    source: str = MISSING
+    note: str = ""
+
+
+@dataclass
+class TargetsConfig:
+    name: str = "default"
+    items: list[Target] = field(default_factory=list)
+
+
+@dataclass
+class CalibParam:
+    """A model value to fit: dotted key under `model` (or `therapies.<t>.levers.<l>`)."""
+
+    key: str = MISSING
+    low: float = MISSING
+    high: float = MISSING
+    log: bool = True  # search on the log scale
+
+
+@dataclass
+class CalibrationConfig:
+    name: str = "default"
+    params: list[CalibParam] = field(default_factory=list)
+    fit: list[str] = field(default_factory=list)  # target ids; empty = every role: fit target
+    n_per_scenario: int = 2000  # patients per simulated population and evaluation
+    max_evals: int = 300  # optimiser budget (objective evaluations)
+    restarts: int = 1  # Nelder-Mead restarts from the best point so far
+    ensemble_draws: int = 200  # parameter sets screened for the ensemble
+    ensemble_cutoff: float = 3.0  # keep sets with every fit target's implausibility below
+    ensemble_width: float = 0.25  # half-width of the screening box, share of each range
+    output_model: str = "calibrated"  # writes conf/model/<output_model>.yaml
+    install: bool = True  # also write into conf/model/ (else only into the run directory)
+
+
+@dataclass
+class StudyConfig:
+    """A virtual retrospective study: many small replicate studies and one large one."""
+
+    name: str = "seed000"
+    study_n: int = 64  # patients per replicate study, split by cohort.mix
+    replicates: int = 400  # replicate studies (their pooled patients are the large-n study)
+    lymphocyte_rise: float = 1.5  # month-1 ratio counted as a rise
+    cd4_rise: float = 1.5
+    csf_jcv_fall_log10: float = 1.0
+    csf_month1_available: float = 1.0  # share of patients with a month-1 lumbar puncture
+    targets: list[str] = field(default_factory=list)  # target ids shown in the table
+
+
 @dataclass
 class RunConfig:
     seed: int = 20220401
@@ -231,6 +311,10 @@ class RunConfig:
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    task: str = "simulate"  # simulate | study | calibrate
+    targets: TargetsConfig = field(default_factory=TargetsConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)
 
 
 def register() -> None:

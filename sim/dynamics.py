@@ -13,7 +13,9 @@ In plain words
   the immunosuppressant) moves its set point from the baseline C0 towards a
   condition-specific ceiling; C approaches the set point exponentially with a
   patient-specific half-time. Cytokines (rhIL-7, IL-2) expand T cells on top of that
-  while the course runs; afterwards the surplus decays back to the set point.
+  while the course runs, at a rate scaled by the patient's responsiveness (IL-7
+  receptor expression and thymic/marrow reserve differ between patients, so some
+  barely respond); afterwards the surplus decays back to the set point.
 * **Natalizumab** (MS patients) keeps T cells out of the brain. Once stopped its
   level N halves every `natalizumab_half_life_days`; each plasma-exchange session
   removes a share of it. Its receptor (alpha4-integrin) saturation S follows the
@@ -35,8 +37,12 @@ In plain words
   a(V) = max(V - V_floor, 0) / (V_ref - V_floor) and with IRIS inflammation:
   dD/dt = (delta * a(V) + delta_iris * I) (1 - D).
 * **IRIS** starts with hazard
-  lambda = s * susceptibility * (max(dE/dt, 0) / rho)^q * (a(V) + D) * (1 - blockade):
-  a fast rise of the immune response against much antigen. While active, its
+  lambda = s * susceptibility * (R / rho)^q * (a(V) + D) * (1 - blockade):
+  a fast rise R of the immune response against much antigen. R counts the rise
+  that restored immunity gives (CD4 set point, brain access, T-cell function) in
+  full, and the extra rise from cytokine-expanded cells with weight w < 1: IL-7
+  mostly expands naive and central-memory cells (Sereti 2009), and IRIS is rarer
+  after rhIL-7 (8%, seed 000) than after ART (12-23%) or natalizumab removal (~all). While active, its
   inflammation I (reduced by steroids / maraviroc) adds damage and death hazard;
   it resolves after a patient-specific duration (faster on steroids).
 * **Death** has hazard h = excess(condition) + frailty * h_max * D^p / (D^p + D50^p)
@@ -69,6 +75,8 @@ class State:
 
     cd4: np.ndarray
     effector: np.ndarray
+    cd4_restored: np.ndarray  # CD4 without the cytokine-expanded surplus
+    effector_restored: np.ndarray  # effector response that CD4 alone would give
     transferred: np.ndarray  # adoptively transferred effector pool
     jcv: np.ndarray  # log10 copies/mL in CSF
     damage: np.ndarray
@@ -95,9 +103,12 @@ class State:
         zero = np.zeros(n)
         nat = p.natalizumab.astype(float)
         sat = saturation_target(nat, m)
+        e0 = effector_target(p.t_cell_function, p.cd4_0, 1.0 - sat, m)
         return cls(
             cd4=p.cd4_0.copy(),
-            effector=effector_target(p.t_cell_function, p.cd4_0, 1.0 - sat, m),
+            effector=e0,
+            cd4_restored=p.cd4_0.copy(),
+            effector_restored=e0.copy(),
             transferred=zero.copy(),
             jcv=p.jcv_0.copy(),
             damage=p.lesion_0.copy(),
@@ -251,16 +262,27 @@ def step(
 
     # CD4: exponential approach to the set point, times cytokine expansion
     set_point = p.cd4_0 + lv["immune_restoration"] * (p.cd4_ceiling - p.cd4_0)
-    cd4 = set_point + (st.cd4 - set_point) * np.exp(-p.recovery_rate * dt)
-    st.cd4 = cd4 * np.exp(lv["lymphocyte_expansion_per_day"] * dt)
+    approach = np.exp(-p.recovery_rate * dt)
+    cd4 = set_point + (st.cd4 - set_point) * approach
+    st.cd4 = cd4 * np.exp(lv["lymphocyte_expansion_per_day"] * p.cytokine_response * dt)
+    st.cd4_restored = set_point + (st.cd4_restored - set_point) * approach
 
     # JCV-specific effector response
     function = p.t_cell_function + lv["t_cell_function"] * (1.0 - p.t_cell_function)
     reach = access * (1.0 - lv["effector_suppression"])
     target = effector_target(function, st.cd4, reach, m)
-    e_new = target + (st.effector - target) * np.exp(-m.effector_rate_per_day * dt)
-    rise = np.maximum(e_new - st.effector, 0.0) / dt
-    st.effector = e_new
+    relax_e = np.exp(-m.effector_rate_per_day * dt)
+    e_new = target + (st.effector - target) * relax_e
+    target_r = effector_target(function, st.cd4_restored, reach, m)
+    e_r = target_r + (st.effector_restored - target_r) * relax_e
+    # the rise that triggers IRIS: restored immunity in full, cytokine-expanded cells
+    # with weight w (they are mostly naive / central-memory cells, Sereti 2009)
+    w = m.iris_cytokine_weight
+    rise = (
+        (1.0 - w) * np.maximum(e_r - st.effector_restored, 0.0)
+        + w * np.maximum(e_new - st.effector, 0.0)
+    ) / dt
+    st.effector, st.effector_restored = e_new, e_r
     st.transferred = st.transferred * np.exp(
         -LN2 / m.transferred_effector_half_life_days * dt
     ) + lv["effector_transfer_per_dose"] * (1.0 - lv["effector_suppression"])

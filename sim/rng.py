@@ -36,6 +36,7 @@ class Stream(IntEnum):
     EVENT_THRESHOLDS = 4
     SIDE_EFFECTS = 5
     LAB_NOISE = 6
+    STUDY = 7
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

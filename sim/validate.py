@@ -13,6 +13,7 @@ from sim.strategies import MARKERS, OPS, TRIGGERS
 from sim.therapies import LEVERS
 
 ENGINES = ("batch", "reference")
+TASKS = ("simulate", "study", "calibrate")
 DISTS = ("normal", "lognormal", "beta")
 
 
@@ -102,10 +103,12 @@ def validate(cfg: RunConfig) -> None:
         "frailty_gsd",
         "iris_susceptibility_gsd",
         "iris_duration_gsd",
+        "cytokine_response_gsd",
     ):
         _num(f"model.{key}", getattr(m, key), 1.0)
     _num("model.cd4_new_lymphocyte_share", m.cd4_new_lymphocyte_share, 0.0, 1.0, open_low=True)
     _num("model.death_damage_half", m.death_damage_half, 0.0, 1.0, open_low=True)
+    _prob("model.iris_cytokine_weight", m.iris_cytokine_weight)
     if m.viral_activity_ref_log10 <= m.viral_activity_floor_log10:
         raise ConfigError(
             "model.viral_activity_ref_log10",
@@ -209,3 +212,29 @@ def validate(cfg: RunConfig) -> None:
             "engine.chunk_size", f"must be an integer >= 1, got {cfg.engine.chunk_size}"
         )
     _num("output.survival_day", cfg.output.survival_day, 0.0, open_low=True)
+    _validate_task(cfg)
+
+
+def _validate_task(cfg: RunConfig) -> None:
+    """Targets, virtual study and calibration settings (only checked when used)."""
+    from sim.calibrate import check_params
+    from sim.targets import check_targets
+
+    _name("task", cfg.task, TASKS)
+    if cfg.task == "simulate":
+        return
+    check_targets(cfg.targets.items)
+    ids = {t.id for t in cfg.targets.items}
+    for i, tid in enumerate(cfg.study.targets):
+        _name(f"study.targets[{i}]", tid, ids)
+    st = cfg.study
+    if st.study_n < 2:
+        raise ConfigError("study.study_n", f"must be an integer >= 2, got {st.study_n}")
+    if st.replicates < 1:
+        raise ConfigError("study.replicates", f"must be an integer >= 1, got {st.replicates}")
+    _prob("study.csf_month1_available", st.csf_month1_available)
+    _num("study.lymphocyte_rise", st.lymphocyte_rise, 0.0, open_low=True)
+    _num("study.cd4_rise", st.cd4_rise, 0.0, open_low=True)
+    _num("study.csf_jcv_fall_log10", st.csf_jcv_fall_log10, 0.0)
+    if cfg.task == "calibrate":
+        check_params(cfg)

@@ -1,0 +1,145 @@
+"""Targets as data: uncertainty, checks, and the statistics measured on patients."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.api import load_config
+from sim.config import ConfigError, StudyConfig, Target, TargetPopulation
+from sim.survival import kaplan_meier, survival_at
+from sim.targets import (
+    add_therapy_side_effects,
+    check_targets,
+    measure,
+    odds_ratio,
+    published_ci,
+    scenario_of,
+    standard_error,
+    with_values,
+)
+
+
+def target(**kw) -> Target:
+    base = dict(
+        id="t", quantity="survival", value=0.5, source="test", population=TargetPopulation()
+    )
+    return Target(**{**base, **kw})
+
+
+def test_standard_error_from_ci_n_and_explicit():
+    t = target(value=0.56, ci_low=0.50, ci_high=0.61)
+    assert standard_error(t) == pytest.approx(0.11 / (2 * 1.959964))
+    o = target(quantity="odds_ratio", predictor="cd4_rise", value=5.9, ci_low=1.7, ci_high=23.3)
+    assert standard_error(o) == pytest.approx(math.log(23.3 / 1.7) / (2 * 1.959964))
+    # add-one estimate: 42/42 still carries uncertainty
+    p = target(quantity="iris", value=1.0, n=42)
+    assert standard_error(p) == pytest.approx(math.sqrt((43 / 44) * (1 / 44) / 42))
+    assert standard_error(target(se=0.04)) == 0.04
+    lo, hi = published_ci(target(value=0.04, se=0.04))
+    assert lo == 0.0 and hi == pytest.approx(0.04 + 1.959964 * 0.04, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kw, key",
+    [
+        (dict(quantity="mortality"), "quantity"),
+        (dict(value=1.4), "value"),
+        (dict(ci_low=0.6, ci_high=0.7), "ci_low"),
+        (dict(ci_low=0.4), "ci_low"),
+        (dict(source=" "), "source"),
+        (dict(quantity="odds_ratio", value=2.0, se=0.3), "predictor"),
+        (dict(role="tuned"), "role"),
+        (dict(therapy="rhil7"), "therapy"),
+        (dict(n=None), "targets.items[t]"),
+    ],
+)
+def test_bad_targets_name_their_key(kw, key):
+    t = target(**{"n": 50, **kw})
+    with pytest.raises(ConfigError) as e:
+        check_targets([t])
+    assert key in str(e.value)
+
+
+def test_default_targets_are_valid_and_split():
+    cfg = load_config(["+experiment=calibrate"])
+    items = cfg.targets.items
+    check_targets(items)
+    roles = {t.role for t in items}
+    assert {"fit", "validation"} <= roles
+    # the headline seed 000 figures are never fitted
+    for tid in ("seed000_survival_1y", "seed000_or_cd4_rise", "seed000_or_csf_jcv_fall"):
+        assert next(t for t in items if t.id == tid).role == "validation"
+    # every population composes (its cohort preset and strategy exist)
+    for t in items:
+        load_config(scenario_of(t).overrides())
+
+
+def test_odds_ratio_equals_the_two_by_two_closed_form():
+    # logistic regression on one binary predictor: OR = ad/bc, Wald CI from sum(1/cells)
+    a, b, c, d = 14, 21, 4, 25  # alive&exposed, alive&not, dead&exposed, dead&not
+    alive = np.r_[np.ones(a + b), np.zeros(c + d)]
+    exposed = np.r_[np.ones(a), np.zeros(b), np.ones(c), np.zeros(d)]
+    or_, lo, hi, p = odds_ratio(alive, exposed)
+    se = math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    assert or_ == pytest.approx(a * d / (b * c), rel=1e-6)
+    assert lo == pytest.approx(a * d / (b * c) * math.exp(-1.959964 * se), rel=1e-5)
+    assert hi == pytest.approx(a * d / (b * c) * math.exp(1.959964 * se), rel=1e-5)
+    assert 0 < p < 0.05
+    # unmeasured exposure is left out; an empty cell is not estimable
+    x_nan = exposed.copy()
+    x_nan[:3] = np.nan
+    assert odds_ratio(alive, x_nan)[0] == pytest.approx(11 * 25 / (21 * 4), rel=1e-6)
+    assert math.isnan(odds_ratio(alive, np.r_[np.ones(a + b), np.zeros(c + d)])[0])
+
+
+def test_measure_survival_median_and_subgroup():
+    rng = np.random.default_rng(3)
+    n = 400
+    t = rng.exponential(200.0, n)
+    died = t < 365
+    frame = pd.DataFrame(
+        {
+            "condition": np.where(np.arange(n) % 2 == 0, "hiv", "natalizumab_ms"),
+            "time_days": np.minimum(t, 365.0),
+            "died": died,
+            "iris": np.arange(n) % 4 == 0,
+            "side_effect": False,
+        }
+    )
+    km = kaplan_meier(frame["time_days"].to_numpy(), frame["died"].to_numpy())
+    s = measure(target(), frame, StudyConfig())
+    assert s == pytest.approx(survival_at(km, 365.0)[0])
+    assert s == pytest.approx(1 - died.mean())
+    med = measure(
+        target(quantity="median_time_to_death_days", value=70.0, se=9.0), frame, StudyConfig()
+    )
+    assert med == pytest.approx(np.median(t[died]))
+    hiv = target(quantity="iris", n=10, population=TargetPopulation(condition="hiv"))
+    assert measure(hiv, frame, StudyConfig()) == pytest.approx(0.5)
+
+
+def test_side_effects_of_one_therapy_only():
+    patients = pd.DataFrame({"strategy": ["a", "a", "a", "b"], "patient_id": [0, 1, 2, 0]})
+    events = pd.DataFrame(
+        {
+            "strategy": ["a", "a", "b"],
+            "patient_id": [0, 1, 0],
+            "event": ["side_effect", "side_effect", "side_effect"],
+            "detail": ["rhil7:flu", "art:rash", "rhil7:flu"],
+        }
+    )
+    out = add_therapy_side_effects(patients, events, ["rhil7"])
+    assert out["side_effect_rhil7"].tolist() == [True, False, False, True]
+
+
+def test_with_values_sets_nested_keys_and_rejects_unknown():
+    cfg = load_config(["strategy=soc"])
+    out = with_values(cfg, {"model.conditions.hiv.t_cell_function": 0.7, "model.dt_days": 1.0})
+    assert out.model.conditions["hiv"].t_cell_function == 0.7
+    assert cfg.model.conditions["hiv"].t_cell_function != 0.7  # the original is untouched
+    with pytest.raises(ConfigError, match="model.no_such_value"):
+        with_values(cfg, {"model.no_such_value": 1.0})
+    with pytest.raises(ConfigError, match="must name a number"):
+        with_values(cfg, {"model.conditions.hiv.label": 1.0})
