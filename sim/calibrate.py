@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
 from scipy.optimize import minimize
 from scipy.stats import qmc
 
@@ -36,6 +38,7 @@ from sim.targets import (
     on_scale,
     published_ci,
     standard_error,
+    with_values,
 )
 
 PENALTY = 1.0e6  # distance of a parameter set whose simulated figure is undefined
@@ -153,22 +156,32 @@ def screen(
     targets: list[Target],
     on_eval: Callable[[int, float], None] | None = None,
 ) -> pd.DataFrame:
-    """History-matching screen of a Latin hypercube around the optimum."""
+    """History matching in waves of Latin hypercubes.
+
+    Wave 1 screens a box of half-width `ensemble_width` (share of each range) around
+    the optimum; each later wave screens the box spanned by the sets kept so far,
+    padded by a quarter of its width, so the draws concentrate where the targets are
+    met (Vernon et al. 2010, Bayesian Analysis 5:619).
+    """
     cal = cfg.calibration
     k = len(space.params)
     centre = space.unit(best)
+    waves = max(1, cal.ensemble_waves)
+    n_draws = cal.ensemble_draws
+    per_wave = [n_draws // waves + (w < n_draws % waves) for w in range(waves)]
     lo = np.clip(centre - cal.ensemble_width, 0.0, 1.0)
     hi = np.clip(centre + cal.ensemble_width, 0.0, 1.0)
-    draws = qmc.LatinHypercube(d=k, seed=cfg.seed).random(cal.ensemble_draws)
-    units = np.vstack([centre, lo + draws * (hi - lo)])
-    rows = []
-    for i, u in enumerate(units):
+    rows: list[dict] = []
+    kept: list[np.ndarray] = []
+
+    def screen_one(u: np.ndarray, wave: int) -> None:
         values = space.values(u)
         sim = ev.evaluate(values)
         imp = max(implausibility(t, sim[t.id], cal.n_per_scenario) for t in targets)
         rows.append(
             {
-                "draw": i,
+                "draw": len(rows),
+                "wave": wave,
                 **values,
                 "distance": distance(sim, targets),
                 "max_implausibility": imp,
@@ -176,8 +189,21 @@ def screen(
                 **sim,
             }
         )
+        if rows[-1]["accepted"]:
+            kept.append(u)
         if on_eval is not None:
-            on_eval(i, rows[-1]["distance"])
+            on_eval(len(rows), rows[-1]["distance"])
+
+    screen_one(centre, 0)
+    for wave, n in enumerate(per_wave, start=1):
+        if wave > 1 and kept:
+            pts = np.array(kept)
+            span = np.maximum(pts.max(axis=0) - pts.min(axis=0), 1e-3)
+            lo = np.clip(pts.min(axis=0) - span / 4, 0.0, 1.0)
+            hi = np.clip(pts.max(axis=0) + span / 4, 0.0, 1.0)
+        draws = qmc.LatinHypercube(d=k, seed=cfg.seed + wave).random(n) if n else np.zeros((0, k))
+        for u in lo + draws * (hi - lo):
+            screen_one(u, wave)
     return pd.DataFrame(rows)
 
 
@@ -215,28 +241,65 @@ def fit_table(
     return pd.DataFrame(rows)
 
 
-def model_yaml(cfg: RunConfig, fit: Fit, run_dir: str, commit: str, fit_ids: list[str]) -> str:
-    """A model config that extends the one calibrated and sets the fitted values."""
+def _leaves(node: object, prefix: str = "") -> dict[str, object]:
+    """Flatten a model config into dotted keys (lists are leaves)."""
+    if is_dataclass(node):
+        node = {f.name: getattr(node, f.name) for f in fields(node)}
+    if isinstance(node, dict):
+        out: dict[str, object] = {}
+        for k, v in node.items():
+            out.update(_leaves(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: node}
+
+
+def base_model_name(cfg: RunConfig, conf_model_dir: Path) -> str:
+    """The model the written config extends: the one calibrated, or (when that is the
+    output itself, a re-calibration) the one it extended."""
+    name = cfg.model.name
+    if name != cfg.calibration.output_model:
+        return name
+    old = OmegaConf.load(conf_model_dir / f"{name}.yaml")
+    return str(old.get("defaults", ["default"])[0])
+
+
+def model_yaml(
+    cfg: RunConfig, fit: Fit, run_dir: str, commit: str, fit_ids: list[str], base: RunConfig
+) -> str:
+    """A model config that extends `base` and sets every value the calibration ran with
+    that differs from it: the fitted values, and any earlier calibrated or overridden
+    value (so `model=<name>` reproduces exactly the model that was fitted)."""
     cal = cfg.calibration
+    fitted = {p.key: p for p in cal.params}
+    ran = _leaves(with_values(cfg, fit.best).model, "model.")
+    ref = _leaves(base.model, "model.")
     lines = [
         f"# Calibrated model, written by `pml-sim +experiment=calibrate` (run {run_dir},",
-        f"# commit {commit}). Extends model={cfg.model.name}; fitted values below.",
+        f"# commit {commit}). Extends model={base.model.name}.",
         f"# Fit targets (conf/targets/{cfg.targets.name}.yaml): {', '.join(fit_ids)}.",
         f"# Distance at the optimum: {fit.distance:.3g}; ensemble:"
-        f" {int(fit.ensemble['accepted'].sum())} of {len(fit.ensemble)} screened sets kept.",
+        f" {int(fit.ensemble['accepted'].sum())} of {len(fit.ensemble)} screened sets kept"
+        f" ({cal.output_model}_ensemble.csv).",
         "defaults:",
-        f"  - {cfg.model.name}",
+        f"  - {base.model.name}",
         "  - _self_",
         "",
         f"name: {cal.output_model}",
     ]
     nested: dict = {}
-    for p in cal.params:
-        parts = p.key.split(".")[1:]
+    for key, value in ran.items():
+        if key == "model.name" or (key in ref and ref[key] == value):
+            continue
         node = nested
+        parts = key.split(".")[1:]
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = (fit.best[p.key], p)
+        if key in fitted:
+            p = fitted[key]
+            note = f"CALIBRATED (pml-sim +experiment=calibrate; searched [{p.low:g}, {p.high:g}])"
+        else:
+            note = f"as run by the calibration (from model={cfg.model.name} or an override)"
+        node[parts[-1]] = (value, note)
 
     def emit(node: dict, indent: int) -> None:
         for k, v in node.items():
@@ -244,11 +307,9 @@ def model_yaml(cfg: RunConfig, fit: Fit, run_dir: str, commit: str, fit_ids: lis
                 lines.append(" " * indent + f"{k}:")
                 emit(v, indent + 2)
             else:
-                value, p = v
-                lines.append(
-                    " " * indent + f"{k}: {value:.4g}  # CALIBRATED (pml-sim +experiment=calibrate;"
-                    f" searched [{p.low:g}, {p.high:g}])"
-                )
+                value, note = v
+                text = f"{value:.4g}" if isinstance(value, float) else str(value)
+                lines.append(" " * indent + f"{k}: {text}  # {note}")
 
     emit(nested, 0)
     return "\n".join(lines) + "\n"
@@ -272,8 +333,11 @@ def check_params(cfg: RunConfig) -> None:
         raise ConfigError("calibration.n_per_scenario", f"must be >= 10, got {cal.n_per_scenario}")
     if cal.max_evals < 1:
         raise ConfigError("calibration.max_evals", f"must be >= 1, got {cal.max_evals}")
-    if cal.restarts < 0 or cal.ensemble_draws < 0:
-        raise ConfigError("calibration.restarts", "restarts and ensemble_draws must be >= 0")
+    for key in ("restarts", "ensemble_draws"):
+        if getattr(cal, key) < 0:
+            raise ConfigError(f"calibration.{key}", f"must be >= 0, got {getattr(cal, key)}")
+    if cal.ensemble_waves < 1:
+        raise ConfigError("calibration.ensemble_waves", f"must be >= 1, got {cal.ensemble_waves}")
     if not 0.0 < cal.ensemble_width <= 1.0:
         raise ConfigError(
             "calibration.ensemble_width", f"must be in (0, 1], got {cal.ensemble_width}"

@@ -33,7 +33,8 @@ register()
 
 def _discard_run_dir(out: Path) -> None:
     """Remove a run directory that holds nothing but Hydra's own bookkeeping."""
-    if out.is_dir() and all(p.name in (".hydra", "main.log", "cli.log", "pml-sim.log") for p in out.iterdir()):
+    bookkeeping = (".hydra", "main.log", "cli.log", "pml-sim.log")
+    if out.is_dir() and all(p.name in bookkeeping for p in out.iterdir()):
         shutil.rmtree(out, ignore_errors=True)
 
 

@@ -86,6 +86,7 @@ class ModelConfig:
     t_cell_function_logit_sd: float = 0.5
     transferred_effector_half_life_days: float = 30.0
     cytokine_response_gsd: float = 1.0
+    cd4_max: float = 2000.0
     # brain damage and death
     damage_rate_per_day: float = 0.0057
     damage_gsd: float = 1.3
@@ -280,6 +281,7 @@ class CalibrationConfig:
     max_evals: int = 300  # optimiser budget (objective evaluations)
     restarts: int = 1  # Nelder-Mead restarts from the best point so far
     ensemble_draws: int = 200  # parameter sets screened for the ensemble
+    ensemble_waves: int = 2  # history-matching waves (later waves zoom on kept sets)
     ensemble_cutoff: float = 3.0  # keep sets with every fit target's implausibility below
     ensemble_width: float = 0.25  # half-width of the screening box, share of each range
     output_model: str = "calibrated"  # writes conf/model/<output_model>.yaml

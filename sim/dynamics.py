@@ -13,7 +13,8 @@ In plain words
   the immunosuppressant) moves its set point from the baseline C0 towards a
   condition-specific ceiling; C approaches the set point exponentially with a
   patient-specific half-time. Cytokines (rhIL-7, IL-2) expand T cells on top of that
-  while the course runs, at a rate scaled by the patient's responsiveness (IL-7
+  while the course runs (logistically, up to a homeostatic maximum), at a rate
+  scaled by the patient's responsiveness (IL-7
   receptor expression and thymic/marrow reserve differ between patients, so some
   barely respond); afterwards the surplus decays back to the set point.
 * **Natalizumab** (MS patients) keeps T cells out of the brain. Once stopped its
@@ -42,8 +43,8 @@ In plain words
   that restored immunity gives (CD4 set point, brain access, T-cell function) in
   full, and the extra rise from cytokine-expanded cells with weight w < 1: IL-7
   mostly expands naive and central-memory cells (Sereti 2009), and IRIS is rarer
-  after rhIL-7 (8%, seed 000) than after ART (12-23%) or natalizumab removal (~all). While active, its
-  inflammation I (reduced by steroids / maraviroc) adds damage and death hazard;
+  after rhIL-7 (8%, seed 000) than after ART (12-23%) or natalizumab removal (~all).
+  While active, its inflammation I (reduced by steroids / maraviroc) adds damage and death hazard;
   it resolves after a patient-specific duration (faster on steroids).
 * **Death** has hazard h = excess(condition) + frailty * h_max * D^p / (D^p + D50^p)
   + h_iris * I.
@@ -128,11 +129,15 @@ class State:
         )
 
     def lymphocytes(self, p: Patients, model: ModelConfig) -> np.ndarray:
-        """Blood lymphocytes: baseline plus the CD4 change diluted by the CD4 share of new cells.
+        """Blood lymphocytes.
 
-        CD4 never falls below baseline in this model (set points only rise), so this
-        stays >= the baseline count."""
-        return p.lymph_0 + (self.cd4 - p.cd4_0) / model.cd4_new_lymphocyte_share
+        Restored immunity adds mostly CD4 cells: the CD4 gain diluted by the CD4 share
+        of new cells. Cytokines expand T cells of both kinds, so the cytokine surplus
+        (CD4 over restored CD4) multiplies all lymphocytes: in Miskin 2016, rhIL-7 took
+        lymphocytes 168 -> 595 (x3.5) and CD4 87 -> 301 (x3.5) alike.
+        """
+        restored = p.lymph_0 + (self.cd4_restored - p.cd4_0) / model.cd4_new_lymphocyte_share
+        return restored * (self.cd4 / self.cd4_restored)
 
 
 def _combine(kind: str, values: list[np.ndarray], n: int) -> np.ndarray:
@@ -264,7 +269,10 @@ def step(
     set_point = p.cd4_0 + lv["immune_restoration"] * (p.cd4_ceiling - p.cd4_0)
     approach = np.exp(-p.recovery_rate * dt)
     cd4 = set_point + (st.cd4 - set_point) * approach
-    st.cd4 = cd4 * np.exp(lv["lymphocyte_expansion_per_day"] * p.cytokine_response * dt)
+    # cytokine expansion is logistic: it slows as CD4 nears the homeostatic maximum
+    g = lv["lymphocyte_expansion_per_day"] * p.cytokine_response
+    k = m.cd4_max
+    st.cd4 = np.where(g > 0.0, k / (1.0 + (k / cd4 - 1.0) * np.exp(-g * dt)), cd4)
     st.cd4_restored = set_point + (st.cd4_restored - set_point) * approach
 
     # JCV-specific effector response

@@ -84,7 +84,8 @@ def run_study(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
 
 
 def run_calibration(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
-    from sim.calibrate import calibrate, fit_table, fit_targets, model_yaml
+    from sim.api import load_config
+    from sim.calibrate import base_model_name, calibrate, fit_table, fit_targets, model_yaml
     from sim.targets import Evaluator
 
     started = time.time()
@@ -92,7 +93,7 @@ def run_calibration(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFra
     out.mkdir(parents=True, exist_ok=True)
     cal = cfg.calibration
     fit_ids = [t.id for t in fit_targets(cfg)]
-    budget = cal.max_evals + cal.ensemble_draws + 1
+    budget = cal.max_evals + cal.ensemble_draws + 1  # upper bound (the optimiser may stop early)
     bar = tqdm(total=budget, desc="calibrating", unit="eval", disable=not cfg.output.progress)
     best = [math.inf]
 
@@ -123,7 +124,8 @@ def run_calibration(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFra
     io.write_csv(out / "calibration_trace.csv", fit.trace)
     io.write_csv(out / "ensemble.csv", fit.ensemble)
     commit, _ = io.git_commit()
-    text = model_yaml(cfg, fit, str(out), commit, fit_ids)
+    base = load_config([f"model={base_model_name(cfg, CONF_MODEL_DIR)}"])
+    text = model_yaml(cfg, fit, str(out), commit, fit_ids, base)
     io.write_text(out / f"model_{cal.output_model}.yaml", text)
     if cfg.output.plots:
         plot_fit(table, out / "calibration_fit.png")

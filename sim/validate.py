@@ -94,6 +94,7 @@ def validate(cfg: RunConfig) -> None:
         "natalizumab_half_block",
         "natalizumab_desaturation_half_life_days",
         "iris_rate_ref",
+        "cd4_max",
     ):
         _num(f"model.{key}", getattr(m, key), 0.0, open_low=True)
     for key in (

@@ -125,9 +125,9 @@ def test_space_round_trip():
 
 def test_written_model_config_is_selectable(synthetic):
     cfg, _ = synthetic
-    from sim.calibrate import Fit
-
     import pandas as pd
+
+    from sim.calibrate import Fit
 
     name = "pytest_calibrated_tmp"
     cfg.calibration.output_model = name
@@ -141,7 +141,7 @@ def test_written_model_config_is_selectable(synthetic):
     }
     fit = Fit(best, 1.0, pd.DataFrame(), pd.DataFrame({"accepted": [True]}))
     path = Path(__file__).resolve().parent.parent / "conf" / "model" / f"{name}.yaml"
-    path.write_text(model_yaml(cfg, fit, "test", "0" * 40, ["a"]))
+    path.write_text(model_yaml(cfg, fit, "test", "0" * 40, ["a"], load_config([])))
     try:
         out = load_config([f"model={name}"])
     finally:

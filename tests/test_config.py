@@ -41,7 +41,17 @@ def _unsourced(path: Path) -> list[str]:
     return bad
 
 
-@pytest.mark.parametrize("rel", ["model/default.yaml", "therapies/default.yaml", "config.yaml"])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "model/default.yaml",
+        "model/calibrated.yaml",
+        "therapies/default.yaml",
+        "config.yaml",
+        "calibration/default.yaml",
+        "experiment/seed000.yaml",
+    ],
+)
 def test_numeric_defaults_carry_a_source_or_mark(rel):
     assert _unsourced(CONF / rel) == []
 

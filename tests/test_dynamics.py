@@ -65,14 +65,28 @@ def test_art_improves_hiv_survival(run):
 
 def test_rhil7_expands_cd4_as_specified():
     # PID patients have no cause to remove (ceiling = baseline); with the homeostatic
-    # pull back to baseline switched off, CD4(t) = C0 * exp(g * integral of the ramp)
+    # pull back to baseline switched off, CD4 follows the logistic closed form
+    # C(t) = K / (1 + (K / C0 - 1) exp(-g rho * integral of the ramp)), rho = responsiveness
     frozen = "model.conditions.primary_immunodeficiency.recovery_half_life_days=1e12"
     c, cfg = _course(["cohort=primary_immunodeficiency", "strategy=il7", frozen], n=100)
     g = cfg.therapies["rhil7"].levers["lymphocyte_expansion_per_day"]
     onset = cfg.therapies["rhil7"].onset_days
+    k = cfg.model.cd4_max
     c.advance(28.0)
     ramp_integral = 28.0 - onset / 2.0  # linear ramp over `onset` days, then 1
-    np.testing.assert_allclose(c.state.cd4 / c.patients.cd4_0, np.exp(g * ramp_integral), rtol=1e-6)
+    growth = np.exp(-g * c.patients.cytokine_response * ramp_integral)
+    expected = k / (1.0 + (k / c.patients.cd4_0 - 1.0) * growth)
+    np.testing.assert_allclose(c.state.cd4, expected, rtol=1e-6)
+    assert (c.state.cd4 < k).all()
+
+
+def test_cytokine_responsiveness_has_the_configured_spread():
+    c, cfg = _course(["cohort=mixed_seed000", "strategy=il7"], n=4000)
+    log_rho = np.log(c.patients.cytokine_response)
+    sd = np.log(cfg.model.cytokine_response_gsd)
+    n = len(log_rho)
+    assert abs(log_rho.mean()) < 4 * sd / np.sqrt(n)
+    assert abs(log_rho.std() / sd - 1.0) < 4 / np.sqrt(2 * n)
 
 
 def test_plex_clears_natalizumab_as_khatri():
