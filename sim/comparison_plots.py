@@ -60,7 +60,7 @@ def _rows(ax, table: pd.DataFrame, log: bool, pct: bool) -> None:
                 capsize=3,
                 ms=4,
             )
-        if r.verdict:
+        if isinstance(r.verdict, str) and r.verdict:
             colour = {"hit": "tab:green", "direction": "tab:olive"}.get(r.verdict, "tab:red")
             ax.annotate(
                 r.verdict,
@@ -81,7 +81,7 @@ def plot_forest(table: pd.DataFrame, study_n: int, path: str | os.PathLike[str])
     """Odds ratios (left) and proportions (right): published vs simulated."""
     ors = table[table["quantity"].str.startswith("OR")]
     q = table["quantity"]
-    props = table[~q.str.startswith("OR") & ~q.str.startswith("share")]
+    props = table[~q.str.startswith(("OR", "share", "survival differs"))]
     fig, axes = plt.subplots(
         1,
         2,

@@ -41,6 +41,7 @@ TABLE_COLUMNS = [
     "n64_low",
     "n64_high",
     "n64_estimable",
+    "n64_significant",
     "large_n",
     "large_n_low",
     "large_n_high",
@@ -110,6 +111,7 @@ def analyse(
         m = (patients["condition"] == c).to_numpy()
         if m.any():
             row[f"survival_1y_{c}"] = float(alive[m].mean())
+    row["condition_p"] = _condition_p(patients, alive)
     row["iris"] = float(patients["iris"].mean())
     row["side_effect"] = float(patients["side_effect"].mean())
     for th in therapies:
@@ -126,6 +128,18 @@ def analyse(
 
 def _therapies(targets: list[Target]) -> list[str]:
     return sorted({t.therapy for t in targets if t.therapy})
+
+
+def _condition_p(patients: pd.DataFrame, alive: np.ndarray) -> float:
+    """Chi-square test of 1-year survival across the conditions present (seed 000:
+    survival "did not differ by underlying condition")."""
+    from scipy.stats import chi2_contingency
+
+    cond = patients["condition"].astype(str).to_numpy()
+    table = pd.crosstab(cond, alive).to_numpy()
+    if table.shape[0] < 2 or table.shape[1] < 2:
+        return math.nan
+    return float(chi2_contingency(table)[1])
 
 
 def replicate_table(
@@ -180,6 +194,10 @@ def comparison_table(
     def add(label, tid, role, pub, plo, phi, col, t=None):
         x = reps[col].to_numpy(float) if col in reps else np.array([math.nan])
         ok = x[np.isfinite(x)]
+        significant = math.nan  # share of studies with a significant finding
+        if col.startswith("or_") and f"{col}_p" in reps:
+            sig = (reps[col] > 1.0) & (reps[f"{col}_p"] < 0.05)
+            significant = float(sig.mean())
         q = np.quantile(ok, [0.5, 0.025, 0.975]) if len(ok) else [math.nan] * 3
         value = big.get(col, math.nan)
         lo_big, hi_big = big.get(f"{col}_low", math.nan), big.get(f"{col}_high", math.nan)
@@ -199,6 +217,7 @@ def comparison_table(
                 "n64_low": q[1],
                 "n64_high": q[2],
                 "n64_estimable": len(ok) / max(len(x), 1),
+                "n64_significant": significant,
                 "large_n": value,
                 "large_n_low": lo_big,
                 "large_n_high": hi_big,
@@ -218,6 +237,19 @@ def comparison_table(
         col = f"survival_1y_{c}"
         if col in reps and col not in listed:
             add(f"1-year survival, {c}", "", "", math.nan, math.nan, math.nan, col)
+    if "condition_p" in reps:  # a study that would report a difference by condition
+        p = reps["condition_p"].to_numpy(float)
+        rows.append(
+            {
+                **dict.fromkeys(TABLE_COLUMNS, math.nan),
+                "quantity": "survival differs by condition (chi-square)",
+                "target_id": "",
+                "role": "",
+                "n64_estimable": float(np.isfinite(p).mean()),
+                "n64_significant": float(np.nanmean(p < 0.05)),
+                "verdict": "",
+            }
+        )
     for pred in PREDICTORS:
         add(
             f"share with {pred.replace('_', ' ')}",
@@ -251,7 +283,8 @@ def markdown_table(table: pd.DataFrame, study_n: int) -> str:
 
     head = (
         f"| figure | published (95% CI) | simulated n = {study_n}: median (95% range) "
-        "| simulated large n (95% CI) | verdict |\n|---|---|---|---|---|\n"
+        f"| n = {study_n} studies with p < 0.05 "
+        "| simulated large n (95% CI) | verdict |\n|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in table.itertuples():
@@ -262,10 +295,14 @@ def markdown_table(table: pd.DataFrame, study_n: int) -> str:
             else "-"
         )
         small = f"{fmt(r.n64_median, q)} ({fmt(r.n64_low, q)}-{fmt(r.n64_high, q)})"
+        if not math.isfinite(r.n64_median):
+            small = "-"
+        sig = f"{100 * r.n64_significant:.0f}%" if math.isfinite(r.n64_significant) else "-"
         if r.n64_estimable < 0.999:
             small += f", estimable in {100 * r.n64_estimable:.0f}%"
         big = fmt(r.large_n, q)
         if math.isfinite(r.large_n_low):
             big += f" ({fmt(r.large_n_low, q)}-{fmt(r.large_n_high, q)})"
-        lines.append(f"| {q} | {pub} | {small} | {big} | {r.verdict or '-'} |")
+        verdict = r.verdict if isinstance(r.verdict, str) and r.verdict else "-"
+        lines.append(f"| {q} | {pub} | {small} | {sig} | {big} | {verdict} |")
     return head + "\n".join(lines) + "\n"

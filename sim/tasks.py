@@ -5,9 +5,9 @@
   patients.parquet (the pooled large-n study), config.yaml and run.json.
 * `task=calibrate` (`pml-sim +experiment=calibrate`): fits the model. Writes
   calibration_fit.csv / .md, calibration_fit.png, calibration_trace.csv,
-  ensemble.csv, model_<name>.yaml, config.yaml and run.json; with
-  calibration.install=true also conf/model/<name>.yaml and
-  conf/model/<name>_ensemble.csv, so `model=<name>` selects the fit.
+  ensemble.csv (every screened set), model_<name>.yaml and <name>_ensemble.csv
+  (the kept sets), config.yaml and run.json; with calibration.install=true the last
+  two also go to conf/model/, so `model=<name>` selects the fit.
 
 As for simulations, every file is written atomically and run.json comes last.
 """
@@ -129,9 +129,10 @@ def run_calibration(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFra
     io.write_text(out / f"model_{cal.output_model}.yaml", text)
     if cfg.output.plots:
         plot_fit(table, out / "calibration_fit.png")
-    if cal.install:
+    members = fit.ensemble[fit.ensemble["accepted"]][["draw", *[p.key for p in cal.params]]]
+    io.write_csv(out / f"{cal.output_model}_ensemble.csv", members)
+    if cal.install:  # the two files are all `model=<name>` needs
         io.write_text(CONF_MODEL_DIR / f"{cal.output_model}.yaml", text)
-        members = fit.ensemble[fit.ensemble["accepted"]][["draw", *[p.key for p in cal.params]]]
         io.write_csv(CONF_MODEL_DIR / f"{cal.output_model}_ensemble.csv", members)
     _finish(
         out,
