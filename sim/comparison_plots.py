@@ -86,7 +86,7 @@ def plot_forest(table: pd.DataFrame, study_n: int, path: str | os.PathLike[str])
         1,
         2,
         figsize=(13, max(3.0, 0.42 * max(len(ors), len(props)) + 1.6)),
-        gridspec_kw={"width_ratios": [1, 1.2], "wspace": 0.75},
+        gridspec_kw={"width_ratios": [1, 1.2], "wspace": 0.9},
     )
     _rows(axes[0], ors, log=True, pct=False)
     axes[0].set_xlabel("odds ratio for 1-year survival (log scale)")

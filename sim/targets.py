@@ -31,6 +31,7 @@ QUANTITIES: dict[str, str] = {
     "iris": "share of patients with PML-IRIS during follow-up",
     "side_effect": "share of patients with at least one side effect",
     "median_time_to_death_days": "median time from diagnosis to death, among deaths",
+    "csf_jcv_change_log10": "median CSF JCV change (log10) from diagnosis to at_days, alive",
     "odds_ratio": "odds ratio of being alive at at_days for a month-1 change (predictor)",
 }
 PREDICTORS = ("lymphocyte_rise", "cd4_rise", "csf_jcv_fall")
@@ -113,6 +114,28 @@ def add_therapy_side_effects(
     return out
 
 
+def add_csf_change(
+    patients: pd.DataFrame, labs: pd.DataFrame, days: Iterable[float], lod_copies: float
+) -> pd.DataFrame:
+    """Columns csf_jcv_change_<day>: measured CSF JCV change (log10) since day 0.
+
+    Undetectable values count as the detection limit (a conservative fall), as in
+    the month-1 changes; NaN where the patient has no sample on that day.
+    """
+    out = patients
+    floor = np.log10(lod_copies)
+    csf = labs.dropna(subset=["csf_jcv_detectable"])
+    value = csf["csf_jcv_log10"].fillna(floor)
+    key = ["strategy", "patient_id"]
+    base = csf.assign(v=value)[csf["day"] == 0.0].set_index(key)["v"]
+    for day in sorted(set(days)):
+        later = csf.assign(v=value)[np.isclose(csf["day"], day)].set_index(key)["v"]
+        change = (later - base).dropna()
+        idx = pd.MultiIndex.from_frame(out[key])
+        out = out.assign(**{f"csf_jcv_change_{day:g}": change.reindex(idx).to_numpy()})
+    return out
+
+
 def alive_at(patients: pd.DataFrame, day: float) -> np.ndarray:
     """1 if alive at `day` (all patients are followed to the horizon or death)."""
     return ((~patients["died"]) | (patients["time_days"] > day)).to_numpy(float)
@@ -160,6 +183,10 @@ def measure(t: Target, patients: pd.DataFrame, study: StudyConfig) -> float:
     if q == "median_time_to_death_days":
         dead = p.loc[p["died"], "time_days"]
         return float(dead.median()) if len(dead) else math.nan
+    if q == "csf_jcv_change_log10":
+        alive = alive_at(p, t.at_days) > 0
+        change = p.loc[alive, f"csf_jcv_change_{t.at_days:g}"].dropna()
+        return float(change.median()) if len(change) else math.nan
     if q == "odds_ratio":
         exposed = month1_exposures(p, study)[t.predictor].to_numpy()
         return odds_ratio(alive_at(p, t.at_days), exposed)[0]
@@ -174,6 +201,8 @@ def mc_standard_error(t: Target, value: float, n: int) -> float:
         return 4.0 / math.sqrt(n)  # sqrt(sum 1/cells) with ~n/4 per cell, an upper bound
     if t.quantity == "median_time_to_death_days":
         return 1.253 * value / math.sqrt(n)  # median of a roughly exponential sample
+    if t.quantity == "csf_jcv_change_log10":
+        return 1.253 / math.sqrt(n)  # median of changes with sd ~1 log10
     return 0.0
 
 
@@ -272,9 +301,15 @@ class Evaluator:
                 run = copy.copy(cfg)
                 tuned = with_values(self.base, values)
                 run.model, run.therapies = tuned.model, tuned.therapies
-            patients, events, _ = simulate(run)
-            therapies = [t.therapy for t in self.targets if t.therapy and scenario_of(t) == sc]
-            out[sc] = add_therapy_side_effects(patients, events, therapies)
+            patients, events, labs = simulate(run)
+            mine = [t for t in self.targets if scenario_of(t) == sc]
+            therapies = [t.therapy for t in mine if t.therapy]
+            patients = add_therapy_side_effects(patients, events, therapies)
+            days = [t.at_days for t in mine if t.quantity == "csf_jcv_change_log10"]
+            if days:
+                lod = run.monitoring.csf_jcv_lod_copies
+                patients = add_csf_change(patients, labs, days, lod)
+            out[sc] = patients
         return out
 
     def evaluate(self, values: dict[str, float] | None = None) -> dict[str, float]:

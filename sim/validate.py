@@ -237,5 +237,13 @@ def _validate_task(cfg: RunConfig) -> None:
     _num("study.lymphocyte_rise", st.lymphocyte_rise, 0.0, open_low=True)
     _num("study.cd4_rise", st.cd4_rise, 0.0, open_low=True)
     _num("study.csf_jcv_fall_log10", st.csf_jcv_fall_log10, 0.0)
+    csf_days = set(cfg.monitoring.csf_days)
+    for i, t in enumerate(cfg.targets.items):
+        if t.quantity == "csf_jcv_change_log10" and t.at_days not in csf_days:
+            raise ConfigError(
+                f"targets.items[{i}].at_days",
+                f"{t.at_days} is not a lumbar-puncture day {sorted(csf_days)}"
+                " (monitoring.csf_days)",
+            )
     if cfg.task == "calibrate":
         check_params(cfg)

@@ -143,3 +143,33 @@ def test_with_values_sets_nested_keys_and_rejects_unknown():
         with_values(cfg, {"model.no_such_value": 1.0})
     with pytest.raises(ConfigError, match="must name a number"):
         with_values(cfg, {"model.conditions.hiv.label": 1.0})
+
+
+def test_csf_change_from_labs_counts_undetectable_as_the_limit():
+    from sim.targets import add_csf_change
+
+    patients = pd.DataFrame(
+        {
+            "strategy": ["s"] * 3,
+            "patient_id": [0, 1, 2],
+            "died": False,
+            "time_days": 365.0,
+            "condition": "hiv",
+        }
+    )
+    labs = pd.DataFrame(
+        {
+            "strategy": ["s"] * 6,
+            "patient_id": [0, 0, 1, 1, 2, 2],
+            "day": [0.0, 84.0, 0.0, 84.0, 0.0, 14.0],
+            "csf_jcv_log10": [4.0, 2.5, 3.0, np.nan, 5.0, np.nan],
+            "csf_jcv_detectable": [1.0, 1.0, 1.0, 0.0, 1.0, np.nan],
+        }
+    )
+    out = add_csf_change(patients, labs, [84.0], lod_copies=10.0)
+    got = out["csf_jcv_change_84"].to_numpy()
+    assert got[0] == pytest.approx(-1.5)
+    assert got[1] == pytest.approx(1.0 - 3.0)  # undetectable reads as the limit, 1 log10
+    assert np.isnan(got[2])  # no lumbar puncture on day 84
+    t = target(quantity="csf_jcv_change_log10", value=-1.4, se=1.0, at_days=84.0)
+    assert measure(t, out, StudyConfig()) == pytest.approx(-1.75)
