@@ -308,7 +308,7 @@ def model_yaml(
                 emit(v, indent + 2)
             else:
                 value, note = v
-                text = f"{value:.4g}" if isinstance(value, float) else str(value)
+                text = f"{value:.6g}" if isinstance(value, float) else str(value)
                 lines.append(" " * indent + f"{k}: {text}  # {note}")
 
     emit(nested, 0)

@@ -85,7 +85,7 @@ def plot_forest(table: pd.DataFrame, study_n: int, path: str | os.PathLike[str])
     fig, axes = plt.subplots(
         1,
         2,
-        figsize=(13, max(3.0, 0.42 * max(len(ors), len(props)) + 1.6)),
+        figsize=(14, max(3.0, 0.42 * max(len(ors), len(props)) + 1.6)),
         gridspec_kw={"width_ratios": [1, 1.2], "wspace": 0.9},
     )
     _rows(axes[0], ors, log=True, pct=False)
