@@ -349,3 +349,15 @@ def check_params(cfg: RunConfig) -> None:
             "calibration.output_model",
             f"must be a plain name other than 'default', got {cal.output_model!r}",
         )
+
+
+def load_ensemble(name: str = "calibrated", conf_model_dir: Path | None = None) -> pd.DataFrame:
+    """The kept parameter sets of model=<name> (one row per set, columns = dotted keys).
+
+    For uncertainty analyses: apply a row with `sim.targets.with_values(cfg, row)`.
+    """
+    folder = conf_model_dir or Path(__file__).resolve().parent.parent / "conf" / "model"
+    path = folder / f"{name}_ensemble.csv"
+    if not path.is_file():
+        raise ConfigError("model", f"no ensemble for model={name} ({path} not found)")
+    return pd.read_csv(path).drop(columns=["draw"], errors="ignore")

@@ -194,3 +194,20 @@ def test_bad_calibration_input_is_one_line(tmp_path, override, key):
     assert r.returncode == 2, r.stderr
     assert key in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_shipped_ensemble_is_usable_and_within_the_search_box():
+    from sim.calibrate import load_ensemble
+
+    ens = load_ensemble("calibrated")
+    cfg = load_config(["+experiment=calibrate"])
+    box = {p.key: (p.low, p.high) for p in cfg.calibration.params}
+    assert len(ens) >= 10
+    assert set(ens.columns) == set(box)
+    for key, (lo, hi) in box.items():
+        assert ens[key].between(lo, hi).all(), key
+    # every member is a valid model: apply it and validate
+    from sim.validate import validate
+
+    for _, row in ens.head(3).iterrows():
+        validate(with_values(cfg, row.to_dict()))
