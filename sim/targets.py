@@ -28,9 +28,9 @@ from sim.survival import kaplan_meier, survival_at
 
 QUANTITIES: dict[str, str] = {
     "survival": "Kaplan-Meier survival at at_days",
-    "iris": "share of patients with PML-IRIS during follow-up",
+    "iris": "share of patients with PML-IRIS onset by at_days",
     "side_effect": "share of patients with at least one side effect",
-    "median_time_to_death_days": "median time from diagnosis to death, among deaths",
+    "median_time_to_death_days": "median time from diagnosis to death, among deaths by at_days",
     "csf_jcv_change_log10": "median CSF JCV change (log10) from diagnosis to at_days, alive",
     "odds_ratio": "odds ratio of being alive at at_days for a month-1 change (predictor)",
 }
@@ -176,12 +176,12 @@ def measure(t: Target, patients: pd.DataFrame, study: StudyConfig) -> float:
     if q == "survival":
         km = kaplan_meier(p["time_days"].to_numpy(), p["died"].to_numpy())
         return float(survival_at(km, t.at_days)[0])
-    if q == "iris":
-        return float(p["iris"].mean())
+    if q == "iris":  # IRIS onset by at_days
+        return float((p["iris"] & (p["iris_onset_days"] <= t.at_days)).mean())
     if q == "side_effect":
         return float(p[f"side_effect_{t.therapy}" if t.therapy else "side_effect"].mean())
-    if q == "median_time_to_death_days":
-        dead = p.loc[p["died"], "time_days"]
+    if q == "median_time_to_death_days":  # among deaths by at_days
+        dead = p.loc[p["died"] & (p["time_days"] <= t.at_days), "time_days"]
         return float(dead.median()) if len(dead) else math.nan
     if q == "csf_jcv_change_log10":
         alive = alive_at(p, t.at_days) > 0
@@ -287,7 +287,10 @@ class Evaluator:
             cfg.model, cfg.therapies = base.model, base.therapies
             cfg.monitoring, cfg.seed, cfg.engine = base.monitoring, base.seed, base.engine
             cfg.cohort.n = n
-            cfg.horizon_days = max(base.horizon_days, *(x.at_days for x in self.targets))
+            # follow long enough for this population's targets; each target reads its
+            # own window (at_days), so a longer follow-up does not change it
+            days = [x.at_days for x in self.targets if scenario_of(x) == sc]
+            cfg.horizon_days = max(base.horizon_days, *days)
             cfg.output.progress = False
             self.scenarios[sc] = cfg
 

@@ -105,6 +105,7 @@ def test_measure_survival_median_and_subgroup():
             "time_days": np.minimum(t, 365.0),
             "died": died,
             "iris": np.arange(n) % 4 == 0,
+            "iris_onset_days": np.where(np.arange(n) % 4 == 0, 30.0, np.nan),
             "side_effect": False,
         }
     )
@@ -118,6 +119,13 @@ def test_measure_survival_median_and_subgroup():
     assert med == pytest.approx(np.median(t[died]))
     hiv = target(quantity="iris", n=10, population=TargetPopulation(condition="hiv"))
     assert measure(hiv, frame, StudyConfig()) == pytest.approx(0.5)
+    assert measure(target(quantity="iris", n=10, at_days=20.0), frame, StudyConfig()) == 0.0
+    # a longer follow-up does not change a figure read at at_days
+    longer = frame.assign(time_days=t, died=np.ones(n, dtype=bool))
+    med_longer = measure(
+        target(quantity="median_time_to_death_days", value=70.0, se=9.0), longer, StudyConfig()
+    )
+    assert med_longer == pytest.approx(med)
 
 
 def test_side_effects_of_one_therapy_only():
