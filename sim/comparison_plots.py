@@ -23,43 +23,21 @@ _PUB, _SMALL, _BIG = "black", "tab:orange", "tab:blue"
 def _rows(ax, table: pd.DataFrame, log: bool, pct: bool) -> None:
     y = np.arange(len(table))[::-1]
     scale = 100.0 if pct else 1.0
+    # (centre, low, high, row offset, marker, colour, size) for each of the three estimates
+    series = [
+        ("published", "published_low", "published_high", 0.22, "s", _PUB, 5),
+        ("n64_median", "n64_low", "n64_high", 0.0, "o", _SMALL, 4),
+        ("large_n", "large_n_low", "large_n_high", -0.22, "D", _BIG, 4),
+    ]
     for yi, r in zip(y, table.itertuples(), strict=True):
-        if math.isfinite(r.published):
-            ax.errorbar(
-                r.published * scale,
-                yi + 0.22,
-                xerr=[
-                    [(r.published - r.published_low) * scale],
-                    [(r.published_high - r.published) * scale],
-                ],
-                fmt="s",
-                color=_PUB,
-                capsize=3,
-                ms=5,
-            )
-        if math.isfinite(r.n64_median):
-            ax.errorbar(
-                r.n64_median * scale,
-                yi,
-                xerr=[[(r.n64_median - r.n64_low) * scale], [(r.n64_high - r.n64_median) * scale]],
-                fmt="o",
-                color=_SMALL,
-                capsize=3,
-                ms=4,
-            )
-        if math.isfinite(r.large_n):
-            ax.errorbar(
-                r.large_n * scale,
-                yi - 0.22,
-                xerr=[
-                    [max(r.large_n - r.large_n_low, 0) * scale],
-                    [max(r.large_n_high - r.large_n, 0) * scale],
-                ],
-                fmt="D",
-                color=_BIG,
-                capsize=3,
-                ms=4,
-            )
+        for mid, low, high, dy, marker, colour, size in series:
+            x, lo, hi = getattr(r, mid), getattr(r, low), getattr(r, high)
+            if not math.isfinite(x):
+                continue
+            err = [[max(x - lo, 0.0) * scale], [max(hi - x, 0.0) * scale]]
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                err = None
+            ax.errorbar(x * scale, yi + dy, xerr=err, fmt=marker, color=colour, capsize=3, ms=size)
         if isinstance(r.verdict, str) and r.verdict:
             colour = {"hit": "tab:green", "direction": "tab:olive"}.get(r.verdict, "tab:red")
             ax.annotate(
