@@ -211,3 +211,70 @@ def test_shipped_ensemble_is_usable_and_within_the_search_box():
 
     for _, row in ens.head(3).iterrows():
         validate(with_values(cfg, row.to_dict()))
+
+
+def test_cli_calibration_writes_its_contract_and_leaves_conf_alone(tmp_path):
+    import hashlib
+    import json
+
+    import pandas as pd
+    from omegaconf import OmegaConf
+
+    conf_model = Path(__file__).resolve().parent.parent / "conf" / "model"
+
+    def digest():
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in conf_model.iterdir()}
+
+    before = digest()
+    out = tmp_path / "cal"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "+experiment=calibrate",
+            "model=default",
+            "calibration.max_evals=4",
+            "calibration.restarts=0",
+            "calibration.ensemble_draws=3",
+            "calibration.n_per_scenario=60",
+            "calibration.install=false",
+            "output.progress=false",
+            f"hydra.run.dir={out}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert digest() == before  # install=false: conf/model untouched
+    for f in (
+        "calibration_fit.csv",
+        "calibration_fit.md",
+        "calibration_fit.png",
+        "calibration_trace.csv",
+        "ensemble.csv",
+        "model_calibrated.yaml",
+        "calibrated_ensemble.csv",
+        "config.yaml",
+        "run.json",
+    ):
+        assert (out / f).is_file(), f
+    cfg = load_config(["+experiment=calibrate"])
+    fit = pd.read_csv(out / "calibration_fit.csv")
+    assert list(fit["target_id"]) == [t.id for t in cfg.targets.items]
+    fit_ids = {t.id for t in cfg.targets.items if t.role == "fit"}
+    assert set(fit.loc[fit["role"] == "fit", "target_id"]) == fit_ids
+    trace = pd.read_csv(out / "calibration_trace.csv")
+    assert 1 <= len(trace) <= 4 + 1  # the optimiser's budget (one extra: scipy's last step)
+    ens = pd.read_csv(out / "ensemble.csv")
+    assert len(ens) == 1 + 3 and {"wave", "accepted", "max_implausibility"} <= set(ens.columns)
+    written = OmegaConf.load(out / "model_calibrated.yaml")
+    assert list(written.defaults) == ["default", "_self_"]
+    meta = json.loads((out / "run.json").read_text())
+    best = meta["best"]
+    assert set(best) == {p.key for p in cfg.calibration.params}
+    assert written.viral_kill_log10_per_day == pytest.approx(
+        best["model.viral_kill_log10_per_day"], rel=1e-5
+    )
+    assert meta["status"] == "complete" and meta["task"] == "calibrate"
