@@ -30,9 +30,13 @@ ENSEMBLE_REPORTED = 50  # ensemble members whose validation figures are simulate
 CONF_MODEL_DIR = Path(__file__).resolve().parent.parent / "conf" / "model"
 
 
-def _finish(out: Path, cfg: RunConfig, resolved_yaml: str, started: float, **extra) -> None:
+def _finish(
+    out: Path, cfg: RunConfig, resolved_yaml: str, started: float, prov: dict, **extra
+) -> None:
+    """config.yaml, then run.json (last). `prov` is taken at the start of the run: a
+    calibration that installs its model dirties the tree only after it has run."""
     io.write_text(out / "config.yaml", resolved_yaml)
-    meta = io.provenance() | {
+    meta = prov | {
         "task": cfg.task,
         "seed": cfg.seed,
         "wall_seconds": round(time.time() - started, 3),
@@ -53,7 +57,7 @@ def run_study(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     )
     from sim.targets import add_therapy_side_effects
 
-    started = time.time()
+    started, prov = time.time(), io.provenance()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pooled_cfg = study_config(cfg)
@@ -76,7 +80,7 @@ def run_study(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     io.write_atomic(out / "patients.parquet", lambda p: patients.to_parquet(p, index=False))
     if cfg.output.plots:
         plot_forest(table, cfg.study.study_n, out / "study_forest.png")
-    _finish(out, cfg, resolved_yaml, started, n_patients=len(patients), strategy=sname)
+    _finish(out, cfg, resolved_yaml, started, prov, n_patients=len(patients), strategy=sname)
     if cfg.output.print_summary:
         print(md)
         print(f"results: {out}")
@@ -88,7 +92,7 @@ def run_calibration(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFra
     from sim.calibrate import base_model_name, calibrate, fit_table, fit_targets, model_yaml
     from sim.targets import Evaluator
 
-    started = time.time()
+    started, prov = time.time(), io.provenance()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cal = cfg.calibration
@@ -139,6 +143,7 @@ def run_calibration(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFra
         cfg,
         resolved_yaml,
         started,
+        prov,
         best=fit.best,
         distance=fit.distance,
         fit_targets=fit_ids,
