@@ -1,0 +1,82 @@
+"""pml-sim-collect: a sweep's run directories become one tidy table."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sim.collect import main, overrides
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "-m",
+            "strategy=soc,il7",
+            "model.damage_rate_per_day=0.003,0.005",
+            "cohort.n=120",
+            "output.progress=false",
+            "output.print_summary=false",
+            "output.plots=false",
+            f"hydra.sweep.dir={root}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    # a crashed job: Hydra's bookkeeping and an error, no run.json
+    crashed = root / "9"
+    (crashed / ".hydra").mkdir(parents=True)
+    (crashed / ".hydra" / "overrides.yaml").write_text("- strategy=pd1\n")
+    (crashed / "error.txt").write_text("Traceback ...\nMemoryError: out of memory\n")
+    return root
+
+
+def test_merged_table_has_one_column_per_override(sweep):
+    assert main([str(sweep)]) == 0
+    merged = pd.read_parquet(sweep / "merged_summary.parquet")
+    assert merged.equals(merged)  # readable
+    assert merged["run_dir"].nunique() == 4
+    assert set(merged["strategy"]) == {"soc", "il7"}
+    assert pd.api.types.is_float_dtype(merged["model.damage_rate_per_day"])
+    assert set(merged["model.damage_rate_per_day"]) == {0.003, 0.005}
+    # every job contributes its whole summary: one `all` row per job
+    assert (merged["condition"] == "all").sum() == 4
+    # the table's numbers are the jobs' own
+    one = merged[merged["run_dir"] == merged["run_dir"].iloc[0]].drop(
+        columns=["run_dir", "seed", "model.damage_rate_per_day", "cohort.n"]
+    )
+    own = pd.read_csv(sweep / merged["run_dir"].iloc[0] / "summary.csv")
+    pd.testing.assert_frame_equal(one.reset_index(drop=True), own, check_dtype=False)
+    assert (sweep / "sweep_model.damage_rate_per_day.png").is_file()
+    # the crashed job is reported, not merged
+    status = pd.read_csv(sweep / "collect_status.csv", dtype={"run_dir": str})
+    row = status.set_index("run_dir").loc["9"]
+    assert not row["complete"] and "MemoryError" in row["reason"]
+
+
+def test_overrides_parse_numbers_and_drop_output_keys(tmp_path):
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "overrides.yaml").write_text(
+        "- +experiment=seed000\n- seed=3\n- model.x=1e-3\n- output.plots=false\n"
+        "- 'strategy=[soc,il7]'\n"
+    )
+    got = overrides(tmp_path)
+    assert got == {
+        "experiment": "seed000",
+        "seed": 3,
+        "model.x": 0.001,
+        "strategy": '["soc", "il7"]',
+    }
+
+
+def test_missing_folder_is_a_clear_error(tmp_path, capsys):
+    assert main([str(tmp_path / "nope")]) == 2
+    assert "not a directory" in capsys.readouterr().err
