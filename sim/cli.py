@@ -17,10 +17,12 @@ import io as _io
 import re
 import shutil
 import sys
+import traceback
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from sim.config import ConfigError, register, to_object
@@ -40,7 +42,7 @@ def _discard_run_dir(out: Path) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def _app(node: DictConfig) -> None:
-    from sim.run import resolved_yaml, run_to_dir
+    from sim.run import resolved_yaml
     from sim.validate import validate
 
     sys.stderr = _real_stderr  # composition succeeded: let progress bars through
@@ -52,16 +54,52 @@ def _app(node: DictConfig) -> None:
         _discard_run_dir(out)
         print(f"pml-sim: config error: {e}", file=sys.stderr)
         sys.exit(2)
+    yaml_text = resolved_yaml(node)
+    if _already_complete(out, yaml_text):
+        print(f"pml-sim: {out} is already complete with this config; skipped")
+        return
+    (out / "error.txt").unlink(missing_ok=True)  # from an earlier failed attempt
+    try:
+        _run_task(cfg, out, yaml_text)
+    except Exception as e:  # one failed job must not stop a sweep
+        (out / "error.txt").write_text(traceback.format_exc())
+        print(
+            f"pml-sim: run failed: {type(e).__name__}: {e} (traceback in {out / 'error.txt'})",
+            file=sys.stderr,
+        )
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            sys.exit(1)
+
+
+def _run_task(cfg, out: Path, yaml_text: str) -> None:
+    from sim.run import run_to_dir
+
     if cfg.task == "study":
         from sim.tasks import run_study
 
-        run_study(cfg, out, resolved_yaml(node))
+        run_study(cfg, out, yaml_text)
     elif cfg.task == "calibrate":
         from sim.tasks import run_calibration
 
-        run_calibration(cfg, out, resolved_yaml(node))
+        run_calibration(cfg, out, yaml_text)
     else:
-        run_to_dir(cfg, out, resolved_yaml(node))
+        run_to_dir(cfg, out, yaml_text)
+
+
+def _already_complete(out: Path, yaml_text: str) -> bool:
+    """A complete run.json with the same config hash: re-running a sweep skips it."""
+    import json
+
+    from sim.io import config_hash
+
+    meta_path = out / "run.json"
+    if not meta_path.is_file():
+        return False
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError:
+        return False
+    return meta.get("status") == "complete" and meta.get("config_hash") == config_hash(yaml_text)
 
 
 def _one_line(text: str) -> str:

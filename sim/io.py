@@ -102,7 +102,26 @@ def git_commit() -> tuple[str, bool | None]:
         return "unknown", None
 
 
-def provenance() -> dict:
+# keys that change how a run reports, not what it computes
+_NOT_HASHED = {"output": ("progress", "print_summary")}
+
+
+def config_hash(resolved_yaml: str) -> str:
+    """A short hash of the resolved config: same hash, same results (resume key)."""
+    import hashlib
+    import json
+
+    import yaml
+
+    cfg = yaml.safe_load(resolved_yaml) or {}
+    for section, keys in _NOT_HASHED.items():
+        for k in keys:
+            (cfg.get(section) or {}).pop(k, None)
+    text = json.dumps(cfg, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def provenance(resolved_yaml: str | None = None) -> dict:
     commit, dirty = git_commit()
     versions = {}
     for pkg in ("numpy", "scipy", "pandas", "pyarrow", "simpy", "hydra-core", "omegaconf"):
@@ -119,7 +138,7 @@ def provenance() -> dict:
         "platform": platform.platform(),
         "dependencies": versions,
         "command": sys.argv,
-    }
+    } | ({"config_hash": config_hash(resolved_yaml)} if resolved_yaml is not None else {})
 
 
 def write_json(path: Path, data: dict) -> Path:

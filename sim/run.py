@@ -119,7 +119,7 @@ def run_to_dir(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         plots.plot_km_by_condition(table, out / "km_by_condition.png")
         plots.plot_iris_cif(table, out / "iris_cuminc.png")
     io.write_text(out / "config.yaml", resolved_yaml)
-    meta = io.provenance() | {
+    meta = io.provenance(resolved_yaml) | {
         "seed": cfg.seed,
         "n_patients": cfg.cohort.n,
         "strategies": list(cfg.strategy),

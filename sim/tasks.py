@@ -57,7 +57,7 @@ def run_study(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     )
     from sim.targets import add_therapy_side_effects
 
-    started, prov = time.time(), io.provenance()
+    started, prov = time.time(), io.provenance(resolved_yaml)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pooled_cfg = study_config(cfg)
@@ -92,7 +92,7 @@ def run_calibration(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFra
     from sim.calibrate import base_model_name, calibrate, fit_table, fit_targets, model_yaml
     from sim.targets import Evaluator
 
-    started, prov = time.time(), io.provenance()
+    started, prov = time.time(), io.provenance(resolved_yaml)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cal = cfg.calibration

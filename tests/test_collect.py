@@ -80,3 +80,44 @@ def test_overrides_parse_numbers_and_drop_output_keys(tmp_path):
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert main([str(tmp_path / "nope")]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def pml_sim(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+SMALL = ["strategy=soc", "cohort.n=100", "output.progress=false", "output.plots=false"]
+
+
+def test_rerun_skips_a_complete_run_with_the_same_config(tmp_path):
+    out = tmp_path / "run"
+    first = pml_sim(*SMALL, f"hydra.run.dir={out}")
+    assert first.returncode == 0, first.stderr
+    stamp = (out / "run.json").read_text()
+    again = pml_sim(*SMALL, "output.print_summary=false", f"hydra.run.dir={out}")
+    assert again.returncode == 0 and "skipped" in again.stdout
+    assert (out / "run.json").read_text() == stamp  # nothing rewritten
+    other = pml_sim(*SMALL, "seed=9", f"hydra.run.dir={out}")  # other config: runs
+    assert other.returncode == 0 and "skipped" not in other.stdout
+    assert (out / "run.json").read_text() != stamp
+
+
+def test_a_crashed_job_leaves_an_error_and_the_sweep_goes_on(tmp_path):
+    # job 0 cannot write its summary (a directory is in the way): a real I/O failure
+    (tmp_path / "0" / "summary.csv").mkdir(parents=True)
+    r = pml_sim(
+        "-m", "seed=1,2", *SMALL, "output.print_summary=false", f"hydra.sweep.dir={tmp_path}"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "run failed" in r.stderr
+    assert (tmp_path / "0" / "error.txt").is_file() and not (tmp_path / "0" / "run.json").exists()
+    assert (tmp_path / "1" / "run.json").is_file()  # the other job completed
+    assert not list((tmp_path / "0").glob(".*.tmp"))  # no half-written files
+    assert main([str(tmp_path)]) == 0
+    status = pd.read_csv(tmp_path / "collect_status.csv", dtype={"run_dir": str})
+    assert status.set_index("run_dir")["complete"].to_dict() == {"0": False, "1": True}
+    # a single run that fails exits non-zero
+    single = pml_sim(*SMALL, f"hydra.run.dir={tmp_path / '0'}")
+    assert single.returncode == 1 and "run failed" in single.stderr
