@@ -45,7 +45,9 @@ def _app(node: DictConfig) -> None:
     from sim.run import resolved_yaml
     from sim.validate import validate
 
-    sys.stderr = _real_stderr  # composition succeeded: let progress bars through
+    # composition succeeded: let progress bars through. (sys.__stderr__, not a module
+    # global: the joblib launcher pickles this function, and a file object cannot be.)
+    sys.stderr = sys.__stderr__
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
         cfg = to_object(node)

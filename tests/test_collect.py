@@ -121,3 +121,20 @@ def test_a_crashed_job_leaves_an_error_and_the_sweep_goes_on(tmp_path):
     # a single run that fails exits non-zero
     single = pml_sim(*SMALL, f"hydra.run.dir={tmp_path / '0'}")
     assert single.returncode == 1 and "run failed" in single.stderr
+
+
+def test_joblib_launcher_gives_the_same_numbers_as_the_basic_one(tmp_path):
+    common = ["-m", "seed=1,2", *SMALL, "output.print_summary=false"]
+    basic = pml_sim(*common, f"hydra.sweep.dir={tmp_path / 'basic'}")
+    joblib = pml_sim(
+        *common,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={tmp_path / 'joblib'}",
+    )
+    assert basic.returncode == 0, basic.stderr
+    assert joblib.returncode == 0, joblib.stderr
+    for job in ("0", "1"):
+        a = (tmp_path / "basic" / job / "summary.csv").read_text()
+        b = (tmp_path / "joblib" / job / "summary.csv").read_text()
+        assert a == b
