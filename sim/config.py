@@ -213,6 +213,13 @@ class EngineConfig:
 
 
 @dataclass
+class ExecutorConfig:
+    kind: str = "inprocess"  # inprocess | processes | dask
+    workers: int = 2  # local worker processes (processes; dask LocalCluster)
+    address: str | None = None  # dask scheduler, e.g. tcp://host:8786; None = LocalCluster
+
+
+@dataclass
 class OutputConfig:
     write_patients: bool = True
     write_events: bool = True
@@ -312,6 +319,7 @@ class RunConfig:
     strategy: dict[str, StrategyConfig] = field(default_factory=dict)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     task: str = "simulate"  # simulate | study | calibrate
     targets: TargetsConfig = field(default_factory=TargetsConfig)

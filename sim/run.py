@@ -22,6 +22,7 @@ from sim import cohort as cohort_mod
 from sim import io, plots, rng
 from sim.config import RunConfig
 from sim.engine import simulate_batch
+from sim.executors import ordered_map
 from sim.outcomes import events_frame, labs_frame, patient_frame
 from sim.reference import simulate_reference
 from sim.strategies import compile_strategy
@@ -37,28 +38,36 @@ class Chunk:
     labs: pd.DataFrame
 
 
-def chunks(cfg: RunConfig, progress: tqdm | None = None) -> Iterator[Chunk]:
-    """Simulate strategy by strategy, chunk by chunk."""
+def simulate_chunk(cfg: RunConfig, sname: str, lo: int, hi: int) -> Chunk:
+    """Patients lo..hi-1 under one strategy: a pure function of its arguments, so any
+    worker anywhere computes the same numbers."""
     key = rng.run_key(cfg.seed)
     catalog = Catalog.build(cfg.therapies)
+    compiled = compile_strategy(cfg.strategy[sname], cfg.model, catalog)
+    idx = np.arange(lo, hi)
+    pts = cohort_mod.build(key, cfg.cohort, cfg.model, idx)
+    args = (pts, compiled, catalog, cfg.model, cfg.monitoring, key, cfg.horizon_days)
+    courses = [simulate_batch(*args)] if cfg.engine.kind == "batch" else simulate_reference(*args)
+    labs = labs_frame(courses)
+    pdf = patient_frame(courses, cfg.horizon_days, cfg.model, cfg.monitoring, labs)
+    ev = events_frame(courses)
+    for df in (pdf, ev, labs):
+        df.insert(0, "strategy", sname)
+    return Chunk(sname, pdf, ev, labs)
+
+
+def chunks(cfg: RunConfig, progress: tqdm | None = None) -> Iterator[Chunk]:
+    """Simulate strategy by strategy, chunk by chunk, on the configured executor;
+    chunks come back in order whatever executor ran them."""
     n, size = cfg.cohort.n, cfg.engine.chunk_size
-    for sname, scfg in cfg.strategy.items():
-        compiled = compile_strategy(scfg, cfg.model, catalog)
-        for lo in range(0, n, size):
-            idx = np.arange(lo, min(lo + size, n))
-            pts = cohort_mod.build(key, cfg.cohort, cfg.model, idx)
-            args = (pts, compiled, catalog, cfg.model, cfg.monitoring, key, cfg.horizon_days)
-            courses = (
-                [simulate_batch(*args)] if cfg.engine.kind == "batch" else simulate_reference(*args)
-            )
-            labs = labs_frame(courses)
-            pdf = patient_frame(courses, cfg.horizon_days, cfg.model, cfg.monitoring, labs)
-            ev = events_frame(courses)
-            for df in (pdf, ev, labs):
-                df.insert(0, "strategy", sname)
+    tasks = (
+        (cfg, sname, lo, min(lo + size, n)) for sname in cfg.strategy for lo in range(0, n, size)
+    )
+    with ordered_map(cfg.executor) as run:
+        for c in run(simulate_chunk, tasks):
             if progress is not None:
-                progress.update(len(idx))
-            yield Chunk(sname, pdf, ev, labs)
+                progress.update(len(c.patients))
+            yield c
 
 
 def simulate(cfg: RunConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -14,6 +14,7 @@ from sim.therapies import LEVERS
 
 ENGINES = ("batch", "reference")
 TASKS = ("simulate", "study", "calibrate")
+EXECUTORS = ("inprocess", "processes", "dask")
 DISTS = ("normal", "lognormal", "beta")
 
 
@@ -213,6 +214,11 @@ def validate(cfg: RunConfig) -> None:
             "engine.chunk_size", f"must be an integer >= 1, got {cfg.engine.chunk_size}"
         )
     _num("output.survival_day", cfg.output.survival_day, 0.0, open_low=True)
+    _name("executor.kind", cfg.executor.kind, EXECUTORS)
+    if cfg.executor.workers < 1:
+        raise ConfigError(
+            "executor.workers", f"must be an integer >= 1, got {cfg.executor.workers}"
+        )
     _validate_task(cfg)
 
 
