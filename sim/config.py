@@ -224,6 +224,7 @@ class OutputConfig:
     write_patients: bool = True
     write_events: bool = True
     write_labs: bool = True
+    partitioned: bool = False  # per-chunk Parquet parts in a directory (large runs)
     plots: bool = True
     print_summary: bool = True
     progress: bool = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -77,6 +78,45 @@ class ParquetStream:
             self._writer.close()
         if self.tmp.exists():
             self.tmp.unlink()
+
+
+class ParquetParts:
+    """Append DataFrame chunks as the parts of a Parquet dataset (a directory).
+
+    Parts go to a hidden temporary directory; `commit()` moves it into place, so a
+    killed run never leaves a dataset that looks complete. `pd.read_parquet(path)`
+    reads the directory like a single file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.tmp = tmp_path(self.path)
+        self._schema: pa.Schema | None = None
+        self._n = 0
+
+    def append(self, df: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if self._schema is None:
+            self._schema = table.schema
+            self.tmp.mkdir(parents=True)
+        else:
+            table = table.cast(self._schema)
+        pq.write_table(table, self.tmp / f"part-{self._n:05d}.parquet", compression="zstd")
+        self._n += 1
+
+    def commit(self) -> None:
+        if self._schema is None:
+            return
+        old = None
+        if self.path.exists():  # an earlier result: move it aside, then drop it
+            old = self.path.with_name(f".{self.path.name}.{os.getpid()}.old")
+            os.replace(self.path, old)
+        os.replace(self.tmp, self.path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def git_commit() -> tuple[str, bool | None]:

@@ -86,7 +86,9 @@ def run_to_dir(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     streams = {
-        name: io.ParquetStream(out / f"{name}.parquet")
+        name: (io.ParquetParts if cfg.output.partitioned else io.ParquetStream)(
+            out / f"{name}.parquet"
+        )
         for name, on in (
             ("patients", cfg.output.write_patients),
             ("events", cfg.output.write_events),

@@ -51,3 +51,30 @@ def test_complete_run_lists_its_outputs(tmp_path):
         "labs.parquet",
         "config.yaml",
     }
+
+
+def test_parquet_parts_commit_replace_and_abort(tmp_path):
+    import pandas as pd
+
+    from sim.io import ParquetParts
+
+    path = tmp_path / "patients.parquet"
+    frames = [pd.DataFrame({"patient_id": range(i * 10, i * 10 + 10), "x": 0.5}) for i in range(3)]
+    parts = ParquetParts(path)
+    for f in frames:
+        parts.append(f)
+    assert not path.exists()  # nothing visible before commit
+    parts.commit()
+    assert sorted(p.name for p in path.iterdir()) == [f"part-0000{i}.parquet" for i in range(3)]
+    got = pd.read_parquet(path).sort_values("patient_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, pd.concat(frames, ignore_index=True))
+    # a re-run replaces the dataset as a whole
+    again = ParquetParts(path)
+    again.append(frames[0])
+    again.commit()
+    assert len(pd.read_parquet(path)) == 10
+    # a killed run leaves neither parts nor a temporary directory
+    killed = ParquetParts(tmp_path / "events.parquet")
+    killed.append(frames[0])
+    killed.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["patients.parquet"]
