@@ -138,3 +138,21 @@ def test_joblib_launcher_gives_the_same_numbers_as_the_basic_one(tmp_path):
         a = (tmp_path / "basic" / job / "summary.csv").read_text()
         b = (tmp_path / "joblib" / job / "summary.csv").read_text()
         assert a == b
+
+
+def test_submitit_local_launcher_runs_a_sweep_with_the_same_numbers(tmp_path):
+    # the stand-in for submitit_slurm on a cluster: same plugin, local processes
+    common = ["-m", "seed=1,2", *SMALL, "output.print_summary=false"]
+    basic = pml_sim(*common, f"hydra.sweep.dir={tmp_path / 'basic'}")
+    sub = pml_sim(
+        *common,
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=5",
+        f"hydra.sweep.dir={tmp_path / 'submitit'}",
+    )
+    assert basic.returncode == 0, basic.stderr
+    assert sub.returncode == 0, sub.stderr
+    for job in ("0", "1"):
+        a = (tmp_path / "basic" / job / "summary.csv").read_text()
+        b = (tmp_path / "submitit" / job / "summary.csv").read_text()
+        assert a == b
