@@ -52,3 +52,26 @@ def test_unknown_executor_is_a_config_error():
         load_config([*BASE, "executor.kind=mpi"])
     with pytest.raises(ConfigError, match="executor.workers"):
         load_config([*BASE, "executor=processes", "executor.workers=0"])
+
+
+def test_dask_by_address_uses_the_running_cluster(reference):
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        host="127.0.0.1",
+    ) as cluster:
+        cfg = load_config(
+            [
+                *BASE,
+                "executor=dask",
+                f"executor.address={cluster.scheduler_address}",
+                "engine.chunk_size=300",
+            ]
+        )
+        got = simulate(cfg)
+    for ref, frame in zip(reference, got, strict=True):
+        pd.testing.assert_frame_equal(ref.reset_index(drop=True), frame.reset_index(drop=True))
