@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 
 from sim import io
+from sim.summary import SUMMARY_COLUMNS
 
 TABLES = {  # task -> (file in the run directory, merged file name)
     "simulate": ("summary.csv", "merged_summary"),
@@ -155,21 +156,8 @@ def collect(root: Path) -> dict[str, pd.DataFrame]:
         io.write_csv(root / f"{name}.csv", table)
         if name == "merged_summary":
             io.write_atomic(root / f"{name}.parquet", lambda p, t=table: t.to_parquet(p))
-            plot_sweeps(table, root, swept_numeric(table, _SUMMARY_NUMERIC | {"seed"}))
+            plot_sweeps(table, root, swept_numeric(table, {*SUMMARY_COLUMNS, "seed"}))
     return merged
-
-
-_SUMMARY_NUMERIC = {
-    "n",
-    "deaths",
-    "survival_1y",
-    "survival_1y_lo",
-    "survival_1y_hi",
-    "median_survival_days",
-    "iris_rate",
-    "iris_cuminc_1y",
-    "side_effect_rate",
-}
 
 
 def main(argv: list[str] | None = None) -> int:

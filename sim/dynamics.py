@@ -271,8 +271,10 @@ def step(
     cd4 = set_point + (st.cd4 - set_point) * approach
     # cytokine expansion is logistic: it slows as CD4 nears the homeostatic maximum
     g = lv["lymphocyte_expansion_per_day"] * p.cytokine_response
-    k = m.cd4_max
-    st.cd4 = np.where(g > 0.0, k / (1.0 + (k / cd4 - 1.0) * np.exp(-g * dt)), cd4)
+    if g.any():  # most steps have no cytokine running: skip the arithmetic
+        k = m.cd4_max
+        cd4 = np.where(g > 0.0, k / (1.0 + (k / cd4 - 1.0) * np.exp(-g * dt)), cd4)
+    st.cd4 = cd4
     st.cd4_restored = set_point + (st.cd4_restored - set_point) * approach
 
     # JCV-specific effector response

@@ -15,7 +15,9 @@ share with one (seed 000's wide CSF odds-ratio CI suggests about half).
 
 from __future__ import annotations
 
+import copy
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -65,9 +67,9 @@ def condition_counts(cfg: RunConfig) -> dict[str, int]:
 def study_config(cfg: RunConfig) -> RunConfig:
     """The pooled cohort: exactly replicates x counts patients of each condition."""
     counts = condition_counts(cfg)
-    pooled = RunConfig(**{**cfg.__dict__})
-    pooled.cohort = type(cfg.cohort)(
-        name=cfg.cohort.name,
+    pooled = copy.copy(cfg)
+    pooled.cohort = replace(
+        cfg.cohort,
         n=cfg.study.replicates * cfg.study.study_n,
         mix={c: float(k) for c, k in counts.items()},
     )
@@ -152,11 +154,7 @@ def replicate_table(
     return pd.DataFrame(rows)
 
 
-_QUANTITY_COLUMN = {
-    ("survival", None): "survival_1y",
-    ("iris", None): "iris",
-    ("side_effect", None): "side_effect",
-}
+_QUANTITY_COLUMN = {"survival": "survival_1y", "iris": "iris", "side_effect": "side_effect"}
 
 
 def _column(t: Target) -> str | None:
@@ -166,7 +164,7 @@ def _column(t: Target) -> str | None:
         return f"survival_1y_{t.population.condition}"
     if t.quantity == "side_effect" and t.therapy:
         return f"side_effect_{t.therapy}"
-    return _QUANTITY_COLUMN.get((t.quantity, None))
+    return _QUANTITY_COLUMN.get(t.quantity)
 
 
 def _verdict(t: Target, value: float, lo: float, hi: float) -> str:

@@ -105,11 +105,12 @@ def add_therapy_side_effects(
     background therapy (ART in HIV), so such targets name their therapy.
     """
     out = patients
+    key = ["strategy", "patient_id"]
+    who = pd.MultiIndex.from_frame(patients[key])
     se = events[events["event"] == "side_effect"]
     for th in sorted(set(therapies)):
-        hit = se.loc[se["detail"].astype(str).str.startswith(f"{th}:")]
-        keys = set(zip(hit["strategy"], hit["patient_id"], strict=True)) if len(hit) else set()
-        col = [(s, i) in keys for s, i in zip(out["strategy"], out["patient_id"], strict=True)]
+        hit = se.loc[se["detail"].astype(str).str.startswith(f"{th}:"), key]
+        col = who.isin(pd.MultiIndex.from_frame(hit)) if len(hit) else np.zeros(len(out), bool)
         out = out.assign(**{f"side_effect_{th}": np.asarray(col, dtype=bool)})
     return out
 
@@ -297,12 +298,12 @@ class Evaluator:
     def simulate(self, values: dict[str, float] | None = None) -> dict[Scenario, pd.DataFrame]:
         from sim.run import simulate
 
+        tuned = with_values(self.base, values) if values else None
         out = {}
         for sc, cfg in self.scenarios.items():
             run = cfg
-            if values:
+            if tuned is not None:
                 run = copy.copy(cfg)
-                tuned = with_values(self.base, values)
                 run.model, run.therapies = tuned.model, tuned.therapies
             patients, events, labs = simulate(run)
             mine = [t for t in self.targets if scenario_of(t) == sc]

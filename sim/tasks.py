@@ -61,7 +61,7 @@ def run_study(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pooled_cfg = study_config(cfg)
-    (sname,) = list(cfg.strategy)[:1] or ["?"]
+    sname = next(iter(cfg.strategy))  # validation guarantees one
     print(
         f"virtual study '{cfg.study.name}': {cfg.study.replicates} replicate studies of "
         f"n = {cfg.study.study_n} ({pooled_cfg.cohort.n} patients), strategy {sname}"
@@ -133,7 +133,7 @@ def run_calibration(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFra
     io.write_text(out / f"model_{cal.output_model}.yaml", text)
     if cfg.output.plots:
         plot_fit(table, out / "calibration_fit.png")
-    members = fit.ensemble[fit.ensemble["accepted"]][["draw", *[p.key for p in cal.params]]]
+    members = kept[["draw", *[p.key for p in cal.params]]]
     io.write_csv(out / f"{cal.output_model}_ensemble.csv", members)
     if cal.install:  # the two files are all `model=<name>` needs
         io.write_text(CONF_MODEL_DIR / f"{cal.output_model}.yaml", text)

@@ -5,12 +5,11 @@ published figures (those are reported by the calibration run, not asserted).
 """
 
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helper import pml_sim
 
 from sim.api import load_config
 from sim.calibrate import Space, calibrate, distance, model_yaml
@@ -178,17 +177,10 @@ def test_committed_calibrated_model_composes():
     ],
 )
 def test_bad_calibration_input_is_one_line(tmp_path, override, key):
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sim",
-            "+experiment=calibrate",
-            override,
-            f"hydra.run.dir={tmp_path / 'x'}",
-        ],
-        capture_output=True,
-        text=True,
+    r = pml_sim(
+        "+experiment=calibrate",
+        override,
+        f"hydra.run.dir={tmp_path / 'x'}",
         timeout=120,
     )
     assert r.returncode == 2, r.stderr
@@ -227,23 +219,16 @@ def test_cli_calibration_writes_its_contract_and_leaves_conf_alone(tmp_path):
 
     before = digest()
     out = tmp_path / "cal"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sim",
-            "+experiment=calibrate",
-            "model=default",
-            "calibration.max_evals=4",
-            "calibration.restarts=0",
-            "calibration.ensemble_draws=3",
-            "calibration.n_per_scenario=60",
-            "calibration.install=false",
-            "output.progress=false",
-            f"hydra.run.dir={out}",
-        ],
-        capture_output=True,
-        text=True,
+    r = pml_sim(
+        "+experiment=calibrate",
+        "model=default",
+        "calibration.max_evals=4",
+        "calibration.restarts=0",
+        "calibration.ensemble_draws=3",
+        "calibration.n_per_scenario=60",
+        "calibration.install=false",
+        "output.progress=false",
+        f"hydra.run.dir={out}",
         timeout=300,
     )
     assert r.returncode == 0, r.stderr

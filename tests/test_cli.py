@@ -1,21 +1,14 @@
 """The command line: outputs, determinism, provenance and bad input."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_helper import pml_sim
 from lifelines import KaplanMeierFitter
 
 SMALL = ["cohort.n=300", "strategy=[soc,il7]", "output.progress=false"]
-
-
-def pml_sim(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=cwd, timeout=300
-    )
 
 
 @pytest.fixture(scope="module")

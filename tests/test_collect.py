@@ -1,10 +1,8 @@
 """pml-sim-collect: a sweep's run directories become one tidy table."""
 
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
+from cli_helper import pml_sim
 
 from sim.collect import main, overrides
 
@@ -12,23 +10,15 @@ from sim.collect import main, overrides
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sim",
-            "-m",
-            "strategy=soc,il7",
-            "model.damage_rate_per_day=0.003,0.005",
-            "cohort.n=120",
-            "output.progress=false",
-            "output.print_summary=false",
-            "output.plots=false",
-            f"hydra.sweep.dir={root}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    r = pml_sim(
+        "-m",
+        "strategy=soc,il7",
+        "model.damage_rate_per_day=0.003,0.005",
+        "cohort.n=120",
+        "output.progress=false",
+        "output.print_summary=false",
+        "output.plots=false",
+        f"hydra.sweep.dir={root}",
     )
     assert r.returncode == 0, r.stderr
     # a crashed job: Hydra's bookkeeping and an error, no run.json
@@ -82,12 +72,6 @@ def test_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert "not a directory" in capsys.readouterr().err
 
 
-def pml_sim(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, timeout=300
-    )
-
-
 SMALL = ["strategy=soc", "cohort.n=100", "output.progress=false", "output.plots=false"]
 
 
@@ -123,36 +107,22 @@ def test_a_crashed_job_leaves_an_error_and_the_sweep_goes_on(tmp_path):
     assert single.returncode == 1 and "run failed" in single.stderr
 
 
-def test_joblib_launcher_gives_the_same_numbers_as_the_basic_one(tmp_path):
+@pytest.mark.parametrize(
+    "launcher",
+    [
+        ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+        # the stand-in for submitit_slurm on a cluster: same plugin, local processes
+        ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"],
+    ],
+    ids=["joblib", "submitit_local"],
+)
+def test_launchers_give_the_same_numbers_as_the_basic_one(tmp_path, launcher):
     common = ["-m", "seed=1,2", *SMALL, "output.print_summary=false"]
     basic = pml_sim(*common, f"hydra.sweep.dir={tmp_path / 'basic'}")
-    joblib = pml_sim(
-        *common,
-        "hydra/launcher=joblib",
-        "hydra.launcher.n_jobs=2",
-        f"hydra.sweep.dir={tmp_path / 'joblib'}",
-    )
+    other = pml_sim(*common, *launcher, f"hydra.sweep.dir={tmp_path / 'other'}")
     assert basic.returncode == 0, basic.stderr
-    assert joblib.returncode == 0, joblib.stderr
+    assert other.returncode == 0, other.stderr
     for job in ("0", "1"):
         a = (tmp_path / "basic" / job / "summary.csv").read_text()
-        b = (tmp_path / "joblib" / job / "summary.csv").read_text()
-        assert a == b
-
-
-def test_submitit_local_launcher_runs_a_sweep_with_the_same_numbers(tmp_path):
-    # the stand-in for submitit_slurm on a cluster: same plugin, local processes
-    common = ["-m", "seed=1,2", *SMALL, "output.print_summary=false"]
-    basic = pml_sim(*common, f"hydra.sweep.dir={tmp_path / 'basic'}")
-    sub = pml_sim(
-        *common,
-        "hydra/launcher=submitit_local",
-        "hydra.launcher.timeout_min=5",
-        f"hydra.sweep.dir={tmp_path / 'submitit'}",
-    )
-    assert basic.returncode == 0, basic.stderr
-    assert sub.returncode == 0, sub.stderr
-    for job in ("0", "1"):
-        a = (tmp_path / "basic" / job / "summary.csv").read_text()
-        b = (tmp_path / "submitit" / job / "summary.csv").read_text()
+        b = (tmp_path / "other" / job / "summary.csv").read_text()
         assert a == b

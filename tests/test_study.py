@@ -1,12 +1,11 @@
 """The virtual retrospective study (seed 000): replicate design, analysis, outputs."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helper import pml_sim
 
 from sim.api import load_config
 from sim.run import simulate
@@ -51,12 +50,6 @@ def test_largest_remainder_rounding_keeps_the_total():
     counts = condition_counts(cfg)
     assert sum(counts.values()) == 10
     assert counts["hiv"] == 4  # 27/64 x 10 = 4.2
-
-
-def pml_sim(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, timeout=300
-    )
 
 
 def test_cli_writes_table_and_plot_and_is_deterministic(tmp_path):
