@@ -17,6 +17,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from sim.economics.schema import EconomicsConfig
+
 CONDITIONS: tuple[str, ...] = (
     "hiv",
     "hematologic_malignancy",
@@ -322,10 +324,11 @@ class RunConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
-    task: str = "simulate"  # simulate | study | calibrate
+    task: str = "simulate"  # simulate | study | calibrate | economics
     targets: TargetsConfig = field(default_factory=TargetsConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     study: StudyConfig = field(default_factory=StudyConfig)
+    economics: EconomicsConfig = field(default_factory=EconomicsConfig)
 
 
 def register() -> None:

@@ -37,6 +37,7 @@ class Stream(IntEnum):
     SIDE_EFFECTS = 5
     LAB_NOISE = 6
     STUDY = 7
+    PSA = 9  # parameter draws of the probabilistic sensitivity analysis
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

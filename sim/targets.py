@@ -217,6 +217,8 @@ def get_value(cfg: RunConfig, key: str) -> float:
             node = getattr(node, part)
         elif isinstance(node, dict) and part in node:
             node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]  # e.g. economics.utilities.by_mrs.3
         else:
             raise ConfigError(key, f"no such config value ({part!r} not found)")
     if not isinstance(node, int | float) or isinstance(node, bool):
@@ -232,9 +234,16 @@ def with_values(cfg: RunConfig, values: dict[str, float]) -> RunConfig:
         *path, last = key.split(".")
         node: object = out
         for part in path:
-            node = node[part] if isinstance(node, dict) else getattr(node, part)
+            if isinstance(node, dict):
+                node = node[part]
+            elif isinstance(node, list):
+                node = node[int(part)]
+            else:
+                node = getattr(node, part)
         if isinstance(node, dict):
             node[last] = float(value)
+        elif isinstance(node, list):
+            node[int(last)] = float(value)
         else:
             setattr(node, last, float(value))
     return out

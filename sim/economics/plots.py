@@ -1,0 +1,129 @@
+"""Figures of the economic evaluation: CE plane, CEAC/CEAF, EVPI/EVPPI, tornado, costs.
+
+Each function writes one PNG atomically (sim.plots._save_atomic) and closes the figure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from sim.plots import _save_atomic
+
+_MAX_POINTS = 2000  # PSA points drawn per strategy on the CE plane
+
+
+def plot_ce_plane(
+    cea: pd.DataFrame,
+    psa: pd.DataFrame | None,
+    reference: str,
+    wtp: float,
+    currency: str,
+    path: Path,
+) -> Path:
+    """Incremental cost vs incremental QALYs against `reference`: PSA clouds, base-case
+    points, the efficient frontier and the WTP line."""
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    base = cea.set_index("strategy")
+    ref_cost, ref_qaly = base.at[reference, "cost"], base.at[reference, "qaly"]
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, s in enumerate(base.index):
+        col = colors[k % len(colors)]
+        if psa is not None:
+            g = psa[psa["strategy"] == s].set_index("draw")
+            r = psa[psa["strategy"] == reference].set_index("draw")
+            g = g.iloc[:_MAX_POINTS]
+            ax.scatter(
+                g["qaly"] - r.loc[g.index, "qaly"],
+                g["cost"] - r.loc[g.index, "cost"],
+                s=4,
+                alpha=0.25,
+                color=col,
+                linewidths=0,
+            )
+        ax.scatter(
+            base.at[s, "qaly"] - ref_qaly,
+            base.at[s, "cost"] - ref_cost,
+            s=60,
+            color=col,
+            edgecolor="black",
+            zorder=3,
+            label=s + (" (dominated)" if base.at[s, "dominated"] else ""),
+        )
+    front = cea[~cea["dominated"]]
+    ax.plot(front["qaly"] - ref_qaly, front["cost"] - ref_cost, "k-", lw=1, label="frontier")
+    xmax = max(float(np.nanmax(np.abs(cea["qaly"] - ref_qaly))), 1e-6) * 1.3
+    xs = np.array([-xmax, xmax])
+    ax.plot(xs, wtp * xs, "k--", lw=0.8, label=f"WTP {wtp:,.0f} / QALY")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.axvline(0, color="grey", lw=0.5)
+    ax.set_xlabel(f"Incremental QALYs vs {reference}")
+    ax.set_ylabel(f"Incremental cost vs {reference} ({currency})")
+    ax.set_title("Cost-effectiveness plane" + (" (PSA draws)" if psa is not None else ""))
+    ax.legend(fontsize=8, loc="best")
+    return _save_atomic(fig, path)
+
+
+def plot_ceac(ceac: pd.DataFrame, currency: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for s, g in ceac.groupby("strategy", sort=False):
+        line = ax.plot(g["wtp"], g["probability"], label=s)[0]
+        f = g[g["on_frontier"]]
+        ax.plot(f["wtp"], f["probability"], "o", color=line.get_color(), ms=4)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(f"Willingness to pay per QALY ({currency})")
+    ax.set_ylabel("Probability cost-effective")
+    ax.set_title("CEAC (lines) and CEAF (dots: the strategy with the highest expected NMB)")
+    ax.legend(fontsize=8)
+    return _save_atomic(fig, path)
+
+
+def plot_evpi(evpi: pd.DataFrame, evppi: pd.DataFrame | None, currency: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    ax.plot(evpi["wtp"], evpi["evpi"], "k-", lw=2, label="EVPI (all parameters)")
+    if evppi is not None and len(evppi):
+        for g, d in evppi.groupby("group", sort=False):
+            ax.plot(d["wtp"], d["evppi"], lw=1, label=f"EVPPI: {g}")
+    ax.set_xlabel(f"Willingness to pay per QALY ({currency})")
+    ax.set_ylabel(f"Expected value of information per patient ({currency})")
+    ax.set_title("Value of information")
+    ax.legend(fontsize=8)
+    return _save_atomic(fig, path)
+
+
+def plot_tornado(dsa: pd.DataFrame, currency: str, path: Path) -> Path:
+    d = dsa.iloc[::-1]  # largest swing on top
+    base = float(d["inc_nmb_base"].iloc[0])
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(d) + 1.5))
+    y = np.arange(len(d))
+    low = d["inc_nmb_low"].to_numpy() - base
+    high = d["inc_nmb_high"].to_numpy() - base
+    ax.barh(y, low, left=base, color="tab:blue", label="input at low value")
+    ax.barh(y, high, left=base, color="tab:orange", label="input at high value")
+    ax.axvline(base, color="black", lw=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{r.label} ({r.low:g} / {r.high:g})" for r in d.itertuples()], fontsize=8)
+    s, c = dsa["strategy"].iloc[0], dsa["comparator"].iloc[0]
+    ax.set_xlabel(f"Incremental net monetary benefit, {s} vs {c} ({currency})")
+    ax.set_title("One-way sensitivity analysis")
+    ax.legend(fontsize=8)
+    return _save_atomic(fig, path)
+
+
+def plot_cost_breakdown(breakdown: pd.DataFrame, currency: str, path: Path) -> Path:
+    """Stacked mean cost components per strategy."""
+    comps = [c for c in breakdown.columns if c.startswith("cost_")]
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    bottom = np.zeros(len(breakdown))
+    for c in comps:
+        vals = breakdown[c].to_numpy()
+        ax.bar(breakdown["strategy"], vals, bottom=bottom, label=c.removeprefix("cost_"))
+        bottom += vals
+    ax.set_ylabel(f"Mean discounted cost per patient ({currency})")
+    ax.set_title("Where the money goes")
+    ax.tick_params(axis="x", rotation=30)
+    ax.legend(fontsize=8)
+    return _save_atomic(fig, path)
