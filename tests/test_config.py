@@ -36,7 +36,8 @@ def _unsourced(path: Path) -> list[str]:
         if key in ("n_doses", "seed", "chunk_size", "survival_day", "month1_day"):
             continue
         comment = line.split("#", 1)[1] if "#" in line else ""
-        if not MARK.search(comment):
+        inline = re.search(r'source:\s*"([^"]*)"', line)  # {per_dose: 886.0, source: "..."}
+        if not MARK.search(comment) and not (inline and MARK.search(inline.group(1))):
             bad.append(f"{path.name}:{i}: {line.strip()}")
     return bad
 
@@ -50,6 +51,10 @@ def _unsourced(path: Path) -> list[str]:
         "config.yaml",
         "calibration/default.yaml",
         "experiment/seed000.yaml",
+        "economics/uk_nhs.yaml",
+        "economics/us_payer.yaml",
+        "experiment/cea.yaml",
+        "experiment/psa.yaml",
     ],
 )
 def test_numeric_defaults_carry_a_source_or_mark(rel):

@@ -62,8 +62,15 @@ def ceac(psa: pd.DataFrame, strategies: list[str], wtp: np.ndarray) -> pd.DataFr
 
 def evpi(psa: pd.DataFrame, strategies: list[str], wtp: np.ndarray) -> pd.DataFrame:
     nb = net_benefit(psa, strategies, wtp)
-    value = nb.max(axis=2).mean(axis=1) - nb.mean(axis=1).max(axis=1)
-    return pd.DataFrame({"wtp": wtp, "evpi": np.maximum(value, 0.0)})
+    return pd.DataFrame({"wtp": wtp, "evpi": _regret(nb)})
+
+
+def _regret(nb: np.ndarray) -> np.ndarray:
+    """E[max_s NB_s - NB_s*], s* = the strategy with the highest mean NB: the same as
+    E[max NB] - max E[NB], written so it is exactly 0 when s* wins in every draw."""
+    best = nb.mean(axis=-2).argmax(axis=-1)
+    chosen = np.take_along_axis(nb, best[..., None, None], axis=-1)[..., 0]
+    return (nb.max(axis=-1) - chosen).mean(axis=-1)
 
 
 def _basis(x: np.ndarray) -> np.ndarray:
@@ -114,7 +121,6 @@ def evppi(
                 value = 0.0
             else:
                 fitted = conditional_means(x, inc)
-                with_zero = np.column_stack([np.zeros(len(fitted)), fitted])
-                value = with_zero.max(axis=1).mean() - max(0.0, inc.mean(axis=0).max())
+                value = float(_regret(np.column_stack([np.zeros(len(fitted)), fitted])))
             rows.append({"group": name, "wtp": float(w), "evppi": max(float(value), 0.0)})
     return pd.DataFrame(rows)
