@@ -4,13 +4,13 @@
 
 Every run directory below the folder that has a complete `run.json` contributes its
 `summary.csv` rows (study runs: `study_table.csv`; calibrations:
-`calibration_fit.csv`), with one column per command-line override of that job (read
-from Hydra's `.hydra/overrides.yaml`, values parsed as YAML so numbers stay numbers)
-and the job's path. Directories without a complete `run.json` (crashed, killed,
+`calibration_fit.csv`; economic evaluations: `cea.csv`), with one column per
+command-line override of that job (read from Hydra's `.hydra/overrides.yaml`, values
+parsed as YAML so numbers stay numbers) and the job's path. Directories without a complete `run.json` (crashed, killed,
 still running) are listed in `collect_status.csv` with the reason, never merged.
 
 Writes, atomically, into the folder: `merged_summary.parquet` and `.csv` (and
-`merged_study.csv`, `merged_calibration.csv` when such runs exist),
+`merged_study.csv`, `merged_calibration.csv`, `merged_cea.csv` when such runs exist),
 `collect_status.csv`, and for each swept numeric parameter `sweep_<param>.png`
 (1-year survival and IRIS, all conditions, one line per strategy).
 """
@@ -32,6 +32,7 @@ TABLES = {  # task -> (file in the run directory, merged file name)
     "simulate": ("summary.csv", "merged_summary"),
     "study": ("study_table.csv", "merged_study"),
     "calibrate": ("calibration_fit.csv", "merged_calibration"),
+    "economics": ("cea.csv", "merged_cea"),
 }
 
 

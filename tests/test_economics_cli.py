@@ -106,3 +106,26 @@ def test_swapping_the_whole_economics_set_is_one_override():
     assert (uk.currency, us.currency) == ("GBP", "USD")
     assert (uk.discount.costs, us.discount.costs) == (0.035, 0.03)
     assert us.costs.therapies["plex"].per_dose != uk.costs.therapies["plex"].per_dose
+
+
+def test_a_sweep_over_willingness_to_pay_collects_into_one_table(tmp_path):
+    from sim.collect import collect
+
+    sweep = tmp_path / "sweep"
+    r = pml_sim(
+        "-m",
+        "+experiment=cea",
+        "cohort.n=100",
+        "economics.dsa.params=[]",
+        "output.progress=false",
+        "economics.wtp=20000,40000",
+        f"hydra.sweep.dir={sweep}",
+    )
+    assert r.returncode == 0, r.stderr
+    tables = collect(sweep)
+    cea = tables["merged_cea"]
+    assert len(cea) == 2 * 4 and set(cea["economics.wtp"]) == {20000, 40000}
+    # same patients, same costs and QALYs; only the NMB moves with the WTP
+    a, b = (cea[cea["economics.wtp"] == w].set_index("strategy") for w in (20000, 40000))
+    assert np.allclose(a["qaly"], b.loc[a.index, "qaly"])
+    assert np.allclose(b["nmb"] - a.loc[b.index, "nmb"], 20000 * a["qaly"])

@@ -51,7 +51,10 @@ def plot_ce_plane(
             color=col,
             edgecolor="black",
             zorder=3,
-            label=s + (" (dominated)" if base.at[s, "dominated"] else ""),
+            label=s
+            + {"strong": " (dominated)", "extended": " (ext. dominated)"}.get(
+                base.at[s, "dominance"], ""
+            ),
         )
     front = cea[~cea["dominated"]]
     ax.plot(front["qaly"] - ref_qaly, front["cost"] - ref_cost, "k-", lw=1, label="frontier")
