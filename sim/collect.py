@@ -7,7 +7,8 @@ Every run directory below the folder that has a complete `run.json` contributes 
 `calibration_fit.csv`; economic evaluations: `cea.csv`), with one column per
 command-line override of that job (read from Hydra's `.hydra/overrides.yaml`, values
 parsed as YAML so numbers stay numbers) and the job's path. Directories without a
-complete `run.json` (crashed, killed, still running) are listed in `collect_status.csv` with the reason, never merged.
+complete `run.json` (crashed, killed, still running) are listed in `collect_status.csv`
+with the reason, never merged.
 
 Writes, atomically, into the folder: `merged_summary.parquet` and `.csv` (and
 `merged_study.csv`, `merged_calibration.csv`, `merged_cea.csv` when such runs exist),
