@@ -171,3 +171,26 @@ def test_psa_draws_are_identical_in_process_and_on_worker_processes():
     b = run_psa(cfg2, params)
     pd.testing.assert_frame_equal(a, b)
     assert a["cost"].nunique() == len(a)  # draws differ (parameters and patients)
+
+
+def test_increment_se_comes_from_paired_differences():
+    from sim.economics.task import add_increment_se
+
+    rng = np.random.default_rng(4)
+    n = 400
+    base = rng.normal(10, 3, n)  # shared patient effect (common random numbers)
+    values = pd.DataFrame(
+        {
+            "strategy": ["a"] * n + ["b"] * n,
+            "patient_id": np.r_[np.arange(n), np.arange(n)[::-1]],  # any order
+            "cost": np.r_[base, (base + rng.normal(2, 0.5, n))[::-1]],
+            "qaly": np.r_[base / 10, (base / 10 + 0.1)[::-1]],
+        }
+    )
+    cea = pd.DataFrame({"strategy": ["a", "b"], "comparator": ["", "a"]})
+    out = add_increment_se(cea, values).set_index("strategy")
+    # only the per-patient noise (sd 0.5) remains, not the shared sd 3
+    # a sample sd is off by ~1/sqrt(2n) = 3.5% (relative); 4 of those
+    assert out.at["b", "inc_cost_se"] == pytest.approx(0.5 / math.sqrt(n), rel=0.15)
+    assert out.at["b", "inc_qaly_se"] == pytest.approx(0.0, abs=1e-12)
+    assert math.isnan(out.at["a", "inc_cost_se"])

@@ -66,12 +66,15 @@ def report(
                     "optimal",
                     "cost_se",
                     "qaly_se",
+                    "inc_cost_se",
+                    "inc_qaly_se",
                 ]
             ],
-            money | {"cost_se": ",.0f"},
+            money | {"cost_se": ",.0f", "inc_cost_se": ",.0f"},
         ),
         "",
-        "`cost_se` / `qaly_se`: Monte Carlo (first-order) standard errors of the means.",
+        "`*_se`: Monte Carlo (first-order) standard errors of the means; `inc_*_se` of the "
+        "increments, from per-patient differences (same patients under every strategy).",
         "",
         "## Cost components (cost_breakdown.csv)",
         "",

@@ -15,6 +15,7 @@ Writes, atomically, run.json last:
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -67,6 +68,25 @@ def summarise_values(values: pd.DataFrame, strategies: list[str]) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def add_increment_se(cea: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+    """Monte Carlo SEs of each frontier increment. The same patients ran under every
+    strategy (common random numbers), so the SE comes from per-patient differences:
+    much smaller than the two means' SEs combined."""
+    cea = cea.copy()
+    by = {s: g.set_index("patient_id") for s, g in values.groupby("strategy", sort=False)}
+    for col in ("cost", "qaly"):
+        se = []
+        for r in cea.itertuples():
+            if not r.comparator:
+                se.append(float("nan"))
+                continue
+            a, b = by[r.strategy], by[r.comparator]
+            d = a[col] - b.loc[a.index, col]
+            se.append(float(d.std(ddof=1) / math.sqrt(len(d))))
+        cea[f"inc_{col}_se"] = se
+    return cea
+
+
 def _dsa_pair(cfg: RunConfig, cea: pd.DataFrame) -> tuple[str, str]:
     d = cfg.economics.dsa
     comparator = d.comparator or next(iter(cfg.strategy))
@@ -89,7 +109,7 @@ def run_economics(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame
 
     values = base_case(cfg)
     means = summarise_values(values, strategies)
-    cea = cea_table(means, e.wtp)
+    cea = add_increment_se(cea_table(means, e.wtp), values)
     io.write_csv(out / "cea.csv", cea)
     breakdown = (
         values.groupby("strategy", sort=False)[[c for c in VALUE_COLUMNS if c.startswith("cost_")]]
