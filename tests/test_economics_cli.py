@@ -16,6 +16,7 @@ SMALL = [
     "economics.psa.draws=6",
     "economics.psa.n_patients=40",
     "economics.psa.wtp_points=5",
+    "executor=inprocess",  # small: spawning workers would cost more than it saves
     "output.progress=false",
 ]
 
@@ -82,6 +83,7 @@ def test_same_seed_same_numbers(psa_run, tmp_path):
         ("economics.discount.costs=1.5", "economics.discount.costs"),
         ("economics.psa.correlations.0.rho=1.5", "economics.psa.correlations.0.rho"),
         ("economics.dsa.comparator=nope", "economics.dsa.comparator"),
+        ("~economics.costs.therapies.plex", "economics.costs.therapies.plex"),
     ],
 )
 def test_bad_economics_input_names_the_key(override, key):

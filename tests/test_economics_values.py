@@ -162,7 +162,7 @@ def test_psa_draws_are_identical_in_process_and_on_worker_processes():
         "economics.psa.n_patients=60",
         "output.progress=false",
     ]
-    cfg = load_config(over)
+    cfg = load_config([*over, "executor=inprocess"])
     from sim.calibrate import load_ensemble
 
     params = draw_parameters(cfg.economics.psa, cfg.seed, load_ensemble("calibrated"))

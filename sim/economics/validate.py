@@ -89,6 +89,13 @@ def validate_economics(cfg: RunConfig) -> None:
     for cond, v in c.condition_care_per_year.items():
         _name(f"economics.costs.condition_care_per_year.{cond}", cond, CONDITIONS)
         _num(f"economics.costs.condition_care_per_year.{cond}", v, 0.0)
+    unpriced = [t for t in cfg.therapies if t not in c.therapies]
+    if unpriced:  # a silent zero would flatter the strategies that use it
+        raise ConfigError(
+            f"economics.costs.therapies.{unpriced[0]}",
+            "every therapy in the catalog needs a price (per_dose / per_day, 0 allowed); "
+            f"missing: {', '.join(unpriced)}",
+        )
     for t, tc in c.therapies.items():
         _name(f"economics.costs.therapies.{t}", t, cfg.therapies)
         _num(f"economics.costs.therapies.{t}.per_dose", tc.per_dose, 0.0)
