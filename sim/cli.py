@@ -6,6 +6,7 @@
     pml-sim -m strategy=soc,il7 seed=1,2     # sweep
     pml-sim +experiment=seed000              # virtual retrospective study (seed 000)
     pml-sim +experiment=calibrate            # fit the model to conf/targets/
+    pml-sim +experiment=trial_sizing         # size a PD-1 vs SOC trial (sim/trial/)
 
 Bad input exits with status 2 and one line naming the config key and what is
 allowed; the run directory of a rejected run is removed.
@@ -84,6 +85,10 @@ def _run_task(cfg, out: Path, yaml_text: str) -> None:
         from sim.tasks import run_calibration
 
         run_calibration(cfg, out, yaml_text)
+    elif cfg.task == "trial":
+        from sim.trial.task import run_trial
+
+        run_trial(cfg, out, yaml_text)
     else:
         run_to_dir(cfg, out, yaml_text)
 

@@ -17,6 +17,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from sim.trial.config import TrialConfig
+
 CONDITIONS: tuple[str, ...] = (
     "hiv",
     "hematologic_malignancy",
@@ -322,10 +324,11 @@ class RunConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
-    task: str = "simulate"  # simulate | study | calibrate
+    task: str = "simulate"  # simulate | study | calibrate | trial
     targets: TargetsConfig = field(default_factory=TargetsConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     study: StudyConfig = field(default_factory=StudyConfig)
+    trial: TrialConfig = field(default_factory=TrialConfig)  # task=trial (sim/trial/)
 
 
 def register() -> None:

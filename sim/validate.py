@@ -13,7 +13,7 @@ from sim.strategies import MARKERS, OPS, TRIGGERS
 from sim.therapies import LEVERS
 
 ENGINES = ("batch", "reference")
-TASKS = ("simulate", "study", "calibrate")
+TASKS = ("simulate", "study", "calibrate", "trial")
 EXECUTORS = ("inprocess", "processes", "dask")
 DISTS = ("normal", "lognormal", "beta")
 
@@ -229,6 +229,11 @@ def _validate_task(cfg: RunConfig) -> None:
 
     _name("task", cfg.task, TASKS)
     if cfg.task == "simulate":
+        return
+    if cfg.task == "trial":
+        from sim.trial.validate import check_trial
+
+        check_trial(cfg)
         return
     check_targets(cfg.targets.items)
     ids = {t.id for t in cfg.targets.items}

@@ -1,0 +1,131 @@
+"""The tests a trial's analyses use; one-sided, signed so that z > 0 favours the
+experimental arm.
+
+* Two binary arms: the pooled two-proportion z test (z^2 is Pearson's chi-square
+  statistic of the 2x2 table, no continuity correction; Fleiss, Levin & Paik 2003,
+  s.4.1) or Fisher's exact test (one-sided: the hypergeometric upper tail).
+* One binary arm against a historical control value p0: the one-sample z test
+  (score form) or the exact binomial test.
+* Time to death: the log-rank test with ties (Peto & Peto 1972; Collett 2015, s.2.6),
+  z = (E - O) / sqrt(V) for the experimental arm, and the one-step (Peto) estimate of
+  the Cox hazard ratio exp((O - E) / V), the first Newton step from beta = 0 of the
+  Cox partial likelihood (close to the Cox estimate when the HR is not far from 1).
+
+And the closed-form power of the fixed (single-look) designs, for comparison with
+simulation: two proportions (normal approximation, Fleiss et al. 2003 eq. 4.14) and
+the log-rank test given the number of deaths (Schoenfeld 1983, Biometrics 39:499).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import binom, hypergeom, norm
+
+
+@dataclass
+class TestResult:
+    z: float  # > 0 favours experimental
+    p: float  # one-sided p-value
+    estimate: float  # difference in proportions (E - C), or hazard ratio (E / C)
+    experimental: float  # proportion (or deaths) in the experimental arm
+    control: float  # proportion (or deaths) in the control arm / historical value
+
+
+def two_proportions(x_e: int, n_e: int, x_c: int, n_c: int, exact: bool = False) -> TestResult:
+    """Success counts x out of n per arm; H1: p_e > p_c."""
+    if n_e == 0 or n_c == 0:
+        return TestResult(0.0, 1.0, math.nan, math.nan, math.nan)
+    pe, pc = x_e / n_e, x_c / n_c
+    pbar = (x_e + x_c) / (n_e + n_c)
+    var = pbar * (1.0 - pbar) * (1.0 / n_e + 1.0 / n_c)
+    z = (pe - pc) / math.sqrt(var) if var > 0.0 else 0.0
+    if exact:  # P(X_e >= x_e | margins), X_e ~ hypergeometric
+        p = float(hypergeom.sf(x_e - 1, n_e + n_c, x_e + x_c, n_e))
+        z = float(norm.isf(p)) if 0.0 < p < 1.0 else z
+    else:
+        p = float(norm.sf(z))
+    return TestResult(z, p, pe - pc, pe, pc)
+
+
+def one_proportion(x: int, n: int, p0: float, exact: bool = False) -> TestResult:
+    """x successes out of n against a fixed historical p0; H1: p > p0."""
+    if n == 0:
+        return TestResult(0.0, 1.0, math.nan, math.nan, p0)
+    ph = x / n
+    z = (ph - p0) / math.sqrt(p0 * (1.0 - p0) / n)
+    if exact:
+        p = float(binom.sf(x - 1, n, p0))
+        z = float(norm.isf(p)) if 0.0 < p < 1.0 else z
+    else:
+        p = float(norm.sf(z))
+    return TestResult(z, p, ph - p0, ph, p0)
+
+
+def logrank(time: np.ndarray, event: np.ndarray, experimental: np.ndarray) -> TestResult:
+    """Log-rank test of experimental vs control; H1: lower hazard on experimental."""
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event, dtype=bool)
+    e = np.asarray(experimental, dtype=bool)
+    deaths_e, deaths_c = int((event & e).sum()), int((event & ~e).sum())
+    if deaths_e + deaths_c == 0 or e.all() or not e.any():
+        return TestResult(0.0, 1.0, math.nan, deaths_e, deaths_c)
+    order = np.argsort(time, kind="stable")
+    t, d, g = time[order], event[order], e[order]
+    n = len(t)
+    at_risk = n - np.arange(n)  # at risk just before the i-th smallest time
+    at_risk_e = np.cumsum(g[::-1])[::-1]
+    # one row per distinct event time: first position of the tie group
+    ut, first = np.unique(t, return_index=True)
+    d_all = np.add.reduceat(d.astype(float), first)
+    d_e = np.add.reduceat((d & g).astype(float), first)
+    keep = d_all > 0
+    nj, nej, dj, dej = at_risk[first][keep], at_risk_e[first][keep], d_all[keep], d_e[keep]
+    frac = nej / nj
+    o_minus_e = float((dej - dj * frac).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tie = np.where(nj > 1, (nj - dj) / (nj - 1.0), 1.0)
+    v = float((dj * frac * (1.0 - frac) * tie).sum())
+    if v <= 0.0:
+        return TestResult(0.0, 1.0, math.nan, deaths_e, deaths_c)
+    z = -o_minus_e / math.sqrt(v)
+    return TestResult(z, float(norm.sf(z)), math.exp(o_minus_e / v), deaths_e, deaths_c)
+
+
+# ------------------------------------------------------------------- analytic power
+
+
+def power_two_proportions(p_e: float, p_c: float, n_e: float, n_c: float, alpha: float) -> float:
+    """Power of the one-sided pooled z test (Fleiss et al. 2003 eq. 4.14, no correction)."""
+    pbar = (n_e * p_e + n_c * p_c) / (n_e + n_c)
+    null_sd = math.sqrt(pbar * (1 - pbar) * (1 / n_e + 1 / n_c))
+    alt_sd = math.sqrt(p_e * (1 - p_e) / n_e + p_c * (1 - p_c) / n_c)
+    if alt_sd == 0.0:
+        return float(p_e > p_c)
+    return float(norm.cdf((p_e - p_c - norm.isf(alpha) * null_sd) / alt_sd))
+
+
+def power_one_proportion(p: float, p0: float, n: float, alpha: float) -> float:
+    """Power of the one-sided one-sample z test against p0."""
+    alt_sd = math.sqrt(p * (1 - p) / n)
+    if alt_sd == 0.0:
+        return float(p > p0)
+    return float(norm.cdf((p - p0 - norm.isf(alpha) * math.sqrt(p0 * (1 - p0) / n)) / alt_sd))
+
+
+def power_logrank(hazard_ratio: float, deaths: float, share_e: float, alpha: float) -> float:
+    """Schoenfeld (1983): power = Phi(sqrt(D r (1 - r)) |log HR| - z_alpha), one-sided."""
+    drift = math.sqrt(deaths * share_e * (1 - share_e)) * -math.log(hazard_ratio)
+    return float(norm.cdf(drift - norm.isf(alpha)))
+
+
+def drift_two_proportions(p_e: float, p_c: float, n_e: float, n_c: float) -> float:
+    """Expected z of the two-proportion test at full information (group-sequential power)."""
+    sd = math.sqrt(p_e * (1 - p_e) / n_e + p_c * (1 - p_c) / n_c)
+    return (p_e - p_c) / sd if sd > 0 else 0.0
+
+
+def drift_logrank(hazard_ratio: float, deaths: float, share_e: float) -> float:
+    return math.sqrt(deaths * share_e * (1 - share_e)) * -math.log(hazard_ratio)
