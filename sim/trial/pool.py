@@ -73,9 +73,11 @@ def eligible(patients: pd.DataFrame, cfg: RunConfig) -> np.ndarray:
 
 
 def pool_config(cfg: RunConfig) -> RunConfig:
-    """The pool run: the cohort preset's mix, pool_per_arm patients, two strategies."""
+    """The pool run: the cohort preset's mix, pool_per_arm patients, the trial's strategies."""
     t = cfg.trial
-    names = [t.control] if t.control == t.experimental else [t.control, t.experimental]
+    # an assumed effect is a transform of the control outcomes: only control is simulated
+    both = t.effect.kind == "model" and t.control != t.experimental
+    names = [t.control, t.experimental] if both else [t.control]
     out = copy.copy(cfg)
     out.cohort = replace(cfg.cohort, n=t.pool_per_arm)
     out.strategy = {s: cfg.strategy[s] for s in names}

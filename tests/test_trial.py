@@ -1,0 +1,231 @@
+"""Virtual trials end to end: the correctness anchors of issue 6, config errors, the
+sizing run's output contract and its reproducibility.
+
+Anchors: with an assumed fixed effect (control outcomes, proportional hazards with an
+assumed HR) and a single look, simulated power must match the closed-form power; under
+the null scenario the rejection rate must match alpha, with or without interim looks.
+Tolerances are 3.5 Monte Carlo SEs computed here from the number of trials.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cli_helper import pml_sim
+from sim.api import load_config
+from sim.config import ConfigError
+from sim.trial import analyses
+from sim.trial.config import DesignConfig
+from sim.trial.sizing import OC_COLUMNS, superpopulation
+from sim.trial.task import run_sizing
+
+K_SE = 3.5
+ANCHOR_TRIALS = 1500
+BASE = [
+    "+experiment=trial_sizing",
+    "trial.pool_per_arm=6000",
+    "trial.followup.dropout_per_year=0.0",
+    "trial.randomisation.stratify=false",  # the textbook formulas ignore stratification
+    "output.progress=false",
+]
+
+
+def _mc_tol(p: float, n: int) -> float:
+    return K_SE * math.sqrt(p * (1 - p) / n)
+
+
+@pytest.fixture(scope="module")
+def anchor():
+    cfg = load_config(
+        [
+            *BASE,
+            "trial.effect.kind=assumed",
+            "trial.effect.hazard_ratio=0.6",
+            "trial.sizing.n=[120]",
+            f"trial.sizing.trials={ANCHOR_TRIALS}",
+        ]
+    )
+    cfg.trial.designs = {
+        "fixed_z": DesignConfig(endpoint="survival_1y"),
+        "fixed_logrank": DesignConfig(endpoint="time_to_death", test="logrank"),
+        "asOF3": DesignConfig(type_of_design="asOF", information_rates=[0.33, 0.67, 1.0]),
+        "asP_calendar": DesignConfig(
+            type_of_design="asP", timing="calendar", look_months=[24.0, 36.0]
+        ),
+        "asOF3_futility": DesignConfig(
+            type_of_design="asOF", information_rates=[0.5, 0.75, 1.0], futility_z=0.0
+        ),
+    }
+    spec, trials, oc = run_sizing(cfg)
+    return cfg, spec, trials, oc.set_index("design")
+
+
+def test_assumed_effect_is_proportional_hazards(anchor):
+    _, spec, _, _ = anchor
+    # 1-year survival of the experimental superpopulation = control's ^ HR
+    sp = superpopulation(spec, "survival_1y")
+    assert sp["p_e"] == pytest.approx(sp["p_c"] ** 0.6, abs=2e-3)
+    assert superpopulation(spec, "time_to_death")["hr"] == pytest.approx(0.6, abs=0.03)
+
+
+def test_two_proportion_power_matches_closed_form(anchor):
+    cfg, spec, trials, oc = anchor
+    sp = superpopulation(spec, "survival_1y")
+    alt = trials[(trials["design"] == "fixed_z") & (trials["scenario"] == "alternative")]
+    n_e, n_c = alt["n_analysed_e"].mean(), alt["n_analysed_c"].mean()
+    analytic = analyses.power_two_proportions(sp["p_e"], sp["p_c"], n_e, n_c, cfg.trial.alpha)
+    assert 0.3 < analytic < 0.95  # an informative comparison, not a saturated one
+    assert abs(oc.loc["fixed_z", "power"] - analytic) < _mc_tol(analytic, ANCHOR_TRIALS)
+    assert oc.loc["fixed_z", "analytic_power"] == pytest.approx(analytic)
+
+
+def test_logrank_power_matches_schoenfeld(anchor):
+    cfg, _, trials, oc = anchor
+    alt = trials[(trials["design"] == "fixed_logrank") & (trials["scenario"] == "alternative")]
+    analytic = analyses.power_logrank(0.6, alt["deaths"].mean(), 0.5, cfg.trial.alpha)
+    assert 0.3 < analytic < 0.95
+    # Schoenfeld's formula is itself an approximation: allow 0.02 on top of MC error
+    assert abs(oc.loc["fixed_logrank", "power"] - analytic) < _mc_tol(analytic, ANCHOR_TRIALS) + 0.02
+
+
+@pytest.mark.parametrize("design", ["fixed_z", "fixed_logrank", "asOF3", "asP_calendar"])
+def test_type1_error_is_alpha_with_and_without_interims(anchor, design):
+    cfg, _, _, oc = anchor
+    a = cfg.trial.alpha
+    assert abs(oc.loc[design, "type1_error"] - a) < _mc_tol(a, ANCHOR_TRIALS)
+
+
+def test_interim_looks_stop_early_and_futility_is_conservative(anchor):
+    _, _, trials, oc = anchor
+    assert oc.loc["asOF3", "p_stop_efficacy"] > 0.05
+    assert oc.loc["asOF3", "expected_n"] < 120  # some trials stop before accrual ends
+    assert oc.loc["asOF3_futility", "p_stop_futility"] > 0.0
+    assert oc.loc["asOF3_futility", "type1_error"] <= oc.loc["asOF3", "type1_error"] + 0.005
+    null = trials[(trials["design"] == "asOF3_futility") & (trials["scenario"] == "null")]
+    # under the null, z < 0 at the first look about half the time
+    p = (null["stop_futility"]).mean()
+    assert 0.3 < p < 0.75
+    # the group-sequential design's analytic power (crossing probabilities) matches
+    g = oc.loc["asOF3"]
+    assert abs(g["power"] - g["analytic_power"]) < _mc_tol(g["analytic_power"], ANCHOR_TRIALS)
+
+
+def test_model_effect_pd1_beats_soc_and_designs_share_trials():
+    cfg = load_config([*BASE, "trial.sizing.n=[80]", "trial.sizing.trials=200"])
+    spec, trials, oc = run_sizing(cfg)
+    sp = superpopulation(spec, "survival_1y")
+    assert sp["p_e"] > sp["p_c"]  # the mechanism's effect, not an assumed one
+    assert list(oc.columns) == OC_COLUMNS
+    # common random numbers: fixed designs on the same trial see the same patients
+    a = trials[trials["design"] == "fixed_survival_1y"].reset_index(drop=True)
+    b = trials[trials["design"] == "fixed_logrank"].reset_index(drop=True)
+    assert (a["n_randomised"] == b["n_randomised"]).all()
+    assert (a["duration_months"] == b["duration_months"]).all()
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("trial.sizing.n=[-5]", "trial.sizing.n[0]"),
+        ("trial.randomisation.allocation=[0,1]", "trial.randomisation.allocation"),
+        ("trial.randomisation.block_size=3", "trial.randomisation.block_size"),
+        (
+            "trial.designs.asOF3_survival_1y.type_of_design=asXX",
+            "trial.designs.asOF3_survival_1y.type_of_design",
+        ),
+        (
+            "trial.designs.asOF3_survival_1y.information_rates=[0.6,0.3,1.0]",
+            "trial.designs.asOF3_survival_1y.information_rates",
+        ),
+        (
+            "trial.designs.asOF3_survival_1y.information_rates=[0.5,1.2]",
+            "trial.designs.asOF3_survival_1y.information_rates",
+        ),
+        ("trial.alpha=0", "trial.alpha"),
+        ("trial.experimental=magic", "trial.experimental"),
+        ("trial.accrual.rate_per_site_month=[0.1]", "trial.accrual.rate_per_site_month"),
+        ("trial.eligibility.screen_fail=1.5", "trial.eligibility.screen_fail"),
+        ("trial.designs.fixed_logrank.test=z", "trial.designs.fixed_logrank.test"),
+    ],
+)
+def test_bad_trial_input_names_the_key(override, key):
+    with pytest.raises(ConfigError) as e:
+        load_config(["+experiment=trial_sizing", override])
+    assert e.value.key == key
+
+
+def test_bad_trial_input_cli_one_line_no_results(tmp_path):
+    r = pml_sim("+experiment=trial_sizing", "trial.sizing.n=[-5]", f"hydra.run.dir={tmp_path}/x")
+    assert r.returncode == 2
+    line = r.stderr.strip().splitlines()[-1]
+    assert line == "pml-sim: config error: trial.sizing.n[0]: must be an integer >= 2, got -5"
+    assert not (tmp_path / "x").exists()
+
+
+def test_single_arm_design_composes():
+    cfg = load_config(["+experiment=trial_sizing", "trial=single_arm_il7"])
+    assert cfg.trial.comparator == "historical" and cfg.trial.experimental == "il7"
+
+
+TINY = [
+    "+experiment=trial_sizing",
+    "trial.pool_per_arm=1500",
+    "trial.sizing.n=[40,80]",
+    "trial.sizing.trials=40",
+    "trial.sizing.chunk_trials=15",
+    "output.progress=false",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("trial")
+    runs = [base / "a", base / "b"]
+    for d in runs:
+        r = pml_sim(*TINY, f"hydra.run.dir={d}", cwd=base)
+        assert r.returncode == 0, r.stderr
+    return runs
+
+
+def test_sizing_run_writes_the_contract(tiny_runs):
+    d = tiny_runs[0]
+    for f in (
+        "operating_characteristics.csv",
+        "power_curve.png",
+        "duration.png",
+        "accrual.png",
+        "trials.parquet",
+        "sizing.md",
+        "config.yaml",
+        "run.json",
+    ):
+        assert (d / f).is_file(), f
+    oc = pd.read_csv(d / "operating_characteristics.csv")
+    contract = ["design", "n", "power", "power_se", "type1_error", "p_stop_efficacy"]
+    contract += ["p_stop_futility", "expected_n", "expected_duration_months"]
+    assert set(contract) <= set(oc.columns)
+    assert len(oc) == 3 * 2  # designs x sample sizes
+    assert oc["power"].between(0, 1).all() and (oc["expected_n"] <= oc["n"]).all()
+    trials = pd.read_parquet(d / "trials.parquet")
+    assert len(trials) == 3 * 2 * 40 * 2  # designs x n x trials x scenarios
+
+
+def test_sizing_run_is_deterministic(tiny_runs):
+    a, b = (pd.read_csv(d / "operating_characteristics.csv") for d in tiny_runs)
+    pd.testing.assert_frame_equal(a, b)
+    ta, tb = (pd.read_parquet(d / "trials.parquet") for d in tiny_runs)
+    pd.testing.assert_frame_equal(ta, tb)
+
+
+def test_processes_executor_and_chunking_give_identical_trials():
+    over = [o for o in TINY if not o.startswith("trial.sizing.chunk")] + ["output.progress=false"]
+    _, t1, _ = run_sizing(load_config([*over, "trial.sizing.chunk_trials=40"]))
+    _, t2, _ = run_sizing(
+        load_config(
+            [*over, "trial.sizing.chunk_trials=7", "executor=processes", "executor.workers=2"]
+        )
+    )
+    pd.testing.assert_frame_equal(t1, t2)
+    assert np.isfinite(t1["z"]).all()
