@@ -50,6 +50,8 @@ def _unsourced(path: Path) -> list[str]:
         "config.yaml",
         "calibration/default.yaml",
         "experiment/seed000.yaml",
+        "trial/pd1_vs_soc.yaml",
+        "trial/single_arm_il7.yaml",
     ],
 )
 def test_numeric_defaults_carry_a_source_or_mark(rel):

@@ -79,6 +79,12 @@ def test_two_proportion_power_matches_closed_form(anchor):
     assert 0.3 < analytic < 0.95  # an informative comparison, not a saturated one
     assert abs(oc.loc["fixed_z", "power"] - analytic) < _mc_tol(analytic, ANCHOR_TRIALS)
     assert oc.loc["fixed_z", "analytic_power"] == pytest.approx(analytic)
+    # and the exact power of the same test (binomial enumeration; no normal approximation)
+    assert alt["n_analysed_e"].nunique() == 1  # complete blocks, no dropout: fixed arm sizes
+    exact = analyses.power_two_proportions_exact(
+        sp["p_e"], sp["p_c"], int(n_e), int(n_c), cfg.trial.alpha
+    )
+    assert abs(oc.loc["fixed_z", "power"] - exact) < _mc_tol(exact, ANCHOR_TRIALS)
 
 
 def test_logrank_power_matches_schoenfeld(anchor):
@@ -229,3 +235,38 @@ def test_processes_executor_and_chunking_give_identical_trials():
     )
     pd.testing.assert_frame_equal(t1, t2)
     assert np.isfinite(t1["z"]).all()
+
+
+def test_stratified_analysis_holds_alpha_unstratified_is_conservative():
+    """Randomisation stratified by condition (strongly prognostic in the model): the
+    CMH and stratified log-rank tests keep alpha; the unstratified tests' null z has a
+    standard deviation below 1 (they count between-stratum variance that blocking
+    removed), so they are conservative."""
+    trials_n = 2500
+    cfg = load_config(
+        [
+            "+experiment=trial_sizing",
+            "trial.pool_per_arm=6000",
+            "trial.sizing.n=[120]",
+            f"trial.sizing.trials={trials_n}",
+            "output.progress=false",
+        ]
+    )
+    cfg.trial.designs = {
+        "cmh": DesignConfig(endpoint="survival_1y", stratified=True),
+        "chi2": DesignConfig(endpoint="survival_1y"),
+        "logrank_strat": DesignConfig(endpoint="time_to_death", test="logrank", stratified=True),
+        "logrank": DesignConfig(endpoint="time_to_death", test="logrank"),
+    }
+    _, trials, oc = run_sizing(cfg)
+    oc = oc.set_index("design")
+    a = cfg.trial.alpha
+    for d in ("cmh", "logrank_strat"):
+        assert abs(oc.loc[d, "type1_error"] - a) < _mc_tol(a, trials_n), d
+    null = trials[trials["scenario"] == "null"]
+    sd = null.groupby("design")["z"].std()
+    se_sd = 1 / math.sqrt(2 * trials_n)  # SE of a normal sample's SD
+    for d in ("cmh", "logrank_strat"):
+        assert abs(sd[d] - 1) < K_SE * se_sd + 0.01, d  # + 0.01: discreteness of small strata
+    for d in ("chi2", "logrank"):
+        assert sd[d] < 1 - K_SE * se_sd - 0.02, d

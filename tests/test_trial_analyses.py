@@ -77,3 +77,12 @@ def test_schoenfeld_events_round_trip():
     hr, za, zb = 0.7, 1.959964, 0.841621
     d = 4 * (za + zb) ** 2 / math.log(hr) ** 2
     assert analyses.power_logrank(hr, d, 0.5, 0.025) == pytest.approx(0.8, abs=1e-5)
+
+
+def test_exact_two_proportion_power_is_near_the_closed_form_and_sums_to_alpha_at_null():
+    exact = analyses.power_two_proportions_exact(0.55, 0.35, 90, 90, 0.025)
+    assert exact == pytest.approx(analyses.power_two_proportions(0.55, 0.35, 90, 90, 0.025), abs=0.02)
+    # under the null the z test's exact size is close to (not exactly) alpha
+    assert analyses.power_two_proportions_exact(0.4, 0.4, 90, 90, 0.025) == pytest.approx(
+        0.025, abs=0.005
+    )

@@ -6,6 +6,11 @@ experimental arm.
   s.4.1) or Fisher's exact test (one-sided: the hypergeometric upper tail).
 * One binary arm against a historical control value p0: the one-sample z test
   (score form) or the exact binomial test.
+* Stratified versions (the analysis follows a stratified randomisation, ICH E9
+  s.5.7): the Cochran-Mantel-Haenszel test and the stratified log-rank test.
+  Unstratified tests after randomisation stratified on a strong prognostic factor
+  (here the underlying condition) are conservative: balance removes between-stratum
+  variance that their variance estimate still counts.
 * Time to death: the log-rank test with ties (Peto & Peto 1972; Collett 2015, s.2.6),
   z = (E - O) / sqrt(V) for the experimental arm, and the one-step (Peto) estimate of
   the Cox hazard ratio exp((O - E) / V), the first Newton step from beta = 0 of the
@@ -64,30 +69,74 @@ def one_proportion(x: int, n: int, p0: float, exact: bool = False) -> TestResult
     return TestResult(z, p, ph - p0, ph, p0)
 
 
-def logrank(time: np.ndarray, event: np.ndarray, experimental: np.ndarray) -> TestResult:
-    """Log-rank test of experimental vs control; H1: lower hazard on experimental."""
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event, dtype=bool)
-    e = np.asarray(experimental, dtype=bool)
-    deaths_e, deaths_c = int((event & e).sum()), int((event & ~e).sum())
-    if deaths_e + deaths_c == 0 or e.all() or not e.any():
-        return TestResult(0.0, 1.0, math.nan, deaths_e, deaths_c)
+def two_proportions_stratified(
+    x_e: np.ndarray, n_e: np.ndarray, x_c: np.ndarray, n_c: np.ndarray
+) -> TestResult:
+    """Cochran-Mantel-Haenszel test over strata (arrays: one entry per stratum).
+
+    z = sum_s (x_e,s - E_s) / sqrt(sum_s V_s) with the hypergeometric mean and variance
+    of x_e,s given the stratum's margins (Agresti 2013, s.6.4); the estimate is the
+    Mantel-Haenszel risk difference (weights n_e n_c / N).
+    """
+    x_e, n_e, x_c, n_c = (np.asarray(a, dtype=float) for a in (x_e, n_e, x_c, n_c))
+    big_n, m = n_e + n_c, x_e + x_c
+    ok = (n_e > 0) & (n_c > 0)
+    if not ok.any():
+        return TestResult(0.0, 1.0, math.nan, math.nan, math.nan)
+    x_e, n_e, x_c, n_c, big_n, m = (a[ok] for a in (x_e, n_e, x_c, n_c, big_n, m))
+    expect = n_e * m / big_n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.where(big_n > 1, n_e * n_c * m * (big_n - m) / (big_n**2 * (big_n - 1)), 0.0)
+    v = float(var.sum())
+    z = float((x_e - expect).sum()) / math.sqrt(v) if v > 0 else 0.0
+    w = n_e * n_c / big_n
+    rd = float((w * (x_e / n_e - x_c / n_c)).sum() / w.sum())
+    return TestResult(
+        z, float(norm.sf(z)), rd, float(x_e.sum() / n_e.sum()), float(x_c.sum() / n_c.sum())
+    )
+
+
+def _logrank_parts(time: np.ndarray, event: np.ndarray, e: np.ndarray) -> tuple[float, float]:
+    """(O - E, V) of the experimental arm's deaths, ties handled as in Collett s.2.6."""
+    if not event.any() or e.all() or not e.any():
+        return 0.0, 0.0
     order = np.argsort(time, kind="stable")
     t, d, g = time[order], event[order], e[order]
     n = len(t)
     at_risk = n - np.arange(n)  # at risk just before the i-th smallest time
     at_risk_e = np.cumsum(g[::-1])[::-1]
-    # one row per distinct event time: first position of the tie group
-    ut, first = np.unique(t, return_index=True)
+    # one row per distinct time: first position of the tie group
+    _, first = np.unique(t, return_index=True)
     d_all = np.add.reduceat(d.astype(float), first)
     d_e = np.add.reduceat((d & g).astype(float), first)
     keep = d_all > 0
     nj, nej, dj, dej = at_risk[first][keep], at_risk_e[first][keep], d_all[keep], d_e[keep]
     frac = nej / nj
-    o_minus_e = float((dej - dj * frac).sum())
     with np.errstate(invalid="ignore", divide="ignore"):
         tie = np.where(nj > 1, (nj - dj) / (nj - 1.0), 1.0)
-    v = float((dj * frac * (1.0 - frac) * tie).sum())
+    return float((dej - dj * frac).sum()), float((dj * frac * (1.0 - frac) * tie).sum())
+
+
+def logrank(
+    time: np.ndarray, event: np.ndarray, experimental: np.ndarray, strata: np.ndarray | None = None
+) -> TestResult:
+    """Log-rank test of experimental vs control; H1: lower hazard on experimental.
+
+    With `strata`, the stratified log-rank test: O - E and V summed over strata
+    (Peto et al. 1977, Br J Cancer 35:1; Collett 2015, Modelling Survival Data).
+    """
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event, dtype=bool)
+    e = np.asarray(experimental, dtype=bool)
+    deaths_e, deaths_c = int((event & e).sum()), int((event & ~e).sum())
+    if strata is None:
+        o_minus_e, v = _logrank_parts(time, event, e)
+    else:
+        o_minus_e = v = 0.0
+        for s in np.unique(strata):
+            on = strata == s
+            a, b = _logrank_parts(time[on], event[on], e[on])
+            o_minus_e, v = o_minus_e + a, v + b
     if v <= 0.0:
         return TestResult(0.0, 1.0, math.nan, deaths_e, deaths_c)
     z = -o_minus_e / math.sqrt(v)
@@ -105,6 +154,23 @@ def power_two_proportions(p_e: float, p_c: float, n_e: float, n_c: float, alpha:
     if alt_sd == 0.0:
         return float(p_e > p_c)
     return float(norm.cdf((p_e - p_c - norm.isf(alpha) * null_sd) / alt_sd))
+
+
+def power_two_proportions_exact(p_e: float, p_c: float, n_e: int, n_c: int, alpha: float) -> float:
+    """Exact power of the one-sided pooled z test: sum over all binomial outcomes.
+
+    The closed form above is a normal approximation that is off by about a point at
+    60 patients per arm; this enumeration (n_e + 1) x (n_c + 1) tables is the
+    reference the simulation must match within Monte Carlo error.
+    """
+    xe = np.arange(n_e + 1)[:, None]
+    xc = np.arange(n_c + 1)[None, :]
+    pbar = (xe + xc) / (n_e + n_c)
+    var = pbar * (1 - pbar) * (1 / n_e + 1 / n_c)
+    diff = xe / n_e - xc / n_c
+    z = np.divide(diff, np.sqrt(var), out=np.zeros(var.shape), where=var > 0)
+    w = binom.pmf(xe, n_e, p_e) * binom.pmf(xc, n_c, p_c)
+    return float(w[z >= norm.isf(alpha)].sum())
 
 
 def power_one_proportion(p: float, p0: float, n: float, alpha: float) -> float:

@@ -80,6 +80,7 @@ class DesignConfig:
     timing: str = "information"  # information | calendar
     look_months: list[float] = field(default_factory=list)  # calendar timing: interim dates
     futility_z: float | None = None  # interim looks: stop for futility if z < futility_z
+    stratified: bool = False  # CMH / stratified log-rank over the condition strata
 
 
 @dataclass

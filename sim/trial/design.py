@@ -21,7 +21,9 @@ For a maximum sample size n, a trial:
 A binary outcome is known once it is settled: 1-year survival at death (if before
 day 365) or at day 365; CSF clearance at death or at the CSF day; IRIS at onset,
 death or day 365. Patients lost to follow-up before that are left out of the binary
-analyses (complete cases) and censored in the log-rank analysis.
+analyses (complete cases) and censored in the log-rank analysis. A design with
+`stratified: true` analyses within the randomisation strata (conditions): the
+Cochran-Mantel-Haenszel test or the stratified log-rank test.
 
 The trial's random numbers come from a generator keyed by (seed, TRIAL stream, n,
 accrual scale index, trial index): the same trial patients are analysed under both
@@ -63,6 +65,7 @@ class Enrolled:
     entry: np.ndarray  # randomisation day (from the first site opening)
     pool_index: np.ndarray
     experimental: np.ndarray  # bool
+    stratum: np.ndarray  # condition code (index into CONDITIONS)
     dropout: np.ndarray  # days from randomisation to loss to follow-up (inf: never)
     screened: int  # referred patients screened to randomise them
     horizon_days: float  # follow-up the pool's outcomes cover
@@ -80,13 +83,14 @@ def enrol(spec: Spec, n: int, scale: float, scale_index: int, trial_index: int) 
     if historical:
         arm = np.ones(k, dtype=bool)
     else:
-        strata = spec.pool.condition[idx] if t.randomisation.stratify else np.zeros(k)
+        strata = spec.pool.condition[idx] if t.randomisation.stratify else np.zeros(k, int)
         a, c = t.randomisation.allocation
         arm = permuted_blocks(strata, (a, c), t.randomisation.block_size, gen)
     rate = t.followup.dropout_per_year / DAYS_PER_YEAR
     dropout = gen.exponential(1.0 / rate, size=k) if rate > 0 else np.full(k, np.inf)
     failures = int(gen.negative_binomial(k, p_rand)) if 0 < k and p_rand < 1.0 else 0
-    return Enrolled(entry, idx, arm, dropout, k + failures, spec.pool.horizon_days)
+    cond = spec.pool.condition[idx]
+    return Enrolled(entry, idx, arm, cond, dropout, k + failures, spec.pool.horizon_days)
 
 
 def outcomes(spec: Spec, e: Enrolled, scenario: str) -> Outcomes:
@@ -142,7 +146,7 @@ def _test(
         event = death <= fu
         time = np.minimum(fu, death)
         arm = e.experimental[on]
-        r = analyses.logrank(time, event, arm)
+        r = analyses.logrank(time, event, arm, e.stratum[on] if d.stratified else None)
         return r, int(arm.sum()), int((~arm).sum())
     known = ep.info_day <= day
     ok = ep.success
@@ -152,6 +156,14 @@ def _test(
         n = int(known.sum())
         return analyses.one_proportion(int((known & ok).sum()), n, p0, exact), n, 0
     ke, kc = known & e.experimental, known & ~e.experimental
+    if d.stratified:
+        k = int(e.stratum.max()) + 1 if len(e.stratum) else 1
+
+        def count(mask: np.ndarray) -> np.ndarray:
+            return np.bincount(e.stratum[mask], minlength=k)
+
+        r = analyses.two_proportions_stratified(count(ke & ok), count(ke), count(kc & ok), count(kc))
+        return r, int(ke.sum()), int(kc.sum())
     r = analyses.two_proportions(
         int((ke & ok).sum()), int(ke.sum()), int((kc & ok).sum()), int(kc.sum()), exact
     )

@@ -92,7 +92,9 @@ def superpopulation(spec: Spec, endpoint: str) -> dict[str, float]:
     if endpoint in BINARY:
         from sim.trial.design import Enrolled
 
-        e = Enrolled(np.zeros(m), np.arange(m), np.ones(m, bool), np.full(m, np.inf), m, 0.0)
+        e = Enrolled(
+            np.zeros(m), np.arange(m), np.ones(m, bool), pool.condition, np.full(m, np.inf), m, 0.0
+        )
         return {
             "p_e": float(endpoint_data(endpoint, t, e, o_e).success.mean()),
             "p_c": float(endpoint_data(endpoint, t, e, o_c).success.mean()),

@@ -118,6 +118,10 @@ def check_trial(cfg: RunConfig) -> None:
                 f"{key}.endpoint",
                 f"a single-arm design needs a binary endpoint ({', '.join(BINARY)})",
             )
+        if d.stratified and (d.test == "fisher" or t.comparator == "historical"):
+            raise ConfigError(
+                f"{key}.stratified", "stratified analyses are CMH (test z) or log-rank, two arms"
+            )
         _name(f"{key}.type_of_design", d.type_of_design, TYPES)
         _name(f"{key}.timing", d.timing, TIMINGS)
         _increasing(f"{key}.information_rates", d.information_rates, 0.0, 1.0)
