@@ -18,10 +18,14 @@ For a maximum sample size n, a trial:
 5. stops at the first look whose z crosses the efficacy boundary, or (interims only)
    falls below futility_z.
 
-A binary outcome is known once it is settled: 1-year survival at death (if before
-day 365) or at day 365; CSF clearance at death or at the CSF day; IRIS at onset,
-death or day 365. Patients lost to follow-up before that are left out of the binary
-analyses (complete cases) and censored in the log-rank analysis. A design with
+A binary outcome is settled at death or at the end of its window (1-year survival:
+day 365; CSF clearance: the CSF day; IRIS: onset, death or day 365), but a patient
+enters an analysis only once the whole window has passed since randomisation: an
+interim analysis that also counted the early deaths of recently randomised patients
+would select patients on their outcome (more deaths among the known outcomes, less
+information per patient than the look's planned fraction assumes). Patients lost to
+follow-up before their outcome is settled are left out of the binary analyses
+(complete cases) and censored in the log-rank analysis. A design with
 `stratified: true` analyses within the randomisation strata (conditions): the
 Cochran-Mantel-Haenszel test or the stratified log-rank test.
 
@@ -119,16 +123,21 @@ def endpoint_data(name: str, t: TrialConfig, e: Enrolled, o: Outcomes) -> Endpoi
         seen = o.death_day <= e.dropout
         return Endpoint(np.where(seen, e.entry + o.death_day, np.inf), None)
     if name == "survival_1y":
-        settle = np.minimum(o.death_day, t.survival_day)
-        good = o.death_day > t.survival_day
+        window = t.survival_day
+        settle = np.minimum(o.death_day, window)
+        good = o.death_day > window
     elif name == "csf_clearance_12w":
-        settle = np.minimum(o.death_day, t.csf_day)
+        window = t.csf_day
+        settle = np.minimum(o.death_day, window)
         good = o.csf_cleared
     else:  # no_iris
-        settle = np.minimum(np.minimum(o.iris_day, o.death_day), t.survival_day)
-        good = ~(o.iris_day <= t.survival_day)
+        window = t.survival_day
+        settle = np.minimum(np.minimum(o.iris_day, o.death_day), window)
+        good = ~(o.iris_day <= window)
     known = e.dropout >= settle
-    return Endpoint(np.where(known, e.entry + settle, np.inf), good)
+    # counted once the whole window has passed, even if settled earlier (by death):
+    # counting early deaths of recent patients would select on the outcome
+    return Endpoint(np.where(known, e.entry + window, np.inf), good)
 
 
 def _test(
