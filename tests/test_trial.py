@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
 from cli_helper import pml_sim
+
 from sim.api import load_config
 from sim.config import ConfigError
 from sim.trial import analyses
@@ -93,7 +93,9 @@ def test_logrank_power_matches_schoenfeld(anchor):
     analytic = analyses.power_logrank(0.6, alt["deaths"].mean(), 0.5, cfg.trial.alpha)
     assert 0.3 < analytic < 0.95
     # Schoenfeld's formula is itself an approximation: allow 0.02 on top of MC error
-    assert abs(oc.loc["fixed_logrank", "power"] - analytic) < _mc_tol(analytic, ANCHOR_TRIALS) + 0.02
+    assert (
+        abs(oc.loc["fixed_logrank", "power"] - analytic) < _mc_tol(analytic, ANCHOR_TRIALS) + 0.02
+    )
 
 
 @pytest.mark.parametrize("design", ["fixed_z", "fixed_logrank", "asOF3", "asP_calendar"])

@@ -43,9 +43,7 @@ def test_mean_arrivals_match_the_integrated_rate():
     mu = float(m.at(np.array([t_end]))[0])
     gen = np.random.default_rng(5)
     reps = 3000
-    counts = [
-        (randomised_times(gen, m, int(mu * 4), np.inf) <= t_end).sum() for _ in range(reps)
-    ]
+    counts = [(randomised_times(gen, m, int(mu * 4), np.inf) <= t_end).sum() for _ in range(reps)]
     assert abs(np.mean(counts) - mu) < 4 * np.sqrt(mu / reps)
     assert np.var(counts) == pytest.approx(mu, rel=0.1)  # Poisson: variance = mean
 

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from lifelines import CoxPHFitter
 from lifelines.statistics import logrank_test
@@ -10,7 +11,6 @@ from scipy.stats import binomtest, chi2_contingency, fisher_exact
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-import pandas as pd
 from sim.trial import analyses
 
 
@@ -55,9 +55,7 @@ def test_logrank_matches_lifelines(ties):
 def test_one_step_hazard_ratio_is_close_to_cox():
     time, event, arm = _survival_data(11, hr=0.7, n=600)
     r = analyses.logrank(time, event, arm)
-    cox = CoxPHFitter().fit(
-        pd.DataFrame({"t": time, "e": event, "x": arm.astype(float)}), "t", "e"
-    )
+    cox = CoxPHFitter().fit(pd.DataFrame({"t": time, "e": event, "x": arm.astype(float)}), "t", "e")
     # the Peto one-step estimate is close to Cox's for HRs near 1 (Collett 2015, s.2.6)
     assert math.log(r.estimate) == pytest.approx(cox.params_["x"], abs=0.03)
 
@@ -81,7 +79,9 @@ def test_schoenfeld_events_round_trip():
 
 def test_exact_two_proportion_power_is_near_the_closed_form_and_sums_to_alpha_at_null():
     exact = analyses.power_two_proportions_exact(0.55, 0.35, 90, 90, 0.025)
-    assert exact == pytest.approx(analyses.power_two_proportions(0.55, 0.35, 90, 90, 0.025), abs=0.02)
+    assert exact == pytest.approx(
+        analyses.power_two_proportions(0.55, 0.35, 90, 90, 0.025), abs=0.02
+    )
     # under the null the z test's exact size is close to (not exactly) alpha
     assert analyses.power_two_proportions_exact(0.4, 0.4, 90, 90, 0.025) == pytest.approx(
         0.025, abs=0.005

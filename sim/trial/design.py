@@ -171,7 +171,9 @@ def _test(
         def count(mask: np.ndarray) -> np.ndarray:
             return np.bincount(e.stratum[mask], minlength=k)
 
-        r = analyses.two_proportions_stratified(count(ke & ok), count(ke), count(kc & ok), count(kc))
+        r = analyses.two_proportions_stratified(
+            count(ke & ok), count(ke), count(kc & ok), count(kc)
+        )
         return r, int(ke.sum()), int(kc.sum())
     r = analyses.two_proportions(
         int((ke & ok).sum()), int(ke.sum()), int((kc & ok).sum()), int(kc.sum()), exact

@@ -109,7 +109,14 @@ def superpopulation(spec: Spec, endpoint: str) -> dict[str, float]:
 
 
 def analytic_power(spec: Spec, design: str, alt: pd.DataFrame) -> float:
-    """Closed-form power at the simulated mean analysed sizes / deaths (final analyses)."""
+    """Closed-form power at the simulated mean analysed sizes / deaths (final analyses).
+
+    Fixed designs: the textbook formulas. Group-sequential designs (information
+    timing): crossing probabilities of the boundaries for Z ~ N(theta sqrt(t), 1) on
+    the scale of the estimate's standard deviation under H1; the z statistics of the
+    proportion tests are standardised by their null SD, so their boundaries are scaled
+    by null SD / H1 SD first (the same step as in the fixed-design formula).
+    """
     t = spec.trial
     d = t.designs[design]
     if d.timing == "calendar" and d.type_of_design != "none":
@@ -120,28 +127,33 @@ def analytic_power(spec: Spec, design: str, alt: pd.DataFrame) -> float:
     sp = superpopulation(spec, d.endpoint)
     a, c = t.randomisation.allocation
     share = a / (a + c)
-    # the sizes the final analysis would have: all trials' patients once followed up
     n_e = float(final["n_analysed_e"].mean())
     n_c = float(final["n_analysed_c"].mean())
+    fixed = d.type_of_design == "none"
     if d.endpoint == "time_to_death":
         deaths = float(final["deaths"].mean())
-        drift = analyses.drift_logrank(sp["hr"], deaths, share)
+        if fixed:
+            return analyses.power_logrank(sp["hr"], deaths, share, t.alpha)
+        drift, ratio = analyses.drift_logrank(sp["hr"], deaths, share), 1.0
     elif t.comparator == "historical":
-        p0 = getattr(t.historical, d.endpoint)
-        drift = (sp["p_e"] - p0) / math.sqrt(sp["p_e"] * (1 - sp["p_e"]) / n_e)
-        if d.type_of_design == "none":
-            return analyses.power_one_proportion(sp["p_e"], p0, n_e, t.alpha)
+        p, p0 = sp["p_e"], getattr(t.historical, d.endpoint)
+        if fixed:
+            return analyses.power_one_proportion(p, p0, n_e, t.alpha)
+        drift = (p - p0) / math.sqrt(p * (1 - p) / n_e)
+        ratio = math.sqrt(p0 * (1 - p0) / (p * (1 - p)))
     else:
-        if d.type_of_design == "none":
-            return analyses.power_two_proportions(sp["p_e"], sp["p_c"], n_e, n_c, t.alpha)
-        drift = analyses.drift_two_proportions(sp["p_e"], sp["p_c"], n_e, n_c)
-    if d.type_of_design == "none":
-        return analyses.power_logrank(sp["hr"], float(final["deaths"].mean()), share, t.alpha)
+        p_e, p_c = sp["p_e"], sp["p_c"]
+        if fixed:
+            return analyses.power_two_proportions(p_e, p_c, n_e, n_c, t.alpha)
+        drift = analyses.drift_two_proportions(p_e, p_c, n_e, n_c)
+        pbar = (n_e * p_e + n_c * p_c) / (n_e + n_c)
+        null_var = pbar * (1 - pbar) * (1 / n_e + 1 / n_c)
+        ratio = math.sqrt(null_var / (p_e * (1 - p_e) / n_e + p_c * (1 - p_c) / n_c))
     fr = np.asarray(d.information_rates, dtype=float)
-    bounds = efficacy_bounds(fr, t.alpha, d.type_of_design)
+    bounds = efficacy_bounds(fr, t.alpha, d.type_of_design) * ratio
     fut = None
     if d.futility_z is not None:
-        fut = np.r_[np.full(len(fr) - 1, d.futility_z), -np.inf]
+        fut = np.r_[np.full(len(fr) - 1, d.futility_z * ratio), -np.inf]
     return float(crossing_probabilities(fr, bounds, drift, fut)[0].sum())
 
 
