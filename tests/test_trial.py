@@ -273,3 +273,99 @@ def test_stratified_analysis_holds_alpha_unstratified_is_conservative():
         assert abs(sd[d] - 1) < K_SE * se_sd + 0.01, d  # + 0.01: discreteness of small strata
     for d in ("chi2", "logrank"):
         assert sd[d] < 1 - K_SE * se_sd - 0.02, d
+
+
+@pytest.mark.parametrize(
+    "endpoint, test, dropout",
+    [
+        ("csf_clearance_12w", "z", 0.0),
+        ("no_iris", "z", 0.0),
+        ("survival_1y", "z", 0.0),
+        ("survival_1y", "km", 0.3),  # Kaplan-Meier: unbiased with loss to follow-up
+    ],
+)
+def test_binary_endpoint_estimates_are_unbiased_for_the_pool_values(endpoint, test, dropout):
+    """Per-arm estimates at the final analysis, averaged over trials, equal the pool's
+    (superpopulation) values within 4 MC SEs: the endpoint wiring reads the right
+    outcomes for the right arm (stratified blocks)."""
+    trials_n, n = 300, 80
+    cfg = load_config(
+        [
+            "+experiment=trial_sizing",
+            "trial.pool_per_arm=4000",
+            f"trial.sizing.n=[{n}]",
+            f"trial.sizing.trials={trials_n}",
+            f"trial.followup.dropout_per_year={dropout}",
+            "output.progress=false",
+        ]
+    )
+    cfg.trial.designs = {"d": DesignConfig(endpoint=endpoint, test=test)}
+    spec, trials, _ = run_sizing(cfg)
+    sp = superpopulation(spec, endpoint)
+    alt = trials[trials["scenario"] == "alternative"]
+    if dropout:
+        assert (alt["n_analysed_e"] + alt["n_analysed_c"] == n).all()  # KM keeps everyone
+    for col, p, arm in (("estimate_e", sp["p_e"], "e"), ("estimate_c", sp["p_c"], "c")):
+        m = alt[col].mean()
+        se = math.sqrt(p * (1 - p) / alt[f"n_analysed_{arm}"].sum())
+        if dropout:
+            se *= math.exp(0.5 * dropout)  # KM variance inflation by censoring, at most
+        assert abs(m - p) < 4 * se, (col, m, p)
+
+
+def test_complete_case_survival_is_biased_by_dropout_and_km_is_not():
+    """With loss to follow-up, complete cases keep early deaths more often than
+    survivors (a survivor must stay a whole year): 1-year survival is under-estimated.
+    The Kaplan-Meier estimate on the same trials is not."""
+    cfg = load_config(
+        [
+            "+experiment=trial_sizing",
+            "trial.pool_per_arm=4000",
+            "trial.sizing.n=[80]",
+            "trial.sizing.trials=300",
+            "trial.followup.dropout_per_year=0.5",
+            "output.progress=false",
+        ]
+    )
+    cfg.trial.designs = {"cc": DesignConfig(test="z"), "km": DesignConfig(test="km")}
+    spec, trials, _ = run_sizing(cfg)
+    p_c = superpopulation(spec, "survival_1y")["p_c"]
+    alt = trials[trials["scenario"] == "alternative"].set_index("design")
+    cc, km = alt.loc["cc", "estimate_c"].mean(), alt.loc["km", "estimate_c"].mean()
+    se = math.sqrt(p_c * (1 - p_c) / alt.loc["cc", "n_analysed_c"].sum())
+    assert cc < p_c - 4 * se  # biased down
+    assert abs(km - p_c) < 4 * se * math.exp(0.25)
+
+
+def test_single_arm_against_historical_control():
+    """Single arm, exact binomial test against the historical 1-year survival: the
+    simulated power equals the exact power averaged over the trials' analysed sizes
+    (dropout makes them vary), within 3.5 MC SEs."""
+    from scipy.stats import binom
+
+    trials_n = 400
+    cfg = load_config(
+        [
+            "+experiment=trial_sizing",
+            "trial=single_arm_il7",
+            "trial.pool_per_arm=3000",
+            "trial.sizing.n=[60]",
+            f"trial.sizing.trials={trials_n}",
+            "output.progress=false",
+        ]
+    )
+    spec, trials, oc = run_sizing(cfg)
+    alt = trials[trials["scenario"] == "alternative"]
+    assert (alt["n_analysed_c"] == 0).all()  # one arm
+    assert (alt["estimate_c"] == cfg.trial.historical.survival_1y).all()
+    p_e, p0, a = superpopulation(spec, "survival_1y")["p_e"], 0.4, cfg.trial.alpha
+    assert cfg.trial.historical.survival_1y == p0
+
+    def exact_power(m: int) -> float:
+        k = np.arange(m + 1)
+        crit = k[binom.sf(k - 1, m, p0) <= a].min()  # smallest significant count
+        return float(binom.sf(crit - 1, m, p_e))
+
+    expected = np.mean([exact_power(int(m)) for m in alt["n_analysed_e"]])
+    assert 0.2 < expected < 0.95
+    assert abs(oc["power"].iloc[0] - expected) < _mc_tol(expected, trials_n)

@@ -86,3 +86,31 @@ def test_exact_two_proportion_power_is_near_the_closed_form_and_sums_to_alpha_at
     assert analyses.power_two_proportions_exact(0.4, 0.4, 90, 90, 0.025) == pytest.approx(
         0.025, abs=0.005
     )
+
+
+def test_km_at_matches_lifelines_and_greenwood():
+    from lifelines import KaplanMeierFitter
+
+    time, event, _ = _survival_data(5, ties=True)
+    s, var = analyses.km_at(time, event, 1.0)
+    kmf = KaplanMeierFitter().fit(time, event)
+    assert s == pytest.approx(float(kmf.survival_function_at_times(1.0).iloc[0]), rel=1e-9)
+    # Greenwood by a plain loop over distinct event times
+    g = 0.0
+    for t in np.unique(time[event & (time <= 1.0)]):
+        n = (time >= t).sum()
+        d = (event & (time == t)).sum()
+        g += d / (n * (n - d))
+    assert var == pytest.approx(s * s * g, rel=1e-9)
+
+
+def test_km_difference_without_censoring_is_the_unpooled_z():
+    gen = np.random.default_rng(2)
+    arm = gen.random(200) < 0.5
+    died = gen.random(200) < np.where(arm, 0.4, 0.6)
+    time = np.where(died, gen.uniform(0, 300, 200), 400.0)
+    r = analyses.km_difference(time, died, arm, 365.0)
+    pe, pc = 1 - died[arm].mean(), 1 - died[~arm].mean()
+    z = (pe - pc) / math.sqrt(pe * (1 - pe) / arm.sum() + pc * (1 - pc) / (~arm).sum())
+    assert r.z == pytest.approx(z, rel=1e-9)
+    assert r.estimate == pytest.approx(pe - pc)

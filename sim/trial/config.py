@@ -74,7 +74,10 @@ class DesignConfig:
     """One analysis plan: endpoint, test and group-sequential looks (rpact vocabulary)."""
 
     endpoint: str = "survival_1y"  # survival_1y | time_to_death | csf_clearance_12w | no_iris
-    test: str = "z"  # z (= chi-square) | fisher (binary endpoints); time_to_death: logrank
+    # z (= chi-square) | fisher on complete cases (binary endpoints); km: Kaplan-Meier
+    # difference at survival_day (survival_1y, uses patients lost to follow-up);
+    # time_to_death: logrank
+    test: str = "z"
     type_of_design: str = "none"  # none | asOF | asP (Lan-DeMets spending) | OF | P (classical)
     information_rates: list[float] = field(default_factory=lambda: [1.0])  # last must be 1
     timing: str = "information"  # information | calendar

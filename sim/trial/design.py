@@ -159,6 +159,14 @@ def _test(
         return r, int(arm.sum()), int((~arm).sum())
     known = ep.info_day <= day
     ok = ep.success
+    if d.test == "km":  # 1-year survival, censored at loss to follow-up
+        window = e.entry + t.survival_day <= day  # whole window passed: as ep.info_day
+        fu = np.minimum(e.dropout, t.survival_day)[window]
+        death = o.death_day[window]
+        arm = e.experimental[window]
+        strata = e.stratum[window] if d.stratified else None
+        r = analyses.km_difference(np.minimum(fu, death), death <= fu, arm, t.survival_day, strata)
+        return r, int(arm.sum()), int((~arm).sum())
     exact = d.test == "fisher"
     if t.comparator == "historical":
         p0 = getattr(t.historical, d.endpoint)

@@ -10,7 +10,7 @@ from sim.trial.design import BINARY, ENDPOINTS
 
 EFFECTS = ("model", "assumed")
 COMPARATORS = ("randomised", "historical")
-TESTS = ("z", "fisher", "logrank")
+TESTS = ("z", "fisher", "km", "logrank")
 TIMINGS = ("information", "calendar")
 
 
@@ -113,6 +113,8 @@ def check_trial(cfg: RunConfig) -> None:
             raise ConfigError(
                 f"{key}.test", "time_to_death uses logrank; binary endpoints use z or fisher"
             )
+        if d.test == "km" and (d.endpoint != "survival_1y" or t.comparator == "historical"):
+            raise ConfigError(f"{key}.test", "km compares 1-year survival between two arms")
         if t.comparator == "historical" and d.endpoint not in BINARY:
             raise ConfigError(
                 f"{key}.endpoint",
