@@ -242,7 +242,7 @@ def test_processes_executor_and_chunking_give_identical_trials():
 
 def test_stratified_analysis_holds_alpha_unstratified_is_conservative():
     """Randomisation stratified by condition (strongly prognostic in the model): the
-    CMH and stratified log-rank tests keep alpha; the unstratified tests' null z has a
+    CMH, stratified Kaplan-Meier and stratified log-rank tests keep alpha; the unstratified tests' null z has a
     standard deviation below 1 (they count between-stratum variance that blocking
     removed), so they are conservative."""
     trials_n = 2500
@@ -257,6 +257,7 @@ def test_stratified_analysis_holds_alpha_unstratified_is_conservative():
     )
     cfg.trial.designs = {
         "cmh": DesignConfig(endpoint="survival_1y", stratified=True),
+        "km_strat": DesignConfig(endpoint="survival_1y", test="km", stratified=True),
         "chi2": DesignConfig(endpoint="survival_1y"),
         "logrank_strat": DesignConfig(endpoint="time_to_death", test="logrank", stratified=True),
         "logrank": DesignConfig(endpoint="time_to_death", test="logrank"),
@@ -264,12 +265,12 @@ def test_stratified_analysis_holds_alpha_unstratified_is_conservative():
     _, trials, oc = run_sizing(cfg)
     oc = oc.set_index("design")
     a = cfg.trial.alpha
-    for d in ("cmh", "logrank_strat"):
+    for d in ("cmh", "km_strat", "logrank_strat"):
         assert abs(oc.loc[d, "type1_error"] - a) < _mc_tol(a, trials_n), d
     null = trials[trials["scenario"] == "null"]
     sd = null.groupby("design")["z"].std()
     se_sd = 1 / math.sqrt(2 * trials_n)  # SE of a normal sample's SD
-    for d in ("cmh", "logrank_strat"):
+    for d in ("cmh", "km_strat", "logrank_strat"):
         assert abs(sd[d] - 1) < K_SE * se_sd + 0.01, d  # + 0.01: discreteness of small strata
     for d in ("chi2", "logrank"):
         assert sd[d] < 1 - K_SE * se_sd - 0.02, d

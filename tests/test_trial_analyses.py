@@ -104,13 +104,35 @@ def test_km_at_matches_lifelines_and_greenwood():
     assert var == pytest.approx(s * s * g, rel=1e-9)
 
 
-def test_km_difference_without_censoring_is_the_unpooled_z():
+def test_km_difference_without_censoring_is_the_pooled_two_proportion_z():
     gen = np.random.default_rng(2)
     arm = gen.random(200) < 0.5
     died = gen.random(200) < np.where(arm, 0.4, 0.6)
     time = np.where(died, gen.uniform(0, 300, 200), 400.0)
     r = analyses.km_difference(time, died, arm, 365.0)
     pe, pc = 1 - died[arm].mean(), 1 - died[~arm].mean()
-    z = (pe - pc) / math.sqrt(pe * (1 - pe) / arm.sum() + pc * (1 - pc) / (~arm).sum())
+    z = analyses.two_proportions(
+        int((~died & arm).sum()), int(arm.sum()), int((~died & ~arm).sum()), int((~arm).sum())
+    ).z
     assert r.z == pytest.approx(z, rel=1e-9)
     assert r.estimate == pytest.approx(pe - pc)
+
+
+def test_stratified_km_difference_without_censoring_is_cmh():
+    gen = np.random.default_rng(4)
+    n = 150
+    strata = gen.integers(0, 5, n)
+    arm = gen.random(n) < 0.5
+    died = gen.random(n) < 0.3 + 0.1 * strata - 0.15 * arm
+    time = np.where(died, gen.uniform(0, 300, n), 400.0)
+    r = analyses.km_difference(time, died, arm, 365.0, strata)
+    alive = ~died
+
+    def count(mask):
+        return np.bincount(strata[mask], minlength=5)
+
+    cmh = analyses.two_proportions_stratified(
+        count(alive & arm), count(arm), count(alive & ~arm), count(~arm)
+    )
+    assert r.z == pytest.approx(cmh.z, rel=1e-9)
+    assert r.estimate == pytest.approx(cmh.estimate, rel=1e-9)

@@ -167,12 +167,17 @@ def km_difference(
     t_star: float,
     strata: np.ndarray | None = None,
 ) -> TestResult:
-    """Compare survival at a fixed time: z = (S_e - S_c) / sqrt(V_e + V_c), Kaplan-Meier
-    with Greenwood variances (Klein et al. 2007, Stat Med 26:4505). Unlike a
-    complete-case proportion, it uses patients lost before t_star up to their loss: a
-    complete-case analysis keeps early deaths more often than survivors and
-    under-estimates survival. With strata: differences combined with weights
-    n_e n_c / (n_e + n_c) (Mantel-Haenszel-type)."""
+    """Compare Kaplan-Meier survival at a fixed time (Klein et al. 2007, Stat Med
+    26:4505): z = (S_e - S_c) / sqrt(V0), where V0 is the null variance: the Greenwood
+    variance of the two arms' pooled KM curve, per patient, times (1/n_e + 1/n_c).
+    Without censoring this is exactly the pooled two-proportion z test; the unpooled
+    version (Greenwood variance of each arm) is liberal in small strata, where an arm
+    with no deaths or no survivors has zero estimated variance. Unlike a complete-case
+    proportion, it uses patients lost before t_star up to their loss: a complete-case
+    analysis keeps early deaths more often than survivors and under-estimates
+    survival. With strata: differences combined with weights n_e n_c / N and null
+    variances with the hypergeometric factor N / (N - 1), so that without censoring
+    it is exactly the Cochran-Mantel-Haenszel test (small strata need the factor)."""
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=bool)
     e = np.asarray(experimental, dtype=bool)
@@ -185,11 +190,13 @@ def km_difference(
         ne, nc = int(ge.sum()), int(gc.sum())
         if ne == 0 or nc == 0:
             continue
-        se_, ve = km_at(time[ge], event[ge], t_star)
-        sc, vc = km_at(time[gc], event[gc], t_star)
-        w = 1.0 if strata is None else ne * nc / (ne + nc)
+        se_ = km_at(time[ge], event[ge], t_star)[0]
+        sc = km_at(time[gc], event[gc], t_star)[0]
+        _, v_pooled = km_at(time[g], event[g], t_star)
+        big_n = ne + nc
+        w, fpc = (1.0, 1.0) if strata is None else (ne * nc / big_n, big_n / (big_n - 1.0))
         num += w * (se_ - sc)
-        var += w * w * (ve + vc)
+        var += w * w * v_pooled * big_n * (1.0 / ne + 1.0 / nc) * fpc
         wsum += w
     if wsum == 0.0:
         return TestResult(0.0, 1.0, math.nan, math.nan, math.nan)

@@ -149,8 +149,6 @@ def analytic_power(spec: Spec, design: str, alt: pd.DataFrame) -> float:
         pbar = (n_e * p_e + n_c * p_c) / (n_e + n_c)
         null_var = pbar * (1 - pbar) * (1 / n_e + 1 / n_c)
         ratio = math.sqrt(null_var / (p_e * (1 - p_e) / n_e + p_c * (1 - p_c) / n_c))
-        if d.test == "km":  # standardised by the unpooled (Greenwood) variance already
-            ratio = 1.0
     fr = np.asarray(d.information_rates, dtype=float)
     bounds = efficacy_bounds(fr, t.alpha, d.type_of_design) * ratio
     fut = None
