@@ -242,9 +242,9 @@ def test_processes_executor_and_chunking_give_identical_trials():
 
 def test_stratified_analysis_holds_alpha_unstratified_is_conservative():
     """Randomisation stratified by condition (strongly prognostic in the model): the
-    CMH, stratified Kaplan-Meier and stratified log-rank tests keep alpha; the unstratified tests' null z has a
-    standard deviation below 1 (they count between-stratum variance that blocking
-    removed), so they are conservative."""
+    CMH, stratified Kaplan-Meier and stratified log-rank tests keep alpha; the
+    unstratified tests' null z has a standard deviation below 1 (they count
+    between-stratum variance that blocking removed), so they are conservative."""
     trials_n = 2500
     cfg = load_config(
         [
