@@ -70,27 +70,28 @@ def plot_duration(trials: pd.DataFrame, path: Path) -> Path:
 
 
 def plot_accrual(
-    curves: dict[float, Intensity], examples: list[np.ndarray], n_max: int, path: Path
+    curves: dict[float, Intensity],
+    examples: list[np.ndarray],
+    n_max: int,
+    cap_months: float,
+    path: Path,
 ) -> Path:
-    """Expected randomised patients over time per accrual scale, and simulated paths."""
+    """Expected randomised patients over time per accrual scale, simulated paths (grey,
+    first scale), the largest n (dotted) and the accrual cap (dashed)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    horizon = max(
-        max(float(e.max()) for e in examples) if examples else 0.0,
-        min(m.inverse(np.array([n_max]))[0] for m in curves.values()),
-    )
-    t = np.linspace(0, horizon * 1.05, 400)
+    to_n = min(float(m.inverse(np.array([n_max]))[0]) for m in curves.values())
+    seen = max((float(e.max()) for e in examples), default=0.0)
+    end = min(max(to_n, seen), cap_months * DAYS_PER_MONTH) * 1.05
+    t = np.linspace(0, end, 400)
     for scale, m in curves.items():
         ax.plot(t / DAYS_PER_MONTH, m.at(t), lw=2, label=f"expected (accrual x{scale:g})")
     for e in examples:
-        ax.step(
-            e / DAYS_PER_MONTH,
-            np.arange(1, len(e) + 1),
-            where="post",
-            lw=0.7,
-            color="0.5",
-            alpha=0.6,
-        )
+        steps = np.arange(1, len(e) + 1)
+        ax.step(e / DAYS_PER_MONTH, steps, where="post", lw=0.7, color="0.5", alpha=0.6)
     ax.axhline(n_max, color="0.4", ls=":", lw=1)
+    if cap_months * DAYS_PER_MONTH <= end:
+        ax.axvline(cap_months, color="0.4", ls="--", lw=1, label="accrual cap")
+    ax.set_ylim(0, n_max * 1.15)
     ax.set_xlabel("months since the first site opened")
     ax.set_ylabel("patients randomised")
     ax.legend(fontsize=8)

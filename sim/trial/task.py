@@ -68,7 +68,7 @@ def run_trial(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         n_max = max(t.sizing.n)
         s0 = t.sizing.accrual_scale[0]
         examples = [enrol(spec, n_max, s0, 0, i).entry for i in range(ACCRUAL_EXAMPLES)]
-        plot_accrual(curves, examples, n_max, out / "accrual.png")
+        plot_accrual(curves, examples, n_max, t.accrual.max_accrual_months, out / "accrual.png")
     _finish(
         out,
         cfg,
