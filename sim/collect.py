@@ -10,7 +10,7 @@ and the job's path. Directories without a complete `run.json` (crashed, killed,
 still running) are listed in `collect_status.csv` with the reason, never merged.
 
 Writes, atomically, into the folder: `merged_summary.parquet` and `.csv` (and
-`merged_study.csv`, `merged_calibration.csv` when such runs exist),
+`merged_study.csv`, `merged_calibration.csv`, `merged_trial.csv` when such runs exist),
 `collect_status.csv`, and for each swept numeric parameter `sweep_<param>.png`
 (1-year survival and IRIS, all conditions, one line per strategy).
 """
@@ -32,6 +32,7 @@ TABLES = {  # task -> (file in the run directory, merged file name)
     "simulate": ("summary.csv", "merged_summary"),
     "study": ("study_table.csv", "merged_study"),
     "calibrate": ("calibration_fit.csv", "merged_calibration"),
+    "trial": ("operating_characteristics.csv", "merged_trial"),
 }
 
 

@@ -228,6 +228,17 @@ def test_sizing_run_is_deterministic(tiny_runs):
     pd.testing.assert_frame_equal(ta, tb)
 
 
+def test_collect_merges_sizing_runs(tiny_runs):
+    from sim.collect import main
+
+    base = tiny_runs[0].parent
+    assert main([str(base)]) == 0
+    merged = pd.read_csv(base / "merged_trial.csv")
+    per_run = pd.read_csv(tiny_runs[0] / "operating_characteristics.csv")
+    assert len(merged) == 2 * len(per_run)
+    assert set(per_run.columns) <= set(merged.columns)
+
+
 def test_processes_executor_and_chunking_give_identical_trials():
     over = [o for o in TINY if not o.startswith("trial.sizing.chunk")] + ["output.progress=false"]
     _, t1, _ = run_sizing(load_config([*over, "trial.sizing.chunk_trials=40"]))
