@@ -2,10 +2,14 @@
 
     python benchmarks/bench_trial.py [trials]
 
-conf/trial/pd1_vs_soc.yaml as shipped: 3 designs (fixed 1-year survival, 3-look
-asOF with futility, fixed log-rank), 8 sample sizes, each trial analysed under the
-model's effect and under the null. Times the patient pool (2 x 20,000 patients through
-the model) separately from the trials, in-process and on 2 local processes.
+conf/trial/pd1_vs_soc.yaml as shipped: 4 designs (stratified KM at 1 year fixed and
+with 3 asOF looks + futility, stratified log-rank, naive chi-square), 8 sample sizes,
+each trial analysed under the model's effect and under the null (128,000 analyses at
+2,000 trials). Times the patient pool (2 x 20,000 patients through the model)
+separately from the trials, in-process and on 2 local processes.
+
+Measured 2026-11-24 on the 2-core machine, otherwise idle: pool 1.9 s; trials 29.0 s
+in-process, 16.5 s on 2 processes (4,400 / 7,800 analyses per second).
 """
 
 import sys
