@@ -13,8 +13,9 @@ For a maximum sample size n, a trial:
 4. analyses at each look of each design in its own calendar: the final analysis is
    min_followup_months after the last randomisation; interim looks are placed at
    planned information fractions (the date at which that share of the final
-   analysis's information - patients with a known binary outcome, or deaths - is
-   in) or at calendar months (boundaries then follow the observed fractions);
+   analysis's information - patients with a settled binary outcome whose window has
+   passed, or deaths - is in) or at calendar months (boundaries then follow the
+   observed fractions);
 5. stops at the first look whose z crosses the efficacy boundary, or (interims only)
    falls below futility_z.
 
@@ -24,10 +25,11 @@ enters an analysis only once the whole window has passed since randomisation: an
 interim analysis that also counted the early deaths of recently randomised patients
 would select patients on their outcome (more deaths among the known outcomes, less
 information per patient than the look's planned fraction assumes). Patients lost to
-follow-up before their outcome is settled are left out of the binary analyses
-(complete cases) and censored in the log-rank analysis. A design with
-`stratified: true` analyses within the randomisation strata (conditions): the
-Cochran-Mantel-Haenszel test or the stratified log-rank test.
+follow-up before their outcome is settled are left out of the z / Fisher analyses
+(complete cases), and censored at their loss in the Kaplan-Meier (`km`) and log-rank
+analyses. A design with `stratified: true` analyses within the randomisation strata
+(conditions): Cochran-Mantel-Haenszel, stratified KM difference or stratified
+log-rank.
 
 The trial's random numbers come from a generator keyed by (seed, TRIAL stream, n,
 accrual scale index, trial index): the same trial patients are analysed under both
