@@ -57,6 +57,9 @@ def anchor():
         "asOF3_futility": DesignConfig(
             type_of_design="asOF", information_rates=[0.5, 0.75, 1.0], futility_z=0.0
         ),
+        "asOF3_bsOF": DesignConfig(
+            type_of_design="asOF", information_rates=[0.33, 0.67, 1.0], type_beta_spending="bsOF"
+        ),
     }
     spec, trials, oc = run_sizing(cfg)
     return cfg, spec, trials, oc.set_index("design")
@@ -106,7 +109,7 @@ def test_type1_error_is_alpha_with_and_without_interims(anchor, design):
 
 
 def test_interim_looks_stop_early_and_futility_is_conservative(anchor):
-    _, _, trials, oc = anchor
+    cfg, _, trials, oc = anchor
     assert oc.loc["asOF3", "p_stop_efficacy"] > 0.05
     assert oc.loc["asOF3", "expected_n"] < 120  # some trials stop before accrual ends
     assert oc.loc["asOF3_futility", "p_stop_futility"] > 0.0
@@ -115,9 +118,14 @@ def test_interim_looks_stop_early_and_futility_is_conservative(anchor):
     # under the null, z < 0 at the first look about half the time
     p = (null["stop_futility"]).mean()
     assert 0.3 < p < 0.75
-    # the group-sequential design's analytic power (crossing probabilities) matches
-    g = oc.loc["asOF3"]
-    assert abs(g["power"] - g["analytic_power"]) < _mc_tol(g["analytic_power"], ANCHOR_TRIALS)
+    # the group-sequential designs' analytic power (crossing probabilities) matches
+    for d in ("asOF3", "asOF3_futility", "asOF3_bsOF"):
+        g = oc.loc[d]
+        assert abs(g["power"] - g["analytic_power"]) < _mc_tol(g["analytic_power"], ANCHOR_TRIALS)
+    # beta-spending futility (non-binding): stops some trials, never inflates alpha
+    g = oc.loc["asOF3_bsOF"]
+    assert g["p_stop_futility"] > 0.01
+    assert g["type1_error"] < cfg.trial.alpha + _mc_tol(cfg.trial.alpha, ANCHOR_TRIALS)
 
 
 def test_model_effect_pd1_beats_soc_and_designs_share_trials():
@@ -156,6 +164,14 @@ def test_model_effect_pd1_beats_soc_and_designs_share_trials():
         ("trial.accrual.rate_per_site_month=[0.1]", "trial.accrual.rate_per_site_month"),
         ("trial.eligibility.screen_fail=1.5", "trial.eligibility.screen_fail"),
         ("trial.designs.fixed_logrank.test=z", "trial.designs.fixed_logrank.test"),
+        (
+            "trial.designs.asOF3_survival_1y.futility_z=0.0",
+            "trial.designs.asOF3_survival_1y.futility_z",
+        ),
+        (
+            "trial.designs.fixed_logrank.type_beta_spending=bsXX",
+            "trial.designs.fixed_logrank.type_beta_spending",
+        ),
     ],
 )
 def test_bad_trial_input_names_the_key(override, key):

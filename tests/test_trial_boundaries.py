@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from sim.trial.boundaries import crossing_probabilities, efficacy_bounds, spending
+from sim.trial.boundaries import (
+    crossing_probabilities,
+    efficacy_bounds,
+    futility_bounds,
+    spending,
+)
 
 ALPHA = 0.025  # one-sided
 
@@ -68,3 +73,27 @@ def test_power_with_drift_matches_simulation_and_futility_lowers_it():
     stop_fut = (z[:, 0] < 0.5).mean()
     assert with_futility[1][0] == pytest.approx(stop_fut, abs=4 * np.sqrt(stop_fut / n))
     assert with_futility[0].sum() < power
+
+
+@pytest.mark.parametrize("kind, shape", [("bsOF", "asOF"), ("bsP", "asP")])
+def test_beta_spending_futility_spends_beta_in_simulated_paths(kind, shape):
+    """Under the planned drift, the share of Brownian paths stopped for futility by
+    look k (before crossing an efficacy bound) is beta(t_k), within 4 binomial SEs."""
+    fr = np.array([0.3, 0.6, 1.0])
+    c = efficacy_bounds(fr, ALPHA, "asOF")
+    theta, beta = 2.8, 0.2
+    f = futility_bounds(fr, c, theta, beta, kind)
+    assert np.isneginf(f[-1]) and (f[:-1] < c[:-1]).all()
+    gen = np.random.default_rng(11)
+    n = 300_000
+    inc = gen.normal(size=(n, 3)) * np.sqrt(np.diff(np.r_[0.0, fr])) + theta * np.diff(np.r_[0, fr])
+    z = np.cumsum(inc, axis=1) / np.sqrt(fr)
+    running = np.ones(n, dtype=bool)
+    stopped_futility = 0
+    for k in range(2):
+        stop_f = running & (z[:, k] < f[k])
+        stopped_futility += stop_f.sum()
+        running &= (z[:, k] >= f[k]) & (z[:, k] < c[k])
+        target = float(spending(shape, fr[k], beta))
+        share = stopped_futility / n
+        assert abs(share - target) < 4 * np.sqrt(target * (1 - target) / n), k

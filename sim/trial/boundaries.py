@@ -18,9 +18,16 @@ first look with Z_k >= c_k.
 Crossing probabilities are computed by recursive numerical integration of the
 density of S_k over the continuation region on a grid (Jennison & Turnbull 2000,
 ch. 19; Armitage, McPherson & Rowe 1969). An optional lower (futility) boundary
-adds "stop for futility if Z_k < f_k" to the continuation region; boundaries are
-computed without it (non-binding futility), so futility stops only lower the type
-I error.
+adds "stop for futility if Z_k < f_k" to the continuation region; efficacy
+boundaries are computed without it (non-binding futility), so futility stops only
+lower the type I error.
+
+Futility boundaries from beta spending (rpact `bsOF`, `bsP`; Pampallona, Tsiatis &
+Kim 2001; Jennison & Turnbull 2000, s.7.2): under the planned drift theta, f_k is
+chosen so the probability of first stopping for futility at look k is
+beta(t_k) - beta(t_(k-1)), with the same spending shapes applied to beta (= 1 -
+planned power). With the maximum sample size fixed (a sizing grid), f_k is capped
+at c_k where the two would cross, and the final look has no futility bound.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from scipy import optimize
 from scipy.stats import norm
 
 TYPES = ("none", "asOF", "asP", "OF", "P")
+BETA_TYPES = ("none", "bsOF", "bsP")  # rpact typeBetaSpending
 GRID_POINTS = 401  # Simpson nodes per look (odd); errors < 1e-6 in crossing probabilities
 SD_RANGE = 8.5  # the grid spans mean +/- SD_RANGE standard deviations of S_k
 NO_BOUND = 40.0  # a z boundary this high is never crossed (nothing left to spend)
@@ -48,6 +56,31 @@ def spending(type_of_design: str, t: np.ndarray | float, alpha: float) -> np.nda
     if type_of_design == "asP":
         return alpha * np.log1p((math.e - 1.0) * t)
     raise ValueError(f"{type_of_design!r} is not a spending function (asOF, asP)")
+
+
+def futility_bounds(
+    fractions, critical, theta: float, beta: float, type_beta_spending: str
+) -> np.ndarray:
+    """Futility z bounds f_1..f_(K-1) by beta spending under drift theta (-inf at the
+    last look). theta is the expected z at full information under the planned effect."""
+    fr = np.asarray(fractions, dtype=float)
+    kind = {"bsOF": "asOF", "bsP": "asP"}[type_beta_spending]
+    cum = spending(kind, fr, beta)
+    rec = _Recursion(theta)
+    out = np.full(len(fr), -np.inf)
+    spent = 0.0
+    for i, (t, c) in enumerate(zip(fr[:-1], critical[:-1], strict=True)):
+        target = cum[i] - spent
+        if target <= 0.0:
+            f = -NO_BOUND
+        elif rec.below(t, c) <= target:
+            f = c  # the bounds meet: stop either way
+        else:
+            f = optimize.brentq(lambda z, t=t, g=target: rec.below(t, z) - g, -NO_BOUND, c)
+        out[i] = f
+        spent += rec.below(t, f)
+        rec.advance(t, c, f)
+    return out
 
 
 def _simpson(lo: float, hi: float, n: int = GRID_POINTS) -> tuple[np.ndarray, np.ndarray]:

@@ -83,6 +83,9 @@ class DesignConfig:
     timing: str = "information"  # information | calendar
     look_months: list[float] = field(default_factory=list)  # calendar timing: interim dates
     futility_z: float | None = None  # interim looks: stop for futility if z < futility_z
+    # or futility bounds by beta spending under the planned (pool's) effect: bsOF | bsP
+    type_beta_spending: str = "none"
+    beta: float = 0.2  # beta spending: 1 - planned power
     stratified: bool = False  # CMH / stratified log-rank over the condition strata
 
 

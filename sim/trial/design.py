@@ -193,19 +193,22 @@ def _test(
 
 def looks(
     d: DesignConfig, t: TrialConfig, ep: Endpoint, final_day: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(calendar days, efficacy boundaries) of the looks this trial gets."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(calendar days, efficacy boundaries, index of the planned look) of the looks
+    this trial gets (an interim that would fall on the final date is dropped)."""
     info = np.sort(ep.info_day[ep.info_day <= final_day])
     total = len(info)
     if total == 0 or d.type_of_design == "none":
-        return np.array([final_day]), efficacy_bounds([1.0], t.alpha, "none")
+        last = np.array([len(d.information_rates) - 1])
+        return np.array([final_day]), efficacy_bounds([1.0], t.alpha, "none"), last
     if d.timing == "information":
         planned = np.asarray(d.information_rates[:-1], dtype=float)
         days = info[np.ceil(planned * total).astype(int) - 1]
         keep = days < final_day
         fr = [*planned[keep], 1.0]
+        index = np.r_[np.flatnonzero(keep), len(planned)]
         days = [*days[keep], final_day]
-        return np.asarray(days), efficacy_bounds(fr, t.alpha, d.type_of_design)
+        return np.asarray(days), efficacy_bounds(fr, t.alpha, d.type_of_design), index
     days, fr = [], []
     for m in d.look_months:
         day = m * DAYS_PER_MONTH
@@ -214,22 +217,31 @@ def looks(
             days.append(day)
             fr.append(f)
     bounds = efficacy_bounds([*fr, 1.0], t.alpha, d.type_of_design, digits=CALENDAR_DIGITS)
-    return np.asarray([*days, final_day]), bounds
+    return np.asarray([*days, final_day]), bounds, np.arange(len(days) + 1)
 
 
 def run_design(
-    name: str, d: DesignConfig, t: TrialConfig, e: Enrolled, o: Outcomes
+    name: str,
+    d: DesignConfig,
+    t: TrialConfig,
+    e: Enrolled,
+    o: Outcomes,
+    futility_bounds: np.ndarray | None = None,
 ) -> dict[str, float | int | str | bool]:
-    """Analyse one trial under one design: the row of trials.parquet."""
+    """Analyse one trial under one design: the row of trials.parquet.
+
+    `futility_bounds`: beta-spending futility z bounds of the planned looks (sizing
+    computes them from the planned effect at this n), or None."""
     final_day = float(e.entry.max()) + t.followup.min_followup_months * DAYS_PER_MONTH
     ep = endpoint_data(d.endpoint, t, e, o)
-    days, bounds = looks(d, t, ep, final_day)
+    days, bounds, index = looks(d, t, ep, final_day)
     k = len(days)
     for i, (day, c) in enumerate(zip(days, bounds, strict=True)):
         r, n_e, n_c = _test(d, t, e, o, ep, day)
         last = i == k - 1
         efficacy = r.z >= c
-        futility = (not last) and d.futility_z is not None and r.z < d.futility_z
+        floor = d.futility_z if futility_bounds is None else futility_bounds[index[i]]
+        futility = (not last) and floor is not None and r.z < floor
         if efficacy or futility or last:
             break
     on = e.entry <= day
@@ -257,12 +269,20 @@ def run_design(
 
 
 def simulate_trials(
-    spec: Spec, n: int, scale: float, scale_index: int, lo: int, hi: int
+    spec: Spec,
+    n: int,
+    scale: float,
+    scale_index: int,
+    lo: int,
+    hi: int,
+    futility: dict[str, np.ndarray] | None = None,
 ) -> list[dict]:
     """Trials lo..hi-1 of one (n, accrual scale): every design under both scenarios.
 
-    A pure function of its arguments: any worker computes the same rows.
+    `futility`: beta-spending futility bounds per design (sim.trial.sizing). A pure
+    function of its arguments: any worker computes the same rows.
     """
+    futility = futility or {}
     rows = []
     for i in range(lo, hi):
         e = enrol(spec, n, scale, scale_index, i)
@@ -274,7 +294,7 @@ def simulate_trials(
         for scenario in SCENARIOS:
             o = outcomes(spec, e, scenario)
             for name, d in spec.trial.designs.items():
-                row = run_design(name, d, spec.trial, e, o)
+                row = run_design(name, d, spec.trial, e, o, futility.get(name))
                 rows.append(
                     {
                         "n": n,

@@ -28,7 +28,8 @@ from sim.config import ExecutorConfig
 from sim.executors import ordered_map
 from sim.trial import analyses
 from sim.trial.accrual import DAYS_PER_MONTH, intensity
-from sim.trial.boundaries import crossing_probabilities, efficacy_bounds
+from sim.trial.boundaries import crossing_probabilities, efficacy_bounds, futility_bounds
+from sim.trial.config import DesignConfig
 from sim.trial.design import BINARY, Spec, endpoint_data, simulate_trials
 from sim.trial.pool import Outcomes
 
@@ -65,15 +66,17 @@ def simulate_grid(
 ) -> pd.DataFrame:
     """All trials of the grid: one row per design x n x scale x scenario x trial."""
     sz = spec.trial.sizing
+    futility = {n: planned_futility(spec, n) for n in sz.n}
     tasks = [
-        (spec, n, scale, si, lo, min(lo + sz.chunk_trials, sz.trials))
+        (spec, n, scale, si, lo, min(lo + sz.chunk_trials, sz.trials), futility[n])
         for si, scale in enumerate(sz.accrual_scale)
         for n in sz.n
         for lo in range(0, sz.trials, sz.chunk_trials)
     ]
     rows: list[dict] = []
     with ordered_map(executor) as run:
-        for (_, _, _, _, lo, hi), part in zip(tasks, run(simulate_trials, tasks), strict=True):
+        for task, part in zip(tasks, run(simulate_trials, tasks), strict=True):
+            lo, hi = task[4], task[5]
             rows.extend(part)
             if on_chunk is not None:
                 on_chunk(hi - lo)
@@ -106,6 +109,39 @@ def superpopulation(spec: Spec, endpoint: str) -> dict[str, float]:
     event = np.isfinite(both.death_day)
     arm = np.r_[np.ones(m, bool), np.zeros(m, bool)]
     return {"hr": analyses.logrank(time, event, arm).estimate}
+
+
+def planned_drift(spec: Spec, d: DesignConfig, n: int) -> float:
+    """Expected final z of a design at maximum size n under the planned effect, taken
+    to be the pool's (superpopulation) effect; planning ignores dropout and accrual
+    caps (all n patients followed to the end of the horizon)."""
+    t = spec.trial
+    a, c = t.randomisation.allocation
+    share = a / (a + c)
+    sp = superpopulation(spec, d.endpoint)
+    if d.endpoint == "time_to_death":
+        o_e, o_c = spec.pool.outcomes["experimental"], spec.pool.outcomes["control"]
+        p_death = share * np.isfinite(o_e.death_day).mean()
+        p_death += (1 - share) * np.isfinite(o_c.death_day).mean()
+        return analyses.drift_logrank(sp["hr"], n * p_death, share)
+    if t.comparator == "historical":
+        p, p0 = sp["p_e"], getattr(t.historical, d.endpoint)
+        return (p - p0) / math.sqrt(p * (1 - p) / n)
+    return analyses.drift_two_proportions(sp["p_e"], sp["p_c"], n * share, n * (1 - share))
+
+
+def planned_futility(spec: Spec, n: int) -> dict[str, np.ndarray]:
+    """Beta-spending futility bounds at the planned looks, per design that has them."""
+    t = spec.trial
+    out = {}
+    for name, d in t.designs.items():
+        if d.type_beta_spending == "none":
+            continue
+        fr = np.asarray(d.information_rates, dtype=float)
+        c = efficacy_bounds(fr, t.alpha, d.type_of_design)
+        theta = planned_drift(spec, d, n)
+        out[name] = futility_bounds(fr, c, theta, d.beta, d.type_beta_spending)
+    return out
 
 
 def analytic_power(spec: Spec, design: str, alt: pd.DataFrame) -> float:
@@ -153,7 +189,9 @@ def analytic_power(spec: Spec, design: str, alt: pd.DataFrame) -> float:
     bounds = efficacy_bounds(fr, t.alpha, d.type_of_design) * ratio
     fut = None
     if d.futility_z is not None:
-        fut = np.r_[np.full(len(fr) - 1, d.futility_z * ratio), -np.inf]
+        fut = np.r_[np.full(len(fr) - 1, d.futility_z), -np.inf] * ratio
+    elif d.type_beta_spending != "none":
+        fut = planned_futility(spec, int(alt["n"].iloc[0]))[design] * ratio
     return float(crossing_probabilities(fr, bounds, drift, fut)[0].sum())
 
 

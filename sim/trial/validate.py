@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from sim.config import CONDITIONS, ConfigError, RunConfig
-from sim.trial.boundaries import TYPES
+from sim.trial.boundaries import BETA_TYPES, TYPES
 from sim.trial.design import BINARY, ENDPOINTS
 
 EFFECTS = ("model", "assumed")
@@ -133,6 +133,18 @@ def check_trial(cfg: RunConfig) -> None:
             raise ConfigError(
                 f"{key}.type_of_design", "interim looks need a boundary (asOF, asP, OF, P)"
             )
+        _name(f"{key}.type_beta_spending", d.type_beta_spending, BETA_TYPES)
+        if d.type_beta_spending != "none":
+            if d.futility_z is not None:
+                raise ConfigError(
+                    f"{key}.futility_z", "give futility_z or type_beta_spending, not both"
+                )
+            if d.timing != "information" or len(d.information_rates) < 2:
+                raise ConfigError(
+                    f"{key}.type_beta_spending",
+                    "beta spending needs interim looks at planned information_rates",
+                )
+            _num(f"{key}.beta", d.beta, 0.0, 1.0 - t.alpha, open_low=True)
         if d.timing == "calendar":
             if d.type_of_design in ("OF", "P"):
                 raise ConfigError(
