@@ -7,6 +7,7 @@
     pml-sim +experiment=seed000              # virtual retrospective study (seed 000)
     pml-sim +experiment=calibrate            # fit the model to conf/targets/
     pml-sim +experiment=cea                  # costs, QALYs, ICERs (+experiment=psa: PSA)
+    pml-sim +experiment=trial_sizing         # size a PD-1 vs SOC trial (sim/trial/)
 
 Bad input exits with status 2 and one line naming the config key and what is
 allowed; the run directory of a rejected run is removed.
@@ -89,6 +90,10 @@ def _run_task(cfg, out: Path, yaml_text: str) -> None:
         from sim.economics.task import run_economics
 
         run_economics(cfg, out, yaml_text)
+    elif cfg.task == "trial":
+        from sim.trial.task import run_trial
+
+        run_trial(cfg, out, yaml_text)
     else:
         run_to_dir(cfg, out, yaml_text)
 

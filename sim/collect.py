@@ -11,8 +11,8 @@ complete `run.json` (crashed, killed, still running) are listed in `collect_stat
 with the reason, never merged.
 
 Writes, atomically, into the folder: `merged_summary.parquet` and `.csv` (and
-`merged_study.csv`, `merged_calibration.csv`, `merged_cea.csv` when such runs exist),
-`collect_status.csv`, and for each swept numeric parameter `sweep_<param>.png`
+`merged_study.csv`, `merged_calibration.csv`, `merged_cea.csv`, `merged_trial.csv` when
+such runs exist), `collect_status.csv`, and for each swept numeric parameter `sweep_<param>.png`
 (1-year survival and IRIS, all conditions, one line per strategy).
 """
 
@@ -34,6 +34,7 @@ TABLES = {  # task -> (file in the run directory, merged file name)
     "study": ("study_table.csv", "merged_study"),
     "calibrate": ("calibration_fit.csv", "merged_calibration"),
     "economics": ("cea.csv", "merged_cea"),
+    "trial": ("operating_characteristics.csv", "merged_trial"),
 }
 
 

@@ -18,6 +18,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from sim.economics.schema import EconomicsConfig
+from sim.trial.config import TrialConfig
 
 CONDITIONS: tuple[str, ...] = (
     "hiv",
@@ -324,11 +325,12 @@ class RunConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
-    task: str = "simulate"  # simulate | study | calibrate | economics
+    task: str = "simulate"  # simulate | study | calibrate | economics | trial
     targets: TargetsConfig = field(default_factory=TargetsConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     study: StudyConfig = field(default_factory=StudyConfig)
     economics: EconomicsConfig = field(default_factory=EconomicsConfig)
+    trial: TrialConfig = field(default_factory=TrialConfig)  # task=trial (sim/trial/)
 
 
 def register() -> None:

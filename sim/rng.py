@@ -37,6 +37,7 @@ class Stream(IntEnum):
     SIDE_EFFECTS = 5
     LAB_NOISE = 6
     STUDY = 7
+    TRIAL = 8  # virtual trials (sim/trial/): accrual, randomisation, dropout, pool draws
     PSA = 9  # parameter draws of the probabilistic sensitivity analysis
 
 
@@ -76,3 +77,9 @@ def exponential(
 ) -> np.ndarray:
     """Exp(1) numbers: thresholds of cumulative hazards."""
     return -np.log(uniform(key, stream, patient, slot))
+
+
+def generator(seed: int, stream: Stream, *keys: int) -> np.random.Generator:
+    """A numpy Generator that is a pure function of (seed, stream, keys): for random
+    objects that are not per patient, e.g. one virtual trial (keys: its indices)."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(stream), *map(int, keys)]))

@@ -13,7 +13,7 @@ from sim.strategies import MARKERS, OPS, TRIGGERS
 from sim.therapies import LEVERS
 
 ENGINES = ("batch", "reference")
-TASKS = ("simulate", "study", "calibrate", "economics")
+TASKS = ("simulate", "study", "calibrate", "economics", "trial")
 EXECUTORS = ("inprocess", "processes", "dask")
 DISTS = ("normal", "lognormal", "beta")
 
@@ -234,6 +234,11 @@ def _validate_task(cfg: RunConfig) -> None:
         from sim.economics.validate import validate_economics
 
         validate_economics(cfg)
+        return
+    if cfg.task == "trial":
+        from sim.trial.validate import check_trial
+
+        check_trial(cfg)
         return
     check_targets(cfg.targets.items)
     ids = {t.id for t in cfg.targets.items}

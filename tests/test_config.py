@@ -55,6 +55,8 @@ def _unsourced(path: Path) -> list[str]:
         "economics/us_payer.yaml",
         "experiment/cea.yaml",
         "experiment/psa.yaml",
+        "trial/pd1_vs_soc.yaml",
+        "trial/single_arm_il7.yaml",
     ],
 )
 def test_numeric_defaults_carry_a_source_or_mark(rel):

@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.economics.schema import PSAConfig, PSAParam
-from sim.rng import Stream
+from sim.rng import Stream, generator
 
 DIST_KINDS = ("beta", "gamma", "lognormal", "normal", "uniform", "dirichlet", "fixed")
 
@@ -66,16 +66,12 @@ def correlation_matrix(psa: PSAConfig, keys: list[str]) -> np.ndarray:
     return r
 
 
-def psa_generator(seed: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([int(seed), int(Stream.PSA)]))
-
-
 def draw_parameters(
     psa: PSAConfig, seed: int, ensemble: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """One row per draw, one column per dotted config key (plus `ensemble_member`)."""
     n = psa.draws
-    gen = psa_generator(seed)
+    gen = generator(seed, Stream.PSA)
     scalar = [p for p in psa.params if p.kind != "dirichlet"]
     keys = [p.key for p in scalar]
     out: dict[str, np.ndarray] = {}

@@ -1,0 +1,118 @@
+"""Structured config of a virtual trial (`conf/trial/`): the schema behind `cfg.trial`.
+
+The values here are fallbacks for the schema; the defaults a user runs with, and
+their sources, are in `conf/trial/*.yaml`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class EligibilityConfig:
+    """Who, among referred PML patients, can be randomised."""
+
+    conditions: list[str] = field(default_factory=lambda: ["all"])  # or a list of CONDITIONS
+    cd4_min: float = 0.0  # baseline blood CD4 (cells/uL), inclusive bounds
+    cd4_max: float = float("inf")
+    max_baseline_mrs: int = 5  # baseline disability (mRS from lesion burden), inclusive
+    screen_fail: float = 0.0  # share of eligible patients who do not consent / fail screening
+
+
+@dataclass
+class AccrualConfig:
+    """Sites opening over time, each with a piecewise-constant Poisson arrival rate."""
+
+    sites: int = 1
+    ramp_up_months: float = 0.0  # site k of S opens at k / (S - 1) x ramp_up_months
+    # referred PML patients per site and month; rate_per_site_month[j] holds from
+    # rate_change_months[j - 1] (months since the site opened) to rate_change_months[j]
+    rate_per_site_month: list[float] = field(default_factory=lambda: [1.0])
+    rate_change_months: list[float] = field(default_factory=list)
+    max_accrual_months: float = 120.0  # recruitment stops here even if n is not reached
+
+
+@dataclass
+class RandomisationConfig:
+    allocation: list[int] = field(default_factory=lambda: [1, 1])  # experimental : control
+    block_size: int = 4  # permuted blocks; a multiple of sum(allocation)
+    stratify: bool = True  # separate block sequences per condition
+
+
+@dataclass
+class FollowUpConfig:
+    min_followup_months: float = 12.0  # final analysis: last patient randomised + this
+    dropout_per_year: float = 0.0  # loss to follow-up hazard (exponential)
+
+
+@dataclass
+class EffectConfig:
+    """Where the experimental arm's outcomes come from.
+
+    model: the experimental strategy's simulated outcomes (the effect follows from the
+    mechanism and the patient mix). assumed: the control strategy's outcomes with
+    death times transformed to an assumed hazard ratio (proportional hazards), to
+    compare with textbook designs; other outcomes are the control's.
+    """
+
+    kind: str = "model"  # model | assumed
+    hazard_ratio: float = 0.7
+
+
+@dataclass
+class HistoricalControlConfig:
+    """Single-arm designs: the historical control's value of each binary endpoint."""
+
+    survival_1y: float = 0.5
+    csf_clearance_12w: float = 0.2
+    no_iris: float = 0.8
+
+
+@dataclass
+class DesignConfig:
+    """One analysis plan: endpoint, test and group-sequential looks (rpact vocabulary)."""
+
+    endpoint: str = "survival_1y"  # survival_1y | time_to_death | csf_clearance_12w | no_iris
+    # z (= chi-square) | fisher on complete cases (binary endpoints); km: Kaplan-Meier
+    # difference at survival_day (survival_1y, uses patients lost to follow-up);
+    # time_to_death: logrank
+    test: str = "z"
+    type_of_design: str = "none"  # none | asOF | asP (Lan-DeMets spending) | OF | P (classical)
+    information_rates: list[float] = field(default_factory=lambda: [1.0])  # last must be 1
+    timing: str = "information"  # information | calendar
+    look_months: list[float] = field(default_factory=list)  # calendar timing: interim dates
+    futility_z: float | None = None  # interim looks: stop for futility if z < futility_z
+    # or futility bounds by beta spending under the planned (pool's) effect: bsOF | bsP
+    type_beta_spending: str = "none"
+    beta: float = 0.2  # beta spending: 1 - planned power
+    stratified: bool = False  # CMH / stratified log-rank over the condition strata
+
+
+@dataclass
+class SizingConfig:
+    n: list[int] = field(default_factory=lambda: [100])  # maximum sample sizes (randomised)
+    trials: int = 1000  # simulated trials per design x n x accrual scale x scenario
+    accrual_scale: list[float] = field(default_factory=lambda: [1.0])  # x every site rate
+    target_power: float = 0.8
+    chunk_trials: int = 250  # trials per executor task; results do not depend on it
+
+
+@dataclass
+class TrialConfig:
+    name: str = "trial"
+    experimental: str = "pd1"  # strategy name (conf/strategy/)
+    control: str = "soc"  # strategy name; in single-arm designs only the null scenario uses it
+    comparator: str = "randomised"  # randomised | historical (single arm)
+    alpha: float = 0.025  # one-sided type I error (rpact: alpha, sided = 1)
+    survival_day: float = 365.0  # day of the 1-year survival endpoint
+    csf_day: float = 84.0  # day of the CSF JCV clearance endpoint (a monitoring.csf_days day)
+    pool_per_arm: int = 20000  # simulated patients per strategy that trials draw from
+    eligibility: EligibilityConfig = field(default_factory=EligibilityConfig)
+    accrual: AccrualConfig = field(default_factory=AccrualConfig)
+    randomisation: RandomisationConfig = field(default_factory=RandomisationConfig)
+    followup: FollowUpConfig = field(default_factory=FollowUpConfig)
+    effect: EffectConfig = field(default_factory=EffectConfig)
+    historical: HistoricalControlConfig = field(default_factory=HistoricalControlConfig)
+    designs: dict[str, DesignConfig] = field(default_factory=dict)
+    sizing: SizingConfig = field(default_factory=SizingConfig)

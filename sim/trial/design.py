@@ -1,0 +1,308 @@
+"""One virtual trial, from the first site opening to the analysis that stops it.
+
+For a maximum sample size n, a trial:
+
+1. randomises patients at Poisson accrual times (sim.trial.accrual) until n or the
+   accrual cap, each a random eligible pool patient (sim.trial.pool), to arms by
+   permuted blocks within condition strata (sim.trial.randomise);
+2. gives each patient an exponential loss-to-follow-up time (trial.followup);
+3. reads each patient's outcomes under its arm from the pool: under the
+   "alternative" scenario the experimental arm gets the experimental strategy's (or
+   the assumed effect's) outcomes, under the "null" scenario everyone gets the
+   control strategy's (so type I error is simulated, not assumed);
+4. analyses at each look of each design in its own calendar: the final analysis is
+   min_followup_months after the last randomisation; interim looks are placed at
+   planned information fractions (the date at which that share of the final
+   analysis's information - patients with a settled binary outcome whose window has
+   passed, or deaths - is in) or at calendar months (boundaries then follow the
+   observed fractions);
+5. stops at the first look whose z crosses the efficacy boundary, or (interims only)
+   falls below futility_z.
+
+A binary outcome is settled at death or at the end of its window (1-year survival:
+day 365; CSF clearance: the CSF day; IRIS: onset, death or day 365), but a patient
+enters an analysis only once the whole window has passed since randomisation: an
+interim analysis that also counted the early deaths of recently randomised patients
+would select patients on their outcome (more deaths among the known outcomes, less
+information per patient than the look's planned fraction assumes). Patients lost to
+follow-up before their outcome is settled are left out of the z / Fisher analyses
+(complete cases), and censored at their loss in the Kaplan-Meier (`km`) and log-rank
+analyses. A design with `stratified: true` analyses within the randomisation strata
+(conditions): Cochran-Mantel-Haenszel, stratified KM difference or stratified
+log-rank.
+
+The trial's random numbers come from a generator keyed by (seed, TRIAL stream, n,
+accrual scale index, trial index): the same trial patients are analysed under both
+scenarios and by every design (common random numbers), and results do not depend on
+how trials are split between workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim import rng
+from sim.trial import analyses
+from sim.trial.accrual import DAYS_PER_MONTH, intensity, randomised_times
+from sim.trial.boundaries import CALENDAR_DIGITS, efficacy_bounds
+from sim.trial.config import DesignConfig, TrialConfig
+from sim.trial.pool import Outcomes, Pool
+from sim.trial.randomise import permuted_blocks
+
+BINARY = ("survival_1y", "csf_clearance_12w", "no_iris")
+ENDPOINTS = (*BINARY, "time_to_death")
+SCENARIOS = ("alternative", "null")
+DAYS_PER_YEAR = 365.25
+
+
+@dataclass
+class Spec:
+    """Everything a worker needs to simulate trials (picklable)."""
+
+    seed: int
+    trial: TrialConfig
+    pool: Pool
+
+
+@dataclass
+class Enrolled:
+    entry: np.ndarray  # randomisation day (from the first site opening)
+    pool_index: np.ndarray
+    experimental: np.ndarray  # bool
+    stratum: np.ndarray  # condition code (index into CONDITIONS)
+    dropout: np.ndarray  # days from randomisation to loss to follow-up (inf: never)
+    screened: int  # referred patients screened to randomise them
+    horizon_days: float  # follow-up the pool's outcomes cover
+
+
+def enrol(spec: Spec, n: int, scale: float, scale_index: int, trial_index: int) -> Enrolled:
+    t = spec.trial
+    gen = rng.generator(spec.seed, rng.Stream.TRIAL, n, scale_index, trial_index)
+    p_rand = spec.pool.p_eligible * (1.0 - t.eligibility.screen_fail)
+    m = intensity(t.accrual, scale, p_rand)
+    entry = randomised_times(gen, m, n, t.accrual.max_accrual_months * DAYS_PER_MONTH)
+    k = len(entry)
+    idx = gen.integers(len(spec.pool), size=k)
+    historical = t.comparator == "historical"
+    if historical:
+        arm = np.ones(k, dtype=bool)
+    else:
+        strata = spec.pool.condition[idx] if t.randomisation.stratify else np.zeros(k, int)
+        a, c = t.randomisation.allocation
+        arm = permuted_blocks(strata, (a, c), t.randomisation.block_size, gen)
+    rate = t.followup.dropout_per_year / DAYS_PER_YEAR
+    dropout = gen.exponential(1.0 / rate, size=k) if rate > 0 else np.full(k, np.inf)
+    failures = int(gen.negative_binomial(k, p_rand)) if 0 < k and p_rand < 1.0 else 0
+    cond = spec.pool.condition[idx]
+    return Enrolled(entry, idx, arm, cond, dropout, k + failures, spec.pool.horizon_days)
+
+
+def outcomes(spec: Spec, e: Enrolled, scenario: str) -> Outcomes:
+    ctl = spec.pool.outcomes["control"].take(e.pool_index)
+    if scenario == "null":
+        return ctl
+    exp = spec.pool.outcomes["experimental"].take(e.pool_index)
+    w = e.experimental
+    return Outcomes(
+        np.where(w, exp.death_day, ctl.death_day),
+        np.where(w, exp.iris_day, ctl.iris_day),
+        np.where(w, exp.csf_cleared, ctl.csf_cleared),
+    )
+
+
+@dataclass
+class Endpoint:
+    """Per-patient data of one endpoint: when its information arrives, and its value."""
+
+    info_day: np.ndarray  # calendar day the patient adds information (inf: never)
+    success: np.ndarray | None  # binary endpoints: the good outcome
+
+
+def endpoint_data(name: str, t: TrialConfig, e: Enrolled, o: Outcomes) -> Endpoint:
+    if name == "time_to_death":
+        seen = o.death_day <= e.dropout
+        return Endpoint(np.where(seen, e.entry + o.death_day, np.inf), None)
+    if name == "survival_1y":
+        window = t.survival_day
+        settle = np.minimum(o.death_day, window)
+        good = o.death_day > window
+    elif name == "csf_clearance_12w":
+        window = t.csf_day
+        settle = np.minimum(o.death_day, window)
+        good = o.csf_cleared
+    else:  # no_iris
+        window = t.survival_day
+        settle = np.minimum(np.minimum(o.iris_day, o.death_day), window)
+        good = ~(o.iris_day <= window)
+    known = e.dropout >= settle
+    # counted once the whole window has passed, even if settled earlier (by death):
+    # counting early deaths of recent patients would select on the outcome
+    return Endpoint(np.where(known, e.entry + window, np.inf), good)
+
+
+def _test(
+    d: DesignConfig, t: TrialConfig, e: Enrolled, o: Outcomes, ep: Endpoint, day: float
+) -> tuple[analyses.TestResult, int, int]:
+    """The design's test at calendar day `day`; also patients analysed per arm.
+
+    Log-rank follow-up ends at loss to follow-up, at the analysis date, or at the
+    pool's horizon (beyond it the model says nothing: censored there).
+    """
+    if d.endpoint == "time_to_death":
+        on = e.entry <= day
+        fu = np.minimum(np.minimum(e.dropout, day - e.entry), e.horizon_days)[on]
+        death = o.death_day[on]
+        event = death <= fu
+        time = np.minimum(fu, death)
+        arm = e.experimental[on]
+        r = analyses.logrank(time, event, arm, e.stratum[on] if d.stratified else None)
+        return r, int(arm.sum()), int((~arm).sum())
+    known = ep.info_day <= day
+    ok = ep.success
+    if d.test == "km":  # 1-year survival, censored at loss to follow-up
+        window = e.entry + t.survival_day <= day  # whole window passed: as ep.info_day
+        fu = np.minimum(e.dropout, t.survival_day)[window]
+        death = o.death_day[window]
+        arm = e.experimental[window]
+        strata = e.stratum[window] if d.stratified else None
+        r = analyses.km_difference(np.minimum(fu, death), death <= fu, arm, t.survival_day, strata)
+        return r, int(arm.sum()), int((~arm).sum())
+    exact = d.test == "fisher"
+    if t.comparator == "historical":
+        p0 = getattr(t.historical, d.endpoint)
+        n = int(known.sum())
+        return analyses.one_proportion(int((known & ok).sum()), n, p0, exact), n, 0
+    ke, kc = known & e.experimental, known & ~e.experimental
+    if d.stratified:
+        k = int(e.stratum.max()) + 1 if len(e.stratum) else 1
+
+        def count(mask: np.ndarray) -> np.ndarray:
+            return np.bincount(e.stratum[mask], minlength=k)
+
+        r = analyses.two_proportions_stratified(
+            count(ke & ok), count(ke), count(kc & ok), count(kc)
+        )
+        return r, int(ke.sum()), int(kc.sum())
+    r = analyses.two_proportions(
+        int((ke & ok).sum()), int(ke.sum()), int((kc & ok).sum()), int(kc.sum()), exact
+    )
+    return r, int(ke.sum()), int(kc.sum())
+
+
+def looks(
+    d: DesignConfig, t: TrialConfig, ep: Endpoint, final_day: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(calendar days, efficacy boundaries, index of the planned look) of the looks
+    this trial gets (an interim that would fall on the final date is dropped)."""
+    info = np.sort(ep.info_day[ep.info_day <= final_day])
+    total = len(info)
+    if total == 0 or d.type_of_design == "none":
+        last = np.array([len(d.information_rates) - 1])
+        return np.array([final_day]), efficacy_bounds([1.0], t.alpha, "none"), last
+    if d.timing == "information":
+        planned = np.asarray(d.information_rates[:-1], dtype=float)
+        days = info[np.ceil(planned * total).astype(int) - 1]
+        keep = days < final_day
+        fr = [*planned[keep], 1.0]
+        index = np.r_[np.flatnonzero(keep), len(planned)]
+        days = [*days[keep], final_day]
+        return np.asarray(days), efficacy_bounds(fr, t.alpha, d.type_of_design), index
+    days, fr = [], []
+    for m in d.look_months:
+        day = m * DAYS_PER_MONTH
+        f = round(np.searchsorted(info, day, side="right") / total, CALENDAR_DIGITS)
+        if day < final_day and 0.0 < f < 1.0 and (not fr or f > fr[-1]):
+            days.append(day)
+            fr.append(f)
+    bounds = efficacy_bounds([*fr, 1.0], t.alpha, d.type_of_design, digits=CALENDAR_DIGITS)
+    return np.asarray([*days, final_day]), bounds, np.arange(len(days) + 1)
+
+
+def run_design(
+    name: str,
+    d: DesignConfig,
+    t: TrialConfig,
+    e: Enrolled,
+    o: Outcomes,
+    futility_bounds: np.ndarray | None = None,
+) -> dict[str, float | int | str | bool]:
+    """Analyse one trial under one design: the row of trials.parquet.
+
+    `futility_bounds`: beta-spending futility z bounds of the planned looks (sizing
+    computes them from the planned effect at this n), or None."""
+    final_day = float(e.entry.max()) + t.followup.min_followup_months * DAYS_PER_MONTH
+    ep = endpoint_data(d.endpoint, t, e, o)
+    days, bounds, index = looks(d, t, ep, final_day)
+    k = len(days)
+    for i, (day, c) in enumerate(zip(days, bounds, strict=True)):
+        r, n_e, n_c = _test(d, t, e, o, ep, day)
+        last = i == k - 1
+        efficacy = r.z >= c
+        floor = d.futility_z if futility_bounds is None else futility_bounds[index[i]]
+        futility = (not last) and floor is not None and r.z < floor
+        if efficacy or futility or last:
+            break
+    on = e.entry <= day
+    deaths = int((o.death_day[on] <= np.minimum(e.dropout, day - e.entry)[on]).sum())
+    return {
+        "design": name,
+        "stage": i + 1,  # rpact: the stage at which the trial stopped
+        "looks": k,
+        "reject": bool(efficacy),
+        "stop_efficacy": bool(efficacy and not last),
+        "stop_futility": bool(futility),
+        "duration_months": day / DAYS_PER_MONTH,
+        "accrual_months": float(e.entry[on].max()) / DAYS_PER_MONTH,
+        "n_randomised": int(on.sum()),
+        "n_analysed_e": n_e,
+        "n_analysed_c": n_c,
+        "deaths": deaths,
+        "z": r.z,
+        "p": r.p,
+        "critical_z": float(c),
+        "estimate": r.estimate,
+        "estimate_e": r.experimental,
+        "estimate_c": r.control,
+    }
+
+
+def simulate_trials(
+    spec: Spec,
+    n: int,
+    scale: float,
+    scale_index: int,
+    lo: int,
+    hi: int,
+    futility: dict[str, np.ndarray] | None = None,
+) -> list[dict]:
+    """Trials lo..hi-1 of one (n, accrual scale): every design under both scenarios.
+
+    `futility`: beta-spending futility bounds per design (sim.trial.sizing). A pure
+    function of its arguments: any worker computes the same rows.
+    """
+    futility = futility or {}
+    rows = []
+    for i in range(lo, hi):
+        e = enrol(spec, n, scale, scale_index, i)
+        if len(e.entry) == 0:
+            raise ValueError(
+                "no patient randomised within trial.accrual.max_accrual_months; "
+                "raise the accrual rate or the cap"
+            )
+        for scenario in SCENARIOS:
+            o = outcomes(spec, e, scenario)
+            for name, d in spec.trial.designs.items():
+                row = run_design(name, d, spec.trial, e, o, futility.get(name))
+                rows.append(
+                    {
+                        "n": n,
+                        "accrual_scale": scale,
+                        "scenario": scenario,
+                        "trial": i,
+                        "screened": e.screened,
+                        **row,
+                    }
+                )
+    return rows

@@ -1,0 +1,158 @@
+"""The patient pool that virtual trials draw from (the "superpopulation").
+
+Simulating every trial's patients afresh would cost n x trials x designs model runs.
+Instead the model runs once: `pool_per_arm` referred patients (the cohort's condition
+mix) under the control and the experimental strategy, with common random numbers, so
+pool patient j is the same person under both. A trial randomises pool patients drawn
+uniformly with replacement among the eligible ones and reads each patient's outcome
+under the arm it was given. This treats the pool as the population the trial samples
+from; with a pool much larger than a trial (20,000 vs a few hundred) drawing the same
+pool patient twice in a trial is rare and the pool's sampling error is small against
+the trial's own (docs/trial.md, "the superpopulation approximation").
+
+Outcomes kept per patient and strategy (days from randomisation = PML diagnosis):
+death day (inf if alive at the horizon), IRIS onset day (inf if none), and CSF JCV
+clearance at the CSF endpoint day (alive with JCV below the PCR detection limit).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from sim import rng
+from sim.config import CONDITIONS, RunConfig
+from sim.run import simulate
+
+_PIT_SLOT = 0  # slot of the TRIAL stream (per pool patient): tie-breaking in the HR transform
+
+
+@dataclass
+class Outcomes:
+    death_day: np.ndarray  # inf: alive at the horizon
+    iris_day: np.ndarray  # inf: no IRIS within the horizon
+    csf_cleared: np.ndarray  # bool
+
+    def take(self, idx: np.ndarray) -> Outcomes:
+        return Outcomes(self.death_day[idx], self.iris_day[idx], self.csf_cleared[idx])
+
+
+@dataclass
+class Pool:
+    """Eligible pool patients (arrays indexed 0..m-1) and their outcomes per arm."""
+
+    condition: np.ndarray  # int code into CONDITIONS
+    outcomes: dict[str, Outcomes]  # "control", "experimental"
+    p_eligible: float  # share of referred (pool) patients who are eligible
+    eligible_mask: np.ndarray  # over the whole referral pool (SimPy reference screening)
+    horizon_days: float
+
+    def __len__(self) -> int:
+        return len(self.condition)
+
+
+def baseline_mrs(lesion_burden: np.ndarray, cutpoints: list[float]) -> np.ndarray:
+    """Baseline disability on the mRS scale, from lesion burden (the model's cutpoints)."""
+    return np.searchsorted(np.asarray(cutpoints), lesion_burden)
+
+
+def eligible(patients: pd.DataFrame, cfg: RunConfig) -> np.ndarray:
+    el = cfg.trial.eligibility
+    cond = patients["condition"].astype(str).to_numpy()
+    ok = np.ones(len(patients), dtype=bool)
+    if "all" not in el.conditions:
+        ok &= np.isin(cond, el.conditions)
+    cd4 = patients["cd4_0"].to_numpy()
+    ok &= (cd4 >= el.cd4_min) & (cd4 <= el.cd4_max)
+    mrs0 = baseline_mrs(patients["lesion_burden_0"].to_numpy(), cfg.model.mrs_cutpoints)
+    ok &= mrs0 <= el.max_baseline_mrs
+    return ok
+
+
+def pool_config(cfg: RunConfig) -> RunConfig:
+    """The pool run: the cohort preset's mix, pool_per_arm patients, the trial's strategies."""
+    t = cfg.trial
+    # an assumed effect is a transform of the control outcomes: only control is simulated
+    both = t.effect.kind == "model" and t.control != t.experimental
+    names = [t.control, t.experimental] if both else [t.control]
+    out = copy.copy(cfg)
+    out.cohort = replace(cfg.cohort, n=t.pool_per_arm)
+    out.strategy = {s: cfg.strategy[s] for s in names}
+    return out
+
+
+def _outcomes(p: pd.DataFrame, labs: pd.DataFrame, csf_day: float) -> Outcomes:
+    death = np.where(p["died"].to_numpy(), p["time_days"].to_numpy(), np.inf)
+    iris = p["iris_onset_days"].to_numpy(dtype=float)
+    iris = np.where(p["iris"].to_numpy() & np.isfinite(iris), iris, np.inf)
+    at = labs[labs["day"] == csf_day].set_index("patient_id")["csf_jcv_detectable"]
+    detectable = at.reindex(p["patient_id"].to_numpy())
+    cleared = (detectable == False).to_numpy() & (death > csf_day)  # noqa: E712 (NaN = no sample)
+    return Outcomes(death, iris, cleared)
+
+
+def build_pool(cfg: RunConfig) -> Pool:
+    """Simulate the referral pool under both strategies; keep the eligible patients."""
+    t = cfg.trial
+    pcfg = pool_config(cfg)
+    patients, _, labs = simulate(pcfg)
+    per: dict[str, Outcomes] = {}
+    first = None
+    for s in pcfg.strategy:
+        p = patients[patients["strategy"] == s].sort_values("patient_id", kind="stable")
+        lb = labs[labs["strategy"] == s]
+        per[s] = _outcomes(p, lb, t.csf_day)
+        first = p if first is None else first
+    mask = eligible(first, cfg)
+    if not mask.any():
+        raise ValueError("no simulated patient meets trial.eligibility; widen the criteria")
+    idx = np.flatnonzero(mask)
+    control = per[t.control].take(idx)
+    if t.effect.kind == "assumed":
+        pid = first["patient_id"].to_numpy()[idx]
+        exp = assumed_effect(control, t.effect.hazard_ratio, cfg.seed, pid, cfg.horizon_days)
+    else:
+        exp = per[t.experimental].take(idx)
+    cond = pd.Categorical(first["condition"].astype(str), categories=CONDITIONS).codes
+    return Pool(
+        condition=np.asarray(cond)[idx],
+        outcomes={"control": control, "experimental": exp},
+        p_eligible=float(mask.mean()),
+        eligible_mask=mask,
+        horizon_days=cfg.horizon_days,
+    )
+
+
+def assumed_effect(
+    control: Outcomes, hazard_ratio: float, seed: int, patient_id: np.ndarray, horizon: float
+) -> Outcomes:
+    """Control outcomes with death times moved to proportional hazards: S_E = S_C^HR.
+
+    Each patient's death time T is mapped through the pool's empirical survival
+    function: U = S_C(T) (uniform, ties broken at random; patients alive at the horizon
+    get U uniform on (0, S_C(horizon))), then T_E = S_C^-1(U^(1/HR)), interpolating
+    linearly between ordered death times. The mapping is monotone, so a patient who
+    dies early under control also dies early under the experimental arm.
+    """
+    m = len(control.death_day)
+    v = rng.uniform(rng.run_key(seed), rng.Stream.TRIAL, patient_id, _PIT_SLOT)
+    order = np.lexsort((v, control.death_day))  # by death day, random among ties
+    rank = np.empty(m)
+    rank[order] = np.arange(m)
+    u = (m - rank - v) / m  # empirical S_C at T, spread uniformly within its step
+    alive = ~np.isfinite(control.death_day)
+    s_h = alive.mean()
+    u = np.where(alive, v * s_h, u)
+    target = u ** (1.0 / hazard_ratio)
+    sorted_death = np.sort(control.death_day[~alive])
+    # S_C is 1 - k/m just after the k-th death; invert on that grid
+    k = (1.0 - target) * m
+    grid = np.concatenate([[0.0], sorted_death])
+    steps = np.arange(len(grid), dtype=float)
+    dead = target > s_h
+    death = np.where(dead, np.interp(k, steps, grid), np.inf)
+    death = np.where(dead, np.minimum(death, horizon), death)
+    return Outcomes(death, control.iris_day.copy(), control.csf_cleared.copy())

@@ -1,0 +1,172 @@
+"""Range and name checks of `cfg.trial` (task=trial): one `ConfigError` naming the key."""
+
+from __future__ import annotations
+
+import math
+
+from sim.config import CONDITIONS, ConfigError, RunConfig
+from sim.trial.boundaries import BETA_TYPES, TYPES
+from sim.trial.design import BINARY, ENDPOINTS
+
+EFFECTS = ("model", "assumed")
+COMPARATORS = ("randomised", "historical")
+TESTS = ("z", "fisher", "km", "logrank")
+TIMINGS = ("information", "calendar")
+
+
+def _num(key: str, value: float, low: float, high: float = math.inf, *, open_low=False) -> None:
+    ok = (value > low if open_low else value >= low) and value <= high and not math.isnan(value)
+    if not ok:
+        lo = "(" if open_low else "["
+        allowed = f"> {low}" if open_low else f">= {low}"
+        if high != math.inf:
+            allowed = f"in {lo}{low}, {high}]"
+        raise ConfigError(key, f"must be {allowed}, got {value}")
+
+
+def _int(key: str, value: int, low: int) -> None:
+    if value < low:
+        raise ConfigError(key, f"must be an integer >= {low}, got {value}")
+
+
+def _name(key: str, value: str, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(key, f"unknown name {value!r}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _increasing(key: str, values: list[float], low: float, high: float) -> None:
+    ok = all(low < v <= high for v in values) and all(
+        a < b for a, b in zip(values, values[1:], strict=False)
+    )
+    if not values or not ok:
+        raise ConfigError(key, f"must be increasing values in ({low}, {high}], got {list(values)}")
+
+
+def check_trial(cfg: RunConfig) -> None:
+    t = cfg.trial
+    _name("trial.experimental", t.experimental, cfg.strategy)
+    _name("trial.control", t.control, cfg.strategy)
+    _name("trial.comparator", t.comparator, COMPARATORS)
+    _num("trial.alpha", t.alpha, 0.0, 0.5, open_low=True)
+    _num("trial.survival_day", t.survival_day, 0.0, cfg.horizon_days, open_low=True)
+    if t.csf_day not in cfg.monitoring.csf_days:
+        raise ConfigError(
+            "trial.csf_day", f"{t.csf_day} is not in monitoring.csf_days {cfg.monitoring.csf_days}"
+        )
+    _int("trial.pool_per_arm", t.pool_per_arm, 100)
+
+    el = t.eligibility
+    for i, c in enumerate(el.conditions):
+        _name(f"trial.eligibility.conditions[{i}]", c, (*CONDITIONS, "all"))
+    _num("trial.eligibility.cd4_min", el.cd4_min, 0.0)
+    _num("trial.eligibility.cd4_max", el.cd4_max, el.cd4_min)
+    if not 0 <= el.max_baseline_mrs <= 5:
+        raise ConfigError(
+            "trial.eligibility.max_baseline_mrs", f"must be in [0, 5], got {el.max_baseline_mrs}"
+        )
+    _num("trial.eligibility.screen_fail", el.screen_fail, 0.0, 0.99)
+
+    acc = t.accrual
+    _int("trial.accrual.sites", acc.sites, 1)
+    _num("trial.accrual.ramp_up_months", acc.ramp_up_months, 0.0)
+    if len(acc.rate_per_site_month) != len(acc.rate_change_months) + 1:
+        raise ConfigError(
+            "trial.accrual.rate_per_site_month",
+            "needs one rate more than trial.accrual.rate_change_months "
+            f"({len(acc.rate_change_months)} changes), got {len(acc.rate_per_site_month)}",
+        )
+    for i, r in enumerate(acc.rate_per_site_month):
+        _num(f"trial.accrual.rate_per_site_month[{i}]", r, 0.0)
+    _num("trial.accrual.rate_per_site_month[-1]", acc.rate_per_site_month[-1], 0.0, open_low=True)
+    if acc.rate_change_months:
+        _increasing("trial.accrual.rate_change_months", acc.rate_change_months, 0.0, math.inf)
+    _num("trial.accrual.max_accrual_months", acc.max_accrual_months, 0.0, open_low=True)
+
+    ra = t.randomisation
+    if len(ra.allocation) != 2 or min(ra.allocation) < 1:
+        raise ConfigError(
+            "trial.randomisation.allocation",
+            f"must be two integers >= 1 (experimental, control), got {list(ra.allocation)}",
+        )
+    if ra.block_size < 1 or ra.block_size % sum(ra.allocation):
+        raise ConfigError(
+            "trial.randomisation.block_size",
+            f"must be a positive multiple of sum(allocation) = {sum(ra.allocation)}, "
+            f"got {ra.block_size}",
+        )
+    _num("trial.followup.min_followup_months", t.followup.min_followup_months, 0.0)
+    _num("trial.followup.dropout_per_year", t.followup.dropout_per_year, 0.0)
+    _name("trial.effect.kind", t.effect.kind, EFFECTS)
+    _num("trial.effect.hazard_ratio", t.effect.hazard_ratio, 0.0, open_low=True)
+    for k in ("survival_1y", "csf_clearance_12w", "no_iris"):
+        v = getattr(t.historical, k)
+        if not 0.0 < v < 1.0:
+            raise ConfigError(f"trial.historical.{k}", f"must be in (0, 1), got {v}")
+
+    if not t.designs:
+        raise ConfigError("trial.designs", "define at least one design")
+    for name, d in t.designs.items():
+        key = f"trial.designs.{name}"
+        _name(f"{key}.endpoint", d.endpoint, ENDPOINTS)
+        _name(f"{key}.test", d.test, TESTS)
+        if (d.endpoint == "time_to_death") != (d.test == "logrank"):
+            raise ConfigError(
+                f"{key}.test", "time_to_death uses logrank; binary endpoints use z or fisher"
+            )
+        if d.test == "km" and (d.endpoint != "survival_1y" or t.comparator == "historical"):
+            raise ConfigError(f"{key}.test", "km compares 1-year survival between two arms")
+        if t.comparator == "historical" and d.endpoint not in BINARY:
+            raise ConfigError(
+                f"{key}.endpoint",
+                f"a single-arm design needs a binary endpoint ({', '.join(BINARY)})",
+            )
+        if d.stratified and (d.test == "fisher" or t.comparator == "historical"):
+            raise ConfigError(
+                f"{key}.stratified", "stratified analyses are CMH (test z) or log-rank, two arms"
+            )
+        _name(f"{key}.type_of_design", d.type_of_design, TYPES)
+        _name(f"{key}.timing", d.timing, TIMINGS)
+        _increasing(f"{key}.information_rates", d.information_rates, 0.0, 1.0)
+        if d.information_rates[-1] != 1.0:
+            raise ConfigError(f"{key}.information_rates", "the last look must be at 1.0")
+        if d.type_of_design == "none" and (len(d.information_rates) > 1 or d.look_months):
+            raise ConfigError(
+                f"{key}.type_of_design", "interim looks need a boundary (asOF, asP, OF, P)"
+            )
+        _name(f"{key}.type_beta_spending", d.type_beta_spending, BETA_TYPES)
+        if d.type_beta_spending != "none":
+            if d.futility_z is not None:
+                raise ConfigError(
+                    f"{key}.futility_z", "give futility_z or type_beta_spending, not both"
+                )
+            if d.timing != "information" or len(d.information_rates) < 2:
+                raise ConfigError(
+                    f"{key}.type_beta_spending",
+                    "beta spending needs interim looks at planned information_rates",
+                )
+            _num(f"{key}.beta", d.beta, 0.0, 1.0 - t.alpha, open_low=True)
+        if d.timing == "calendar":
+            if d.type_of_design in ("OF", "P"):
+                raise ConfigError(
+                    f"{key}.type_of_design",
+                    "calendar looks need a spending function (asOF, asP): fractions are not "
+                    "known in advance",
+                )
+            _increasing(f"{key}.look_months", d.look_months, 0.0, math.inf)
+        elif d.look_months:
+            raise ConfigError(f"{key}.look_months", "only used with timing: calendar")
+
+    sz = t.sizing
+    if not sz.n:
+        raise ConfigError("trial.sizing.n", "give at least one sample size")
+    for i, n in enumerate(sz.n):
+        _int(f"trial.sizing.n[{i}]", n, 2)
+    if len(set(sz.n)) != len(sz.n):
+        raise ConfigError("trial.sizing.n", f"sample sizes must be distinct, got {list(sz.n)}")
+    _int("trial.sizing.trials", sz.trials, 1)
+    _int("trial.sizing.chunk_trials", sz.chunk_trials, 1)
+    if not sz.accrual_scale:
+        raise ConfigError("trial.sizing.accrual_scale", "give at least one accrual scale")
+    for i, s in enumerate(sz.accrual_scale):
+        _num(f"trial.sizing.accrual_scale[{i}]", s, 0.0, open_low=True)
+    _num("trial.sizing.target_power", sz.target_power, 0.0, 1.0, open_low=True)

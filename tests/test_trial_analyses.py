@@ -1,0 +1,138 @@
+"""The trial's tests against scipy / statsmodels / lifelines reference implementations."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import CoxPHFitter
+from lifelines.statistics import logrank_test
+from scipy.stats import binomtest, chi2_contingency, fisher_exact
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import proportion_effectsize
+
+from sim.trial import analyses
+
+
+@pytest.mark.parametrize("x_e, n_e, x_c, n_c", [(30, 50, 20, 50), (8, 40, 12, 45), (3, 7, 1, 9)])
+def test_two_proportions_is_chi_square_and_fisher(x_e, n_e, x_c, n_c):
+    table = np.array([[x_e, n_e - x_e], [x_c, n_c - x_c]])
+    r = analyses.two_proportions(x_e, n_e, x_c, n_c)
+    chi2 = chi2_contingency(table, correction=False)[0]
+    assert r.z**2 == pytest.approx(chi2, rel=1e-9)
+    assert math.copysign(1, r.z) == math.copysign(1, x_e / n_e - x_c / n_c)
+    exact = analyses.two_proportions(x_e, n_e, x_c, n_c, exact=True)
+    assert exact.p == pytest.approx(fisher_exact(table, alternative="greater")[1], rel=1e-9)
+
+
+def test_one_proportion_exact_is_binomial_test():
+    r = analyses.one_proportion(17, 30, 0.4, exact=True)
+    assert r.p == pytest.approx(binomtest(17, 30, 0.4, alternative="greater").pvalue, rel=1e-9)
+    z = analyses.one_proportion(17, 30, 0.4)
+    assert z.z == pytest.approx((17 / 30 - 0.4) / math.sqrt(0.4 * 0.6 / 30))
+
+
+def _survival_data(seed, hr=0.6, n=300, ties=False):
+    gen = np.random.default_rng(seed)
+    arm = gen.random(n) < 0.5
+    t = gen.exponential(1.0 / np.where(arm, hr, 1.0))
+    c = gen.uniform(0.5, 2.5, n)
+    time, event = np.minimum(t, c), t <= c
+    if ties:
+        time = np.ceil(time * 20) / 20  # many tied times
+    return time, event, arm
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_logrank_matches_lifelines(ties):
+    time, event, arm = _survival_data(3, ties=ties)
+    r = analyses.logrank(time, event, arm)
+    ref = logrank_test(time[arm], time[~arm], event[arm], event[~arm])
+    assert r.z**2 == pytest.approx(ref.test_statistic, rel=1e-6)
+    assert r.z > 0  # fewer deaths than expected on the experimental arm (HR 0.6)
+
+
+def test_one_step_hazard_ratio_is_close_to_cox():
+    time, event, arm = _survival_data(11, hr=0.7, n=600)
+    r = analyses.logrank(time, event, arm)
+    cox = CoxPHFitter().fit(pd.DataFrame({"t": time, "e": event, "x": arm.astype(float)}), "t", "e")
+    # the Peto one-step estimate is close to Cox's for HRs near 1 (Collett 2015, s.2.6)
+    assert math.log(r.estimate) == pytest.approx(cox.params_["x"], abs=0.03)
+
+
+def test_two_proportion_power_agrees_with_statsmodels():
+    p_e, p_c, n = 0.55, 0.35, 90
+    ours = analyses.power_two_proportions(p_e, p_c, n, n, 0.025)
+    # statsmodels uses the arcsine effect size (Cohen's h): a slightly different
+    # approximation of the same power, within about a point here
+    h = proportion_effectsize(p_e, p_c)
+    sm = NormalIndPower().power(h, nobs1=n, alpha=0.025, ratio=1.0, alternative="larger")
+    assert ours == pytest.approx(sm, abs=0.015)
+
+
+def test_schoenfeld_events_round_trip():
+    # Schoenfeld: D = 4 (z_a + z_b)^2 / log(HR)^2 events give power 1 - beta (1:1)
+    hr, za, zb = 0.7, 1.959964, 0.841621
+    d = 4 * (za + zb) ** 2 / math.log(hr) ** 2
+    assert analyses.power_logrank(hr, d, 0.5, 0.025) == pytest.approx(0.8, abs=1e-5)
+
+
+def test_exact_two_proportion_power_is_near_the_closed_form_and_sums_to_alpha_at_null():
+    exact = analyses.power_two_proportions_exact(0.55, 0.35, 90, 90, 0.025)
+    assert exact == pytest.approx(
+        analyses.power_two_proportions(0.55, 0.35, 90, 90, 0.025), abs=0.02
+    )
+    # under the null the z test's exact size is close to (not exactly) alpha
+    assert analyses.power_two_proportions_exact(0.4, 0.4, 90, 90, 0.025) == pytest.approx(
+        0.025, abs=0.005
+    )
+
+
+def test_km_at_matches_lifelines_and_greenwood():
+    from lifelines import KaplanMeierFitter
+
+    time, event, _ = _survival_data(5, ties=True)
+    s, var = analyses.km_at(time, event, 1.0)
+    kmf = KaplanMeierFitter().fit(time, event)
+    assert s == pytest.approx(float(kmf.survival_function_at_times(1.0).iloc[0]), rel=1e-9)
+    # Greenwood by a plain loop over distinct event times
+    g = 0.0
+    for t in np.unique(time[event & (time <= 1.0)]):
+        n = (time >= t).sum()
+        d = (event & (time == t)).sum()
+        g += d / (n * (n - d))
+    assert var == pytest.approx(s * s * g, rel=1e-9)
+
+
+def test_km_difference_without_censoring_is_the_pooled_two_proportion_z():
+    gen = np.random.default_rng(2)
+    arm = gen.random(200) < 0.5
+    died = gen.random(200) < np.where(arm, 0.4, 0.6)
+    time = np.where(died, gen.uniform(0, 300, 200), 400.0)
+    r = analyses.km_difference(time, died, arm, 365.0)
+    pe, pc = 1 - died[arm].mean(), 1 - died[~arm].mean()
+    z = analyses.two_proportions(
+        int((~died & arm).sum()), int(arm.sum()), int((~died & ~arm).sum()), int((~arm).sum())
+    ).z
+    assert r.z == pytest.approx(z, rel=1e-9)
+    assert r.estimate == pytest.approx(pe - pc)
+
+
+def test_stratified_km_difference_without_censoring_is_cmh():
+    gen = np.random.default_rng(4)
+    n = 150
+    strata = gen.integers(0, 5, n)
+    arm = gen.random(n) < 0.5
+    died = gen.random(n) < 0.3 + 0.1 * strata - 0.15 * arm
+    time = np.where(died, gen.uniform(0, 300, n), 400.0)
+    r = analyses.km_difference(time, died, arm, 365.0, strata)
+    alive = ~died
+
+    def count(mask):
+        return np.bincount(strata[mask], minlength=5)
+
+    cmh = analyses.two_proportions_stratified(
+        count(alive & arm), count(arm), count(alive & ~arm), count(~arm)
+    )
+    assert r.z == pytest.approx(cmh.z, rel=1e-9)
+    assert r.estimate == pytest.approx(cmh.estimate, rel=1e-9)
