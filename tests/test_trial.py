@@ -165,7 +165,7 @@ def test_model_effect_pd1_beats_soc_and_designs_share_trials():
         ("trial.eligibility.screen_fail=1.5", "trial.eligibility.screen_fail"),
         ("trial.designs.fixed_logrank.test=z", "trial.designs.fixed_logrank.test"),
         (
-            "trial.designs.asOF3_survival_1y.futility_z=0.0",
+            "trial.designs.asOF3_survival_1y.type_beta_spending=bsOF",
             "trial.designs.asOF3_survival_1y.futility_z",
         ),
         (
