@@ -6,6 +6,9 @@ Defaults: 1,000 draws x 1,000 patients x 4 strategies (soc, il7, pd1, vst) on tw
 local worker processes: the issue's benchmark. Each draw samples the uk_nhs PSA inputs
 and a calibration-ensemble member, simulates new patients under every strategy and
 costs them. Prints seconds, draws/s and simulated patients/s. Nothing is written.
+
+Measured 2026-11-24 on the 2-core machine, otherwise idle: 212 s on 2 processes
+(18,800 patients/s); 0.40 s per draw in-process.
 """
 
 import sys
