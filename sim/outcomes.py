@@ -15,6 +15,11 @@ from sim.config import CONDITIONS, ModelConfig, MonitoringConfig
 from sim.course import Course
 
 
+def mrs_level(damage: np.ndarray, cutpoints: list[float]) -> np.ndarray:
+    """Modified Rankin level 0-5 of a brain-damage value, by the model's cut points."""
+    return np.searchsorted(np.asarray(cutpoints, dtype=float), damage)
+
+
 def _month1(
     labs: pd.DataFrame, ids: np.ndarray, day: float, lod_copies: float
 ) -> dict[str, np.ndarray]:
@@ -86,9 +91,7 @@ def patient_frame(
     damage = col(lambda c: c.state.damage)
     recovery = col(lambda c: c.final_levers(horizon)["disability_recovery"])
     residual = np.where(died, np.nan, damage * (1.0 - recovery))
-    mrs = np.where(
-        died, 6, np.searchsorted(np.asarray(model.mrs_cutpoints), np.nan_to_num(residual))
-    )
+    mrs = np.where(died, 6, mrs_level(np.nan_to_num(residual), model.mrs_cutpoints))
     iris_state = col(lambda c: c.state.iris)
     n_se = col(lambda c: c.state.side_effects)
     cond = col(lambda c: c.patients.condition)

@@ -10,6 +10,7 @@ ICER) of one strategy against its comparator.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 
@@ -17,7 +18,7 @@ import pandas as pd
 
 from sim.config import RunConfig
 from sim.economics.values import patient_values
-from sim.run import simulate_chunk
+from sim.run import simulate
 from sim.targets import get_value, with_values
 
 DSA_COLUMNS = [
@@ -36,18 +37,14 @@ DSA_COLUMNS = [
 
 
 def _frames(cfg: RunConfig, strategies: list[str]) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
-    n = cfg.cohort.n
-    out = {}
-    for s in strategies:
-        parts = [
-            simulate_chunk(cfg, s, lo, min(lo + cfg.engine.chunk_size, n))
-            for lo in range(0, n, cfg.engine.chunk_size)
-        ]
-        out[s] = (
-            pd.concat([p.patients for p in parts], ignore_index=True),
-            pd.concat([p.events for p in parts], ignore_index=True),
-        )
-    return out
+    """Patients and events of these strategies (the run's executor, same seed)."""
+    c = copy.copy(cfg)
+    c.strategy = {s: cfg.strategy[s] for s in strategies}
+    patients, events, _ = simulate(c)
+    return {
+        s: (patients[patients["strategy"] == s], events[events["strategy"] == s])
+        for s in strategies
+    }
 
 
 def _compare(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from sim.config import RunConfig
+from sim.economics.decision import CEA_COLUMNS
+
+SE_COLUMNS = ["cost_se", "qaly_se", "inc_cost_se", "inc_qaly_se"]
 
 
 def _md(df: pd.DataFrame, floatfmt: dict[str, str] | None = None) -> str:
@@ -52,24 +55,7 @@ def report(
         "## Incremental analysis (cea.csv)",
         "",
         _md(
-            cea[
-                [
-                    "strategy",
-                    "cost",
-                    "qaly",
-                    "life_years",
-                    "inc_cost",
-                    "inc_qaly",
-                    "icer",
-                    "nmb",
-                    "dominance",
-                    "optimal",
-                    "cost_se",
-                    "qaly_se",
-                    "inc_cost_se",
-                    "inc_qaly_se",
-                ]
-            ],
+            cea[[c for c in CEA_COLUMNS if c not in ("comparator", "dominated")] + SE_COLUMNS],
             money | {"cost_se": ",.0f", "inc_cost_se": ",.0f"},
         ),
         "",

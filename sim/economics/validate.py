@@ -14,14 +14,9 @@ from sim.config import CONDITIONS, ConfigError, RunConfig
 from sim.economics.sampling import DIST_KINDS, correlation_matrix
 from sim.economics.schema import MRS_LEVELS
 from sim.targets import get_value
+from sim.validate import _name, _num
 
 UTILITY_MIN = -1.0  # worse-than-death states exist (EQ-5D-3L UK tariff reaches -0.594)
-
-
-def _num(key: str, value: float, low: float = -math.inf, high: float = math.inf, *, open_low=False):
-    from sim.validate import _num as num
-
-    num(key, value, low, high, open_low=open_low)
 
 
 def _levels(key: str, values: list[float], low: float, high: float) -> None:
@@ -32,8 +27,6 @@ def _levels(key: str, values: list[float], low: float, high: float) -> None:
 
 
 def _param(key: str, p, cfg: RunConfig) -> None:
-    from sim.validate import _name
-
     _name(f"{key}.kind", p.kind, DIST_KINDS)
     if p.kind == "dirichlet":
         if not p.keys or len(p.keys) != len(p.counts):
@@ -65,8 +58,6 @@ def _param(key: str, p, cfg: RunConfig) -> None:
 
 
 def validate_economics(cfg: RunConfig) -> None:
-    from sim.validate import _name
-
     e = cfg.economics
     _num("economics.wtp", e.wtp, 0.0)
     _num("economics.discount.costs", e.discount.costs, 0.0, 1.0)

@@ -28,6 +28,7 @@ from sim.config import ModelConfig, MonitoringConfig, TherapyConfig
 from sim.economics.discount import DAYS_PER_YEAR, factor, flow, force, linear_flow
 from sim.economics.lifetime import expected_years
 from sim.economics.schema import EconomicsConfig
+from sim.outcomes import mrs_level
 
 VALUE_COLUMNS = [
     "cost",
@@ -128,8 +129,7 @@ def patient_values(
 
     # quality of life in the acute phase
     u = np.asarray(econ.utilities.by_mrs, dtype=float)
-    cut = np.asarray(model.mrs_cutpoints, dtype=float)
-    mrs0 = np.searchsorted(cut, pts["lesion_burden_0"].to_numpy(dtype=float))
+    mrs0 = mrs_level(pts["lesion_burden_0"].to_numpy(dtype=float), model.mrs_cutpoints)
     mrs_end = pts["mrs"].to_numpy().astype(int)
     u_end = np.where(died, u[-1], u[np.minimum(mrs_end, len(u) - 1)])
     qaly_acute = linear_flow(0.0, t_end, u[mrs0], u_end, dq)

@@ -25,6 +25,7 @@ import pandas as pd
 
 from sim import rng
 from sim.config import CONDITIONS, RunConfig
+from sim.outcomes import mrs_level
 from sim.run import simulate
 
 _PIT_SLOT = 0  # slot of the TRIAL stream (per pool patient): tie-breaking in the HR transform
@@ -54,11 +55,6 @@ class Pool:
         return len(self.condition)
 
 
-def baseline_mrs(lesion_burden: np.ndarray, cutpoints: list[float]) -> np.ndarray:
-    """Baseline disability on the mRS scale, from lesion burden (the model's cutpoints)."""
-    return np.searchsorted(np.asarray(cutpoints), lesion_burden)
-
-
 def eligible(patients: pd.DataFrame, cfg: RunConfig) -> np.ndarray:
     el = cfg.trial.eligibility
     cond = patients["condition"].astype(str).to_numpy()
@@ -67,7 +63,7 @@ def eligible(patients: pd.DataFrame, cfg: RunConfig) -> np.ndarray:
         ok &= np.isin(cond, el.conditions)
     cd4 = patients["cd4_0"].to_numpy()
     ok &= (cd4 >= el.cd4_min) & (cd4 <= el.cd4_max)
-    mrs0 = baseline_mrs(patients["lesion_burden_0"].to_numpy(), cfg.model.mrs_cutpoints)
+    mrs0 = mrs_level(patients["lesion_burden_0"].to_numpy(), cfg.model.mrs_cutpoints)
     ok &= mrs0 <= el.max_baseline_mrs
     return ok
 

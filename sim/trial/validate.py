@@ -7,6 +7,7 @@ import math
 from sim.config import CONDITIONS, ConfigError, RunConfig
 from sim.trial.boundaries import BETA_TYPES, TYPES
 from sim.trial.design import BINARY, ENDPOINTS
+from sim.validate import _name, _num
 
 EFFECTS = ("model", "assumed")
 COMPARATORS = ("randomised", "historical")
@@ -14,24 +15,9 @@ TESTS = ("z", "fisher", "km", "logrank")
 TIMINGS = ("information", "calendar")
 
 
-def _num(key: str, value: float, low: float, high: float = math.inf, *, open_low=False) -> None:
-    ok = (value > low if open_low else value >= low) and value <= high and not math.isnan(value)
-    if not ok:
-        lo = "(" if open_low else "["
-        allowed = f"> {low}" if open_low else f">= {low}"
-        if high != math.inf:
-            allowed = f"in {lo}{low}, {high}]"
-        raise ConfigError(key, f"must be {allowed}, got {value}")
-
-
 def _int(key: str, value: int, low: int) -> None:
     if value < low:
         raise ConfigError(key, f"must be an integer >= {low}, got {value}")
-
-
-def _name(key: str, value: str, allowed) -> None:
-    if value not in allowed:
-        raise ConfigError(key, f"unknown name {value!r}; allowed: {', '.join(sorted(allowed))}")
 
 
 def _increasing(key: str, values: list[float], low: float, high: float) -> None:
