@@ -11,10 +11,10 @@ import sys
 import time
 
 from sim.api import load_config
-from sim.calibrate import fit_targets
-from sim.run import simulate
-from sim.study import add_study_columns, replicate_table, study_config
-from sim.targets import Evaluator
+from sim.engine.run import simulate
+from sim.evidence.calibrate import fit_targets
+from sim.evidence.study import add_study_columns, replicate_table, study_config
+from sim.evidence.targets import Evaluator
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 k = int(sys.argv[2]) if len(sys.argv) > 2 else 10

@@ -22,7 +22,7 @@ import time
 CHILD = r"""
 import json, resource, sys, time
 from sim.api import load_config
-from sim.run import chunks
+from sim.engine.run import chunks
 overrides = json.loads(sys.argv[1])
 cfg = load_config(overrides + ["output.progress=false"])
 t = time.perf_counter(); n = 0

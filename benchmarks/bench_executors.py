@@ -11,7 +11,7 @@ import sys
 import time
 
 from sim.api import load_config
-from sim.run import chunks
+from sim.engine.run import chunks
 
 
 def main() -> None:

@@ -15,9 +15,9 @@ import sys
 import time
 
 from sim.api import load_config
-from sim.calibrate import load_ensemble
 from sim.economics.psa import run_psa
 from sim.economics.sampling import draw_parameters
+from sim.evidence.calibrate import load_ensemble
 
 
 def main() -> None:

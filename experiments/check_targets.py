@@ -12,8 +12,8 @@ import math
 import sys
 
 from sim.api import load_config
-from sim.calibrate import implausibility
-from sim.targets import Evaluator, published_ci
+from sim.evidence.calibrate import implausibility
+from sim.evidence.targets import Evaluator, published_ci
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
 cfg = load_config(["+experiment=calibrate", *sys.argv[2:]])

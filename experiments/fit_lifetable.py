@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq, fsolve
 
+from sim.config.economics import Gompertz, LifetimeConfig
 from sim.economics.lifetime import life_expectancy
-from sim.economics.schema import Gompertz, LifetimeConfig
 
 TABLES = {
     # ONS National Life Tables UK 2020-22: e0 M 78.6 F 82.6; e65 M 18.3 F 20.8

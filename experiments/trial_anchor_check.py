@@ -23,10 +23,10 @@ import sys
 import time
 
 from sim.api import load_config
+from sim.app.tasks.trial import run_sizing
+from sim.config.trial import DesignConfig
 from sim.trial import analyses
-from sim.trial.config import DesignConfig
 from sim.trial.sizing import superpopulation
-from sim.trial.task import run_sizing
 
 
 def main() -> None:

@@ -1,26 +1,40 @@
-"""Python entry points: compose a config like the CLI does, and run it in memory."""
+"""The Python API: compose a config like the CLI does, run it in memory or into a folder.
+
+from sim.api import load_config, simulate, run_task
+cfg = load_config(["strategy=il7", "cohort.n=1000"])
+patients, events, labs = simulate(cfg)
+run_task(cfg, "results/my_run")          # the run directory the CLI would write
+"""
 
 from __future__ import annotations
 
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig
+from pathlib import Path
 
-from sim.cli import CONFIG_DIR
-from sim.config import RunConfig, register, to_object
-from sim.validate import validate
+from sim.app.validate import validate
+from sim.config import RunConfig
+from sim.config.load import compose_node, config_dir
+from sim.engine.run import simulate
 
-
-def compose_node(overrides: list[str] | None = None) -> DictConfig:
-    register()
-    if GlobalHydra.instance().is_initialized():  # inside the pml-sim app: same search path
-        return compose(config_name="config", overrides=list(overrides or []))
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides or []))
+__all__ = ["compose_node", "config_dir", "load_config", "run_task", "simulate"]
 
 
-def load_config(overrides: list[str] | None = None) -> RunConfig:
-    """The validated, typed config for these command-line style overrides."""
-    cfg = to_object(compose_node(overrides))
+def load_config(
+    overrides: list[str] | None = None, config_dirs: list[str] | None = None
+) -> RunConfig:
+    """The validated, typed config for these command-line style overrides; `config_dirs`
+    are user config folders searched before the shipped ones (like --config-dir)."""
+    from sim.config.schema import to_object
+
+    cfg = to_object(compose_node(overrides, config_dirs))
     validate(cfg)
     return cfg
+
+
+def run_task(cfg: RunConfig, out: str | Path, overrides: list[str] | None = None):
+    """Run cfg's task into the folder `out`, as the CLI does; returns its main table."""
+    from omegaconf import OmegaConf
+
+    from sim.app import tasks
+
+    yaml_text = OmegaConf.to_yaml(OmegaConf.structured(cfg), resolve=True)
+    return tasks.load(cfg.task).run(cfg, Path(out), yaml_text)

@@ -1,7 +1,7 @@
 import pytest
 
 from sim.api import load_config
-from sim.run import simulate
+from sim.engine.run import simulate
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,8 @@ published figures (those are reported by the calibration run, not asserted).
 """
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +14,9 @@ import pytest
 from cli_helper import pml_sim
 
 from sim.api import load_config
-from sim.calibrate import Space, calibrate, distance, model_yaml
-from sim.config import CalibParam, Target, TargetPopulation
-from sim.targets import Evaluator, standard_error, with_values
+from sim.config.schema import CalibParam, Target, TargetPopulation
+from sim.evidence.calibrate import Space, calibrate, distance, model_yaml
+from sim.evidence.targets import Evaluator, standard_error, with_values
 
 TRUTH = {"model.damage_rate_per_day": 0.008, "model.iris_hazard_scale": 0.08}
 N_GEN, N_FIT = 6000, 2000
@@ -126,7 +128,7 @@ def test_written_model_config_is_selectable(synthetic):
     cfg, _ = synthetic
     import pandas as pd
 
-    from sim.calibrate import Fit
+    from sim.evidence.calibrate import Fit
 
     name = "pytest_calibrated_tmp"
     cfg.calibration.output_model = name
@@ -189,7 +191,7 @@ def test_bad_calibration_input_is_one_line(tmp_path, override, key):
 
 
 def test_shipped_ensemble_is_usable_and_within_the_search_box():
-    from sim.calibrate import load_ensemble
+    from sim.evidence.calibrate import load_ensemble
 
     ens = load_ensemble("calibrated")
     cfg = load_config(["+experiment=calibrate"])
@@ -199,7 +201,7 @@ def test_shipped_ensemble_is_usable_and_within_the_search_box():
     for key, (lo, hi) in box.items():
         assert ens[key].between(lo, hi).all(), key
     # every member is a valid model: apply it and validate
-    from sim.validate import validate
+    from sim.app.validate import validate
 
     for _, row in ens.head(3).iterrows():
         validate(with_values(cfg, row.to_dict()))
@@ -226,13 +228,12 @@ def test_cli_calibration_writes_its_contract_and_leaves_conf_alone(tmp_path):
         "calibration.restarts=0",
         "calibration.ensemble_draws=3",
         "calibration.n_per_scenario=60",
-        "calibration.install=false",
         "output.progress=false",
         f"hydra.run.dir={out}",
         timeout=300,
     )
     assert r.returncode == 0, r.stderr
-    assert digest() == before  # install=false: conf/model untouched
+    assert digest() == before  # a calibration writes only into its run folder
     for f in (
         "calibration_fit.csv",
         "calibration_fit.md",
@@ -263,3 +264,28 @@ def test_cli_calibration_writes_its_contract_and_leaves_conf_alone(tmp_path):
         best["model.viral_kill_log10_per_day"], rel=1e-5
     )
     assert meta["status"] == "complete" and meta["task"] == "calibrate"
+    # making it a model is a separate step, which says what it replaces
+    user = tmp_path / "userconf"
+    r = subprocess.run(
+        [str(Path(sys.executable).parent / "pml-sim-install-model"), str(out), "--into", str(user)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "replaced nothing (new file)" in r.stdout
+    assert (user / "model" / "calibrated.yaml").read_text() == (
+        out / "model_calibrated.yaml"
+    ).read_text()
+    r2 = subprocess.run(
+        [str(Path(sys.executable).parent / "pml-sim-install-model"), str(out), "--into", str(user)],
+        capture_output=True,
+        text=True,
+    )
+    assert f"replaced {user / 'model' / 'calibrated.yaml'} (distance" in r2.stdout
+    assert digest() == before
+    bad = subprocess.run(
+        [str(Path(sys.executable).parent / "pml-sim-install-model"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "not a complete run" in bad.stderr

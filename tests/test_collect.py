@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from cli_helper import pml_sim
 
-from sim.collect import main, overrides
+from sim.app.collect import main, overrides
 
 
 @pytest.fixture(scope="module")

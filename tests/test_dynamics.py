@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
-from sim import cohort, rng
 from sim.api import load_config
-from sim.course import Course
-from sim.strategies import compile_strategy
-from sim.survival import kaplan_meier, survival_at
-from sim.therapies import Catalog
+from sim.core import rng
+from sim.model import cohort
+from sim.model.course import Course
+from sim.model.strategies import compile_strategy
+from sim.model.therapies import Catalog
+from sim.outcomes.survival import kaplan_meier, survival_at
 
 
 def _course(overrides, n=400):

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
+from sim.config.economics import Correlation, Gompertz, LifetimeConfig, PSAConfig, PSAParam
 from sim.economics.decision import cea_table, frontier
 from sim.economics.discount import DAYS_PER_YEAR, factor, flow, force, linear_flow
 from sim.economics.lifetime import expected_years, life_expectancy
 from sim.economics.sampling import draw_parameters
-from sim.economics.schema import Correlation, Gompertz, LifetimeConfig, PSAConfig, PSAParam
 from sim.economics.voi import ceac, conditional_means, evpi, evppi, wtp_grid
 
 # ------------------------------------------------------------------ discounting

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sim.api import load_config
-from sim.config import ConfigError
+from sim.config.schema import ConfigError
 from tests.cli_helper import pml_sim
 
 SMALL = [
@@ -111,7 +111,7 @@ def test_swapping_the_whole_economics_set_is_one_override():
 
 
 def test_a_sweep_over_willingness_to_pay_collects_into_one_table(tmp_path):
-    from sim.collect import collect
+    from sim.app.collect import collect
 
     sweep = tmp_path / "sweep"
     r = pml_sim(

@@ -7,9 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.config import ModelConfig, MonitoringConfig, SideEffect, TherapyConfig
-from sim.economics.discount import flow, force, linear_flow
-from sim.economics.schema import (
+from sim.config.economics import (
     CostsConfig,
     EconomicsConfig,
     Gompertz,
@@ -17,6 +15,8 @@ from sim.economics.schema import (
     TherapyCost,
     UtilitiesConfig,
 )
+from sim.config.schema import ModelConfig, MonitoringConfig, SideEffect, TherapyConfig
+from sim.economics.discount import flow, force, linear_flow
 from sim.economics.values import patient_values
 
 Y = 365.25
@@ -163,7 +163,7 @@ def test_psa_draws_are_identical_in_process_and_on_worker_processes():
         "output.progress=false",
     ]
     cfg = load_config([*over, "executor=inprocess"])
-    from sim.calibrate import load_ensemble
+    from sim.evidence.calibrate import load_ensemble
 
     params = draw_parameters(cfg.economics.psa, cfg.seed, load_ensemble("calibrated"))
     a = run_psa(cfg, params)
@@ -174,7 +174,7 @@ def test_psa_draws_are_identical_in_process_and_on_worker_processes():
 
 
 def test_increment_se_comes_from_paired_differences():
-    from sim.economics.task import add_increment_se
+    from sim.app.tasks.economics import add_increment_se
 
     rng = np.random.default_rng(4)
     n = 400

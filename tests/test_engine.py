@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.events import Event
+from sim.model.events import Event
 
 RULE_STRATEGIES = "strategy=[il7_maraviroc,il2_mefloquine,steroids_reactive]"
 

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 
 from sim.api import load_config
-from sim.config import ConfigError
-from sim.executors import _windowed
-from sim.run import simulate
+from sim.config.schema import ConfigError
+from sim.engine.executors import _windowed
+from sim.engine.run import simulate
 
 BASE = ["strategy=[soc,il7]", "cohort.n=500", "output.progress=false"]
 

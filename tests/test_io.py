@@ -2,7 +2,7 @@
 
 import pytest
 
-import sim.run as run_mod
+import sim.app.tasks.simulate as run_mod
 from sim.api import load_config
 
 
@@ -26,7 +26,7 @@ def test_failed_run_leaves_no_result(tmp_path, monkeypatch):
 
     monkeypatch.setattr(run_mod, "chunks", dying)
     with pytest.raises(KeyboardInterrupt):
-        run_mod.run_to_dir(cfg, tmp_path, "")
+        run_mod.run(cfg, tmp_path, "")
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no parquet, no temp files
 
 
@@ -40,7 +40,7 @@ def test_complete_run_lists_its_outputs(tmp_path):
             "output.plots=false",
         ]
     )
-    run_mod.run_to_dir(cfg, tmp_path, "seed: 1\n")
+    run_mod.run(cfg, tmp_path, "seed: 1\n")
     import json
 
     meta = json.loads((tmp_path / "run.json").read_text())
@@ -56,7 +56,7 @@ def test_complete_run_lists_its_outputs(tmp_path):
 def test_parquet_parts_commit_replace_and_abort(tmp_path):
     import pandas as pd
 
-    from sim.io import ParquetParts
+    from sim.core.io import ParquetParts
 
     path = tmp_path / "patients.parquet"
     frames = [pd.DataFrame({"patient_id": range(i * 10, i * 10 + 10), "x": 0.5}) for i in range(3)]

@@ -3,8 +3,9 @@
 import numpy as np
 from scipy import stats
 
-from sim import cohort, rng
 from sim.api import load_config
+from sim.core import rng
+from sim.model import cohort
 
 
 def test_uniforms_are_uniform_and_independent():

@@ -8,8 +8,8 @@ import pytest
 from cli_helper import pml_sim
 
 from sim.api import load_config
-from sim.run import simulate
-from sim.study import (
+from sim.engine.run import simulate
+from sim.evidence.study import (
     TABLE_COLUMNS,
     add_study_columns,
     condition_counts,

@@ -1,4 +1,4 @@
-"""Tests of the outcomes layer: sim.survival, sim.summary, sim.plots."""
+"""Tests of the outcomes layer: sim.outcomes.survival, sim.outcomes.summary, sim.outcomes.plots."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.plots import plot_iris_cif, plot_km, plot_km_by_condition
-from sim.summary import SUMMARY_COLUMNS, format_summary, summarise
-from sim.survival import (
+from sim.outcomes.plots import plot_iris_cif, plot_km, plot_km_by_condition
+from sim.outcomes.summary import SUMMARY_COLUMNS, format_summary, summarise
+from sim.outcomes.survival import (
     cif_at,
     cumulative_incidence,
     kaplan_meier,

@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 
 from sim.api import load_config
-from sim.config import ConfigError, StudyConfig, Target, TargetPopulation
-from sim.survival import kaplan_meier, survival_at
-from sim.targets import (
+from sim.config.schema import ConfigError, StudyConfig, Target, TargetPopulation
+from sim.evidence.targets import (
     add_therapy_side_effects,
     check_targets,
     measure,
@@ -19,6 +18,7 @@ from sim.targets import (
     standard_error,
     with_values,
 )
+from sim.outcomes.survival import kaplan_meier, survival_at
 
 
 def target(**kw) -> Target:
@@ -154,7 +154,7 @@ def test_with_values_sets_nested_keys_and_rejects_unknown():
 
 
 def test_csf_change_from_labs_counts_undetectable_as_the_limit():
-    from sim.targets import add_csf_change
+    from sim.evidence.targets import add_csf_change
 
     patients = pd.DataFrame(
         {

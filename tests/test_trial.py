@@ -15,11 +15,11 @@ import pytest
 from cli_helper import pml_sim
 
 from sim.api import load_config
-from sim.config import ConfigError
+from sim.app.tasks.trial import run_sizing
+from sim.config.schema import ConfigError
+from sim.config.trial import DesignConfig
 from sim.trial import analyses
-from sim.trial.config import DesignConfig
 from sim.trial.sizing import OC_COLUMNS, superpopulation
-from sim.trial.task import run_sizing
 
 K_SE = 3.5
 ANCHOR_TRIALS = 1500
@@ -245,7 +245,7 @@ def test_sizing_run_is_deterministic(tiny_runs):
 
 
 def test_collect_merges_sizing_runs(tiny_runs):
-    from sim.collect import main
+    from sim.app.collect import main
 
     base = tiny_runs[0].parent
     assert main([str(base)]) == 0

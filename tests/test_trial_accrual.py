@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
+from sim.config.trial import AccrualConfig
 from sim.trial.accrual import (
     DAYS_PER_MONTH,
     intensity,
@@ -12,7 +13,6 @@ from sim.trial.accrual import (
     site_openings,
     site_rate,
 )
-from sim.trial.config import AccrualConfig
 from sim.trial.randomise import permuted_blocks
 
 ACC = AccrualConfig(

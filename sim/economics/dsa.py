@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from sim.config import RunConfig
+from sim.config.paths import get_value, with_values
+from sim.config.schema import RunConfig
 from sim.economics.values import patient_values
-from sim.run import simulate
-from sim.targets import get_value, with_values
+from sim.engine.run import simulate
 
 DSA_COLUMNS = [
     "key",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.economics.schema import LifetimeConfig
+from sim.config.economics import LifetimeConfig
 
 QUAD_NODES = 64  # Gauss-Legendre nodes; the integrand is smooth (test: closed forms)
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(QUAD_NODES)

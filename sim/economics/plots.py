@@ -1,6 +1,6 @@
 """Figures of the economic evaluation: CE plane, CEAC/CEAF, EVPI/EVPPI, tornado, costs.
 
-Each function writes one PNG atomically (sim.plots._save_atomic) and closes the figure.
+Each function writes one PNG atomically (sim.outcomes.plots._save_atomic) and closes the figure.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim.plots import _save_atomic
+from sim.outcomes.plots import _save_atomic
 
 _MAX_POINTS = 2000  # PSA points drawn per strategy on the CE plane
 

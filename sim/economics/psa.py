@@ -23,12 +23,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from sim.config import RunConfig
+from sim.config.paths import with_values
+from sim.config.schema import RunConfig
+from sim.core.rng import Stream
 from sim.economics.values import patient_values
-from sim.executors import ordered_map
-from sim.rng import Stream
-from sim.run import simulate_chunk
-from sim.targets import with_values
+from sim.engine.executors import ordered_map
+from sim.engine.run import simulate_chunk
 
 PSA_COLUMNS = [
     "draw",

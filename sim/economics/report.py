@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sim.config import RunConfig
+from sim.config.schema import RunConfig
 from sim.economics.decision import CEA_COLUMNS
 
 SE_COLUMNS = ["cost_se", "qaly_se", "inc_cost_se", "inc_qaly_se"]

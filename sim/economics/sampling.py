@@ -7,7 +7,7 @@ the condition mix), or fixed. Correlated inputs are linked through a Gaussian co
 standard normals are correlated with the Cholesky factor of the declared correlation
 matrix, turned into uniforms, then into each marginal by its quantile function.
 Calibrated natural-history parameters can instead be resampled, as whole sets, from the
-calibration ensemble (sim.calibrate.load_ensemble), which keeps their joint structure.
+calibration ensemble (sim.evidence.calibrate.load_ensemble), which keeps their joint structure.
 
 All draws come from one generator seeded by (run seed, PSA stream), before any patient
 is simulated: the parameter sets do not depend on workers, chunks or execution order.
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.economics.schema import PSAConfig, PSAParam
-from sim.rng import Stream, generator
+from sim.config.economics import PSAConfig, PSAParam
+from sim.core.rng import Stream, generator
 
 DIST_KINDS = ("beta", "gamma", "lognormal", "normal", "uniform", "dirichlet", "fixed")
 

@@ -10,11 +10,11 @@ import math
 
 import numpy as np
 
-from sim.config import CONDITIONS, ConfigError, RunConfig
+from sim.config.checks import number, one_of
+from sim.config.economics import MRS_LEVELS
+from sim.config.paths import get_value
+from sim.config.schema import CONDITIONS, ConfigError, RunConfig
 from sim.economics.sampling import DIST_KINDS, correlation_matrix
-from sim.economics.schema import MRS_LEVELS
-from sim.targets import get_value
-from sim.validate import _name, _num
 
 UTILITY_MIN = -1.0  # worse-than-death states exist (EQ-5D-3L UK tariff reaches -0.594)
 
@@ -23,17 +23,17 @@ def _levels(key: str, values: list[float], low: float, high: float) -> None:
     if len(values) != MRS_LEVELS:
         raise ConfigError(key, f"needs {MRS_LEVELS} values (mRS 0..5), got {len(values)}")
     for i, v in enumerate(values):
-        _num(f"{key}.{i}", v, low, high)
+        number(f"{key}.{i}", v, low, high)
 
 
 def _param(key: str, p, cfg: RunConfig) -> None:
-    _name(f"{key}.kind", p.kind, DIST_KINDS)
+    one_of(f"{key}.kind", p.kind, DIST_KINDS)
     if p.kind == "dirichlet":
         if not p.keys or len(p.keys) != len(p.counts):
             raise ConfigError(f"{key}.counts", "dirichlet needs one count per entry of keys")
         for i, (k, c) in enumerate(zip(p.keys, p.counts, strict=True)):
             get_value(cfg, k)
-            _num(f"{key}.counts.{i}", c, 0.0, open_low=True)
+            number(f"{key}.counts.{i}", c, 0.0, open_low=True)
         return
     get_value(cfg, p.key)  # the key names a number of the config
     if p.kind == "beta":
@@ -43,13 +43,13 @@ def _param(key: str, p, cfg: RunConfig) -> None:
         if not 0.0 < p.sd < limit:
             raise ConfigError(f"{key}.sd", f"beta sd must be in (0, {limit:.4g}), got {p.sd}")
     elif p.kind == "gamma":
-        _num(f"{key}.mean", p.mean, 0.0, open_low=True)
-        _num(f"{key}.sd", p.sd, 0.0, open_low=True)
+        number(f"{key}.mean", p.mean, 0.0, open_low=True)
+        number(f"{key}.sd", p.sd, 0.0, open_low=True)
     elif p.kind == "lognormal":
-        _num(f"{key}.mean", p.mean, 0.0, open_low=True)
-        _num(f"{key}.sd", p.sd, 1.0)
+        number(f"{key}.mean", p.mean, 0.0, open_low=True)
+        number(f"{key}.sd", p.sd, 1.0)
     elif p.kind == "normal":
-        _num(f"{key}.sd", p.sd, 0.0)
+        number(f"{key}.sd", p.sd, 0.0)
         if p.low >= p.high:
             raise ConfigError(f"{key}.low", f"must be < {key}.high ({p.high}), got {p.low}")
     elif p.kind == "uniform":
@@ -59,9 +59,9 @@ def _param(key: str, p, cfg: RunConfig) -> None:
 
 def validate_economics(cfg: RunConfig) -> None:
     e = cfg.economics
-    _num("economics.wtp", e.wtp, 0.0)
-    _num("economics.discount.costs", e.discount.costs, 0.0, 1.0)
-    _num("economics.discount.qalys", e.discount.qalys, 0.0, 1.0)
+    number("economics.wtp", e.wtp, 0.0)
+    number("economics.discount.costs", e.discount.costs, 0.0, 1.0)
+    number("economics.discount.qalys", e.discount.qalys, 0.0, 1.0)
     c = e.costs
     for name in (
         "hospital_day",
@@ -75,11 +75,11 @@ def validate_economics(cfg: RunConfig) -> None:
         "severe_side_effect",
         "death",
     ):
-        _num(f"economics.costs.{name}", getattr(c, name), 0.0)
+        number(f"economics.costs.{name}", getattr(c, name), 0.0)
     _levels("economics.costs.long_term_care_per_year", c.long_term_care_per_year, 0.0, math.inf)
     for cond, v in c.condition_care_per_year.items():
-        _name(f"economics.costs.condition_care_per_year.{cond}", cond, CONDITIONS)
-        _num(f"economics.costs.condition_care_per_year.{cond}", v, 0.0)
+        one_of(f"economics.costs.condition_care_per_year.{cond}", cond, CONDITIONS)
+        number(f"economics.costs.condition_care_per_year.{cond}", v, 0.0)
     unpriced = [t for t in cfg.therapies if t not in c.therapies]
     if unpriced:  # a silent zero would flatter the strategies that use it
         raise ConfigError(
@@ -88,25 +88,25 @@ def validate_economics(cfg: RunConfig) -> None:
             f"missing: {', '.join(unpriced)}",
         )
     for t, tc in c.therapies.items():
-        _name(f"economics.costs.therapies.{t}", t, cfg.therapies)
-        _num(f"economics.costs.therapies.{t}.per_dose", tc.per_dose, 0.0)
-        _num(f"economics.costs.therapies.{t}.per_day", tc.per_day, 0.0)
+        one_of(f"economics.costs.therapies.{t}", t, cfg.therapies)
+        number(f"economics.costs.therapies.{t}.per_dose", tc.per_dose, 0.0)
+        number(f"economics.costs.therapies.{t}.per_day", tc.per_day, 0.0)
     u = e.utilities
     _levels("economics.utilities.by_mrs", u.by_mrs, UTILITY_MIN, 1.0)
-    _num("economics.utilities.iris_decrement", u.iris_decrement, 0.0, 1.0)
-    _num(
+    number("economics.utilities.iris_decrement", u.iris_decrement, 0.0, 1.0)
+    number(
         "economics.utilities.severe_side_effect_qaly_loss", u.severe_side_effect_qaly_loss, 0.0, 1.0
     )
     lt = e.lifetime
-    _num("economics.lifetime.max_age", lt.max_age, 0.0, open_low=True)
+    number("economics.lifetime.max_age", lt.max_age, 0.0, open_low=True)
     for sex in ("male", "female"):
         g = getattr(lt, f"background_{sex}")
-        _num(f"economics.lifetime.background_{sex}.a", g.a, 0.0, open_low=True)
-        _num(f"economics.lifetime.background_{sex}.b", g.b, 0.0, open_low=True)
+        number(f"economics.lifetime.background_{sex}.a", g.a, 0.0, open_low=True)
+        number(f"economics.lifetime.background_{sex}.b", g.b, 0.0, open_low=True)
     _levels("economics.lifetime.mrs_mortality_hr", lt.mrs_mortality_hr, 0.0, math.inf)
     for cond, v in lt.excess_mortality_per_year.items():
-        _name(f"economics.lifetime.excess_mortality_per_year.{cond}", cond, CONDITIONS)
-        _num(f"economics.lifetime.excess_mortality_per_year.{cond}", v, 0.0)
+        one_of(f"economics.lifetime.excess_mortality_per_year.{cond}", cond, CONDITIONS)
+        number(f"economics.lifetime.excess_mortality_per_year.{cond}", v, 0.0)
 
     psa = e.psa
     if psa.draws < 0:
@@ -115,7 +115,7 @@ def validate_economics(cfg: RunConfig) -> None:
         raise ConfigError(
             "economics.psa.n_patients", f"must be an integer >= 2, got {psa.n_patients}"
         )
-    _num("economics.psa.wtp_max", psa.wtp_max, 0.0, open_low=True)
+    number("economics.psa.wtp_max", psa.wtp_max, 0.0, open_low=True)
     if psa.wtp_points < 2:
         raise ConfigError("economics.psa.wtp_points", f"must be >= 2, got {psa.wtp_points}")
     for i, p in enumerate(psa.params):
@@ -124,8 +124,8 @@ def validate_economics(cfg: RunConfig) -> None:
     for i, corr in enumerate(psa.correlations):
         key = f"economics.psa.correlations.{i}"
         for side in ("a", "b"):
-            _name(f"{key}.{side}", getattr(corr, side), scalar)
-        _num(f"{key}.rho", corr.rho, -1.0, 1.0)
+            one_of(f"{key}.{side}", getattr(corr, side), scalar)
+        number(f"{key}.rho", corr.rho, -1.0, 1.0)
     if psa.correlations:
         r = correlation_matrix(psa, scalar)
         if np.linalg.eigvalsh(r).min() <= 0.0:
@@ -134,7 +134,7 @@ def validate_economics(cfg: RunConfig) -> None:
                 "the correlation matrix is not positive definite; weaken some rho values",
             )
     if psa.draws > 0 and psa.ensemble:
-        from sim.calibrate import load_ensemble
+        from sim.config.ensemble import load_ensemble
 
         ens = load_ensemble(psa.ensemble)  # raises a ConfigError if missing
         for k in ens.columns:
@@ -149,6 +149,6 @@ def validate_economics(cfg: RunConfig) -> None:
     for side in ("strategy", "comparator"):
         name = getattr(d, side)
         if name:
-            _name(f"economics.dsa.{side}", name, cfg.strategy)
+            one_of(f"economics.dsa.{side}", name, cfg.strategy)
     if d.params and len(cfg.strategy) < 2:
         raise ConfigError("economics.dsa.params", "a one-way analysis needs >= 2 strategies")

@@ -24,11 +24,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.config import ModelConfig, MonitoringConfig, TherapyConfig
+from sim.config.economics import EconomicsConfig
+from sim.config.schema import ModelConfig, MonitoringConfig, TherapyConfig
 from sim.economics.discount import DAYS_PER_YEAR, factor, flow, force, linear_flow
 from sim.economics.lifetime import expected_years
-from sim.economics.schema import EconomicsConfig
-from sim.outcomes import mrs_level
+from sim.model.disability import mrs_level
 
 VALUE_COLUMNS = [
     "cost",

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from sim.trial.config import AccrualConfig
+from sim.config.trial import AccrualConfig
 
 DAYS_PER_MONTH = 365.25 / 12.0
 

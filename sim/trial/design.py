@@ -43,11 +43,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import rng
+from sim.config.trial import DesignConfig, TrialConfig
+from sim.core import rng
 from sim.trial import analyses
 from sim.trial.accrual import DAYS_PER_MONTH, intensity, randomised_times
 from sim.trial.boundaries import CALENDAR_DIGITS, efficacy_bounds
-from sim.trial.config import DesignConfig, TrialConfig
 from sim.trial.pool import Outcomes, Pool
 from sim.trial.randomise import permuted_blocks
 

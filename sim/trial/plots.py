@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sim.plots import _save_atomic  # noqa: E402
+from sim.outcomes.plots import _save_atomic  # noqa: E402
 from sim.trial.accrual import DAYS_PER_MONTH, Intensity  # noqa: E402
 
 Z95 = 1.96  # error bars: +/- 1.96 Monte Carlo SE

@@ -23,10 +23,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from sim import rng
-from sim.config import CONDITIONS, RunConfig
-from sim.outcomes import mrs_level
-from sim.run import simulate
+from sim.config.schema import CONDITIONS, RunConfig
+from sim.core import rng
+from sim.engine.run import simulate
+from sim.model.disability import mrs_level
 
 _PIT_SLOT = 0  # slot of the TRIAL stream (per pool patient): tie-breaking in the HR transform
 

@@ -24,12 +24,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from sim.config import ExecutorConfig
-from sim.executors import ordered_map
+from sim.config.schema import ExecutorConfig
+from sim.config.trial import DesignConfig
+from sim.engine.executors import ordered_map
 from sim.trial import analyses
 from sim.trial.accrual import DAYS_PER_MONTH, intensity
 from sim.trial.boundaries import crossing_probabilities, efficacy_bounds, futility_bounds
-from sim.trial.config import DesignConfig
 from sim.trial.design import BINARY, Spec, endpoint_data, simulate_trials
 from sim.trial.pool import Outcomes
 

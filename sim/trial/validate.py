@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from sim.config import CONDITIONS, ConfigError, RunConfig
+from sim.config.checks import number, one_of
+from sim.config.schema import CONDITIONS, ConfigError, RunConfig
 from sim.trial.boundaries import BETA_TYPES, TYPES
 from sim.trial.design import BINARY, ENDPOINTS
-from sim.validate import _name, _num
 
 EFFECTS = ("model", "assumed")
 COMPARATORS = ("randomised", "historical")
@@ -30,11 +30,11 @@ def _increasing(key: str, values: list[float], low: float, high: float) -> None:
 
 def check_trial(cfg: RunConfig) -> None:
     t = cfg.trial
-    _name("trial.experimental", t.experimental, cfg.strategy)
-    _name("trial.control", t.control, cfg.strategy)
-    _name("trial.comparator", t.comparator, COMPARATORS)
-    _num("trial.alpha", t.alpha, 0.0, 0.5, open_low=True)
-    _num("trial.survival_day", t.survival_day, 0.0, cfg.horizon_days, open_low=True)
+    one_of("trial.experimental", t.experimental, cfg.strategy)
+    one_of("trial.control", t.control, cfg.strategy)
+    one_of("trial.comparator", t.comparator, COMPARATORS)
+    number("trial.alpha", t.alpha, 0.0, 0.5, open_low=True)
+    number("trial.survival_day", t.survival_day, 0.0, cfg.horizon_days, open_low=True)
     if t.csf_day not in cfg.monitoring.csf_days:
         raise ConfigError(
             "trial.csf_day", f"{t.csf_day} is not in monitoring.csf_days {cfg.monitoring.csf_days}"
@@ -43,18 +43,18 @@ def check_trial(cfg: RunConfig) -> None:
 
     el = t.eligibility
     for i, c in enumerate(el.conditions):
-        _name(f"trial.eligibility.conditions[{i}]", c, (*CONDITIONS, "all"))
-    _num("trial.eligibility.cd4_min", el.cd4_min, 0.0)
-    _num("trial.eligibility.cd4_max", el.cd4_max, el.cd4_min)
+        one_of(f"trial.eligibility.conditions[{i}]", c, (*CONDITIONS, "all"))
+    number("trial.eligibility.cd4_min", el.cd4_min, 0.0)
+    number("trial.eligibility.cd4_max", el.cd4_max, el.cd4_min)
     if not 0 <= el.max_baseline_mrs <= 5:
         raise ConfigError(
             "trial.eligibility.max_baseline_mrs", f"must be in [0, 5], got {el.max_baseline_mrs}"
         )
-    _num("trial.eligibility.screen_fail", el.screen_fail, 0.0, 0.99)
+    number("trial.eligibility.screen_fail", el.screen_fail, 0.0, 0.99)
 
     acc = t.accrual
     _int("trial.accrual.sites", acc.sites, 1)
-    _num("trial.accrual.ramp_up_months", acc.ramp_up_months, 0.0)
+    number("trial.accrual.ramp_up_months", acc.ramp_up_months, 0.0)
     if len(acc.rate_per_site_month) != len(acc.rate_change_months) + 1:
         raise ConfigError(
             "trial.accrual.rate_per_site_month",
@@ -62,11 +62,11 @@ def check_trial(cfg: RunConfig) -> None:
             f"({len(acc.rate_change_months)} changes), got {len(acc.rate_per_site_month)}",
         )
     for i, r in enumerate(acc.rate_per_site_month):
-        _num(f"trial.accrual.rate_per_site_month[{i}]", r, 0.0)
-    _num("trial.accrual.rate_per_site_month[-1]", acc.rate_per_site_month[-1], 0.0, open_low=True)
+        number(f"trial.accrual.rate_per_site_month[{i}]", r, 0.0)
+    number("trial.accrual.rate_per_site_month[-1]", acc.rate_per_site_month[-1], 0.0, open_low=True)
     if acc.rate_change_months:
         _increasing("trial.accrual.rate_change_months", acc.rate_change_months, 0.0, math.inf)
-    _num("trial.accrual.max_accrual_months", acc.max_accrual_months, 0.0, open_low=True)
+    number("trial.accrual.max_accrual_months", acc.max_accrual_months, 0.0, open_low=True)
 
     ra = t.randomisation
     if len(ra.allocation) != 2 or min(ra.allocation) < 1:
@@ -80,10 +80,10 @@ def check_trial(cfg: RunConfig) -> None:
             f"must be a positive multiple of sum(allocation) = {sum(ra.allocation)}, "
             f"got {ra.block_size}",
         )
-    _num("trial.followup.min_followup_months", t.followup.min_followup_months, 0.0)
-    _num("trial.followup.dropout_per_year", t.followup.dropout_per_year, 0.0)
-    _name("trial.effect.kind", t.effect.kind, EFFECTS)
-    _num("trial.effect.hazard_ratio", t.effect.hazard_ratio, 0.0, open_low=True)
+    number("trial.followup.min_followup_months", t.followup.min_followup_months, 0.0)
+    number("trial.followup.dropout_per_year", t.followup.dropout_per_year, 0.0)
+    one_of("trial.effect.kind", t.effect.kind, EFFECTS)
+    number("trial.effect.hazard_ratio", t.effect.hazard_ratio, 0.0, open_low=True)
     for k in ("survival_1y", "csf_clearance_12w", "no_iris"):
         v = getattr(t.historical, k)
         if not 0.0 < v < 1.0:
@@ -93,8 +93,8 @@ def check_trial(cfg: RunConfig) -> None:
         raise ConfigError("trial.designs", "define at least one design")
     for name, d in t.designs.items():
         key = f"trial.designs.{name}"
-        _name(f"{key}.endpoint", d.endpoint, ENDPOINTS)
-        _name(f"{key}.test", d.test, TESTS)
+        one_of(f"{key}.endpoint", d.endpoint, ENDPOINTS)
+        one_of(f"{key}.test", d.test, TESTS)
         if (d.endpoint == "time_to_death") != (d.test == "logrank"):
             raise ConfigError(
                 f"{key}.test", "time_to_death uses logrank; binary endpoints use z or fisher"
@@ -110,8 +110,8 @@ def check_trial(cfg: RunConfig) -> None:
             raise ConfigError(
                 f"{key}.stratified", "stratified analyses are CMH (test z) or log-rank, two arms"
             )
-        _name(f"{key}.type_of_design", d.type_of_design, TYPES)
-        _name(f"{key}.timing", d.timing, TIMINGS)
+        one_of(f"{key}.type_of_design", d.type_of_design, TYPES)
+        one_of(f"{key}.timing", d.timing, TIMINGS)
         _increasing(f"{key}.information_rates", d.information_rates, 0.0, 1.0)
         if d.information_rates[-1] != 1.0:
             raise ConfigError(f"{key}.information_rates", "the last look must be at 1.0")
@@ -119,7 +119,7 @@ def check_trial(cfg: RunConfig) -> None:
             raise ConfigError(
                 f"{key}.type_of_design", "interim looks need a boundary (asOF, asP, OF, P)"
             )
-        _name(f"{key}.type_beta_spending", d.type_beta_spending, BETA_TYPES)
+        one_of(f"{key}.type_beta_spending", d.type_beta_spending, BETA_TYPES)
         if d.type_beta_spending != "none":
             if d.futility_z is not None:
                 raise ConfigError(
@@ -130,7 +130,7 @@ def check_trial(cfg: RunConfig) -> None:
                     f"{key}.type_beta_spending",
                     "beta spending needs interim looks at planned information_rates",
                 )
-            _num(f"{key}.beta", d.beta, 0.0, 1.0 - t.alpha, open_low=True)
+            number(f"{key}.beta", d.beta, 0.0, 1.0 - t.alpha, open_low=True)
         if d.timing == "calendar":
             if d.type_of_design in ("OF", "P"):
                 raise ConfigError(
@@ -154,5 +154,5 @@ def check_trial(cfg: RunConfig) -> None:
     if not sz.accrual_scale:
         raise ConfigError("trial.sizing.accrual_scale", "give at least one accrual scale")
     for i, s in enumerate(sz.accrual_scale):
-        _num(f"trial.sizing.accrual_scale[{i}]", s, 0.0, open_low=True)
-    _num("trial.sizing.target_power", sz.target_power, 0.0, 1.0, open_low=True)
+        number(f"trial.sizing.accrual_scale[{i}]", s, 0.0, open_low=True)
+    number("trial.sizing.target_power", sz.target_power, 0.0, 1.0, open_low=True)

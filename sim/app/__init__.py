@@ -1,0 +1,1 @@
+"""The application: command line, Python API, validation and the run-directory tasks."""

@@ -1,0 +1,180 @@
+"""`task=economics` (`pml-sim +experiment=cea`, `+experiment=psa`): the run directory.
+
+Writes, atomically, run.json last:
+* cea.csv - one row per strategy: strategy, cost, qaly, life_years, inc_cost, inc_qaly,
+  comparator, icer, nmb, dominated, dominance, optimal, plus Monte Carlo SEs;
+* cost_breakdown.csv, patient_values.parquet (per patient), ce_plane.png,
+  cost_breakdown.png;
+* with economics.dsa.params: dsa.csv and tornado.png;
+* with economics.psa.draws > 0: psa.parquet (one row per draw x strategy),
+  psa_params.parquet (one row per draw), ceac.csv (wtp, strategy, probability,
+  on_frontier), evpi.csv (wtp, evpi), evppi.csv (group, wtp, evppi), uncertainty.csv,
+  ceac.png, evpi.png;
+* report.md, config.yaml, run.json.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from sim.app.tasks.finish import finish
+from sim.config.schema import RunConfig
+from sim.core import io
+from sim.economics import plots as eplots
+from sim.economics.decision import cea_table, format_cea
+from sim.economics.dsa import one_way
+from sim.economics.psa import run_psa, strategy_means, uncertainty_table
+from sim.economics.report import report
+from sim.economics.sampling import draw_parameters, groups
+from sim.economics.validate import validate_economics as validate  # noqa: F401  (task hook)
+from sim.economics.values import VALUE_COLUMNS, patient_values
+from sim.economics.voi import ceac, evpi, evppi, wtp_grid
+from sim.engine.run import chunks
+
+
+def base_case(cfg: RunConfig) -> pd.DataFrame:
+    """Per-patient values of the base case (every strategy), chunk by chunk."""
+    bar = tqdm(
+        total=cfg.cohort.n * len(cfg.strategy),
+        unit="patient",
+        unit_scale=True,
+        desc="base case",
+        disable=not cfg.output.progress,
+        mininterval=0.5,
+    )
+    parts = []
+    try:
+        for c in chunks(cfg, bar):
+            v = patient_values(
+                c.patients,
+                c.events,
+                cfg.economics,
+                cfg.model,
+                cfg.monitoring,
+                cfg.therapies,
+                cfg.horizon_days,
+            )
+            parts.append(v)
+    finally:
+        bar.close()
+    return pd.concat(parts, ignore_index=True)
+
+
+def summarise_values(values: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
+    rows = [{"strategy": s, **strategy_means(values[values["strategy"] == s])} for s in strategies]
+    return pd.DataFrame(rows)
+
+
+def add_increment_se(cea: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+    """Monte Carlo SEs of each frontier increment. The same patients ran under every
+    strategy (common random numbers), so the SE comes from per-patient differences:
+    much smaller than the two means' SEs combined."""
+    cea = cea.copy()
+    by = {s: g.set_index("patient_id") for s, g in values.groupby("strategy", sort=False)}
+    for col in ("cost", "qaly"):
+        se = []
+        for r in cea.itertuples():
+            if not r.comparator:
+                se.append(float("nan"))
+                continue
+            a, b = by[r.strategy], by[r.comparator]
+            d = a[col] - b.loc[a.index, col]
+            se.append(float(d.std(ddof=1) / math.sqrt(len(d))))
+        cea[f"inc_{col}_se"] = se
+    return cea
+
+
+def _dsa_pair(cfg: RunConfig, cea: pd.DataFrame) -> tuple[str, str]:
+    d = cfg.economics.dsa
+    comparator = d.comparator or next(iter(cfg.strategy))
+    if d.strategy:
+        return d.strategy, comparator
+    front = cea[~cea["dominated"] & (cea["strategy"] != comparator)]
+    pool = front if len(front) else cea[cea["strategy"] != comparator]
+    return str(pool.sort_values("qaly")["strategy"].iloc[-1]), comparator
+
+
+def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
+    started, prov = time.time(), io.provenance(resolved_yaml)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    e = cfg.economics
+    strategies = list(cfg.strategy)
+    figures: list[str] = []
+
+    values = base_case(cfg)
+    means = summarise_values(values, strategies)
+    cea = add_increment_se(cea_table(means, e.wtp), values)
+    io.write_csv(out / "cea.csv", cea)
+    breakdown = (
+        values.groupby("strategy", sort=False)[[c for c in VALUE_COLUMNS if c.startswith("cost_")]]
+        .mean()
+        .reset_index()
+    )
+    io.write_csv(out / "cost_breakdown.csv", breakdown)
+    io.write_atomic(out / "patient_values.parquet", lambda p: values.to_parquet(p, index=False))
+
+    dsa = None
+    if e.dsa.params:
+        strategy, comparator = _dsa_pair(cfg, cea)
+        steps = 2 * len(e.dsa.params)
+        with tqdm(total=steps, desc="one-way", disable=not cfg.output.progress) as bar:
+            dsa = one_way(cfg, strategy, comparator, on_step=lambda: bar.update(1))
+        io.write_csv(out / "dsa.csv", dsa)
+
+    psa = params = ceac_t = evpi_t = evppi_t = unc = None
+    if e.psa.draws > 0:
+        from sim.config.ensemble import load_ensemble
+
+        ensemble = load_ensemble(e.psa.ensemble) if e.psa.ensemble else None
+        params = draw_parameters(e.psa, cfg.seed, ensemble)
+        with tqdm(
+            total=e.psa.draws, desc="PSA", unit="draw", disable=not cfg.output.progress
+        ) as bar:
+            psa = run_psa(cfg, params, on_draw=lambda _n: bar.update(1))
+        psa["nmb"] = e.wtp * psa["qaly"] - psa["cost"]
+        io.write_atomic(out / "psa.parquet", lambda p: psa.to_parquet(p, index=False))
+        io.write_atomic(out / "psa_params.parquet", lambda p: params.to_parquet(p, index=False))
+        grid = wtp_grid(e.psa.wtp_max, e.psa.wtp_points)
+        ceac_t = ceac(psa, strategies, grid)
+        evpi_t = evpi(psa, strategies, grid)
+        io.write_csv(out / "ceac.csv", ceac_t)
+        io.write_csv(out / "evpi.csv", evpi_t)
+        if e.psa.evppi:
+            evppi_t = evppi(psa, params, strategies, grid, groups(e.psa, ensemble))
+            io.write_csv(out / "evppi.csv", evppi_t)
+        unc = uncertainty_table(psa)
+        io.write_csv(out / "uncertainty.csv", unc)
+
+    if cfg.output.plots:
+        ref = strategies[0]
+        eplots.plot_ce_plane(cea, psa, ref, e.wtp, e.currency, out / "ce_plane.png")
+        eplots.plot_cost_breakdown(breakdown, e.currency, out / "cost_breakdown.png")
+        figures += ["ce_plane.png", "cost_breakdown.png"]
+        if dsa is not None:
+            eplots.plot_tornado(dsa, e.currency, out / "tornado.png")
+            figures.append("tornado.png")
+        if ceac_t is not None:
+            eplots.plot_ceac(ceac_t, e.currency, out / "ceac.png")
+            eplots.plot_evpi(evpi_t, evppi_t, e.currency, out / "evpi.png")
+            figures += ["ceac.png", "evpi.png"]
+    io.write_text(out / "report.md", report(cfg, cea, breakdown, dsa, evpi_t, ceac_t, unc, figures))
+    finish(
+        out,
+        cfg,
+        resolved_yaml,
+        started,
+        prov,
+        n_patients=cfg.cohort.n,
+        strategies=strategies,
+        psa_draws=e.psa.draws,
+    )
+    if cfg.output.print_summary:
+        print(format_cea(cea, e.currency, e.wtp))
+        print(f"results: {out}")
+    return cea

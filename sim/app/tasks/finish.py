@@ -1,0 +1,27 @@
+"""The last files of every run directory: config.yaml, then run.json (written last:
+a directory without a complete run.json is not a result)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sim.config import RunConfig
+from sim.core import io
+
+
+def finish(
+    out: Path, cfg: RunConfig, resolved_yaml: str, started: float, prov: dict, **extra
+) -> None:
+    """config.yaml, then run.json (last). `prov` is taken at the start of the run: a
+    calibration that installs its model dirties the tree only after it has run."""
+    io.write_text(out / "config.yaml", resolved_yaml)
+    meta = prov | {
+        "task": cfg.task,
+        "seed": cfg.seed,
+        "wall_seconds": round(time.time() - started, 3),
+        **extra,
+        "outputs": sorted(p.name for p in out.iterdir() if not p.name.startswith(".")),
+        "status": "complete",
+    }
+    io.write_json(out / "run.json", meta)

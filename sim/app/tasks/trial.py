@@ -1,0 +1,87 @@
+"""`task=trial` (`pml-sim +experiment=trial_sizing`): the sizing run's directory.
+
+Writes operating_characteristics.csv (one row per design x n x accrual scale),
+sizing.md (smallest n reaching the target power), trials.parquet (one row per
+simulated trial, design and scenario), power_curve.png, duration.png, accrual.png,
+then config.yaml and run.json (last), every file atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from sim.app.tasks.finish import finish
+from sim.config.schema import RunConfig
+from sim.core import io
+from sim.trial.accrual import intensity
+from sim.trial.design import Spec, enrol
+from sim.trial.plots import plot_accrual, plot_duration, plot_power_curve
+from sim.trial.pool import build_pool
+from sim.trial.sizing import operating_characteristics, simulate_grid, sizing_markdown
+from sim.trial.validate import check_trial as validate  # noqa: F401  (task hook)
+
+ACCRUAL_EXAMPLES = 10  # simulated accrual paths drawn on accrual.png
+
+
+def run_sizing(cfg: RunConfig, progress: bool = False) -> tuple[Spec, pd.DataFrame, pd.DataFrame]:
+    """Pool, every trial of the grid, and the operating characteristics (in memory)."""
+    t = cfg.trial
+    pool = build_pool(cfg)
+    spec = Spec(cfg.seed, t, pool)
+    sz = t.sizing
+    total = sz.trials * len(sz.n) * len(sz.accrual_scale)
+    bar = tqdm(
+        total=total, desc="simulating trials", unit="trial", disable=not progress, mininterval=0.5
+    )
+    try:
+        trials = simulate_grid(spec, cfg.executor, on_chunk=bar.update)
+    finally:
+        bar.close()
+    return spec, trials, operating_characteristics(spec, trials)
+
+
+def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
+    started, prov = time.time(), io.provenance(resolved_yaml)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t = cfg.trial
+    print(
+        f"trial '{t.name}': {t.experimental} vs "
+        f"{t.control if t.comparator == 'randomised' else 'historical control'}, "
+        f"{len(t.designs)} designs x {len(t.sizing.n)} sample sizes x "
+        f"{len(t.sizing.accrual_scale)} accrual rates x {t.sizing.trials} trials x 2 scenarios"
+    )
+    pool_started = time.time()
+    spec, trials, oc = run_sizing(cfg, progress=cfg.output.progress)
+    io.write_csv(out / "operating_characteristics.csv", oc)
+    md = sizing_markdown(oc, spec)
+    io.write_text(out / "sizing.md", md)
+    io.write_atomic(out / "trials.parquet", lambda p: trials.to_parquet(p, index=False))
+    if cfg.output.plots:
+        plot_power_curve(oc, t.sizing.target_power, t.alpha, out / "power_curve.png")
+        plot_duration(trials, out / "duration.png")
+        p_rand = spec.pool.p_eligible * (1.0 - t.eligibility.screen_fail)
+        curves = {s: intensity(t.accrual, s, p_rand) for s in t.sizing.accrual_scale}
+        n_max = max(t.sizing.n)
+        s0 = t.sizing.accrual_scale[0]
+        examples = [enrol(spec, n_max, s0, 0, i).entry for i in range(ACCRUAL_EXAMPLES)]
+        plot_accrual(curves, examples, n_max, t.accrual.max_accrual_months, out / "accrual.png")
+    finish(
+        out,
+        cfg,
+        resolved_yaml,
+        started,
+        prov,
+        n_trials_simulated=len(trials),
+        p_eligible=spec.pool.p_eligible,
+        pool_per_arm=t.pool_per_arm,
+        sizing_seconds=round(time.time() - pool_started, 3),
+    )
+    if cfg.output.print_summary:
+        print(md)
+        print(f"results: {out}")
+    return oc

@@ -1,0 +1,146 @@
+"""Structured configs of the health-economic evaluation (`conf/economics/`).
+
+Kept apart from `sim/config/schema.py` so the economics stage reads as one unit: prices and
+utilities (input data), the lifetime extension, discounting, and the two uncertainty
+analyses (probabilistic and one-way). Values here are schema fallbacks only; the
+defaults a user runs with, and their sources, are in the YAML files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omegaconf import MISSING
+
+MRS_LEVELS = 6  # modified Rankin 0..5 for survivors (6 = dead)
+
+
+@dataclass
+class TherapyCost:
+    """What one therapy costs: per dose or session given, and per day on treatment."""
+
+    per_dose: float = 0.0  # acquisition + administration of one dose / session / infusion
+    per_day: float = 0.0  # continuous regimens (oral drugs, care packages) per day on therapy
+    source: str = ""
+
+
+@dataclass
+class CostsConfig:
+    therapies: dict[str, TherapyCost] = field(default_factory=dict)
+    hospital_day: float = 0.0  # inpatient bed day
+    admission_days: float = 0.0  # diagnostic / initial admission at PML diagnosis
+    iris_hospital_days: float = 0.0  # extra inpatient days per diagnosed IRIS episode
+    iris_management: float = 0.0  # per diagnosed IRIS episode, beyond bed days and drugs
+    visit: float = 0.0  # outpatient review incl. blood CD4 count
+    mri: float = 0.0  # brain MRI with contrast
+    lumbar_puncture: float = 0.0  # incl. CSF JCV PCR
+    side_effect: float = 0.0  # managing a non-severe side effect
+    severe_side_effect: float = 0.0  # managing a severe side effect (admission)
+    death: float = 0.0  # end-of-life care, once at death during follow-up
+    long_term_care_per_year: list[float] = field(default_factory=lambda: [0.0] * MRS_LEVELS)
+    condition_care_per_year: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class UtilitiesConfig:
+    by_mrs: list[float] = field(default_factory=lambda: [1.0] * MRS_LEVELS)  # mRS 0..5
+    iris_decrement: float = 0.0  # subtracted while IRIS is active (diagnosis to resolution)
+    severe_side_effect_qaly_loss: float = 0.0  # once per severe side effect
+
+
+@dataclass
+class Gompertz:
+    """Background hazard a * exp(b * age) per year."""
+
+    a: float = 1e-4
+    b: float = 0.09
+
+
+@dataclass
+class LifetimeConfig:
+    enabled: bool = True  # False: QALYs and costs stop at the follow-up horizon
+    max_age: float = 100.0  # everybody alive is assumed dead by this age
+    background_male: Gompertz = field(default_factory=Gompertz)
+    background_female: Gompertz = field(default_factory=Gompertz)
+    excess_mortality_per_year: dict[str, float] = field(default_factory=dict)  # by condition
+    mrs_mortality_hr: list[float] = field(default_factory=lambda: [1.0] * MRS_LEVELS)
+
+
+@dataclass
+class DiscountConfig:
+    costs: float = 0.035  # annual rate, applied continuously: exp(-ln(1+r) t)
+    qalys: float = 0.035
+    guideline: str = ""
+
+
+@dataclass
+class PSAParam:
+    """One uncertain input: a dotted config key and its distribution.
+
+    kind: beta (mean, sd) | gamma (mean, sd) | lognormal (mean = median, sd = gsd) |
+    normal (mean, sd; optional low/high truncation) | uniform (low, high) |
+    dirichlet (keys + counts: one draw sets all keys) | fixed (mean).
+    """
+
+    key: str = ""  # e.g. economics.costs.hospital_day, therapies.vst.levers.x
+    kind: str = MISSING
+    mean: float = 0.0
+    sd: float = 0.0
+    low: float = float("-inf")
+    high: float = float("inf")
+    keys: list[str] = field(default_factory=list)  # dirichlet: the keys it sets
+    counts: list[float] = field(default_factory=list)  # dirichlet: concentration per key
+    group: str = ""  # EVPPI group label ("" = none)
+    source: str = ""
+
+
+@dataclass
+class Correlation:
+    """Rank correlation between two PSA inputs (Gaussian copula)."""
+
+    a: str = MISSING
+    b: str = MISSING
+    rho: float = 0.0
+    source: str = ""
+
+
+@dataclass
+class PSAConfig:
+    draws: int = 0  # outer loop: parameter sets (0 = no PSA)
+    n_patients: int = 1000  # inner loop: patients per draw and strategy
+    ensemble: str = ""  # model name whose calibrated ensemble is resampled ("" = none)
+    params: list[PSAParam] = field(default_factory=list)
+    correlations: list[Correlation] = field(default_factory=list)
+    wtp_max: float = 100000.0  # CEAC / EVPI grid: 0 .. wtp_max
+    wtp_points: int = 41
+    evppi: bool = True  # regression EVPPI for each parameter group
+
+
+@dataclass
+class DSAParam:
+    key: str = MISSING
+    low: float = MISSING
+    high: float = MISSING
+    label: str = ""
+
+
+@dataclass
+class DSAConfig:
+    params: list[DSAParam] = field(default_factory=list)  # empty = no one-way analysis
+    strategy: str = ""  # the strategy compared ("" = the most effective non-dominated one)
+    comparator: str = ""  # "" = the first strategy in the run
+
+
+@dataclass
+class EconomicsConfig:
+    name: str = "default"
+    currency: str = MISSING
+    price_year: int = MISSING
+    perspective: str = ""
+    wtp: float = 30000.0  # willingness to pay per QALY for NMB and the base-case decision
+    discount: DiscountConfig = field(default_factory=DiscountConfig)
+    costs: CostsConfig = field(default_factory=CostsConfig)
+    utilities: UtilitiesConfig = field(default_factory=UtilitiesConfig)
+    lifetime: LifetimeConfig = field(default_factory=LifetimeConfig)
+    psa: PSAConfig = field(default_factory=PSAConfig)
+    dsa: DSAConfig = field(default_factory=DSAConfig)

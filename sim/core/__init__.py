@@ -1,0 +1,1 @@
+"""Shared utilities below the model: random-number streams and atomic file output."""

@@ -1,0 +1,123 @@
+"""Per-patient outcome rows, event log and lab table of a simulated course.
+
+One row per patient and strategy: baseline, survival time (death or censoring at
+the horizon), IRIS, side effects, the month-1 changes that seed 000 analysed, and
+residual disability on a modified Rankin-like scale (0-5 for survivors by damage,
+reduced by supportive care; 6 = dead).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.config.schema import CONDITIONS, ModelConfig, MonitoringConfig
+from sim.model.course import Course
+from sim.model.disability import mrs_level
+
+
+def _month1(
+    labs: pd.DataFrame, ids: np.ndarray, day: float, lod_copies: float
+) -> dict[str, np.ndarray]:
+    """Ratio / log10 change between the day-0 visit and the visit at `day` (NaN if missing)."""
+    out = {
+        "lymphocytes_ratio_1m": np.full(len(ids), np.nan),
+        "cd4_ratio_1m": np.full(len(ids), np.nan),
+        "csf_jcv_change_1m_log10": np.full(len(ids), np.nan),
+    }
+    if labs.empty:
+        return out
+    base = labs[labs["day"] == 0.0].set_index("patient_id")
+    later = labs[np.isclose(labs["day"], day)].set_index("patient_id")
+    both = base.index.intersection(later.index)
+    pos = np.searchsorted(ids, both.to_numpy())
+    b, m = base.loc[both], later.loc[both]
+    out["lymphocytes_ratio_1m"][pos] = (m["lymphocytes"] / b["lymphocytes"]).to_numpy()
+    out["cd4_ratio_1m"][pos] = (m["cd4"] / b["cd4"]).to_numpy()
+    # undetectable CSF JCV counts as the detection limit (a conservative fall)
+    floor = np.log10(lod_copies)
+    b_csf = b["csf_jcv_log10"].fillna(floor).to_numpy()
+    m_csf = m["csf_jcv_log10"].fillna(floor).to_numpy()
+    out["csf_jcv_change_1m_log10"][pos] = m_csf - b_csf
+    return out
+
+
+def labs_frame(courses: list[Course]) -> pd.DataFrame:
+    parts = [pd.DataFrame(v) for c in courses for v in c.labs]
+    if not parts:
+        return pd.DataFrame(
+            columns=[
+                "patient_id",
+                "day",
+                "cd4",
+                "lymphocytes",
+                "csf_jcv_log10",
+                "csf_jcv_detectable",
+                "lesion_burden",
+            ]
+        )
+    return pd.concat(parts, ignore_index=True).sort_values(["patient_id", "day"], kind="stable")
+
+
+def events_frame(courses: list[Course]) -> pd.DataFrame:
+    frames = [c.log.to_frame() for c in courses]
+    ev = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return ev.sort_values(["patient_id", "time_days"], kind="stable").reset_index(drop=True)
+
+
+def patient_frame(
+    courses: list[Course],
+    horizon: float,
+    model: ModelConfig,
+    monitoring: MonitoringConfig,
+    labs: pd.DataFrame,
+) -> pd.DataFrame:
+    def cat(get) -> np.ndarray:
+        return np.concatenate([np.asarray(get(c)) for c in courses])
+
+    pid = cat(lambda c: c.patients.patient_id)
+    order = np.argsort(pid, kind="stable")
+    pid = pid[order]
+
+    def col(get) -> np.ndarray:
+        return cat(get)[order]
+
+    died = col(lambda c: ~c.state.alive)
+    death_time = col(lambda c: c.state.death_time)
+    damage = col(lambda c: c.state.damage)
+    recovery = col(lambda c: c.final_levers(horizon)["disability_recovery"])
+    residual = np.where(died, np.nan, damage * (1.0 - recovery))
+    mrs = np.where(died, 6, mrs_level(np.nan_to_num(residual), model.mrs_cutpoints))
+    iris_state = col(lambda c: c.state.iris)
+    n_se = col(lambda c: c.state.side_effects)
+    cond = col(lambda c: c.patients.condition)
+    out = pd.DataFrame(
+        {
+            "patient_id": pid,
+            "condition": pd.Categorical(np.asarray(CONDITIONS)[cond], categories=CONDITIONS),
+            "age": col(lambda c: c.patients.age),
+            "female": col(lambda c: c.patients.female),
+            "cd4_0": col(lambda c: c.patients.cd4_0),
+            "lymphocytes_0": col(lambda c: c.patients.lymph_0),
+            "csf_jcv_log10_0": col(lambda c: c.patients.jcv_0),
+            "lesion_burden_0": col(lambda c: c.patients.lesion_0),
+            "time_days": np.where(died, death_time, horizon),
+            "died": died,
+            "iris": iris_state > 0,
+            "iris_onset_days": col(lambda c: c.state.iris_onset),
+            "iris_resolved": iris_state == 2,
+            "side_effect": n_se > 0,
+            "n_side_effects": n_se.astype(np.int16),
+            "severe_side_effect": col(lambda c: c.state.severe_side_effects) > 0,
+            "final_cd4": np.where(died, np.nan, col(lambda c: c.state.cd4)),
+            "final_csf_jcv_log10": np.where(died, np.nan, col(lambda c: c.state.jcv)),
+            "lesion_burden_final": np.where(died, col(lambda c: c.state.damage_at_death), damage),
+            "residual_disability": residual,
+            "mrs": mrs.astype(np.int8),
+        }
+    )
+    for name, values in _month1(
+        labs, pid, monitoring.month1_day, monitoring.csf_jcv_lod_copies
+    ).items():
+        out[name] = values
+    return out

@@ -1,0 +1,1 @@
+"""Evidence: published targets, the virtual retrospective study and calibration."""

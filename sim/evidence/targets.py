@@ -1,0 +1,333 @@
+"""Published figures as data, and the same figures measured on simulated patients.
+
+A target (`conf/targets/`) names a quantity (1-year survival, IRIS share, an odds
+ratio ...), the published value with its uncertainty, the population it comes from
+(cohort preset, strategy, condition subgroup) and its source. `Evaluator` simulates
+each population once per parameter set and measures every target on it, so the
+calibration and the report compare like with like.
+
+Uncertainty of a published figure, on the scale the distance uses:
+* an explicit `se` if given (the target's note says why);
+* else a 95% CI: (high - low) / 3.92 (on the log scale for odds ratios);
+* else a proportion with n patients: binomial, with the add-one (Laplace) estimate
+  so that 0/n and n/n still carry uncertainty.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.config.paths import get_value, with_values  # noqa: F401  (re-exported)
+from sim.config.schema import CONDITIONS, ConfigError, RunConfig, StudyConfig, Target
+from sim.outcomes.survival import kaplan_meier, survival_at
+
+QUANTITIES: dict[str, str] = {
+    "survival": "Kaplan-Meier survival at at_days",
+    "iris": "share of patients with PML-IRIS onset by at_days",
+    "side_effect": "share of patients with at least one side effect",
+    "median_time_to_death_days": "median time from diagnosis to death, among deaths by at_days",
+    "csf_jcv_change_log10": "median CSF JCV change (log10) from diagnosis to at_days, alive",
+    "odds_ratio": "odds ratio of being alive at at_days for a month-1 change (predictor)",
+}
+PREDICTORS = ("lymphocyte_rise", "cd4_rise", "csf_jcv_fall")
+ROLES = ("fit", "validation", "input")
+Z95 = 1.959963984540054
+
+
+def on_scale(t: Target, x: float) -> float:
+    """The scale distances are measured on: log for odds ratios, natural otherwise."""
+    if t.quantity == "odds_ratio":
+        return math.log(x) if x > 0 else -math.inf
+    return x
+
+
+def standard_error(t: Target) -> float:
+    """Standard error of the published value on the distance scale (see module doc)."""
+    if t.se is not None:
+        return float(t.se)
+    if t.ci_low is not None and t.ci_high is not None:
+        return (on_scale(t, t.ci_high) - on_scale(t, t.ci_low)) / (2.0 * Z95)
+    if t.n is not None and t.quantity in ("survival", "iris", "side_effect"):
+        p = (t.value * t.n + 1.0) / (t.n + 2.0)
+        return math.sqrt(p * (1.0 - p) / t.n)
+    raise ConfigError(f"targets.items[{t.id}]", "needs se, ci_low/ci_high, or n")
+
+
+def published_ci(t: Target) -> tuple[float, float]:
+    """The published 95% CI, or one built from the standard error."""
+    if t.ci_low is not None and t.ci_high is not None:
+        return float(t.ci_low), float(t.ci_high)
+    se = standard_error(t)
+    if t.quantity == "odds_ratio":
+        return t.value * math.exp(-Z95 * se), t.value * math.exp(Z95 * se)
+    lo, hi = t.value - Z95 * se, t.value + Z95 * se
+    if t.quantity in ("survival", "iris", "side_effect"):
+        lo, hi = max(lo, 0.0), min(hi, 1.0)
+    return lo, hi
+
+
+# --------------------------------------------------------------------- measuring
+
+
+def month1_exposures(patients: pd.DataFrame, study: StudyConfig) -> pd.DataFrame:
+    """The three month-1 changes seed 000 analysed, as 0/1 (NaN where not measured)."""
+
+    def flag(values: pd.Series, hit: pd.Series) -> np.ndarray:
+        return np.where(values.isna(), np.nan, hit.astype(float))
+
+    lymph = patients["lymphocytes_ratio_1m"]
+    cd4 = patients["cd4_ratio_1m"]
+    csf = patients["csf_jcv_change_1m_log10"]
+    out = pd.DataFrame(
+        {
+            "lymphocyte_rise": flag(lymph, lymph > study.lymphocyte_rise),
+            "cd4_rise": flag(cd4, cd4 > study.cd4_rise),
+            "csf_jcv_fall": flag(csf, csf < -study.csf_jcv_fall_log10),
+        },
+        index=patients.index,
+    )
+    if "csf_month1_measured" in patients:
+        out.loc[~patients["csf_month1_measured"].astype(bool), "csf_jcv_fall"] = np.nan
+    return out
+
+
+def add_therapy_side_effects(
+    patients: pd.DataFrame, events: pd.DataFrame, therapies: Iterable[str]
+) -> pd.DataFrame:
+    """Columns side_effect_<therapy>: had a side effect of that therapy (from the event log).
+
+    A study reports the side effects of the drug it studies, not those of the
+    background therapy (ART in HIV), so such targets name their therapy.
+    """
+    out = patients
+    key = ["strategy", "patient_id"]
+    who = pd.MultiIndex.from_frame(patients[key])
+    se = events[events["event"] == "side_effect"]
+    for th in sorted(set(therapies)):
+        hit = se.loc[se["detail"].astype(str).str.startswith(f"{th}:"), key]
+        col = who.isin(pd.MultiIndex.from_frame(hit)) if len(hit) else np.zeros(len(out), bool)
+        out = out.assign(**{f"side_effect_{th}": np.asarray(col, dtype=bool)})
+    return out
+
+
+def add_csf_change(
+    patients: pd.DataFrame, labs: pd.DataFrame, days: Iterable[float], lod_copies: float
+) -> pd.DataFrame:
+    """Columns csf_jcv_change_<day>: measured CSF JCV change (log10) since day 0.
+
+    Undetectable values count as the detection limit (a conservative fall), as in
+    the month-1 changes; NaN where the patient has no sample on that day.
+    """
+    out = patients
+    floor = np.log10(lod_copies)
+    csf = labs.dropna(subset=["csf_jcv_detectable"])
+    value = csf["csf_jcv_log10"].fillna(floor)
+    key = ["strategy", "patient_id"]
+    base = csf.assign(v=value)[csf["day"] == 0.0].set_index(key)["v"]
+    for day in sorted(set(days)):
+        later = csf.assign(v=value)[np.isclose(csf["day"], day)].set_index(key)["v"]
+        change = (later - base).dropna()
+        idx = pd.MultiIndex.from_frame(out[key])
+        out = out.assign(**{f"csf_jcv_change_{day:g}": change.reindex(idx).to_numpy()})
+    return out
+
+
+def alive_at(patients: pd.DataFrame, day: float) -> np.ndarray:
+    """1 if alive at `day` (all patients are followed to the horizon or death)."""
+    return ((~patients["died"]) | (patients["time_days"] > day)).to_numpy(float)
+
+
+def odds_ratio(alive: np.ndarray, exposed: np.ndarray) -> tuple[float, float, float, float]:
+    """Logistic regression of survival on one 0/1 exposure: OR, 95% CI, Wald p.
+
+    statsmodels' Logit, as the paper ran. A 2x2 table with an empty cell has no
+    finite maximum-likelihood OR; then all four values are NaN (the replicate
+    counts as not estimable, as it would in a real study).
+    """
+    import statsmodels.api as sm
+
+    ok = ~np.isnan(exposed)
+    y, x = alive[ok], exposed[ok]
+    cells = [np.sum((y == a) & (x == b)) for a in (0, 1) for b in (0, 1)]
+    if min(cells) == 0:
+        return (math.nan,) * 4
+    fit = sm.Logit(y, sm.add_constant(x, has_constant="add")).fit(disp=0, method="newton")
+    beta, se = float(fit.params[1]), float(fit.bse[1])
+    return (
+        math.exp(beta),
+        math.exp(beta - Z95 * se),
+        math.exp(beta + Z95 * se),
+        float(fit.pvalues[1]),
+    )
+
+
+def measure(t: Target, patients: pd.DataFrame, study: StudyConfig) -> float:
+    """The target's quantity on simulated patients of one strategy."""
+    p = patients
+    if t.population.condition != "all":
+        p = p[p["condition"] == t.population.condition]
+    if len(p) == 0:
+        return math.nan
+    q = t.quantity
+    if q == "survival":
+        km = kaplan_meier(p["time_days"].to_numpy(), p["died"].to_numpy())
+        return float(survival_at(km, t.at_days)[0])
+    if q == "iris":  # IRIS onset by at_days
+        return float((p["iris"] & (p["iris_onset_days"] <= t.at_days)).mean())
+    if q == "side_effect":
+        return float(p[f"side_effect_{t.therapy}" if t.therapy else "side_effect"].mean())
+    if q == "median_time_to_death_days":  # among deaths by at_days
+        dead = p.loc[p["died"] & (p["time_days"] <= t.at_days), "time_days"]
+        return float(dead.median()) if len(dead) else math.nan
+    if q == "csf_jcv_change_log10":
+        alive = alive_at(p, t.at_days) > 0
+        change = p.loc[alive, f"csf_jcv_change_{t.at_days:g}"].dropna()
+        return float(change.median()) if len(change) else math.nan
+    if q == "odds_ratio":
+        exposed = month1_exposures(p, study)[t.predictor].to_numpy()
+        return odds_ratio(alive_at(p, t.at_days), exposed)[0]
+    raise ConfigError(f"targets.items[{t.id}].quantity", f"unknown quantity {q!r}")
+
+
+def mc_standard_error(t: Target, value: float, n: int) -> float:
+    """Rough Monte Carlo error of a simulated value from n patients (distance scale)."""
+    if t.quantity in ("survival", "iris", "side_effect"):
+        return math.sqrt(max(value * (1.0 - value), 0.25 / n) / n)
+    if t.quantity == "odds_ratio":
+        return 4.0 / math.sqrt(n)  # sqrt(sum 1/cells) with ~n/4 per cell, an upper bound
+    if t.quantity == "median_time_to_death_days":
+        return 1.253 * value / math.sqrt(n)  # median of a roughly exponential sample
+    if t.quantity == "csf_jcv_change_log10":
+        return 1.253 / math.sqrt(n)  # median of changes with sd ~1 log10
+    return 0.0
+
+
+# ------------------------------------------------------------------ parameters
+
+
+# ------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One simulated population: a cohort preset (and mix) under one strategy."""
+
+    cohort: str
+    strategy: str
+    mix: tuple[tuple[str, float], ...]
+
+    def overrides(self) -> list[str]:
+        ov = [f"cohort={self.cohort}", f"strategy={self.strategy}"]
+        if self.mix:
+            body = ", ".join(f"{c}: {w}" for c, w in self.mix)
+            ov.append(("+" if self.cohort == "custom" else "") + f"cohort.mix={{{body}}}")
+        return ov
+
+
+def scenario_of(t: Target) -> Scenario:
+    pop = t.population
+    return Scenario(pop.cohort, pop.strategy, tuple(sorted(pop.mix.items())))
+
+
+class Evaluator:
+    """Simulate every population the targets need and measure each target.
+
+    The model, therapy catalog, monitoring and seed come from `base` (the run's own
+    config, so `model=...` overrides carry through); the cohort preset and strategy
+    come from each target's population. The same seed is used for every parameter
+    set: common random numbers make the distance a smooth function of parameters.
+    """
+
+    def __init__(self, base: RunConfig, targets: Iterable[Target], n: int) -> None:
+        from sim.api import load_config
+
+        self.base = base
+        self.targets = list(targets)
+        self.n = n
+        self.scenarios: dict[Scenario, RunConfig] = {}
+        for t in self.targets:
+            sc = scenario_of(t)
+            if sc in self.scenarios:
+                continue
+            cfg = load_config(sc.overrides())
+            cfg.model, cfg.therapies = base.model, base.therapies
+            cfg.monitoring, cfg.seed, cfg.engine = base.monitoring, base.seed, base.engine
+            cfg.cohort.n = n
+            # follow long enough for this population's targets; each target reads its
+            # own window (at_days), so a longer follow-up does not change it
+            days = [x.at_days for x in self.targets if scenario_of(x) == sc]
+            cfg.horizon_days = max(base.horizon_days, *days)
+            cfg.output.progress = False
+            self.scenarios[sc] = cfg
+
+    def simulate(self, values: dict[str, float] | None = None) -> dict[Scenario, pd.DataFrame]:
+        from sim.engine.run import simulate
+
+        tuned = with_values(self.base, values) if values else None
+        out = {}
+        for sc, cfg in self.scenarios.items():
+            run = cfg
+            if tuned is not None:
+                run = copy.copy(cfg)
+                run.model, run.therapies = tuned.model, tuned.therapies
+            patients, events, labs = simulate(run)
+            mine = [t for t in self.targets if scenario_of(t) == sc]
+            therapies = [t.therapy for t in mine if t.therapy]
+            patients = add_therapy_side_effects(patients, events, therapies)
+            days = [t.at_days for t in mine if t.quantity == "csf_jcv_change_log10"]
+            if days:
+                lod = run.monitoring.csf_jcv_lod_copies
+                patients = add_csf_change(patients, labs, days, lod)
+            out[sc] = patients
+        return out
+
+    def evaluate(self, values: dict[str, float] | None = None) -> dict[str, float]:
+        sims = self.simulate(values)
+        return {t.id: measure(t, sims[scenario_of(t)], self.base.study) for t in self.targets}
+
+
+def check_targets(items: list[Target]) -> None:
+    """Names, ranges and uncertainty of every target (ConfigError on the first problem)."""
+    seen: set[str] = set()
+    for i, t in enumerate(items):
+        key = f"targets.items[{i}]"
+        if t.id in seen:
+            raise ConfigError(f"{key}.id", f"duplicate target id {t.id!r}")
+        seen.add(t.id)
+        if t.quantity not in QUANTITIES:
+            raise ConfigError(
+                f"{key}.quantity", f"unknown {t.quantity!r}; allowed: {', '.join(QUANTITIES)}"
+            )
+        if t.role not in ROLES:
+            raise ConfigError(f"{key}.role", f"unknown {t.role!r}; allowed: {', '.join(ROLES)}")
+        if t.population.condition not in (*CONDITIONS, "all"):
+            raise ConfigError(
+                f"{key}.population.condition",
+                f"unknown {t.population.condition!r}; allowed: all, {', '.join(CONDITIONS)}",
+            )
+        if t.quantity == "odds_ratio":
+            if t.predictor not in PREDICTORS:
+                raise ConfigError(f"{key}.predictor", f"allowed: {', '.join(PREDICTORS)}")
+            if t.value <= 0:
+                raise ConfigError(f"{key}.value", f"an odds ratio must be > 0, got {t.value}")
+        elif t.quantity in ("survival", "iris", "side_effect") and not 0.0 <= t.value <= 1.0:
+            raise ConfigError(f"{key}.value", f"a proportion must be in [0, 1], got {t.value}")
+        if t.therapy is not None and t.quantity != "side_effect":
+            raise ConfigError(f"{key}.therapy", "only side_effect targets name a therapy")
+        if (t.ci_low is None) != (t.ci_high is None):
+            raise ConfigError(f"{key}.ci_low", "give both ci_low and ci_high, or neither")
+        if t.ci_low is not None and not t.ci_low <= t.value <= t.ci_high:
+            raise ConfigError(f"{key}.ci_low", f"CI [{t.ci_low}, {t.ci_high}] must hold {t.value}")
+        if t.se is not None and t.se <= 0:
+            raise ConfigError(f"{key}.se", f"must be > 0, got {t.se}")
+        if t.n is not None and t.n < 1:
+            raise ConfigError(f"{key}.n", f"must be >= 1, got {t.n}")
+        if not t.source.strip():
+            raise ConfigError(f"{key}.source", "every target needs its source")
+        standard_error(t)

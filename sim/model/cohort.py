@@ -1,0 +1,210 @@
+"""Virtual patients: baseline characteristics and per-patient dynamic parameters.
+
+A patient is a row of arrays. Its condition comes from the cohort mix; its baseline
+(age, sex, CD4, lymphocytes, CSF JCV load, lesion burden) from the condition's
+distributions in `conf/model/`; its dynamic parameters (viral growth and killing,
+immune-recovery speed and ceiling, damage rate, frailty, IRIS susceptibility,
+responsiveness to cytokines) from
+population values times log-normal random effects, so a cohort spreads the way real
+cohorts do. Every draw comes from `sim.core.rng`, keyed by patient index, so patient
+i is the same person in every chunk, engine and strategy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import lru_cache
+
+import numpy as np
+from scipy import stats
+
+from sim.config.schema import CONDITIONS, CohortConfig, Dist, ModelConfig
+from sim.core import rng
+from sim.model.immunity import effector_target, saturation_target
+
+# slots of the BASELINE and RANDOM_EFFECTS streams (part of the reproducibility contract)
+_B_AGE, _B_SEX, _B_CD4, _B_CD4FRAC, _B_JCV, _B_LESION = range(6)
+(
+    _R_GROWTH,
+    _R_KILL,
+    _R_CEILING,
+    _R_RECOVERY,
+    _R_DAMAGE,
+    _R_FRAILTY,
+    _R_IRIS,
+    _R_FUNCTION,
+    _R_CYTOKINE,
+) = range(9)
+# slots of the EVENT_THRESHOLDS stream
+SLOT_DEATH, SLOT_IRIS, SLOT_IRIS_DURATION = 0, 1, 2
+
+
+@dataclass
+class Patients:
+    """Per-patient arrays; all of length n."""
+
+    patient_id: np.ndarray
+    condition: np.ndarray  # int index into CONDITIONS
+    age: np.ndarray
+    female: np.ndarray
+    cd4_0: np.ndarray
+    lymph_0: np.ndarray
+    jcv_0: np.ndarray
+    lesion_0: np.ndarray
+    cd4_ceiling: np.ndarray
+    recovery_rate: np.ndarray  # 1/day
+    growth: np.ndarray  # gross JCV replication, log10/day
+    kill: np.ndarray  # log10/day per effector unit
+    t_cell_function: np.ndarray
+    damage_rate: np.ndarray
+    frailty: np.ndarray
+    iris_susceptibility: np.ndarray
+    cytokine_response: np.ndarray  # multiplies cytokine-driven T-cell expansion
+    excess_hazard: np.ndarray  # 1/day
+    natalizumab: np.ndarray  # bool
+    death_threshold: np.ndarray  # Exp(1)
+    iris_threshold: np.ndarray  # Exp(1)
+    iris_duration: np.ndarray  # days
+
+    def __len__(self) -> int:
+        return len(self.patient_id)
+
+    def take(self, idx: np.ndarray) -> Patients:
+        return Patients(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+
+def mix_weights(cohort: CohortConfig) -> np.ndarray:
+    """Normalised condition weights in CONDITIONS order."""
+    w = np.array([float(cohort.mix.get(c, 0.0)) for c in CONDITIONS])
+    return w / w.sum()
+
+
+def assign_conditions(key: np.uint64, cohort: CohortConfig, idx: np.ndarray) -> np.ndarray:
+    """Condition of each patient.
+
+    Stratified assignment: patient i gets the quantile (rank_i + u_i) / n of the mix,
+    where rank is a seeded permutation. Condition counts then match the mix up to
+    rounding (as a study with a fixed mix does), and still depend only on the
+    patient index, not on chunking.
+    """
+    n = cohort.n
+    cdf = np.cumsum(mix_weights(cohort))
+    cdf[-1] = 1.0
+    rank = _ranks(int(key), n)
+    jitter = rng.uniform(key, rng.Stream.CONDITION, idx, 1)
+    q = (rank[idx] + jitter) / n
+    return np.searchsorted(cdf, q, side="right").astype(np.int8)
+
+
+@lru_cache(maxsize=2)
+def _ranks(key: int, n: int) -> np.ndarray:
+    """A seeded random permutation of 0..n-1 (computed once per run, not per chunk)."""
+    u_rank = rng.uniform(np.uint64(key), rng.Stream.CONDITION, np.arange(n), 0)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(u_rank, kind="stable")] = np.arange(n)
+    return rank
+
+
+def _draw(d: Dist, z: np.ndarray) -> np.ndarray:
+    """Map standard-normal numbers z to the distribution d by inversion, then truncate."""
+    if d.kind == "normal":
+        x = d.mean + d.sd * z
+    elif d.kind == "lognormal":
+        x = d.mean * np.exp(np.log(d.sd) * z)
+    elif d.kind == "beta":
+        var = d.sd**2
+        common = d.mean * (1.0 - d.mean) / var - 1.0
+        a, b = d.mean * common, (1.0 - d.mean) * common
+        x = stats.beta.ppf(stats.norm.cdf(z), a, b)
+    else:  # validated earlier; kept for safety
+        raise ValueError(f"unknown distribution kind {d.kind!r}")
+    return np.clip(x, d.low, d.high)
+
+
+def _per_condition(cond: np.ndarray, values: list[float]) -> np.ndarray:
+    return np.asarray(values, dtype=float)[cond]
+
+
+def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndarray) -> Patients:
+    """Draw the patients with global indices `idx` (any subset, any order)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    cond = assign_conditions(key, cohort, idx)
+    n = len(idx)
+    params = [model.conditions[c] for c in CONDITIONS]
+
+    def zb(slot: int) -> np.ndarray:
+        return rng.normal(key, rng.Stream.BASELINE, idx, slot)
+
+    def zr(slot: int) -> np.ndarray:
+        return rng.normal(key, rng.Stream.RANDOM_EFFECTS, idx, slot)
+
+    def by_condition(attr: str, z: np.ndarray) -> np.ndarray:
+        out = np.empty(n)
+        for ci, p in enumerate(params):
+            m = cond == ci
+            if m.any():
+                out[m] = _draw(getattr(p, attr), z[m])
+        return out
+
+    age = by_condition("age", zb(_B_AGE))
+    female = rng.uniform(key, rng.Stream.BASELINE, idx, _B_SEX) < _per_condition(
+        cond, [p.female_fraction for p in params]
+    )
+    cd4 = by_condition("cd4", zb(_B_CD4))
+    cd4_frac = by_condition("cd4_fraction", zb(_B_CD4FRAC))
+    jcv = by_condition("csf_jcv_log10", zb(_B_JCV))
+    lesion = by_condition("lesion_burden", zb(_B_LESION))
+
+    def lognormal_effect(gsd: float | np.ndarray, slot: int) -> np.ndarray:
+        return np.exp(np.log(gsd) * zr(slot))
+
+    ceiling_gsd = _per_condition(cond, [p.ceiling_gsd for p in params])
+    recovery_gsd = _per_condition(cond, [p.recovery_gsd for p in params])
+    ceiling = _per_condition(cond, [p.cd4_ceiling for p in params]) * lognormal_effect(
+        ceiling_gsd, _R_CEILING
+    )
+    half_life = _per_condition(cond, [p.recovery_half_life_days for p in params])
+    recovery = np.log(2.0) / half_life * lognormal_effect(recovery_gsd, _R_RECOVERY)
+    # T-cell function: logit-normal around the condition mean
+    f_mean = _per_condition(cond, [p.t_cell_function for p in params])
+    logit = np.log(f_mean / (1.0 - f_mean)) + model.t_cell_function_logit_sd * zr(_R_FUNCTION)
+    func = 1.0 / (1.0 + np.exp(-logit))
+
+    # gross replication = net progression at diagnosis + killing at diagnosis
+    natalizumab = _per_condition(cond, [float(p.natalizumab_at_diagnosis) for p in params]) > 0
+    kill = model.viral_kill_log10_per_day * lognormal_effect(model.viral_kill_gsd, _R_KILL)
+    e0 = effector_target(
+        func, cd4, 1.0 - saturation_target(natalizumab.astype(float), model), model
+    )
+    net0 = model.viral_net_growth_log10_per_day * lognormal_effect(
+        model.viral_growth_gsd, _R_GROWTH
+    )
+
+    thr = rng.Stream.EVENT_THRESHOLDS
+    iris_dur = model.iris_duration_days * np.exp(
+        np.log(model.iris_duration_gsd) * rng.normal(key, thr, idx, SLOT_IRIS_DURATION)
+    )
+    return Patients(
+        patient_id=idx,
+        condition=cond,
+        age=age,
+        female=female,
+        cd4_0=cd4,
+        lymph_0=cd4 / cd4_frac,
+        jcv_0=jcv,
+        lesion_0=lesion,
+        cd4_ceiling=np.maximum(ceiling, cd4),  # removing a cause never lowers CD4
+        recovery_rate=recovery,
+        growth=net0 + kill * e0,
+        kill=kill,
+        t_cell_function=func,
+        damage_rate=model.damage_rate_per_day * lognormal_effect(model.damage_gsd, _R_DAMAGE),
+        frailty=lognormal_effect(model.frailty_gsd, _R_FRAILTY),
+        iris_susceptibility=lognormal_effect(model.iris_susceptibility_gsd, _R_IRIS),
+        cytokine_response=lognormal_effect(model.cytokine_response_gsd, _R_CYTOKINE),
+        excess_hazard=_per_condition(cond, [p.excess_mortality_per_year for p in params]) / 365.25,
+        natalizumab=natalizumab,
+        death_threshold=rng.exponential(key, thr, idx, SLOT_DEATH),
+        iris_threshold=rng.exponential(key, thr, idx, SLOT_IRIS),
+        iris_duration=iris_dur,
+    )

@@ -1,0 +1,379 @@
+r"""Within-host dynamics: immune recovery, JC virus, brain damage, IRIS and death.
+
+Time t is in days since PML diagnosis. The state of a patient is advanced in steps
+of `dt` (default one day); within a step the linear parts are solved exactly
+(exponential approach to a set point), and event times (death, IRIS onset and
+resolution) are found exactly by inverting the piecewise-linear cumulative hazard.
+All arrays are vectorised over patients; the reference engine runs the very same
+kernel on one patient at a time.
+
+In plain words
+--------------
+* **Immune capacity** is the blood CD4 count C. Removing the cause (ART, stopping
+  the immunosuppressant) moves its set point from the baseline C0 towards a
+  condition-specific ceiling; C approaches the set point exponentially with a
+  patient-specific half-time. Cytokines (rhIL-7, IL-2) expand T cells on top of that
+  while the course runs (logistically, up to a homeostatic maximum), at a rate
+  scaled by the patient's responsiveness (IL-7
+  receptor expression and thymic/marrow reserve differ between patients, so some
+  barely respond); afterwards the surplus decays back to the set point.
+* **Natalizumab** (MS patients) keeps T cells out of the brain. Once stopped its
+  level N halves every `natalizumab_half_life_days`; each plasma-exchange session
+  removes a share of it. Its receptor (alpha4-integrin) saturation S follows the
+  level with a lag, towards (N/N50)^h / (1 + (N/N50)^h), because desaturation needs
+  new, unbound cells (Khatri 2009); brain access is A = 1 - S.
+* **The JCV-specific effector response** E approaches its target
+  E* = f * C / (C + C50) * A * (1 - steroid suppression) at rate k_E (priming takes
+  weeks). f is the patient's T-cell function (exhaustion < 1); PD-1 blockade closes
+  part of the gap 1 - f. Adoptively transferred virus-specific T cells add a
+  separate pool that decays with its own half-life (they kill virus but, being
+  given in measured doses, are not counted in the rise that triggers IRIS).
+* **JC virus** in CSF, on the log10 scale V, replicates at rate r and is killed in
+  proportion to the effector response:
+  dV/dt = r (1 - antiviral) - kappa * (E + E_vst), bounded to [V_min, V_max].
+  Every diagnosed patient is progressing, so r is set from the patient's *net*
+  progression rate at diagnosis (a positive draw) plus the killing at diagnosis:
+  r = net0 + kappa * E(0). Whatever raises E later slows and then reverses growth.
+* **Brain damage** D (0..1, lesion burden) grows with viral activity
+  a(V) = max(V - V_floor, 0) / (V_ref - V_floor) and with IRIS inflammation:
+  dD/dt = (delta * a(V) + delta_iris * I) (1 - D).
+* **IRIS** starts with hazard
+  lambda = s * susceptibility * (R / rho)^q * (a(V) + D) * (1 - blockade):
+  a fast rise R of the immune response against much antigen. R counts the rise
+  that restored immunity gives (CD4 set point, brain access, T-cell function) in
+  full, and the extra rise from cytokine-expanded cells with weight w < 1: IL-7
+  mostly expands naive and central-memory cells (Sereti 2009), and IRIS is rarer
+  after rhIL-7 (8%, seed 000) than after ART (12-23%) or natalizumab removal (~all).
+  While active, its inflammation I (reduced by steroids / maraviroc) adds damage and death hazard;
+  it resolves after a patient-specific duration (faster on steroids).
+* **Death** has hazard h = excess(condition) + frailty * h_max * D^p / (D^p + D50^p)
+  + h_iris * I.
+
+Survivors' residual disability is their damage D, reduced by supportive care.
+See docs/model.md for the full equation list and parameter sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config.schema import ModelConfig
+from sim.core import rng
+from sim.model.cohort import Patients
+from sim.model.events import Event, EventLog
+from sim.model.immunity import effector_target, saturation_target
+from sim.model.schedule import Schedule
+from sim.model.therapies import LEVERS, Catalog
+
+LN2 = float(np.log(2.0))
+
+
+@dataclass
+class State:
+    """Time-varying per-patient state."""
+
+    cd4: np.ndarray
+    effector: np.ndarray
+    cd4_restored: np.ndarray  # CD4 without the cytokine-expanded surplus
+    effector_restored: np.ndarray  # effector response that CD4 alone would give
+    transferred: np.ndarray  # adoptively transferred effector pool
+    jcv: np.ndarray  # log10 copies/mL in CSF
+    damage: np.ndarray
+    natalizumab: np.ndarray  # relative level, 1 = on drug
+    saturation: np.ndarray  # alpha4-integrin saturation, 0..1
+    iris: np.ndarray  # 0 never, 1 active, 2 resolved
+    iris_onset: np.ndarray
+    iris_remaining: np.ndarray  # days of IRIS left (at speed 1)
+    iris_dx: np.ndarray  # time IRIS is diagnosed
+    h_death: np.ndarray  # cumulative hazards
+    h_iris: np.ndarray
+    alive: np.ndarray
+    death_time: np.ndarray
+    damage_at_death: np.ndarray
+    side_effects: np.ndarray  # count
+    severe_side_effects: np.ndarray
+
+    @classmethod
+    def initial(cls, p: Patients, m: ModelConfig) -> State:
+        """State at diagnosis: the effector response is in equilibrium with the
+        immune status at diagnosis (it only changes once something changes)."""
+        n = len(p)
+        inf = np.full(n, np.inf)
+        zero = np.zeros(n)
+        nat = p.natalizumab.astype(float)
+        sat = saturation_target(nat, m)
+        e0 = effector_target(p.t_cell_function, p.cd4_0, 1.0 - sat, m)
+        return cls(
+            cd4=p.cd4_0.copy(),
+            effector=e0,
+            cd4_restored=p.cd4_0.copy(),
+            effector_restored=e0.copy(),
+            transferred=zero.copy(),
+            jcv=p.jcv_0.copy(),
+            damage=p.lesion_0.copy(),
+            natalizumab=nat,
+            saturation=sat,
+            iris=np.zeros(n, dtype=np.int8),
+            iris_onset=np.full(n, np.nan),
+            iris_remaining=zero.copy(),
+            iris_dx=inf.copy(),
+            h_death=zero.copy(),
+            h_iris=zero.copy(),
+            alive=np.ones(n, dtype=bool),
+            death_time=inf.copy(),
+            damage_at_death=np.full(n, np.nan),
+            side_effects=np.zeros(n, dtype=np.int16),
+            severe_side_effects=np.zeros(n, dtype=np.int16),
+        )
+
+    def lymphocytes(self, p: Patients, model: ModelConfig) -> np.ndarray:
+        """Blood lymphocytes.
+
+        Restored immunity adds mostly CD4 cells: the CD4 gain diluted by the CD4 share
+        of new cells. Cytokines expand T cells of both kinds, so the cytokine surplus
+        (CD4 over restored CD4) multiplies all lymphocytes: in Miskin 2016, rhIL-7 took
+        lymphocytes 168 -> 595 (x3.5) and CD4 87 -> 301 (x3.5) alike.
+        """
+        restored = p.lymph_0 + (self.cd4_restored - p.cd4_0) / model.cd4_new_lymphocyte_share
+        return restored * (self.cd4 / self.cd4_restored)
+
+
+def _combine(kind: str, values: list[np.ndarray], n: int) -> np.ndarray:
+    if not values:
+        return np.zeros(n)
+    if kind == "sum":
+        return np.sum(values, axis=0)
+    if kind == "max":
+        return np.max(values, axis=0)
+    # product: independent shares, 1 - prod(1 - x)
+    return 1.0 - np.prod([1.0 - v for v in values], axis=0)
+
+
+def lever_levels(
+    t: float, dt: float, cat: Catalog, sch: Schedule
+) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
+    """Each lever's level over [t, t + dt), and each used therapy's doses in the step."""
+    n = sch.start.shape[1]
+    parts: dict[str, list[np.ndarray]] = {lv: [] for lv in LEVERS}
+    doses: dict[int, np.ndarray] = {}
+    for k in sch.used:
+        dk = sch.doses(k, t, dt) if cat.interval[k] > 0.0 or cat.per_dose[k] else None
+        if dk is not None and cat.interval[k] > 0.0:
+            doses[k] = dk
+        for lv in cat.levers[k]:
+            kind, combine, _, _ = LEVERS[lv]
+            mag = cat.magnitude[lv][k]
+            if kind == "continuous":
+                parts[lv].append(mag * sch.activity(k, t, dt))
+            elif dk is not None:
+                # per-session removal compounds; transfers add up
+                parts[lv].append(1.0 - (1.0 - mag) ** dk if combine == "product" else mag * dk)
+    levels = {lv: _combine(LEVERS[lv][1], parts[lv], n) for lv in LEVERS}
+    return levels, doses
+
+
+def _crossing(t: float, dt: float, h_old: np.ndarray, h_new: np.ndarray, thr: np.ndarray):
+    """Where a cumulative hazard crosses its threshold in the step, and when (linear in t)."""
+    hit = (h_old < thr) & (h_new >= thr)
+    frac = np.where(hit, (thr - h_old) / np.where(hit, h_new - h_old, 1.0), 0.0)
+    return hit, t + dt * frac
+
+
+def _log_schedule(
+    t: float,
+    dt: float,
+    p: Patients,
+    st: State,
+    sch: Schedule,
+    cat: Catalog,
+    key: np.uint64,
+    log: EventLog,
+    before_death: np.ndarray,
+) -> None:
+    """Log therapy starts/stops in the step and draw side effects at each start.
+
+    An event counts only if the patient is alive at its time (`before_death` is the
+    death time within this step, inf otherwise).
+    """
+    pid = p.patient_id
+    t1 = t + dt
+    alive = st.alive
+    n_se = cat.se_prob.shape[1]
+    for k in sch.used:
+        if not sch.has_event(k, t, t1):
+            continue
+        name = cat.names[k]
+        start = sch.start[k]
+        starting = (start >= t) & (start < t1) & alive & (start < before_death)
+        if starting.any():
+            log.add(pid[starting], start[starting], Event.THERAPY_START, name)
+            for s in range(n_se):
+                prob = cat.se_prob[k, s]
+                if prob <= 0.0:
+                    continue
+                u = rng.uniform(key, rng.Stream.SIDE_EFFECTS, pid[starting], k * 64 + s)
+                hit = np.zeros_like(starting)
+                hit[starting] = u < prob
+                at = start + cat.se_onset[k, s]
+                sch.add_side_effect(k, s, at, hit)
+                if cat.se_stops[k, s]:
+                    sch.halt(k, at, hit)
+        end = sch.end[k]
+        ending = (end >= t) & (end < t1) & alive & (end < before_death)
+        ending &= np.isfinite(start) & (end > start)
+        if ending.any():
+            log.add(pid[ending], end[ending], Event.THERAPY_STOP, name)
+        for s in range(n_se):
+            if cat.se_prob[k, s] <= 0.0:
+                continue
+            se_t = sch.se_time[k, s]
+            now = (se_t >= t) & (se_t < t1) & alive & (se_t < before_death)
+            if now.any():
+                se_name = cat.configs[k].side_effects[s].name
+                log.add(pid[now], se_t[now], Event.SIDE_EFFECT, f"{name}:{se_name}")
+                st.side_effects[now] += 1
+                if cat.se_severe[k, s]:
+                    st.severe_side_effects[now] += 1
+
+
+def step(
+    t: float,
+    dt: float,
+    p: Patients,
+    st: State,
+    sch: Schedule,
+    cat: Catalog,
+    m: ModelConfig,
+    key: np.uint64,
+    log: EventLog,
+) -> None:
+    """Advance every patient from t to t + dt (dead patients' state is not used)."""
+    lv, doses = lever_levels(t, dt, cat, sch)
+    pid = p.patient_id
+    for k, dk in doses.items():
+        given = (dk > 0) & st.alive  # doses are given at the start of the step
+        if given.any():
+            log.add(pid[given], t, Event.DOSE, cat.names[k])
+
+    # natalizumab: per-session removal, then washout once stopped
+    st.natalizumab *= 1.0 - lv["drug_removal_per_dose"]
+    st.natalizumab *= np.exp(-LN2 / m.natalizumab_half_life_days * dt * lv["natalizumab_stop"])
+    sat_target = saturation_target(st.natalizumab, m)
+    relax = np.exp(-LN2 / m.natalizumab_desaturation_half_life_days * dt)
+    st.saturation = sat_target + (st.saturation - sat_target) * relax
+    access = 1.0 - st.saturation
+
+    # CD4: exponential approach to the set point, times cytokine expansion
+    set_point = p.cd4_0 + lv["immune_restoration"] * (p.cd4_ceiling - p.cd4_0)
+    approach = np.exp(-p.recovery_rate * dt)
+    cd4 = set_point + (st.cd4 - set_point) * approach
+    # cytokine expansion is logistic: it slows as CD4 nears the homeostatic maximum
+    g = lv["lymphocyte_expansion_per_day"] * p.cytokine_response
+    if g.any():  # most steps have no cytokine running: skip the arithmetic
+        k = m.cd4_max
+        cd4 = np.where(g > 0.0, k / (1.0 + (k / cd4 - 1.0) * np.exp(-g * dt)), cd4)
+    st.cd4 = cd4
+    st.cd4_restored = set_point + (st.cd4_restored - set_point) * approach
+
+    # JCV-specific effector response
+    function = p.t_cell_function + lv["t_cell_function"] * (1.0 - p.t_cell_function)
+    reach = access * (1.0 - lv["effector_suppression"])
+    target = effector_target(function, st.cd4, reach, m)
+    relax_e = np.exp(-m.effector_rate_per_day * dt)
+    e_new = target + (st.effector - target) * relax_e
+    target_r = effector_target(function, st.cd4_restored, reach, m)
+    e_r = target_r + (st.effector_restored - target_r) * relax_e
+    # the rise that triggers IRIS: restored immunity in full, cytokine-expanded cells
+    # with weight w (they are mostly naive / central-memory cells, Sereti 2009)
+    w = m.iris_cytokine_weight
+    rise = (
+        (1.0 - w) * np.maximum(e_r - st.effector_restored, 0.0)
+        + w * np.maximum(e_new - st.effector, 0.0)
+    ) / dt
+    st.effector, st.effector_restored = e_new, e_r
+    st.transferred = st.transferred * np.exp(
+        -LN2 / m.transferred_effector_half_life_days * dt
+    ) + lv["effector_transfer_per_dose"] * (1.0 - lv["effector_suppression"])
+    killing = p.kill * (st.effector + st.transferred * access)
+
+    # viral activity uses the level at the start of the step (left-point rule)
+    span = m.viral_activity_ref_log10 - m.viral_activity_floor_log10
+    activity_v = np.maximum(st.jcv - m.viral_activity_floor_log10, 0.0) / span
+    antigen = activity_v + st.damage
+    growth = p.growth * (1.0 - lv["antiviral"])
+    st.jcv = np.clip(st.jcv + (growth - killing) * dt, m.jcv_min_log10, m.jcv_max_log10)
+
+    # IRIS inflammation over the step comes from the state at its start
+    active = (st.iris == 1) & st.alive
+    inflammation = active * (1.0 - lv["iris_inflammation"])
+
+    # death hazard from damage at the start of the step (left-point rule)
+    dp = st.damage**m.death_damage_hill
+    h = (
+        p.excess_hazard
+        + p.frailty
+        * m.death_hazard_max_per_day
+        * dp
+        / (dp + m.death_damage_half**m.death_damage_hill)
+        + m.iris_death_hazard_per_day * inflammation
+    )
+    h_new = st.h_death + h * dt
+    dies, t_death = _crossing(t, dt, st.h_death, h_new, p.death_threshold)
+    dies &= st.alive
+    st.h_death = h_new
+    # an event in this step counts only if it comes before the patient's death
+    before_death = np.where(dies, t_death, np.inf)
+
+    # IRIS onset
+    lam = (
+        m.iris_hazard_scale
+        * p.iris_susceptibility
+        * (rise / m.iris_rate_ref) ** m.iris_rate_exponent
+        * antigen
+        * (1.0 - lv["iris_hazard"])
+    )
+    naive = (st.iris == 0) & st.alive
+    h_new = st.h_iris + np.where(naive, lam * dt, 0.0)
+    onset, t_onset = _crossing(t, dt, st.h_iris, h_new, p.iris_threshold)
+    onset &= naive & (t_onset < before_death)
+    st.h_iris = h_new
+    if onset.any():
+        st.iris[onset] = 1
+        st.iris_onset[onset] = t_onset[onset]
+        st.iris_remaining[onset] = p.iris_duration[onset]
+        st.iris_dx[onset] = t_onset[onset] + m.iris_diagnosis_delay_days
+        log.add(pid[onset], t_onset[onset], Event.IRIS_ONSET)
+        for _, starts, stops, delay in sch.iris_actions:
+            at = st.iris_dx + delay
+            for k in starts:
+                sch.begin(k, at, onset)
+            for k in stops:
+                sch.halt(k, at, onset)
+    dx_now = (st.iris_dx >= t) & (st.iris_dx < t + dt) & st.alive & (st.iris_dx < before_death)
+    if dx_now.any():
+        log.add(pid[dx_now], st.iris_dx[dx_now], Event.IRIS_DIAGNOSIS)
+        for name, _, _, _ in sch.iris_actions:
+            log.add(pid[dx_now], st.iris_dx[dx_now], Event.RULE_FIRED, name)
+
+    # IRIS resolution (episodes active since the start of the step)
+    speed = 1.0 + lv["iris_resolution_speedup"]
+    remaining = st.iris_remaining - np.where(active, speed * dt, 0.0)
+    t_res = t + dt * (st.iris_remaining / np.where(active, speed * dt, 1.0))
+    resolved = active & (remaining <= 0.0) & (t_res < before_death)
+    if resolved.any():
+        st.iris[resolved] = 2
+        log.add(pid[resolved], t_res[resolved], Event.IRIS_RESOLVED)
+    st.iris_remaining = remaining
+
+    _log_schedule(t, dt, p, st, sch, cat, key, log, before_death)
+
+    # damage grows; deaths are booked last
+    rate = p.damage_rate * activity_v + m.iris_damage_rate_per_day * inflammation
+    if dies.any():
+        st.alive[dies] = False
+        st.death_time[dies] = t_death[dies]
+        st.damage_at_death[dies] = st.damage[dies]
+        log.add(pid[dies], t_death[dies], Event.DEATH)
+    st.damage = 1.0 - (1.0 - st.damage) * np.exp(-rate * dt)

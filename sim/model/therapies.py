@@ -1,0 +1,179 @@
+"""Therapy catalog: each therapy is data saying which model lever it moves and how much.
+
+A therapy acts through one or more *levers* of the within-host model
+(`sim.model.dynamics`). Levers come in three kinds:
+
+- continuous levers act while the course runs (from start to start + course_days,
+  or until stopped), ramping up linearly over `onset_days`;
+- per-dose levers act once at every dose (plasma-exchange sessions, T-cell infusions);
+- the combination rule says how two therapies on the same lever add up.
+
+A therapy acts only in the conditions listed in `applies_to` (ART does nothing
+outside HIV; stopping natalizumab does nothing in a patient not on it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config.schema import CONDITIONS, TherapyConfig
+
+# lever -> (kind, combination, allowed range, meaning)
+LEVERS: dict[str, tuple[str, str, tuple[float, float], str]] = {
+    "immune_restoration": (
+        "continuous",
+        "max",
+        (0.0, 1.0),
+        "share of the gap between baseline CD4 and the condition's CD4 ceiling that "
+        "becomes the new set point (1 = full restoration)",
+    ),
+    "natalizumab_stop": ("continuous", "max", (0.0, 1.0), "1 = natalizumab stopped (washout)"),
+    "drug_removal_per_dose": (
+        "per_dose",
+        "product",
+        (0.0, 1.0),
+        "share of circulating natalizumab removed at each session",
+    ),
+    "lymphocyte_expansion_per_day": (
+        "continuous",
+        "sum",
+        (0.0, 1.0),
+        "exponential expansion rate of blood T cells while active (1/day)",
+    ),
+    "t_cell_function": (
+        "continuous",
+        "product",
+        (0.0, 1.0),
+        "share of the exhaustion gap (1 - function) closed",
+    ),
+    "effector_transfer_per_dose": (
+        "per_dose",
+        "sum",
+        (0.0, 10.0),
+        "JCV-specific effector units added at each infusion",
+    ),
+    "antiviral": ("continuous", "product", (0.0, 1.0), "share of JCV replication blocked"),
+    "effector_suppression": (
+        "continuous",
+        "product",
+        (0.0, 1.0),
+        "share of the JCV-specific effector response suppressed",
+    ),
+    "iris_inflammation": (
+        "continuous",
+        "product",
+        (0.0, 1.0),
+        "share of IRIS inflammation (damage and death hazard) suppressed",
+    ),
+    "iris_hazard": ("continuous", "product", (0.0, 1.0), "share of the IRIS onset hazard removed"),
+    "iris_resolution_speedup": (
+        "continuous",
+        "sum",
+        (0.0, 10.0),
+        "IRIS resolves (1 + x) times faster while active",
+    ),
+    "disability_recovery": (
+        "continuous",
+        "max",
+        (0.0, 1.0),
+        "share of the neurological deficit regained by survivors",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The therapies as arrays, in the config's order (order is part of the CRN contract)."""
+
+    names: tuple[str, ...]
+    configs: tuple[TherapyConfig, ...]
+    applies: np.ndarray  # (K, n_conditions) bool
+    onset: np.ndarray  # (K,)
+    course: np.ndarray  # (K,) inf = open-ended
+    n_doses: np.ndarray  # (K,)
+    interval: np.ndarray  # (K,)
+    magnitude: dict[str, np.ndarray]  # lever -> (K,)
+    se_prob: np.ndarray  # (K, S) side-effect probabilities (0 = no such side effect)
+    se_onset: np.ndarray  # (K, S) days after start
+    se_stops: np.ndarray  # (K, S) bool: the side effect ends the course
+    se_severe: np.ndarray  # (K, S) bool
+    per_dose: np.ndarray  # (K,) bool: has a per-dose lever
+    levers: tuple[tuple[str, ...], ...]  # per therapy: the levers it moves (nonzero)
+
+    @classmethod
+    def build(cls, therapies: dict[str, TherapyConfig]) -> Catalog:
+        names = tuple(therapies)
+        cfgs = tuple(therapies[n] for n in names)
+        k = len(names)
+        applies = np.zeros((k, len(CONDITIONS)), dtype=bool)
+        for i, c in enumerate(cfgs):
+            for cond in c.applies_to:
+                if cond == "all":
+                    applies[i, :] = True
+                else:
+                    applies[i, CONDITIONS.index(cond)] = True
+        course = np.array(
+            [np.inf if c.course_days is None else float(c.course_days) for c in cfgs], dtype=float
+        )
+        mag = {lv: np.array([c.levers.get(lv, 0.0) for c in cfgs], dtype=float) for lv in LEVERS}
+        moves = tuple(tuple(lv for lv in LEVERS if mag[lv][i] != 0.0) for i in range(k))
+        n_se = max([len(c.side_effects) for c in cfgs] + [1])
+        se_prob = np.zeros((k, n_se))
+        se_onset = np.zeros((k, n_se))
+        se_stops = np.zeros((k, n_se), dtype=bool)
+        se_severe = np.zeros((k, n_se), dtype=bool)
+        for i, c in enumerate(cfgs):
+            for j, se in enumerate(c.side_effects):
+                se_prob[i, j], se_onset[i, j] = se.probability, se.onset_days
+                se_stops[i, j], se_severe[i, j] = se.stops_therapy, se.severe
+        return cls(
+            names=names,
+            configs=cfgs,
+            applies=applies,
+            onset=np.array([c.onset_days for c in cfgs], dtype=float),
+            course=course,
+            n_doses=np.array([c.n_doses for c in cfgs], dtype=float),
+            interval=np.array([c.dose_interval_days for c in cfgs], dtype=float),
+            magnitude=mag,
+            se_prob=se_prob,
+            se_onset=se_onset,
+            se_stops=se_stops,
+            se_severe=se_severe,
+            per_dose=np.array([any(LEVERS[lv][0] == "per_dose" for lv in m) for m in moves]),
+            levers=moves,
+        )
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+
+def activity(t: float, dt: float, start: np.ndarray, end: np.ndarray, onset: float) -> np.ndarray:
+    """Mean effect level (0..1) of a continuous lever over the step [t, t + dt)."""
+    mid = t + 0.5 * dt
+    on = (mid >= start) & (mid < end)
+    if onset > 0.0:
+        return np.where(on, np.clip((mid - start) / onset, 0.0, 1.0), 0.0)
+    return on.astype(float)
+
+
+def doses_in_step(
+    t: float,
+    dt: float,
+    start: np.ndarray,
+    end: np.ndarray,
+    n_doses: float,
+    interval: float,
+) -> np.ndarray:
+    """Number of doses given in [t, t + dt): dose j at start + j * interval, j < n_doses."""
+    if interval <= 0.0:
+        return ((start >= t) & (start < t + dt) & (start < end)).astype(float)
+    with np.errstate(invalid="ignore"):
+        j_lo = np.clip(np.ceil((t - start) / interval), 0.0, n_doses)
+        j_hi = np.clip(np.ceil((t + dt - start) / interval), 0.0, n_doses)
+        # doses scheduled at or after the stop time are not given
+        j_end = np.clip(np.ceil((end - start) / interval), 0.0, n_doses)
+    j_hi = np.minimum(j_hi, j_end)
+    n = np.where(np.isfinite(start), np.maximum(j_hi - j_lo, 0.0), 0.0)
+    return n

@@ -1,0 +1,1 @@
+"""Outcomes: Kaplan-Meier and competing-risk estimates, summary tables and plots."""
