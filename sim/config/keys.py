@@ -63,3 +63,20 @@ def check_keys(node: DictConfig, schema: type) -> None:
     for k in node.keys():
         if k != "hydra":
             _check(node._get_node(k), hints[k], str(k))
+
+
+def allowed_at(dotted: str, schema: type | None = None) -> list[str]:
+    """The keys allowed beside the last part of a dotted key (for error messages)."""
+    if schema is None:
+        from sim.config.schema import RunConfig
+
+        schema = RunConfig
+    tp: Any = schema
+    for part in dotted.split(".")[:-1]:
+        if dataclasses.is_dataclass(tp):
+            tp = typing.get_type_hints(tp).get(part)
+        elif typing.get_origin(tp) is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            return []
+    return sorted(f.name for f in dataclasses.fields(tp)) if dataclasses.is_dataclass(tp) else []

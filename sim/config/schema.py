@@ -225,6 +225,7 @@ class OutputConfig:
     print_summary: bool = True
     progress: bool = True
     survival_day: float = 365.0
+    report: bool = True  # report.html: figures, tables, config and provenance in one file
 
 
 # ---------------------------------------------------------------- targets and studies
@@ -333,9 +334,21 @@ def register() -> None:
 
 
 def to_object(cfg: Any) -> RunConfig:
-    """Turn a composed DictConfig into typed dataclasses."""
+    """Turn a composed DictConfig into typed dataclasses; unknown keys, missing values
+    and wrong types become a ConfigError naming the key."""
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
-    obj = OmegaConf.to_object(cfg)
+    from sim.config.keys import check_keys
+
+    check_keys(cfg, RunConfig)
+    try:
+        obj = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None) or "config"
+        msg = str(e).splitlines()[0]
+        if "Missing mandatory value" in msg:
+            msg = "missing: this value is required"
+        raise ConfigError(key, msg) from None
     assert isinstance(obj, RunConfig)
     return obj

@@ -46,7 +46,9 @@ def write_text(path: Path, text: str) -> Path:
 
 
 def write_csv(path: Path, df: pd.DataFrame) -> Path:
-    return write_atomic(path, lambda p: df.to_csv(p, index=False, float_format="%.6g"))
+    """Full precision (shortest round-trip repr): an ICER recomputed from cea.csv equals
+    the one written, and large costs keep every digit."""
+    return write_atomic(path, lambda p: df.to_csv(p, index=False))
 
 
 class ParquetStream:

@@ -24,6 +24,40 @@ from multiprocessing import get_context
 from sim.config.schema import ExecutorConfig
 
 KINDS = ("inprocess", "processes", "dask")
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_ORPHAN_POLL_SECONDS = 1.0
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: a worker whose parent dies (killed, even with SIGKILL) exits
+    instead of living on as an orphan holding memory and CPU.
+
+    Linux delivers SIGTERM on the parent's death (prctl PR_SET_PDEATHSIG); elsewhere a
+    daemon thread notices the parent is gone.
+    """
+    import os
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_ORPHAN_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def _windowed(submit: Callable, tasks: Iterable[tuple], window: int) -> Iterator:
@@ -44,8 +78,22 @@ def ordered_map(ex: ExecutorConfig):
         yield lambda fn, tasks: (fn(*a) for a in tasks)
     elif ex.kind == "processes":
         # spawn: workers start clean (no forked threads or open files from the parent)
-        with ProcessPoolExecutor(max_workers=ex.workers, mp_context=get_context("spawn")) as pool:
+        import os
+
+        pool = ProcessPoolExecutor(
+            max_workers=ex.workers,
+            mp_context=get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
+        try:
             yield lambda fn, tasks: _windowed(lambda *a: pool.submit(fn, *a), tasks, 2 * ex.workers)
+        except BaseException:  # Ctrl-C, SIGTERM, a failed chunk: stop the workers now
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
     elif ex.kind == "dask":
         from dask.distributed import Client, LocalCluster
 

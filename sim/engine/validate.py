@@ -16,6 +16,13 @@ def validate_engine(cfg: RunConfig) -> None:
             "engine.chunk_size", f"must be an integer >= 1, got {cfg.engine.chunk_size}"
         )
     number("output.survival_day", cfg.output.survival_day, 0.0, open_low=True)
+    if cfg.output.survival_day > cfg.horizon_days:
+        raise ConfigError(
+            "output.survival_day",
+            f"must be <= horizon_days ({cfg.horizon_days}), got {cfg.output.survival_day}: "
+            "survival cannot be read past the follow-up (lower it, e.g. "
+            f"output.survival_day={cfg.horizon_days}, or lengthen horizon_days)",
+        )
     one_of("executor.kind", cfg.executor.kind, EXECUTORS)
     if cfg.executor.workers < 1:
         raise ConfigError(

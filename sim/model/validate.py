@@ -3,17 +3,23 @@ length, cohort, model parameters, therapy catalog, strategies and monitoring."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import fields
+
 from sim.config import CONDITIONS, ConfigError, RunConfig
 from sim.config.checks import distribution, number, one_of, probability
 from sim.model.strategies import MARKERS, OPS, TRIGGERS
 from sim.model.therapies import LEVERS
+
+MAX_HORIZON_DAYS = 36525.0  # 100 years: longer is a slip (e.g. inf), not a scenario
+MAX_HILL = 50.0  # Hill / power exponents beyond this are step functions; nothing gains
 
 
 def validate_model(cfg: RunConfig) -> None:
     """Raise ConfigError (key, allowed range) for the first bad value of these sections."""
     if cfg.seed < 0:
         raise ConfigError("seed", f"must be an integer >= 0, got {cfg.seed}")
-    number("horizon_days", cfg.horizon_days, 0.0, open_low=True)
+    number("horizon_days", cfg.horizon_days, 0.0, MAX_HORIZON_DAYS, open_low=True)
 
     # cohort
     if cfg.cohort.n < 1:
@@ -75,8 +81,19 @@ def validate_model(cfg: RunConfig) -> None:
         raise ConfigError(
             "model.jcv_max_log10", f"must be > model.jcv_min_log10 ({m.jcv_min_log10})"
         )
-    if list(m.mrs_cutpoints) != sorted(m.mrs_cutpoints) or len(m.mrs_cutpoints) != 5:
-        raise ConfigError("model.mrs_cutpoints", "must be 5 increasing damage values (mRS 1..5)")
+    for f in fields(m):  # no parameter may be NaN or infinite
+        value = getattr(m, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"model.{f.name}", f"must be a finite number, got {value}")
+    for key in ("death_damage_hill", "iris_rate_exponent", "natalizumab_hill"):
+        number(f"model.{key}", getattr(m, key), 0.0, MAX_HILL, open_low=True)
+    cuts = list(m.mrs_cutpoints)
+    increasing = all(a < b for a, b in zip(cuts, cuts[1:], strict=False))
+    if len(cuts) != 5 or not increasing or cuts[0] <= 0.0 or cuts[-1] > 1.0:
+        raise ConfigError(
+            "model.mrs_cutpoints",
+            f"must be 5 strictly increasing damage values in (0, 1] (mRS 1..5), got {cuts}",
+        )
     for c in CONDITIONS:
         if c not in m.conditions:
             raise ConfigError(f"model.conditions.{c}", "missing: every condition needs parameters")

@@ -13,14 +13,20 @@ from sim.core import io
 def finish(
     out: Path, cfg: RunConfig, resolved_yaml: str, started: float, prov: dict, **extra
 ) -> None:
-    """config.yaml, then run.json (last). `prov` is taken at the start of the run: a
-    calibration that installs its model dirties the tree only after it has run."""
+    """config.yaml, report.html, then run.json (last). `prov` is taken at the start of
+    the run: a calibration that installs its model dirties the tree only after it ran."""
+    from sim.app.report import write_report
+
     io.write_text(out / "config.yaml", resolved_yaml)
     meta = prov | {
         "task": cfg.task,
         "seed": cfg.seed,
         "wall_seconds": round(time.time() - started, 3),
         **extra,
+    }
+    if cfg.output.report:
+        write_report(out, meta, resolved_yaml)
+    meta |= {
         "outputs": sorted(p.name for p in out.iterdir() if not p.name.startswith(".")),
         "status": "complete",
     }

@@ -14,6 +14,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
+from sim.app.tasks.finish import finish
 from sim.config import RunConfig
 from sim.core import io
 from sim.engine.run import chunks
@@ -29,7 +30,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     """Simulate and write the run directory; returns the summary table."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    started = time.time()
+    started, prov = time.time(), io.provenance(resolved_yaml)
     streams = {
         name: (io.ParquetParts if cfg.output.partitioned else io.ParquetStream)(
             out / f"{name}.parquet"
@@ -74,19 +75,18 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         plots.plot_km(table, out / "km.png", t_max=cfg.horizon_days)
         plots.plot_km_by_condition(table, out / "km_by_condition.png")
         plots.plot_iris_cif(table, out / "iris_cuminc.png")
-    io.write_text(out / "config.yaml", resolved_yaml)
-    meta = io.provenance(resolved_yaml) | {
-        "seed": cfg.seed,
-        "n_patients": cfg.cohort.n,
-        "strategies": list(cfg.strategy),
-        "horizon_days": cfg.horizon_days,
-        "engine": cfg.engine.kind,
-        "chunk_size": cfg.engine.chunk_size,
-        "wall_seconds": round(time.time() - started, 3),
-        "outputs": sorted(p.name for p in out.iterdir() if not p.name.startswith(".")),
-        "status": "complete",
-    }
-    io.write_json(out / "run.json", meta)  # last: marks the directory as a complete result
+    finish(
+        out,
+        cfg,
+        resolved_yaml,
+        started,
+        prov,
+        n_patients=cfg.cohort.n,
+        strategies=list(cfg.strategy),
+        horizon_days=cfg.horizon_days,
+        engine=cfg.engine.kind,
+        chunk_size=cfg.engine.chunk_size,
+    )
     if cfg.output.print_summary:
         print(format_summary(summary))
         print(f"\nresults: {out}")

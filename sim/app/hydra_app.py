@@ -1,0 +1,134 @@
+"""The Hydra application behind `pml-sim`: one job = compose, validate, run a task.
+
+Kept apart from `sim.app.cli` so that `pml-sim --help` and argument checks need not
+import Hydra. A job that fails writes `error.txt` in its folder; in a sweep the other
+jobs go on and the sweep's exit status says how many failed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import traceback
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from sim.config import ConfigError
+from sim.config.guard import install as install_guard
+from sim.config.load import config_dir, register_resolvers
+from sim.config.schema import register, to_object
+
+install_guard()
+register()
+register_resolvers()
+
+FAILED: list[str] = []  # folders of failed jobs of this process (sweeps on the basic launcher)
+_BOOKKEEPING = (".hydra", "main.log", "cli.log", "pml-sim.log", "error.txt")
+_STALE = re.compile(r"^\..+\.(\d+)\.(tmp|old)$")
+
+
+def _discard_run_dir(out: Path) -> None:
+    """Remove a run directory that holds nothing but Hydra's own bookkeeping."""
+    if out.is_dir() and all(p.name in _BOOKKEEPING for p in out.iterdir()):
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(out: Path) -> list[str]:
+    """Temp files and folders of killed runs (`.<name>.<pid>.tmp`, `.old`) whose
+    process is gone: a run into the folder removes them before it writes."""
+    removed = []
+    if not out.is_dir():
+        return removed
+    for p in out.iterdir():
+        m = _STALE.match(p.name)
+        if m and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            removed.append(p.name)
+    return removed
+
+
+def _write_error(out: Path, text: str) -> str:
+    """error.txt, atomically; on a full disk say so instead of leaving a 0-byte file."""
+    from sim.core import io
+
+    try:
+        io.write_text(out / "error.txt", text)
+        return str(out / "error.txt")
+    except OSError as e:
+        return f"not written: {e.strerror or e}"
+
+
+def _fail(out: Path, message: str, detail: str, code: int) -> None:
+    where = _write_error(out, detail)
+    print(f"{message} (details: {where})" if code == 1 else message, file=sys.stderr)
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        FAILED.append(str(out))
+        return
+    sys.exit(code)
+
+
+def resolved_yaml(node: DictConfig) -> str:
+    return OmegaConf.to_yaml(node, resolve=True)
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
+def app(node: DictConfig) -> None:
+    from sim.app import tasks
+    from sim.app.validate import validate
+    from sim.core.io import config_hash
+
+    # composition succeeded: let progress bars through. (sys.__stderr__, not a module
+    # global: the joblib launcher pickles this function, and a file object cannot be.)
+    sys.stderr = sys.__stderr__
+    out = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        cfg = to_object(node)
+        validate(cfg)
+    except ConfigError as e:
+        _discard_run_dir(out)
+        line = f"pml-sim: config error: {e}"
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            out.mkdir(parents=True, exist_ok=True)  # the job's folder says why it failed
+        _fail(out, line, line + "\n", 2)
+        return
+    yaml_text = resolved_yaml(node)
+    if _already_complete(out, config_hash(yaml_text)):
+        print(f"pml-sim: {out} is already complete with this config; skipped")
+        return
+    remove_stale_temporaries(out)
+    (out / "error.txt").unlink(missing_ok=True)  # from an earlier failed attempt
+    try:
+        tasks.load(cfg.task).run(cfg, out, yaml_text)
+    except Exception as e:  # one failed job must not stop a sweep
+        msg = f"pml-sim: run failed: {type(e).__name__}: {e}"
+        _fail(out, msg, traceback.format_exc(), 1)
+
+
+def _already_complete(out: Path, digest: str) -> bool:
+    """A complete run.json with the same config hash: re-running a sweep skips it."""
+    import json
+
+    meta_path = out / "run.json"
+    if not meta_path.is_file():
+        return False
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False  # a corrupt run.json: run again
+    return meta.get("status") == "complete" and meta.get("config_hash") == digest
