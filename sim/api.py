@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sim.app.validate import validate
 from sim.config import RunConfig
-from sim.config.load import compose_node, config_dir
+from sim.config.load import compose_node, config_dir, to_object
 from sim.engine.run import simulate
 
 __all__ = ["compose_node", "config_dir", "load_config", "run_task", "simulate"]
@@ -23,8 +23,6 @@ def load_config(
 ) -> RunConfig:
     """The validated, typed config for these command-line style overrides; `config_dirs`
     are user config folders searched before the shipped ones (like --config-dir)."""
-    from sim.config.schema import to_object
-
     cfg = to_object(compose_node(overrides, config_dirs))
     validate(cfg)
     return cfg

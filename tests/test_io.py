@@ -50,6 +50,7 @@ def test_complete_run_lists_its_outputs(tmp_path):
         "events.parquet",
         "labs.parquet",
         "config.yaml",
+        "report.html",
     }
 
 

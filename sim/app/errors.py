@@ -83,9 +83,10 @@ def one_line(text: str, user_dirs: list[Path] | None = None) -> str:
     m = re.search(r"Could not override '([\w.]+)'", text)
     if m and "not in" in text:
         from sim.config.keys import allowed_at
+        from sim.config.schema import RunConfig
 
         key = m.group(1)
-        return f"{head}{key}: unknown key; allowed: {', '.join(allowed_at(key))}"
+        return f"{head}{key}: unknown key; allowed: {', '.join(allowed_at(key, RunConfig))}"
     if "Ambiguous value for argument" in text:
         m = re.search(r"argument '([^']+)'", text)
         bad = m.group(1) if m else ""

@@ -21,8 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ConfigError
 from sim.config.guard import install as install_guard
-from sim.config.load import config_dir, register_resolvers
-from sim.config.schema import register, to_object
+from sim.config.load import config_dir, register_resolvers, to_object
+from sim.config.schema import register
 
 install_guard()
 register()

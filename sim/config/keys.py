@@ -65,12 +65,8 @@ def check_keys(node: DictConfig, schema: type) -> None:
             _check(node._get_node(k), hints[k], str(k))
 
 
-def allowed_at(dotted: str, schema: type | None = None) -> list[str]:
+def allowed_at(dotted: str, schema: type) -> list[str]:
     """The keys allowed beside the last part of a dotted key (for error messages)."""
-    if schema is None:
-        from sim.config.schema import RunConfig
-
-        schema = RunConfig
     tp: Any = schema
     for part in dotted.split(".")[:-1]:
         if dataclasses.is_dataclass(tp):

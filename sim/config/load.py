@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 from sim.config.errors import ConfigError
+from sim.config.keys import check_keys
+from sim.config.schema import RunConfig
 
 
 def config_dir() -> Path:
@@ -51,10 +54,27 @@ def compose_node(overrides: list[str] | None = None, config_dirs: list[str] | No
     return node
 
 
+def to_object(cfg: Any) -> RunConfig:
+    """Turn a composed DictConfig into typed dataclasses; unknown keys, missing values
+    and wrong types become a ConfigError naming the key."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    check_keys(cfg, RunConfig)
+    try:
+        obj = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None) or "config"
+        msg = str(e).splitlines()[0]
+        if "Missing mandatory value" in msg:
+            msg = "missing: this value is required"
+        raise ConfigError(key, msg) from None
+    assert isinstance(obj, RunConfig)
+    return obj
+
+
 def load(overrides: list[str] | None = None):
     """The typed config for these overrides, without range checks (see sim.api.load_config)."""
-    from sim.config.schema import to_object
-
     return to_object(compose_node(overrides))
 
 

@@ -12,7 +12,6 @@ runs with, and their sources, are in the YAML files under `conf/`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -331,24 +330,3 @@ def register() -> None:
     """Register the schema so `conf/config.yaml` can extend it (`- schema` in defaults)."""
     cs = ConfigStore.instance()
     cs.store(name="schema", node=RunConfig)
-
-
-def to_object(cfg: Any) -> RunConfig:
-    """Turn a composed DictConfig into typed dataclasses; unknown keys, missing values
-    and wrong types become a ConfigError naming the key."""
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    from sim.config.keys import check_keys
-
-    check_keys(cfg, RunConfig)
-    try:
-        obj = OmegaConf.to_object(cfg)
-    except OmegaConfBaseException as e:
-        key = getattr(e, "full_key", None) or "config"
-        msg = str(e).splitlines()[0]
-        if "Missing mandatory value" in msg:
-            msg = "missing: this value is required"
-        raise ConfigError(key, msg) from None
-    assert isinstance(obj, RunConfig)
-    return obj

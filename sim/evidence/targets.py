@@ -245,7 +245,8 @@ class Evaluator:
     """
 
     def __init__(self, base: RunConfig, targets: Iterable[Target], n: int) -> None:
-        from sim.api import load_config
+        from sim.config.load import load
+        from sim.model.validate import validate_model
 
         self.base = base
         self.targets = list(targets)
@@ -255,7 +256,8 @@ class Evaluator:
             sc = scenario_of(t)
             if sc in self.scenarios:
                 continue
-            cfg = load_config(sc.overrides())
+            cfg = load(sc.overrides())
+            validate_model(cfg)  # the population's cohort preset and strategy
             cfg.model, cfg.therapies = base.model, base.therapies
             cfg.monitoring, cfg.seed, cfg.engine = base.monitoring, base.seed, base.engine
             cfg.cohort.n = n

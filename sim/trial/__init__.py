@@ -5,4 +5,5 @@ Outcomes come from the pml-sim model: a large pool of virtual patients is simula
 once under the control and the experimental strategy (common random numbers), and
 each virtual trial draws its patients from that pool. Everything else (sites, arrivals,
 eligibility, randomisation, dropout, looks, tests) happens in the trial's own calendar.
+Schema: sim/config/trial.py; run directory: sim/app/tasks/trial.py.
 """
