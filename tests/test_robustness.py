@@ -191,3 +191,23 @@ def test_real_full_disk(tmp_path):
         assert not err.exists() or err.stat().st_size > 0  # never a 0-byte error.txt
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_one_process_pool_per_run(tmp_path):
+    """Every simulation call of a run reuses the same worker processes (no new spawn)."""
+    script = tmp_path / "twice.py"
+    script.write_text(
+        "import os\n"
+        "from sim.config.schema import ExecutorConfig\n"
+        "from sim.engine.executors import ordered_map\n"
+        "if __name__ == '__main__':\n"
+        "    ex = ExecutorConfig(kind='processes', workers=2)\n"
+        "    seen = []\n"
+        "    for _ in range(3):\n"
+        "        with ordered_map(ex) as run:\n"
+        "            seen.append(set(run(os.getpid, [()] * 8)))\n"
+        "    print(len(set().union(*seen)))\n"
+    )
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout.strip()) <= 2  # 3 calls x 8 tasks on at most the 2 workers of one pool

@@ -15,6 +15,7 @@ address: `pml-sim executor=dask executor.address=tcp://<scheduler>:8786`.
 
 from __future__ import annotations
 
+import atexit
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -71,29 +72,54 @@ def _windowed(submit: Callable, tasks: Iterable[tuple], window: int) -> Iterator
         yield pending.popleft().result()
 
 
+_POOL: dict[int, ProcessPoolExecutor] = {}  # workers -> the process's one pool
+_ATEXIT: list[bool] = []
+
+
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    """One pool of local worker processes per run (per process), reused by every
+    simulation call (base case, one-way analysis, PSA draws): starting spawned workers
+    costs seconds. Workers hold no state between tasks, so reuse cannot change numbers."""
+    import os
+
+    pool = _POOL.get(workers)
+    if pool is None or getattr(pool, "_broken", False):
+        _drop_pool(terminate=True)
+        # spawn: workers start clean (no forked threads or open files from the parent)
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
+        if not _ATEXIT:
+            atexit.register(_drop_pool)
+            _ATEXIT.append(True)
+        _POOL[workers] = pool
+    return pool
+
+
+def _drop_pool(terminate: bool = False) -> None:
+    for pool in _POOL.values():
+        if terminate:
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+        pool.shutdown(wait=not terminate, cancel_futures=True)
+    _POOL.clear()
+
+
 @contextmanager
 def ordered_map(ex: ExecutorConfig):
     """A context giving `run(fn, tasks) -> iterator of fn(*task)`, in task order."""
     if ex.kind == "inprocess":
         yield lambda fn, tasks: (fn(*a) for a in tasks)
     elif ex.kind == "processes":
-        # spawn: workers start clean (no forked threads or open files from the parent)
-        import os
-
-        pool = ProcessPoolExecutor(
-            max_workers=ex.workers,
-            mp_context=get_context("spawn"),
-            initializer=_exit_with_parent,
-            initargs=(os.getpid(),),
-        )
+        pool = _process_pool(ex.workers)
         try:
             yield lambda fn, tasks: _windowed(lambda *a: pool.submit(fn, *a), tasks, 2 * ex.workers)
         except BaseException:  # Ctrl-C, SIGTERM, a failed chunk: stop the workers now
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                proc.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
+            _drop_pool(terminate=True)
             raise
-        pool.shutdown(wait=True)
     elif ex.kind == "dask":
         from dask.distributed import Client, LocalCluster
 
