@@ -67,6 +67,17 @@ details summary { cursor: pointer; font-weight: 600; }
 _e = html.escape
 
 
+# the table a reader wants first, and the figures to show first, per task
+_HEADLINE = {
+    "simulate": "summary.csv",
+    "study": "study_table.csv",
+    "calibrate": "calibration_fit.csv",
+    "economics": "cea.csv",
+    "trial": "operating_characteristics.csv",
+}
+_FIRST_FIGURES = ("km.png", "ce_plane.png", "ceac.png", "power_curve.png", "study_forest.png")
+
+
 def render_report(out: Path, meta: dict, config_yaml: str, title: str | None = None) -> str:
     """The HTML text of the run's report.
 
@@ -91,14 +102,20 @@ def render_report(out: Path, meta: dict, config_yaml: str, title: str | None = N
     for p in files:
         ext = p.suffix.lower()
         (by_ext[ext] if p.is_file() and ext in by_ext else other).append(p)
+    by_ext[".png"].sort(key=lambda p: (p.name not in _FIRST_FIGURES, p.name))
+    headline = [p for p in by_ext[".csv"] if p.name == _HEADLINE.get(task)]
+    by_ext[".csv"] = [p for p in by_ext[".csv"] if p not in headline]
     ids = _Ids()
     figs = {p.name: ids.new("fig", p.name) for p in by_ext[".png"]}
 
     # (id, heading, body html, [(item id, item label)]) in page order
     sections: list[tuple[str, str, str, list[tuple[str, str]]]] = [
         ("about", "What this run is", f"<p>{_describe(cfg, task)}</p>", []),
-        ("provenance", "Provenance", _provenance(meta), []),
     ]
+    for p in headline:
+        i = ids.new("tab", p.name)
+        body = f'<section id="{i}"><h3>{_e(p.name)}</h3>{_csv(p, i)}</section>'
+        sections.append(("results", "Main results", body, [(i, p.name)]))
     if figs:
         body = "".join(_figure(p, figs[p.name]) for p in by_ext[".png"])
         sections.append(("figures", "Figures", body, [(i, n) for n, i in figs.items()]))
@@ -113,6 +130,7 @@ def render_report(out: Path, meta: dict, config_yaml: str, title: str | None = N
                 toc.append((i, p.name))
                 body += f'<section id="{i}"><h3>{_e(p.name)}</h3>{render(p, i)}</section>'
             sections.append((key, heading, body, toc))
+    sections.append(("provenance", "Provenance", _provenance(meta), []))
     if other:
         sections.append(("files", "Other files", _other_files(other), []))
     config = f"<details><summary>Full configuration</summary><pre>{_e(config_yaml)}</pre></details>"
