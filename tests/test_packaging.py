@@ -108,3 +108,19 @@ def test_user_config_dir_from_python():
         "natalizumab_ms": 2.0,
         "hematologic_malignancy": 1.0,
     }
+
+
+def test_a_missing_reference_package_fails_the_session_instead_of_skipping():
+    """lifelines is what our Kaplan-Meier and Aalen-Johansen are checked against: without
+    it the test session must stop with a usage error, not skip those tests silently."""
+    code = (
+        "import sys; sys.modules['lifelines'] = None; import pytest; "
+        "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', "
+        "'tests/test_survival.py::test_km_first_row_and_sorted']))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == pytest.ExitCode.USAGE_ERROR, r.stdout + r.stderr
+    assert "test dependencies missing: lifelines" in r.stdout + r.stderr
+    assert "passed" not in r.stdout and "skipped" not in r.stdout

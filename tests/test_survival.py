@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import lifelines
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,8 +19,6 @@ from sim.outcomes.survival import (
     median_survival,
     survival_at,
 )
-
-lifelines = pytest.importorskip("lifelines")
 
 TOL = 1e-8
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
