@@ -136,3 +136,52 @@ def test_stratified_km_difference_without_censoring_is_cmh():
     )
     assert r.z == pytest.approx(cmh.z, rel=1e-9)
     assert r.estimate == pytest.approx(cmh.estimate, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_cmh_matches_statsmodels_stratified_table(seed):
+    """Our Cochran-Mantel-Haenszel z squared is statsmodels' CMH chi-square (no
+    continuity correction); strata missing an arm carry no information and are dropped
+    on both sides; the estimate is the Mantel-Haenszel risk difference (weights
+    n_e n_c / N), computed here by hand."""
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    gen = np.random.default_rng(seed)
+    k = 6
+    n_e, n_c = gen.integers(1, 30, k), gen.integers(1, 30, k)
+    x_e, x_c = gen.binomial(n_e, 0.55), gen.binomial(n_c, 0.4)
+    ours = analyses.two_proportions_stratified(
+        np.r_[x_e, 0, 3], np.r_[n_e, 0, 5], np.r_[x_c, 2, 0], np.r_[n_c, 4, 0]
+    )  # two strata with an empty arm
+    cells = zip(x_e, n_e, x_c, n_c, strict=True)
+    tables = [np.array([[a, b - a], [c, d - c]]) for a, b, c, d in cells]
+    ref = StratifiedTable(tables).test_null_odds(correction=False)
+    assert ours.z**2 == pytest.approx(ref.statistic, rel=1e-12)
+    assert ours.p == pytest.approx(ref.pvalue / 2 if ours.z > 0 else 1 - ref.pvalue / 2)
+    w = n_e * n_c / (n_e + n_c)
+    rd = (w * (x_e / n_e - x_c / n_c)).sum() / w.sum()
+    assert ours.estimate == pytest.approx(rd, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_stratified_logrank_matches_statsmodels_survdiff(seed):
+    """Stratified log-rank with tied times: z squared equals statsmodels' survdiff
+    chi-square with strata; the unstratified test equals survdiff without strata, and
+    the two differ when strata matter."""
+    from statsmodels.duration.survfunc import survdiff
+
+    gen = np.random.default_rng(seed)
+    n = 400
+    strata = gen.integers(0, 4, n)
+    arm = gen.random(n) < 0.5
+    t = gen.exponential((1.0 + strata) / np.where(arm, 0.7, 1.0))  # strata differ in risk
+    c = gen.uniform(0.5, 4.0, n)
+    time, event = np.ceil(np.minimum(t, c) * 10) / 10, t <= c  # ties within and across arms
+    ours = analyses.logrank(time, event, arm, strata)
+    chi2, p = survdiff(time, event.astype(int), arm.astype(int), strata=strata)
+    assert ours.z**2 == pytest.approx(chi2, rel=1e-12)
+    assert 2 * min(ours.p, 1 - ours.p) == pytest.approx(p, rel=1e-9)
+    plain = analyses.logrank(time, event, arm)
+    chi2_plain, _ = survdiff(time, event.astype(int), arm.astype(int))
+    assert plain.z**2 == pytest.approx(chi2_plain, rel=1e-12)
+    assert abs(plain.z - ours.z) > 1e-6
