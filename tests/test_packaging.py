@@ -75,7 +75,17 @@ def test_installed_wheel_runs_from_another_folder(wheel_site, tmp_path):
         "hydra.run.dir=study",
     )
     assert s.returncode == 0, s.stderr
-    assert (tmp_path / "study" / "study_table.csv").is_file()
+    # the installed configs are the repo's: the same numbers as a run from this tree
+    here = tmp_path / "here"
+    for args, name, files in (
+        (["cohort.n=60", "strategy=[soc]"], "run", ["summary.csv"]),
+        (["+experiment=seed000", "study.replicates=2"], "study", ["study_table.csv"]),
+    ):
+        ref = pml_sim(*args, "output.progress=false", f"hydra.run.dir={here / name}")
+        assert ref.returncode == 0, ref.stderr
+        (installed,) = tmp_path.glob("results/*/*") if name == "run" else [tmp_path / "study"]
+        for f in files:
+            assert (installed / f).read_bytes() == (here / name / f).read_bytes(), f
 
 
 def test_user_config_dir(tmp_path):

@@ -323,9 +323,26 @@ def test_bad_trial_input_cli_one_line_no_results(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-def test_single_arm_design_composes():
-    cfg = load_config(["+experiment=trial_sizing", "trial=single_arm_il7"])
-    assert cfg.trial.comparator == "historical" and cfg.trial.experimental == "il7"
+@pytest.mark.parametrize("name", ["pd1_vs_soc", "single_arm_il7"])
+def test_trial_designs_compose_as_written(name):
+    """Every value of conf/trial/<name>.yaml arrives in the composed config unchanged."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    cfg = load_config(["+experiment=trial_sizing", f"trial={name}"])
+    path = Path(__file__).resolve().parent.parent / "conf" / "trial" / f"{name}.yaml"
+    raw = OmegaConf.to_container(OmegaConf.load(path))
+    composed = asdict(cfg.trial)
+
+    def differ(a, b, where):
+        if isinstance(a, dict):
+            return [d for k, v in a.items() for d in differ(v, b[k], f"{where}.{k}")]
+        return [] if a == b else [f"{where}: {a!r} -> {b!r}"]
+
+    assert differ(raw, composed, "trial") == []
+    assert list(cfg.trial.designs) == list(raw["designs"])
 
 
 TINY = [
