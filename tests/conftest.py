@@ -3,6 +3,25 @@ import pytest
 from sim.api import load_config
 from sim.engine.run import simulate
 
+# Test dependencies (pyproject's `test` extra) that tests compare against. Missing one is
+# an error for the whole session, never a silent skip: a skipped reference test looks
+# like a passing one in a summary line.
+REFERENCE_PACKAGES = ("lifelines", "statsmodels", "scipy")
+
+
+def pytest_configure(config):
+    missing = []
+    for name in REFERENCE_PACKAGES:
+        try:
+            __import__(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise pytest.UsageError(
+            f"test dependencies missing: {', '.join(missing)} "
+            "(install them with: pip install -e '.[test]')"
+        )
+
 
 @pytest.fixture(scope="session")
 def run():

@@ -124,12 +124,14 @@ def test_space_round_trip():
     assert np.allclose(sp.unit(v), [0.5, 0.25])
 
 
-def test_written_model_config_is_selectable(synthetic):
-    cfg, _ = synthetic
+def test_written_model_config_is_selectable(synthetic, tmp_path):
+    import copy
+
     import pandas as pd
 
     from sim.evidence.calibrate import Fit
 
+    cfg = copy.deepcopy(synthetic[0])  # the module's fixture stays as other tests see it
     name = "pytest_calibrated_tmp"
     cfg.calibration.output_model = name
     cfg.calibration.params.append(
@@ -141,12 +143,11 @@ def test_written_model_config_is_selectable(synthetic):
         "model.conditions.hiv.t_cell_function": 0.654,
     }
     fit = Fit(best, 1.0, pd.DataFrame(), pd.DataFrame({"accepted": [True]}))
-    path = Path(__file__).resolve().parent.parent / "conf" / "model" / f"{name}.yaml"
+    # a user config folder, as pml-sim-install-model --into writes: never the repo's conf/
+    (tmp_path / "model").mkdir()
+    path = tmp_path / "model" / f"{name}.yaml"
     path.write_text(model_yaml(cfg, fit, "test", "0" * 40, ["a"], load_config([])))
-    try:
-        out = load_config([f"model={name}"])
-    finally:
-        path.unlink()
+    out = load_config([f"model={name}"], config_dirs=[str(tmp_path)])
     assert out.model.name == name
     assert out.model.damage_rate_per_day == pytest.approx(0.0123)
     assert out.model.iris_hazard_scale == pytest.approx(0.0456)
@@ -155,11 +156,45 @@ def test_written_model_config_is_selectable(synthetic):
     base = load_config([])
     assert out.model.viral_kill_log10_per_day == base.model.viral_kill_log10_per_day
     assert out.model.conditions["hiv"].cd4_ceiling == base.model.conditions["hiv"].cd4_ceiling
+    assert synthetic[0].calibration.output_model != name
+    assert len(synthetic[0].calibration.params) == 2
 
 
-def test_committed_calibrated_model_composes():
-    cfg = load_config(["model=calibrated"])
-    assert cfg.model.name == "calibrated"
+def test_committed_calibrated_model_is_default_plus_the_fit_inside_the_search_box():
+    from dataclasses import asdict
+
+    from omegaconf import OmegaConf
+
+    root = Path(__file__).resolve().parent.parent
+    written = OmegaConf.to_container(OmegaConf.load(root / "conf" / "model" / "calibrated.yaml"))
+    fitted = {
+        f"model.{k}": v for k, v in written.items() if k not in ("defaults", "name", "conditions")
+    }
+    for c, values in written.get("conditions", {}).items():
+        fitted |= {f"model.conditions.{c}.{k}": v for k, v in values.items()}
+    cal = load_config(["model=calibrated"])
+    assert load_config([]).model == cal.model  # the default run uses it
+    box = {
+        p.key: (p.low, p.high) for p in load_config(["+experiment=calibrate"]).calibration.params
+    }
+    assert set(fitted) == set(box)  # exactly the parameters the calibration fits
+    default = asdict(load_config(["model=default"]).model)
+    calibrated = asdict(cal.model)
+
+    def flat(d, prefix="model"):
+        out = {}
+        for k, v in d.items():
+            out |= flat(v, f"{prefix}.{k}") if isinstance(v, dict) else {f"{prefix}.{k}": v}
+        return out
+
+    fd, fc = flat(default), flat(calibrated)
+    for key, value in fc.items():
+        if key in fitted:
+            assert value == fitted[key]
+            lo, hi = box[key]
+            assert lo <= value <= hi, key
+        elif key != "model.name":
+            assert value == fd[key], key  # everything else comes from model=default
 
 
 @pytest.mark.parametrize(

@@ -106,3 +106,36 @@ def test_help_is_a_short_usage_page():
 def test_help_lists_user_options():
     r = pml_sim("--config-dir", str(ROOT / "examples" / "userconf"), "--help")
     assert "il7_delayed" in r.stdout and "ms_and_heme" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "overrides, fragments",
+    [
+        (  # a rule read at a day that has no visit would never fire
+            ["strategy=[il7_maraviroc]", "strategy.il7_maraviroc.rules.0.at_day=85.0"],
+            ["strategy.il7_maraviroc.rules[0].at_day", "85.0 is not a visit day", "84.0"],
+        ),
+        (  # ... when the visit calendar moves away from the rule's day
+            ["strategy=[il2_mefloquine]", "monitoring.visit_days=[0.0,28.0,182.0,365.0]"],
+            ["strategy.il2_mefloquine.rules[0].at_day", "84.0 is not a visit day"],
+        ),
+        (  # ... and from a lumbar-puncture day
+            ["strategy=[soc]", "monitoring.visit_days=[0.0,28.0,182.0,365.0]"],
+            ["monitoring.csf_days", "84.0 is not in monitoring.visit_days"],
+        ),
+        (["strategy=[soc]", "seed=-20220401"], ["seed: must be an integer >= 0, got -20220401"]),
+        (["strategy=[soc]", "engine.chunk_size=-3"], ["engine.chunk_size", "got -3"]),
+        (["cohort=custom", "+cohort.mix={hiv: 0}"], ["cohort.mix: needs a positive weight"]),
+    ],
+    ids=["rule_day", "rule_day_off_calendar", "csf_day_off_calendar", "seed", "chunk", "zero_mix"],
+)
+def test_bad_combinations_one_clear_line(tmp_path, overrides, fragments):
+    out = tmp_path / "run"
+    base = [b for b in BASE if not b.startswith("strategy=")]
+    r = pml_sim(*base, *overrides, f"hydra.run.dir={out}")
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pml-sim: config error: "), r.stderr
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])
+    assert not out.exists()

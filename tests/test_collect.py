@@ -29,10 +29,15 @@ def sweep(tmp_path_factory):
     return root
 
 
-def test_merged_table_has_one_column_per_override(sweep):
+def test_merged_table_has_one_column_per_override(sweep, monkeypatch):
+    import sim.outcomes.plots as plots_mod
+
+    figures, save = [], plots_mod._save_atomic
+    monkeypatch.setattr(plots_mod, "_save_atomic", lambda f, p: figures.append(f) or save(f, p))
     assert main([str(sweep)]) == 0
     merged = pd.read_parquet(sweep / "merged_summary.parquet")
-    assert merged.equals(merged)  # readable
+    csv = pd.read_csv(sweep / "merged_summary.csv", dtype={"run_dir": str})
+    pd.testing.assert_frame_equal(merged, csv, check_dtype=False)  # the two files agree
     assert merged["run_dir"].nunique() == 4
     assert set(merged["strategy"]) == {"soc", "il7"}
     assert pd.api.types.is_float_dtype(merged["model.damage_rate_per_day"])
@@ -46,6 +51,16 @@ def test_merged_table_has_one_column_per_override(sweep):
     own = pd.read_csv(sweep / merged["run_dir"].iloc[0] / "summary.csv")
     pd.testing.assert_frame_equal(one.reset_index(drop=True), own, check_dtype=False)
     assert (sweep / "sweep_model.damage_rate_per_day.png").is_file()
+    # the sweep figure: per strategy, each job's survival and IRIS share at its swept value
+    (fig,) = figures
+    rows = merged[merged["condition"] == "all"]
+    for ax, col in zip(fig.axes, ("survival_1y", "iris_rate"), strict=True):
+        lines = {ln.get_label(): ln for ln in ax.get_lines()}
+        assert set(lines) == {"soc", "il7"}
+        for strategy, line in lines.items():
+            want = rows[rows["strategy"] == strategy].sort_values("model.damage_rate_per_day")
+            assert list(line.get_xdata()) == [0.003, 0.005]
+            assert list(line.get_ydata()) == pytest.approx(list(want[col]), abs=1e-12)
     # the crashed job is reported, not merged
     status = pd.read_csv(sweep / "collect_status.csv", dtype={"run_dir": str})
     row = status.set_index("run_dir").loc["9"]

@@ -11,7 +11,7 @@ from sim.config.economics import Correlation, Gompertz, LifetimeConfig, PSAConfi
 from sim.economics.decision import cea_table, frontier
 from sim.economics.discount import DAYS_PER_YEAR, factor, flow, force, linear_flow
 from sim.economics.lifetime import expected_years, life_expectancy
-from sim.economics.sampling import draw_parameters
+from sim.economics.sampling import beta_shape, draw_parameters, gamma_shape
 from sim.economics.voi import ceac, conditional_means, evpi, evppi, wtp_grid
 
 # ------------------------------------------------------------------ discounting
@@ -227,13 +227,79 @@ def test_marginals_have_their_declared_moments():
     ]
     d = draw_parameters(_cfg(params), seed=5)
     n = len(d)
+    a, b = beta_shape(0.3, 0.05)
+    shape, _ = gamma_shape(400.0, 100.0)
+    kurtosis = {  # excess kurtosis of each marginal (scipy), for the SE of a sample sd
+        "b": float(stats.beta(a, b).stats(moments="k")),
+        "g": float(stats.gamma(shape).stats(moments="k")),
+        "n": 0.0,
+    }
     for key, mean, sd in (("b", 0.3, 0.05), ("g", 400.0, 100.0), ("n", 1.0, 0.2)):
         assert d[key].mean() == pytest.approx(mean, abs=4 * sd / math.sqrt(n))
-        # sd of a sample sd ~ sd / sqrt(2n) for near-normal shapes; 6 of those for skew
-        assert d[key].std() == pytest.approx(sd, abs=6 * sd / math.sqrt(2 * n))
-    assert np.median(d["l"]) == pytest.approx(2.0, rel=0.03)
+        # SE of a sample sd: sd sqrt((excess kurtosis + 2) / (4 n)); 4 of those
+        se_sd = sd * math.sqrt((kurtosis[key] + 2.0) / (4 * n))
+        assert d[key].std() == pytest.approx(sd, abs=4 * se_sd)
+    # SE of a sample median on the log scale: 1.2533 log(gsd) / sqrt(n); 4 of those
+    se_log_median = 1.2533 * math.log(1.5) / math.sqrt(n)
+    assert abs(math.log(np.median(d["l"]) / 2.0)) < 4 * se_log_median
     assert (d["f"] == 7.0).all()
     assert (d["b"].between(0, 1)).all() and (d["g"] > 0).all()
+
+
+KS_CRITICAL_001 = math.sqrt(-math.log(0.001 / 2) / 2)  # one-sample KS, alpha = 0.001
+
+
+def _truncated_normal_cdf(x, mu, sd, lo, hi):
+    """By hand: (Phi(z) - Phi(a)) / (Phi(b) - Phi(a)) on [lo, hi]."""
+    a, b = stats.norm.cdf((lo - mu) / sd), stats.norm.cdf((hi - mu) / sd)
+    return np.clip((stats.norm.cdf((np.asarray(x) - mu) / sd) - a) / (b - a), 0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "mu, sd, lo, hi",
+    [(1.0, 0.5, 0.5, 2.5), (0.4, 0.3, 0.0, math.inf), (0.0, 1.0, -math.inf, math.inf)],
+    ids=["two_sided", "lower_bound_only", "untruncated"],
+)
+def test_truncated_normal_draws_follow_the_truncated_distribution(mu, sd, lo, hi):
+    """Kolmogorov-Smirnov distance to the truncated normal CDF written out by hand below
+    the alpha = 0.001 critical value, the mean equal to mu + sd (phi(a) - phi(b)) / Z
+    within 4 SEs (SE from the truncated variance), and no draw outside [lo, hi]."""
+    d = draw_parameters(
+        _cfg([PSAParam(key="x", kind="normal", mean=mu, sd=sd, low=lo, high=hi)]), 3
+    )
+    x = np.sort(d["x"].to_numpy())
+    n = len(x)
+    assert x.min() >= lo and x.max() <= hi
+    cdf = _truncated_normal_cdf(x, mu, sd, lo, hi)
+    ks = max((np.arange(1, n + 1) / n - cdf).max(), (cdf - np.arange(n) / n).max())
+    assert ks < KS_CRITICAL_001 / math.sqrt(n)
+    a, b = (lo - mu) / sd, (hi - mu) / sd
+    z = stats.norm.cdf(b) - stats.norm.cdf(a)
+    pa, pb = stats.norm.pdf(a), stats.norm.pdf(b)
+    mean = mu + sd * (pa - pb) / z
+    ta = 0.0 if math.isinf(a) else a * pa
+    tb = 0.0 if math.isinf(b) else b * pb
+    var = sd**2 * (1 + (ta - tb) / z - ((pa - pb) / z) ** 2)
+    assert abs(x.mean() - mean) < 4 * math.sqrt(var / n)
+    # a truncation that bites shifts the mean away from mu by more than the MC error
+    if not math.isinf(lo):
+        assert abs(mean - mu) > 8 * math.sqrt(var / n)
+
+
+def test_uniform_draws_are_uniform_between_low_and_high():
+    d = draw_parameters(_cfg([PSAParam(key="u", kind="uniform", low=2.0, high=5.0)]), 4)
+    x = np.sort(d["u"].to_numpy())
+    n = len(x)
+    assert x.min() >= 2.0 and x.max() <= 5.0
+    cdf = (x - 2.0) / 3.0
+    ks = max((np.arange(1, n + 1) / n - cdf).max(), (cdf - np.arange(n) / n).max())
+    assert ks < KS_CRITICAL_001 / math.sqrt(n)
+    assert abs(x.mean() - 3.5) < 4 * (3.0 / math.sqrt(12)) / math.sqrt(n)
+    # the declared mean / sd play no part in a uniform draw
+    e = draw_parameters(
+        _cfg([PSAParam(key="u", kind="uniform", low=2.0, high=5.0, mean=100.0, sd=9.0)]), 4
+    )
+    np.testing.assert_array_equal(d["u"], e["u"])
 
 
 def test_gaussian_copula_gives_the_declared_rank_correlation():
@@ -265,5 +331,23 @@ def test_draws_depend_only_on_the_seed():
     assert not np.allclose(a["g"], c["g"])
 
 
-def test_days_per_year_is_julian():
-    assert DAYS_PER_YEAR == 365.25
+def test_a_year_has_the_same_length_in_the_model_the_economics_and_the_trial():
+    """The model turns per-year excess mortality into a daily hazard, the economics turns
+    event days into years for discounting and the lifetime extension, the trial turns
+    dropout per year and months into days: all must use the same year, or a patient's
+    year-1 death hazard and its discounting drift apart."""
+    from sim.api import load_config
+    from sim.config.schema import CONDITIONS
+    from sim.core import rng
+    from sim.model import cohort
+    from sim.trial import accrual, design
+
+    cfg = load_config(["cohort=mixed_seed000", "cohort.n=300"])
+    p = cohort.build(rng.run_key(cfg.seed), cfg.cohort, cfg.model, np.arange(300))
+    rates = [cfg.model.conditions[c].excess_mortality_per_year for c in CONDITIONS]
+    per_year = np.asarray(rates)[p.condition]
+    np.testing.assert_allclose(p.excess_hazard * DAYS_PER_YEAR, per_year, rtol=1e-15)
+    assert design.DAYS_PER_YEAR == DAYS_PER_YEAR
+    assert accrual.DAYS_PER_MONTH * 12 == pytest.approx(DAYS_PER_YEAR, rel=1e-15)
+    # and the year is the mean Gregorian / Julian year the life tables are given in
+    assert 365.2 < DAYS_PER_YEAR < 365.3

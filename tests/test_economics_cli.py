@@ -1,6 +1,8 @@
 """The economic evaluation from the command line: output contract, determinism, bad input."""
 
 import json
+import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -8,6 +10,7 @@ import pytest
 
 from sim.api import load_config
 from sim.config.schema import ConfigError
+from sim.engine.run import simulate
 from tests.cli_helper import pml_sim
 
 SMALL = [
@@ -51,8 +54,8 @@ def test_psa_run_writes_the_contract(psa_run):
     assert (merged["evppi"] <= merged["evpi"] + 1e-6 * (1 + merged["evpi"])).all()
     dsa = pd.read_csv(out / "dsa.csv")
     assert dsa["swing"].is_monotonic_decreasing and len(dsa) == 10
-    for f in ("ce_plane.png", "ceac.png", "evpi.png", "tornado.png", "report.md"):
-        assert (out / f).stat().st_size > 0
+    for f in ("ce_plane.png", "ceac.png", "evpi.png", "tornado.png"):
+        assert (out / f).stat().st_size > 0  # report.md: its content is tested below
     meta = json.loads((out / "run.json").read_text())
     assert meta["status"] == "complete" and meta["psa_draws"] == 6
     assert "ICER" in r.stdout  # the incremental table is printed
@@ -131,3 +134,138 @@ def test_a_sweep_over_willingness_to_pay_collects_into_one_table(tmp_path):
     a, b = (cea[cea["economics.wtp"] == w].set_index("strategy") for w in (20000, 40000))
     assert np.allclose(a["qaly"], b.loc[a.index, "qaly"])
     assert np.allclose(b["nmb"] - a.loc[b.index, "nmb"], 20000 * a["qaly"])
+
+
+# ------------------------------------------------------------------ one-way values
+
+
+def _base_case(overrides: list[str]) -> pd.DataFrame:
+    """Mean cost and QALY per strategy from a fresh base case (the cea.csv path)."""
+    from sim.app.tasks.economics import base_case, summarise_values
+
+    cfg = load_config([*SMALL, *overrides])
+    return summarise_values(base_case(cfg), list(cfg.strategy)).set_index("strategy")
+
+
+def test_dsa_rows_equal_fresh_runs_at_the_low_and_high_values(psa_run):
+    """Each one-way value is the incremental NMB (and ICER) of a whole new base case with
+    that one input changed: re-costing (discount rate) or re-simulating (a therapy
+    lever) with the same seed. Checked by running those base cases here."""
+    out, _ = psa_run
+    dsa = pd.read_csv(out / "dsa.csv").set_index("key")
+    s, c = dsa["strategy"].iloc[0], dsa["comparator"].iloc[0]
+    cfg = load_config(SMALL)
+    cea = pd.read_csv(out / "cea.csv").set_index("strategy")
+    assert dsa["inc_nmb_base"].iloc[0] == pytest.approx(
+        cea.loc[s, "nmb"] - cea.loc[c, "nmb"], rel=1e-12
+    )
+    for key, side in (
+        ("economics.discount.costs", "low"),
+        ("therapies.vst.levers.effector_transfer_per_dose", "high"),
+    ):
+        value = dsa.loc[key, side]
+        m = _base_case([f"strategy=[{c},{s}]", f"{key}={value}"])
+        dc, dq = m.loc[s, "cost"] - m.loc[c, "cost"], m.loc[s, "qaly"] - m.loc[c, "qaly"]
+        assert dsa.loc[key, f"inc_nmb_{side}"] == pytest.approx(
+            cfg.economics.wtp * dq - dc, rel=1e-9
+        ), key
+        assert dsa.loc[key, f"icer_{side}"] == pytest.approx(dc / dq, rel=1e-9), key
+
+
+def test_dsa_price_rows_are_linear_and_count_the_discounted_doses(psa_run):
+    """A price enters costs linearly: inc NMB at low, base and high lie on one line, whose
+    slope is minus the difference in discounted doses per patient. For the VST price in
+    VST vs SOC that is the VST infusions of the VST arm, counted here from its event log
+    and discounted continuously by hand, (1 + r)^(-t / 365.25)."""
+    out, _ = psa_run
+    dsa = pd.read_csv(out / "dsa.csv").set_index("key")
+    s, c = dsa["strategy"].iloc[0], dsa["comparator"].iloc[0]
+    assert (s, c) == ("vst", "soc")
+    base = dsa["inc_nmb_base"].iloc[0]
+    for key in dsa.index[dsa.index.str.startswith("economics.costs.")]:
+        r = dsa.loc[key]
+        slope_low = (r["inc_nmb_low"] - base) / (r["low"] - r["base_value"])
+        slope_high = (r["inc_nmb_high"] - base) / (r["high"] - r["base_value"])
+        assert slope_low == pytest.approx(slope_high, rel=1e-9, abs=1e-9), key
+    cfg = load_config([*SMALL, f"strategy=[{s}]", "economics.dsa.params=[]"])
+    _, events, _ = simulate(cfg)
+    doses = events[(events["event"] == "dose") & (events["detail"] == "vst")]
+    rate = cfg.economics.discount.costs
+    per_patient = ((1 + rate) ** (-doses["time_days"] / 365.25)).sum() / cfg.cohort.n
+    assert 2.0 < per_patient < 3.0  # 3 infusions, some patients die before the last
+    r = dsa.loc["economics.costs.therapies.vst.per_dose"]
+    slope = (r["inc_nmb_high"] - r["inc_nmb_low"]) / (r["high"] - r["low"])
+    assert slope == pytest.approx(-per_patient, rel=1e-9)
+    # inputs neither strategy uses (rhIL-7 and pembrolizumab) leave the same patients
+    # with the same numbers: zero swing, exactly
+    for key in (
+        "economics.costs.therapies.rhil7.per_dose",
+        "therapies.pembrolizumab.levers.t_cell_function",
+    ):
+        assert dsa.loc[key, "inc_nmb_low"] == dsa.loc[key, "inc_nmb_high"] == base
+    assert np.allclose(dsa["swing"], (dsa["inc_nmb_high"] - dsa["inc_nmb_low"]).abs(), rtol=1e-12)
+
+
+# --------------------------------------------------------------------- report.md
+
+
+def _md_tables(text: str) -> dict[str, pd.DataFrame]:
+    """Markdown tables under each `## ` heading (first table per section)."""
+    out, section, rows = {}, None, []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("## "):
+            section = line[3:]
+        if line.startswith("|"):
+            rows.append([c.strip() for c in line.strip("|").split("|")])
+        elif rows:
+            if section not in out:
+                out[section] = pd.DataFrame(rows[2:], columns=rows[0])
+            rows = []
+    return out
+
+
+def _num(cell: str) -> float:
+    return math.nan if cell == "-" else float(cell.replace(",", ""))
+
+
+def test_report_md_states_the_run_and_repeats_its_tables(psa_run):
+    out, _ = psa_run
+    text = (out / "report.md").read_text()
+    cfg = load_config(SMALL)
+    assert text.startswith("# Economic evaluation: soc, il7, pd1, vst\n")
+    assert "costs in GBP (2024 prices)" in text
+    assert "costs 3.5%, QALYs 3.5% per year" in text
+    assert "simulated acute phase 365 days, then lifetime" in text
+    assert f"300 patients per strategy (mixed_seed000 mix), seed {cfg.seed}" in text
+    assert "willingness to pay 30,000 per QALY" in text
+    tables = _md_tables(text)
+    cea = pd.read_csv(out / "cea.csv").set_index("strategy")
+    inc = tables["Incremental analysis (cea.csv)"].set_index("strategy")
+    assert list(inc.index) == list(cea.index)
+    for col, half_unit in (("cost", 0.5), ("qaly", 5e-4), ("nmb", 0.5), ("icer", 0.5)):
+        got = inc[col].map(_num).to_numpy()
+        want = cea[col].to_numpy()
+        assert np.allclose(got, want, atol=half_unit, equal_nan=True), col
+    costs = tables["Cost components (cost_breakdown.csv)"].set_index("strategy")
+    breakdown = pd.read_csv(out / "cost_breakdown.csv").set_index("strategy")
+    assert np.allclose(costs.map(_num).to_numpy(), breakdown.loc[costs.index].to_numpy(), atol=0.5)
+    dsa = pd.read_csv(out / "dsa.csv")
+    one_way = tables["One-way sensitivity (dsa.csv): vst vs soc"]
+    assert list(one_way["label"]) == list(dsa["label"])  # largest swing first
+    for col in ("inc_nmb_low", "inc_nmb_high", "swing"):
+        assert np.allclose(one_way[col].map(_num), dsa[col], atol=0.5), col
+    # the probabilistic part reads the CEAC / EVPI at the grid point nearest the WTP
+    ceac = pd.read_csv(out / "ceac.csv")
+    evpi = pd.read_csv(out / "evpi.csv").set_index("wtp")["evpi"]
+    w = ceac["wtp"].unique()[np.abs(ceac["wtp"].unique() - 30000).argmin()]
+    m = re.search(r"At ([\d,]+) per QALY: EVPI ([\d,]+) GBP per patient", text)
+    assert m and _num(m.group(1)) == w and abs(_num(m.group(2)) - evpi[w]) <= 0.5
+    psa = tables["Probabilistic analysis (6 draws x 40 patients)"].set_index("strategy")
+    at_w = ceac[ceac["wtp"] == w].set_index("strategy")
+    assert np.allclose(psa["probability"].map(_num), at_w.loc[psa.index, "probability"], atol=5e-4)
+    figures = re.findall(r"!\[([^\]]+)\]\(([^)]+)\)", text)
+    assert {f for f, _ in figures} == {"ce_plane.png", "cost_breakdown.png", "tornado.png"} | {
+        "ceac.png",
+        "evpi.png",
+    }
+    assert all((out / path).is_file() for _, path in figures)

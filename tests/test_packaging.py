@@ -75,7 +75,17 @@ def test_installed_wheel_runs_from_another_folder(wheel_site, tmp_path):
         "hydra.run.dir=study",
     )
     assert s.returncode == 0, s.stderr
-    assert (tmp_path / "study" / "study_table.csv").is_file()
+    # the installed configs are the repo's: the same numbers as a run from this tree
+    here = tmp_path / "here"
+    for args, name, files in (
+        (["cohort.n=60", "strategy=[soc]"], "run", ["summary.csv"]),
+        (["+experiment=seed000", "study.replicates=2"], "study", ["study_table.csv"]),
+    ):
+        ref = pml_sim(*args, "output.progress=false", f"hydra.run.dir={here / name}")
+        assert ref.returncode == 0, ref.stderr
+        (installed,) = tmp_path.glob("results/*/*") if name == "run" else [tmp_path / "study"]
+        for f in files:
+            assert (installed / f).read_bytes() == (here / name / f).read_bytes(), f
 
 
 def test_user_config_dir(tmp_path):
@@ -108,3 +118,19 @@ def test_user_config_dir_from_python():
         "natalizumab_ms": 2.0,
         "hematologic_malignancy": 1.0,
     }
+
+
+def test_a_missing_reference_package_fails_the_session_instead_of_skipping():
+    """lifelines is what our Kaplan-Meier and Aalen-Johansen are checked against: without
+    it the test session must stop with a usage error, not skip those tests silently."""
+    code = (
+        "import sys; sys.modules['lifelines'] = None; import pytest; "
+        "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', "
+        "'tests/test_survival.py::test_km_first_row_and_sorted']))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == pytest.ExitCode.USAGE_ERROR, r.stdout + r.stderr
+    assert "test dependencies missing: lifelines" in r.stdout + r.stderr
+    assert "passed" not in r.stdout and "skipped" not in r.stdout

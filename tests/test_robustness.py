@@ -140,6 +140,25 @@ def test_corrupt_run_json_is_run_again(tmp_path):
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
 
 
+def test_resuming_a_sweep_reruns_only_the_job_with_a_corrupt_run_json(tmp_path):
+    """A sweep re-run into its folder skips complete jobs; a job whose run.json is
+    corrupt (a crash while writing it, a disk error) is not complete: it runs again and
+    gives the same numbers, and the complete job is left untouched."""
+    sweep = tmp_path / "sweep"
+    args = ["-m", "seed=1,2", *SMALL, "output.print_summary=false", f"hydra.sweep.dir={sweep}"]
+    assert pml_sim(*args).returncode == 0
+    summary0 = (sweep / "0" / "summary.csv").read_bytes()
+    stamp1 = (sweep / "1" / "run.json").read_bytes()
+    (sweep / "0" / "run.json").write_text('{"status": "complete", "config_hash": ')  # cut short
+    r = pml_sim(*args)
+    assert r.returncode == 0, r.stderr
+    assert f"{sweep / '1'} is already complete with this config; skipped" in r.stdout
+    assert f"{sweep / '0'} is already complete" not in r.stdout
+    assert json.loads((sweep / "0" / "run.json").read_text())["status"] == "complete"
+    assert (sweep / "0" / "summary.csv").read_bytes() == summary0
+    assert (sweep / "1" / "run.json").read_bytes() == stamp1
+
+
 def test_csv_keeps_full_precision(tmp_path):
     from sim.core import io
 

@@ -8,8 +8,7 @@ import pytest
 from lifelines import CoxPHFitter
 from lifelines.statistics import logrank_test
 from scipy.stats import binomtest, chi2_contingency, fisher_exact
-from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import proportion_effectsize
+from statsmodels.stats.power import normal_power_het
 
 from sim.trial import analyses
 
@@ -60,14 +59,18 @@ def test_one_step_hazard_ratio_is_close_to_cox():
     assert math.log(r.estimate) == pytest.approx(cox.params_["x"], abs=0.03)
 
 
-def test_two_proportion_power_agrees_with_statsmodels():
-    p_e, p_c, n = 0.55, 0.35, 90
-    ours = analyses.power_two_proportions(p_e, p_c, n, n, 0.025)
-    # statsmodels uses the arcsine effect size (Cohen's h): a slightly different
-    # approximation of the same power, within about a point here
-    h = proportion_effectsize(p_e, p_c)
-    sm = NormalIndPower().power(h, nobs1=n, alpha=0.025, ratio=1.0, alternative="larger")
-    assert ours == pytest.approx(sm, abs=0.015)
+@pytest.mark.parametrize("p_e, p_c, n_e, n_c", [(0.55, 0.35, 90, 90), (0.3, 0.2, 150, 75)])
+def test_two_proportion_power_is_statsmodels_normal_power_with_two_sds(p_e, p_c, n_e, n_c):
+    """Fleiss eq. 4.14 is the normal power with the pooled (null) and unpooled
+    (alternative) SDs of the difference: statsmodels' normal_power_het, to rounding."""
+    pbar = (n_e * p_e + n_c * p_c) / (n_e + n_c)
+    null_sd = math.sqrt(pbar * (1 - pbar) * (1 / n_e + 1 / n_c))
+    alt_sd = math.sqrt(p_e * (1 - p_e) / n_e + p_c * (1 - p_c) / n_c)
+    ref = normal_power_het(
+        p_e - p_c, 1, 0.025, std_null=null_sd, std_alternative=alt_sd, alternative="larger"
+    )
+    ours = analyses.power_two_proportions(p_e, p_c, n_e, n_c, 0.025)
+    assert ours == pytest.approx(ref, rel=1e-12)
 
 
 def test_schoenfeld_events_round_trip():
@@ -77,15 +80,19 @@ def test_schoenfeld_events_round_trip():
     assert analyses.power_logrank(hr, d, 0.5, 0.025) == pytest.approx(0.8, abs=1e-5)
 
 
-def test_exact_two_proportion_power_is_near_the_closed_form_and_sums_to_alpha_at_null():
-    exact = analyses.power_two_proportions_exact(0.55, 0.35, 90, 90, 0.025)
-    assert exact == pytest.approx(
-        analyses.power_two_proportions(0.55, 0.35, 90, 90, 0.025), abs=0.02
-    )
-    # under the null the z test's exact size is close to (not exactly) alpha
-    assert analyses.power_two_proportions_exact(0.4, 0.4, 90, 90, 0.025) == pytest.approx(
-        0.025, abs=0.005
-    )
+@pytest.mark.parametrize("p_e, p_c", [(0.55, 0.35), (0.4, 0.4)])
+def test_exact_two_proportion_power_matches_a_simulation_of_the_test(p_e, p_c):
+    """Enumeration vs 400,000 simulated trials of 90 + 90 patients (z test written out
+    with numpy): within 4 binomial SEs; under the null it is the test's exact size."""
+    exact = analyses.power_two_proportions_exact(p_e, p_c, 90, 90, 0.025)
+    gen = np.random.default_rng(29)
+    reps = 400_000
+    xe, xc = gen.binomial(90, p_e, reps), gen.binomial(90, p_c, reps)
+    pbar = (xe + xc) / 180
+    sd = np.sqrt(pbar * (1 - pbar) * (2 / 90))
+    z = np.divide(xe / 90 - xc / 90, sd, out=np.zeros(reps), where=sd > 0)
+    share = (z >= 1.959963984540054).mean()
+    assert abs(share - exact) < 4 * math.sqrt(exact * (1 - exact) / reps)
 
 
 def test_km_at_matches_lifelines_and_greenwood():
@@ -136,3 +143,52 @@ def test_stratified_km_difference_without_censoring_is_cmh():
     )
     assert r.z == pytest.approx(cmh.z, rel=1e-9)
     assert r.estimate == pytest.approx(cmh.estimate, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_cmh_matches_statsmodels_stratified_table(seed):
+    """Our Cochran-Mantel-Haenszel z squared is statsmodels' CMH chi-square (no
+    continuity correction); strata missing an arm carry no information and are dropped
+    on both sides; the estimate is the Mantel-Haenszel risk difference (weights
+    n_e n_c / N), computed here by hand."""
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    gen = np.random.default_rng(seed)
+    k = 6
+    n_e, n_c = gen.integers(1, 30, k), gen.integers(1, 30, k)
+    x_e, x_c = gen.binomial(n_e, 0.55), gen.binomial(n_c, 0.4)
+    ours = analyses.two_proportions_stratified(
+        np.r_[x_e, 0, 3], np.r_[n_e, 0, 5], np.r_[x_c, 2, 0], np.r_[n_c, 4, 0]
+    )  # two strata with an empty arm
+    cells = zip(x_e, n_e, x_c, n_c, strict=True)
+    tables = [np.array([[a, b - a], [c, d - c]]) for a, b, c, d in cells]
+    ref = StratifiedTable(tables).test_null_odds(correction=False)
+    assert ours.z**2 == pytest.approx(ref.statistic, rel=1e-12)
+    assert ours.p == pytest.approx(ref.pvalue / 2 if ours.z > 0 else 1 - ref.pvalue / 2)
+    w = n_e * n_c / (n_e + n_c)
+    rd = (w * (x_e / n_e - x_c / n_c)).sum() / w.sum()
+    assert ours.estimate == pytest.approx(rd, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_stratified_logrank_matches_statsmodels_survdiff(seed):
+    """Stratified log-rank with tied times: z squared equals statsmodels' survdiff
+    chi-square with strata; the unstratified test equals survdiff without strata, and
+    the two differ when strata matter."""
+    from statsmodels.duration.survfunc import survdiff
+
+    gen = np.random.default_rng(seed)
+    n = 400
+    strata = gen.integers(0, 4, n)
+    arm = gen.random(n) < 0.5
+    t = gen.exponential((1.0 + strata) / np.where(arm, 0.7, 1.0))  # strata differ in risk
+    c = gen.uniform(0.5, 4.0, n)
+    time, event = np.ceil(np.minimum(t, c) * 10) / 10, t <= c  # ties within and across arms
+    ours = analyses.logrank(time, event, arm, strata)
+    chi2, p = survdiff(time, event.astype(int), arm.astype(int), strata=strata)
+    assert ours.z**2 == pytest.approx(chi2, rel=1e-12)
+    assert 2 * min(ours.p, 1 - ours.p) == pytest.approx(p, rel=1e-9)
+    plain = analyses.logrank(time, event, arm)
+    chi2_plain, _ = survdiff(time, event.astype(int), arm.astype(int))
+    assert plain.z**2 == pytest.approx(chi2_plain, rel=1e-12)
+    assert abs(plain.z - ours.z) > 1e-6

@@ -5,8 +5,13 @@ key fails when the config is composed. Range checks that types cannot express
 (probabilities in [0, 1], positive sizes, known names) live in `validate()`, which
 raises `ConfigError` naming the key and what is allowed.
 
-The values written here are only fallbacks for the schema; the defaults a user
-runs with, and their sources, are in the YAML files under `conf/`.
+The values written here equal the defaults of the YAML files under `conf/` (where
+each number's source is given) for the sections that have one default file: model
+(model/default.yaml), monitoring, engine and output (config.yaml), cohort
+(cohort/custom.yaml), executor (executor/inprocess.yaml), calibration and study;
+tests/test_config.py checks it. Per-item sections (conditions, therapies, strategies,
+economics sets, trial designs) have several equally valid files: their values here are
+neutral fallbacks.
 """
 
 from __future__ import annotations
@@ -80,7 +85,7 @@ class ModelConfig:
     cd4_new_lymphocyte_share: float = 0.5
     t_cell_function_logit_sd: float = 0.5
     transferred_effector_half_life_days: float = 30.0
-    cytokine_response_gsd: float = 1.0
+    cytokine_response_gsd: float = 1.8
     cd4_max: float = 2000.0
     # brain damage and death
     damage_rate_per_day: float = 0.0057
@@ -89,22 +94,22 @@ class ModelConfig:
     viral_activity_ref_log10: float = 6.0
     death_hazard_max_per_day: float = 0.05
     death_damage_half: float = 0.73
-    death_damage_hill: float = 6.0
+    death_damage_hill: float = 10.0
     frailty_gsd: float = 1.5
     # IRIS
     iris_rate_ref: float = 0.01
     iris_rate_exponent: float = 1.5
-    iris_cytokine_weight: float = 1.0
+    iris_cytokine_weight: float = 0.3
     iris_hazard_scale: float = 0.05
     iris_susceptibility_gsd: float = 1.5
     iris_damage_rate_per_day: float = 0.0072
-    iris_death_hazard_per_day: float = 0.004
+    iris_death_hazard_per_day: float = 0.002
     iris_duration_days: float = 60.0
     iris_duration_gsd: float = 1.5
     iris_diagnosis_delay_days: float = 7.0
     # natalizumab washout
     natalizumab_half_life_days: float = 11.0
-    natalizumab_half_block: float = 0.3
+    natalizumab_half_block: float = 0.04
     natalizumab_hill: float = 2.0
     natalizumab_desaturation_half_life_days: float = 14.0
     # residual disability
@@ -187,9 +192,11 @@ class StrategyConfig:
 
 @dataclass
 class MonitoringConfig:
-    visit_days: list[float] = field(default_factory=lambda: [0.0, 28.0, 84.0, 182.0, 365.0])
-    csf_days: list[float] = field(default_factory=lambda: [0.0, 28.0, 84.0])
-    mri_days: list[float] = field(default_factory=lambda: [0.0, 84.0])
+    visit_days: list[float] = field(
+        default_factory=lambda: [0.0, 14.0, 28.0, 56.0, 84.0, 126.0, 182.0, 273.0, 365.0]
+    )
+    csf_days: list[float] = field(default_factory=lambda: [0.0, 28.0, 84.0, 182.0])
+    mri_days: list[float] = field(default_factory=lambda: [0.0, 28.0, 84.0, 182.0, 365.0])
     cd4_cv: float = 0.15
     lymphocyte_cv: float = 0.12
     csf_jcv_sd_log10: float = 0.25
@@ -210,7 +217,7 @@ class EngineConfig:
 @dataclass
 class ExecutorConfig:
     kind: str = "inprocess"  # inprocess | processes | dask
-    workers: int = 2  # local worker processes (processes; dask LocalCluster)
+    workers: int = 1  # local worker processes (processes; dask LocalCluster)
     address: str | None = None  # dask scheduler, e.g. tcp://host:8786; None = LocalCluster
 
 
@@ -282,10 +289,10 @@ class CalibrationConfig:
     params: list[CalibParam] = field(default_factory=list)
     fit: list[str] = field(default_factory=list)  # target ids; empty = every role: fit target
     n_per_scenario: int = 2000  # patients per simulated population and evaluation
-    max_evals: int = 300  # optimiser budget (objective evaluations)
-    restarts: int = 1  # Nelder-Mead restarts from the best point so far
-    ensemble_draws: int = 200  # parameter sets screened for the ensemble
-    ensemble_waves: int = 2  # history-matching waves (later waves zoom on kept sets)
+    max_evals: int = 900  # optimiser budget (objective evaluations)
+    restarts: int = 2  # Nelder-Mead restarts from the best point so far
+    ensemble_draws: int = 300  # parameter sets screened for the ensemble
+    ensemble_waves: int = 3  # history-matching waves (later waves zoom on kept sets)
     ensemble_cutoff: float = 3.0  # keep sets with every fit target's implausibility below
     ensemble_width: float = 0.25  # half-width of the screening box, share of each range
     output_model: str = "calibrated"  # writes conf/model/<output_model>.yaml
@@ -302,7 +309,7 @@ class StudyConfig:
     lymphocyte_rise: float = 1.5  # month-1 ratio counted as a rise
     cd4_rise: float = 1.5
     csf_jcv_fall_log10: float = 1.0
-    csf_month1_available: float = 1.0  # share of patients with a month-1 lumbar puncture
+    csf_month1_available: float = 0.53  # share of patients with a month-1 lumbar puncture
     targets: list[str] = field(default_factory=list)  # target ids shown in the table
 
 
