@@ -46,8 +46,9 @@ def write_text(path: Path, text: str) -> Path:
 
 
 def write_csv(path: Path, df: pd.DataFrame) -> Path:
-    """Full precision (shortest round-trip repr): an ICER recomputed from cea.csv equals
-    the one written, and large costs keep every digit."""
+    """Full precision (shortest round-trip repr): large costs keep every digit, and an
+    ICER recomputed from cea.csv equals the one written (exactly when read with
+    `pd.read_csv(..., float_precision="round_trip")`, else to ~1e-16)."""
     return write_atomic(path, lambda p: df.to_csv(p, index=False))
 
 
