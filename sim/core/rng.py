@@ -23,7 +23,8 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
-_SLOT_BITS = np.uint64(20)  # up to ~1M slots per stream and patient
+SLOT_BITS = 20  # slots 0 .. 2**20 - 1 (~1M) per stream and patient
+_SLOT_BITS = np.uint64(SLOT_BITS)
 _INV_2_53 = 1.0 / float(1 << 53)
 
 

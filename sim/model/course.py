@@ -4,6 +4,12 @@ A `Course` holds the state of a group (a chunk of thousands, or a single patient
 and offers the three things an engine does with it: advance the dynamics to a time,
 hold a visit (measure, log, apply decision rules) and close follow-up. Engines
 differ only in how SimPy schedules these calls (`sim.engine.batch`, `sim.engine.reference`).
+
+Each model step is the same sequence: the IRIS rules act on the diagnoses falling in
+the step (`sim.model.rules`); the therapy courses give the lever levels; the dynamics
+advance the patients under them (`sim.model.dynamics.step`, physics only); rules act
+on IRIS diagnosed within the step itself; the courses' events of the step (starts,
+doses, stops, side effects) are logged (`sim.model.schedule`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from sim.model.cohort import Patients
 from sim.model.dynamics import State, lever_levels, step
 from sim.model.events import Event, EventLog
 from sim.model.monitoring import measure
+from sim.model.rules import Rules
 from sim.model.strategies import Compiled, schedule
 from sim.model.therapies import Catalog
 
@@ -39,27 +46,41 @@ class Course:
     def __post_init__(self) -> None:
         self.state = State.initial(self.patients, self.model)
         self.schedule = schedule(self.strategy, self.patients, self.catalog)
+        self.rules = Rules(
+            self.strategy.visit_rules,
+            self.strategy.iris_rules,
+            self.schedule,
+            self.patients.patient_id,
+            self.log,
+        )
         self.log.add(self.patients.patient_id, 0.0, Event.DIAGNOSIS)
 
     def advance(self, until: float) -> None:
         """Step the dynamics from the current time to `until` on the fixed dt grid."""
         dt = self.model.dt_days
+        st, sch, pid = self.state, self.schedule, self.patients.patient_id
         while self.t < until - _EPS:
-            if not self.state.alive.any():
+            if not st.alive.any():
                 self.t = until
                 break
-            h = min(dt, until - self.t)
-            step(
-                self.t,
-                h,
-                self.patients,
-                self.state,
-                self.schedule,
-                self.catalog,
-                self.model,
-                self.key,
-                self.log,
+            t, h = self.t, min(dt, until - self.t)
+            self.rules.on_iris(t + h, st.iris_dx, st.alive)
+            levers, doses = lever_levels(t, h, self.catalog, sch)
+            out = step(
+                t=t,
+                dt=h,
+                patients=self.patients,
+                state=st,
+                levers=levers,
+                model=self.model,
+                log=self.log,
             )
+            self.rules.on_iris(t + h, st.iris_dx, out.alive)
+            self.rules.log_iris(out.diagnosed, st.iris_dx)
+            counts = sch.record(t, h, pid, out.alive, out.before_death, doses, self.key, self.log)
+            if counts is not None:
+                st.side_effects += counts[0]
+                st.severe_side_effects += counts[1]
             self.t += h
 
     def visit(self, index: int, day: float) -> None:
@@ -92,16 +113,7 @@ class Course:
                 "lesion_burden": m["lesion_burden"][alive],
             }
         )
-        for rule in self.strategy.visit_rules:
-            hit = rule.fires(day, m, alive)
-            if not hit.any():
-                continue
-            self.log.add(pid[hit], day, Event.RULE_FIRED, rule.name)
-            at = np.full(len(pid), day + rule.delay)
-            for k in rule.start:
-                self.schedule.begin(k, at, hit)
-            for k in rule.stop:
-                self.schedule.halt(k, at, hit)
+        self.rules.at_visit(day, m, alive)
 
     def close(self, horizon: float) -> None:
         alive = self.state.alive

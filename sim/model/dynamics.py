@@ -5,7 +5,9 @@ of `dt` (default one day); within a step the linear parts are solved exactly
 (exponential approach to a set point), and event times (death, IRIS onset and
 resolution) are found exactly by inverting the piecewise-linear cumulative hazard.
 All arrays are vectorised over patients; the reference engine runs the very same
-kernel on one patient at a time.
+kernel on one patient at a time. This module is the physics: therapies enter only as
+lever levels (from their courses, `sim.model.schedule`); what the clinic decides and
+does, and the therapy events, live in `sim.model.rules` and `sim.model.schedule`.
 
 In plain words
 --------------
@@ -60,7 +62,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.schema import ModelConfig
-from sim.core import rng
 from sim.model.cohort import Patients
 from sim.model.events import Event, EventLog
 from sim.model.immunity import effector_target, saturation_target
@@ -154,19 +155,21 @@ def _combine(kind: str, values: list[np.ndarray], n: int) -> np.ndarray:
 def lever_levels(
     t: float, dt: float, cat: Catalog, sch: Schedule
 ) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
-    """Each lever's level over [t, t + dt), and each used therapy's doses in the step."""
+    """Each lever's level over [t, t + dt), and the doses of each course (schedule row)
+    in the step. Courses are taken in the schedule's (therapy, course number) order."""
     n = sch.start.shape[1]
     parts: dict[str, list[np.ndarray]] = {lv: [] for lv in LEVERS}
     doses: dict[int, np.ndarray] = {}
-    for k in sch.used:
-        dk = sch.doses(k, t, dt) if cat.interval[k] > 0.0 or cat.per_dose[k] else None
+    for r in sch.used:
+        k = sch.therapy[r]
+        dk = sch.doses(r, t, dt) if cat.interval[k] > 0.0 or cat.per_dose[k] else None
         if dk is not None and cat.interval[k] > 0.0:
-            doses[k] = dk
+            doses[r] = dk
         for lv in cat.levers[k]:
             kind, combine, _, _ = LEVERS[lv]
             mag = cat.magnitude[lv][k]
             if kind == "continuous":
-                parts[lv].append(mag * sch.activity(k, t, dt))
+                parts[lv].append(mag * sch.activity(r, t, dt))
             elif dk is not None:
                 # per-session removal compounds; transfers add up
                 parts[lv].append(1.0 - (1.0 - mag) ** dk if combine == "product" else mag * dk)
@@ -181,81 +184,32 @@ def _crossing(t: float, dt: float, h_old: np.ndarray, h_new: np.ndarray, thr: np
     return hit, t + dt * frac
 
 
-def _log_schedule(
-    t: float,
-    dt: float,
-    p: Patients,
-    st: State,
-    sch: Schedule,
-    cat: Catalog,
-    key: np.uint64,
-    log: EventLog,
-    before_death: np.ndarray,
-) -> None:
-    """Log therapy starts/stops in the step and draw side effects at each start.
+@dataclass(frozen=True)
+class StepOutcome:
+    """What the clinic needs to know about a step of the dynamics."""
 
-    An event counts only if the patient is alive at its time (`before_death` is the
-    death time within this step, inf otherwise).
-    """
-    pid = p.patient_id
-    t1 = t + dt
-    alive = st.alive
-    n_se = cat.se_prob.shape[1]
-    for k in sch.used:
-        if not sch.has_event(k, t, t1):
-            continue
-        name = cat.names[k]
-        start = sch.start[k]
-        starting = (start >= t) & (start < t1) & alive & (start < before_death)
-        if starting.any():
-            log.add(pid[starting], start[starting], Event.THERAPY_START, name)
-            for s in range(n_se):
-                prob = cat.se_prob[k, s]
-                if prob <= 0.0:
-                    continue
-                u = rng.uniform(key, rng.Stream.SIDE_EFFECTS, pid[starting], k * 64 + s)
-                hit = np.zeros_like(starting)
-                hit[starting] = u < prob
-                at = start + cat.se_onset[k, s]
-                sch.add_side_effect(k, s, at, hit)
-                if cat.se_stops[k, s]:
-                    sch.halt(k, at, hit)
-        end = sch.end[k]
-        ending = (end >= t) & (end < t1) & alive & (end < before_death)
-        ending &= np.isfinite(start) & (end > start)
-        if ending.any():
-            log.add(pid[ending], end[ending], Event.THERAPY_STOP, name)
-        for s in range(n_se):
-            if cat.se_prob[k, s] <= 0.0:
-                continue
-            se_t = sch.se_time[k, s]
-            now = (se_t >= t) & (se_t < t1) & alive & (se_t < before_death)
-            if now.any():
-                se_name = cat.configs[k].side_effects[s].name
-                log.add(pid[now], se_t[now], Event.SIDE_EFFECT, f"{name}:{se_name}")
-                st.side_effects[now] += 1
-                if cat.se_severe[k, s]:
-                    st.severe_side_effects[now] += 1
+    alive: np.ndarray  # alive at the start of the step
+    before_death: np.ndarray  # death time within the step, inf otherwise
+    diagnosed: np.ndarray  # IRIS diagnosed in the step (alive at the diagnosis)
 
 
 def step(
+    *,
     t: float,
     dt: float,
-    p: Patients,
-    st: State,
-    sch: Schedule,
-    cat: Catalog,
-    m: ModelConfig,
-    key: np.uint64,
+    patients: Patients,
+    state: State,
+    levers: dict[str, np.ndarray],
+    model: ModelConfig,
     log: EventLog,
-) -> None:
-    """Advance every patient from t to t + dt (dead patients' state is not used)."""
-    lv, doses = lever_levels(t, dt, cat, sch)
+) -> StepOutcome:
+    """Advance every patient from t to t + dt under these lever levels (dead patients'
+    state is not used) and log the natural-history events of the step: IRIS onset,
+    diagnosis and resolution, death. Therapies enter only through `levers`; their
+    courses, the rules and their events are the clinic's (`sim.model.course`)."""
+    p, st, lv, m = patients, state, levers, model
     pid = p.patient_id
-    for k, dk in doses.items():
-        given = (dk > 0) & st.alive  # doses are given at the start of the step
-        if given.any():
-            log.add(pid[given], t, Event.DOSE, cat.names[k])
+    alive_at_start = st.alive.copy()
 
     # natalizumab: per-session removal, then washout once stopped
     st.natalizumab *= 1.0 - lv["drug_removal_per_dose"]
@@ -345,17 +299,9 @@ def step(
         st.iris_remaining[onset] = p.iris_duration[onset]
         st.iris_dx[onset] = t_onset[onset] + m.iris_diagnosis_delay_days
         log.add(pid[onset], t_onset[onset], Event.IRIS_ONSET)
-        for _, starts, stops, delay in sch.iris_actions:
-            at = st.iris_dx + delay
-            for k in starts:
-                sch.begin(k, at, onset)
-            for k in stops:
-                sch.halt(k, at, onset)
     dx_now = (st.iris_dx >= t) & (st.iris_dx < t + dt) & st.alive & (st.iris_dx < before_death)
     if dx_now.any():
         log.add(pid[dx_now], st.iris_dx[dx_now], Event.IRIS_DIAGNOSIS)
-        for name, _, _, _ in sch.iris_actions:
-            log.add(pid[dx_now], st.iris_dx[dx_now], Event.RULE_FIRED, name)
 
     # IRIS resolution (episodes active since the start of the step)
     speed = 1.0 + lv["iris_resolution_speedup"]
@@ -367,8 +313,6 @@ def step(
         log.add(pid[resolved], t_res[resolved], Event.IRIS_RESOLVED)
     st.iris_remaining = remaining
 
-    _log_schedule(t, dt, p, st, sch, cat, key, log, before_death)
-
     # damage grows; deaths are booked last
     rate = p.damage_rate * activity_v + m.iris_damage_rate_per_day * inflammation
     if dies.any():
@@ -377,3 +321,4 @@ def step(
         st.damage_at_death[dies] = st.damage[dies]
         log.add(pid[dies], t_death[dies], Event.DEATH)
     st.damage = 1.0 - (1.0 - st.damage) * np.exp(-rate * dt)
+    return StepOutcome(alive=alive_at_start, before_death=before_death, diagnosed=dx_now)

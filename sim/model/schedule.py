@@ -1,17 +1,61 @@
-"""Therapy timing of a group of patients: who starts and stops what, when.
+"""Therapy courses of a group of patients: who is on what, from when to when.
 
-Arrays are therapy-major, shape (K, n), so one therapy's row is contiguous. Most
-days nothing changes in a therapy's schedule, so the schedule caches, per therapy,
-the next time anything happens (a start, a stop, a side effect) and the activity
-level of its continuous levers between changes; the dynamics skip a therapy's
-bookkeeping on quiet days. Caching never changes a value, only avoids recomputing it.
+A *course* is one run of a therapy for one patient: it begins at its start time and
+ends at its end = min(stop time, start + the therapy's `course_days`). While it runs,
+its continuous levers ramp up over the therapy's onset and its doses are given; its
+side effects are drawn when it begins. Courses of the same therapy follow one another:
+
+* **start** therapy T at time a (`Schedule.begin`, called by the decision rules and
+  at diagnosis):
+  - T never planned for the patient: the first course begins at a;
+  - the patient's latest course of T has ended by a (stopped, or its course_days
+    elapsed: end <= a): a *new* course begins at a (a restart). It is a course like
+    any other: a new onset ramp from zero, its own doses from the first, its own
+    side-effect draws (random numbers of course number c, so a restart never reuses
+    the first course's draws, and the draws stay a function of patient, therapy,
+    side effect and course number alone: the same whatever the chunking or engine);
+  - the patient is on T at a, or a course of T is planned to begin later: nothing
+    (a start never shortens, lengthens or moves a course).
+* **stop** therapy T at time a (`Schedule.halt`): the latest course of T ends at a if
+  it has not ended by then; a course planned to begin after a is cancelled: it never
+  happens and nothing of it is logged (one stopped exactly when it begins is logged as
+  a start and a stop at that time). Otherwise nothing.
+
+Both return which patients they changed, so a rule knows whom it acted on.
+
+Arrays are course-major, shape (R, n): row r holds course number `course_no[r]` of
+therapy `therapy[r]` for every patient of the group (start = inf: the patient has no
+such course). Rows 0..K-1 are the first courses of the catalog's therapies; a row
+for a second (third ...) course is added the first time a patient of the group needs
+it, so a strategy that never restarts anything keeps exactly K rows and the numbers
+it always had. Rows are visited in (therapy, course number) order, and a patient
+has at most one course of a therapy running at any time, so what a patient gets
+does not depend on which other patients share the group.
+
+Most days nothing changes in a course, so the schedule caches, per row, the next
+time anything happens (a start, a stop, a side effect) and the activity level of its
+continuous levers between changes; the bookkeeping of a quiet row is skipped.
+Caching never changes a value, only avoids recomputing it.
+
+`Schedule.record` logs what happened to the courses in a model step: starts (and
+their side-effect draws), doses, stops and side effects.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sim.core import rng
+from sim.model.events import Event, EventLog
 from sim.model.therapies import Catalog, activity, doses_in_step
+
+# Side-effect random numbers: slot (c * THERAPY_SLOTS + k) * SIDE_EFFECT_SLOTS + s of the
+# patient's SIDE_EFFECTS stream for side effect s of course c of therapy k (course 0:
+# k * 64 + s, the slots used before restarts existed). Slots must stay below
+# 2**rng.SLOT_BITS: room for 64 side effects per therapy, 256 therapies and 64 courses.
+SIDE_EFFECT_SLOTS = 64
+THERAPY_SLOTS = 256
+MAX_COURSES = (1 << rng.SLOT_BITS) // (THERAPY_SLOTS * SIDE_EFFECT_SLOTS)
 
 
 class Schedule:
@@ -22,75 +66,220 @@ class Schedule:
         stop: np.ndarray,
         used: list[int],
         applies: np.ndarray,
-        iris_actions: list[tuple[str, list[int], list[int], float]],
     ) -> None:
         k, n = start.shape
         self.cat = cat
-        self.start = start  # (K, n), inf = never
-        self.stop = stop  # (K, n), inf = not stopped early
-        self.used = used  # therapies this strategy can ever start
+        self.start = start  # (R, n), inf = no such course
+        self.stop = stop  # (R, n), inf = not stopped early
+        self.therapy = list(range(k))  # row -> catalog index
+        self.course_no = [0] * k  # row -> course number (0 = first)
+        self.rows_of: dict[int, list[int]] = {kk: [kk] for kk in range(k)}  # by course number
+        self.used = sorted(used)  # rows visited each step, in (therapy, course) order
         self.applies = applies.astype(float)  # (K, n): therapy acts in this condition
-        self.iris_actions = iris_actions  # (rule name, starts, stops, delay)
-        n_se = cat.se_prob.shape[1]
-        self.se_time = np.full((k, n_se, n), np.inf)
+        self.se_time = np.full((k, cat.se_prob.shape[1], n), np.inf)  # (R, S, n)
         self.end = np.minimum(stop, start + cat.course[:, None])
-        self._next = np.full(k, -np.inf)  # next pending time per therapy (stale if < t)
-        self._act: dict[int, tuple[float, np.ndarray]] = {}  # k -> (valid until, level)
+        self._next = np.full(k, -np.inf)  # next pending time per row (stale if < t)
+        self._act: dict[int, tuple[float, np.ndarray]] = {}  # row -> (valid until, level)
 
     # -- changes
-    def _touch(self, k: int) -> None:
-        self.end[k] = np.minimum(self.stop[k], self.start[k] + self.cat.course[k])
-        self._next[k] = -np.inf
-        self._act.pop(k, None)
+    def _touch(self, r: int) -> None:
+        k = self.therapy[r]
+        self.end[r] = np.minimum(self.stop[r], self.start[r] + self.cat.course[k])
+        self._next[r] = -np.inf
+        self._act.pop(r, None)
 
-    def begin(self, k: int, at: np.ndarray, who: np.ndarray) -> None:
-        """Start therapy k at time `at` for patients `who` who have not had it yet."""
-        fresh = who & ~np.isfinite(self.start[k])
+    def _latest(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per patient: the row of the latest planned course of therapy k (-1: none)
+        and its end (-inf: none). Courses are planned in order, so it is the last row
+        with a start."""
+        n = self.start.shape[1]
+        row = np.full(n, -1)
+        end = np.full(n, -np.inf)
+        for r in self.rows_of[k]:
+            planned = np.isfinite(self.start[r])
+            row = np.where(planned, r, row)
+            end = np.where(planned, self.end[r], end)
+        return row, end
+
+    def _row_after(self, r: int) -> int:
+        """The row of the course after row r's (same therapy), added if missing."""
+        k, c = self.therapy[r], self.course_no[r] + 1
+        rows = self.rows_of[k]
+        if c < len(rows):
+            return rows[c]
+        if c >= MAX_COURSES:
+            raise RuntimeError(
+                f"therapy {self.cat.names[k]!r}: a patient would start course {c + 1}; "
+                f"at most {MAX_COURSES} courses of one therapy are supported"
+            )
+        n = self.start.shape[1]
+        new = self.start.shape[0]
+        self.start = np.vstack([self.start, np.full((1, n), np.inf)])
+        self.stop = np.vstack([self.stop, np.full((1, n), np.inf)])
+        self.end = np.vstack([self.end, np.full((1, n), np.inf)])
+        self.se_time = np.concatenate([self.se_time, np.full((1, *self.se_time.shape[1:]), np.inf)])
+        self._next = np.append(self._next, -np.inf)
+        self.therapy.append(k)
+        self.course_no.append(c)
+        rows.append(new)
+        self.used = sorted([*self.used, new], key=lambda x: (self.therapy[x], self.course_no[x]))
+        return new
+
+    def begin(self, k: int, at: np.ndarray, who: np.ndarray) -> np.ndarray:
+        """Start therapy k at `at` for patients `who`: a first course for those who never
+        had it, a new course for those whose latest course has ended by `at`; nothing
+        for those on it or with a course still to begin. Returns whom it started."""
+        at = np.broadcast_to(at, who.shape)
+        row, end = self._latest(k)
+        fresh = who & (row < 0)
+        again = who & (row >= 0) & (end <= at)
         if fresh.any():
-            self.start[k, fresh] = np.broadcast_to(at, fresh.shape)[fresh]
+            self.start[k, fresh] = at[fresh]
             self._touch(k)
+        for r in np.unique(row[again]):
+            m = again & (row == r)
+            nxt = self._row_after(int(r))
+            self.start[nxt, m] = at[m]
+            self._touch(nxt)
+        return fresh | again
 
-    def halt(self, k: int, at: np.ndarray, who: np.ndarray) -> None:
-        """Stop therapy k at `at` for patients `who` on it (started, not yet stopped)."""
-        running = who & np.isfinite(self.start[k]) & (self.stop[k] > at)
-        if running.any():
-            self.stop[k, running] = np.broadcast_to(at, running.shape)[running]
-            self._touch(k)
+    def halt(self, k: int, at: np.ndarray, who: np.ndarray) -> np.ndarray:
+        """Stop therapy k at `at` for patients `who` whose latest course has not ended by
+        then (a course planned to begin after `at` is cancelled). Returns whom it stopped."""
+        at = np.broadcast_to(at, who.shape)
+        row, end = self._latest(k)
+        on = who & (row >= 0) & (end > at)
+        for r in np.unique(row[on]):
+            self.halt_course(int(r), at, on & (row == r))
+        return on
 
-    def add_side_effect(self, k: int, s: int, at: np.ndarray, who: np.ndarray) -> None:
-        self.se_time[k, s, who] = at[who]
-        self._next[k] = -np.inf
+    def halt_course(self, r: int, at: np.ndarray, who: np.ndarray) -> None:
+        """End the course in row r at `at` for patients `who` (cancel it if it begins later)."""
+        at = np.broadcast_to(at, who.shape)
+        running = who & (self.stop[r] > at)
+        if not running.any():
+            return
+        self.stop[r, running] = at[running]
+        cancel = running & (at < self.start[r])
+        self.start[r, cancel] = np.inf
+        self.stop[r, cancel] = np.inf
+        self._touch(r)
+
+    def add_side_effect(self, r: int, s: int, at: np.ndarray, who: np.ndarray) -> None:
+        self.se_time[r, s, who] = at[who]
+        self._next[r] = -np.inf
 
     # -- queries
-    def has_event(self, k: int, t: float, t1: float) -> bool:
-        """Whether any start, stop or side effect of therapy k falls in [t, t1)."""
-        if self._next[k] < t:
-            times = np.concatenate([self.start[k], self.end[k], self.se_time[k].ravel()])
+    def has_event(self, r: int, t: float, t1: float) -> bool:
+        """Whether any start, stop or side effect of row r falls in [t, t1)."""
+        if self._next[r] < t:
+            times = np.concatenate([self.start[r], self.end[r], self.se_time[r].ravel()])
             pending = times[times >= t]
-            self._next[k] = pending.min() if pending.size else np.inf
-        return self._next[k] < t1
+            self._next[r] = pending.min() if pending.size else np.inf
+        return self._next[r] < t1
 
-    def activity(self, k: int, t: float, dt: float) -> np.ndarray:
-        """Level (0..1) of therapy k's continuous levers over [t, t + dt)."""
+    def activity(self, r: int, t: float, dt: float) -> np.ndarray:
+        """Level (0..1) of row r's continuous levers over [t, t + dt)."""
         mid = t + 0.5 * dt
-        cached = self._act.get(k)
+        cached = self._act.get(r)
         if cached is not None and mid < cached[0]:
             return cached[1]
-        start, end, onset = self.start[k], self.end[k], float(self.cat.onset[k])
+        k = self.therapy[r]
+        start, end, onset = self.start[r], self.end[r], float(self.cat.onset[k])
         level = activity(t, dt, start, end, onset) * self.applies[k]
         ramping = onset > 0.0 and bool(np.any((start < mid) & (mid < start + onset)))
         if not ramping:
             changes = np.concatenate([start, start + onset, end])
             later = changes[changes > mid]
-            self._act[k] = (later.min() if later.size else np.inf, level)
+            self._act[r] = (later.min() if later.size else np.inf, level)
         return level
 
-    def doses(self, k: int, t: float, dt: float) -> np.ndarray | None:
-        """Doses of therapy k given in [t, t + dt), or None if there are none."""
-        cat = self.cat
-        last = self.start[k] + (cat.n_doses[k] - 1.0) * cat.interval[k]
-        if not np.any((self.start[k] < t + dt) & (last >= t)):
+    def doses(self, r: int, t: float, dt: float) -> np.ndarray | None:
+        """Doses of row r's course given in [t, t + dt), or None if there are none."""
+        cat, k = self.cat, self.therapy[r]
+        last = self.start[r] + (cat.n_doses[k] - 1.0) * cat.interval[k]
+        if not np.any((self.start[r] < t + dt) & (last >= t)):
             return None
-        d = doses_in_step(t, dt, self.start[k], self.end[k], cat.n_doses[k], cat.interval[k])
+        d = doses_in_step(t, dt, self.start[r], self.end[r], cat.n_doses[k], cat.interval[k])
         d = d * self.applies[k]
         return d if d.any() else None
+
+    # -- the log
+    def record(
+        self,
+        t: float,
+        dt: float,
+        pid: np.ndarray,
+        alive: np.ndarray,
+        before_death: np.ndarray,
+        doses: dict[int, np.ndarray],
+        key: np.uint64,
+        log: EventLog,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Log the courses' events in the step [t, t + dt) and draw side effects at each
+        start; returns the side effects and severe side effects per patient in the step
+        (None if there were none).
+
+        `alive`: alive at the start of the step; `before_death`: the death time within
+        the step (inf otherwise). Doses are given at the start of the step; any other
+        event counts only if it comes before the patient's death.
+        """
+        cat = self.cat
+        t1 = t + dt
+        for r, dr in doses.items():
+            given = (dr > 0) & alive
+            if given.any():
+                log.add(pid[given], t, Event.DOSE, cat.names[self.therapy[r]])
+        n_se = cat.se_prob.shape[1]
+        count: np.ndarray | None = None
+        severe: np.ndarray | None = None
+        for r in self.used:
+            if not self.has_event(r, t, t1):
+                continue
+            k = self.therapy[r]
+            name = cat.names[k]
+            start = self.start[r]
+            starting = (start >= t) & (start < t1) & alive & (start < before_death)
+            if starting.any():
+                log.add(pid[starting], start[starting], Event.THERAPY_START, name)
+                self._draw_side_effects(r, starting, pid, key)
+            end = self.end[r]
+            ending = (end >= t) & (end < t1) & alive & (end < before_death)
+            ending &= np.isfinite(start) & (end >= start)
+            if ending.any():
+                log.add(pid[ending], end[ending], Event.THERAPY_STOP, name)
+            for s in range(n_se):
+                if cat.se_prob[k, s] <= 0.0:
+                    continue
+                se_t = self.se_time[r, s]
+                now = (se_t >= t) & (se_t < t1) & alive & (se_t < before_death)
+                if now.any():
+                    se_name = cat.configs[k].side_effects[s].name
+                    log.add(pid[now], se_t[now], Event.SIDE_EFFECT, f"{name}:{se_name}")
+                    if count is None or severe is None:
+                        count = np.zeros(len(pid), dtype=np.int16)
+                        severe = np.zeros(len(pid), dtype=np.int16)
+                    count[now] += 1
+                    if cat.se_severe[k, s]:
+                        severe[now] += 1
+        return None if count is None or severe is None else (count, severe)
+
+    def _draw_side_effects(
+        self, r: int, starting: np.ndarray, pid: np.ndarray, key: np.uint64
+    ) -> None:
+        """Draw each side effect of the course beginning in row r for `starting`; one that
+        stops the therapy ends this course at its onset."""
+        cat, k, c = self.cat, self.therapy[r], self.course_no[r]
+        start = self.start[r]
+        for s in range(cat.se_prob.shape[1]):
+            prob = cat.se_prob[k, s]
+            if prob <= 0.0:
+                continue
+            slot = (c * THERAPY_SLOTS + k) * SIDE_EFFECT_SLOTS + s
+            u = rng.uniform(key, rng.Stream.SIDE_EFFECTS, pid[starting], slot)
+            hit = np.zeros_like(starting)
+            hit[starting] = u < prob
+            at = start + cat.se_onset[k, s]
+            self.add_side_effect(r, s, at, hit)
+            if cat.se_stops[k, s]:
+                self.halt_course(r, at, hit)

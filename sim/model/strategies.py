@@ -10,55 +10,22 @@ A strategy is data (`conf/strategy/*.yaml`):
   stop these therapies (after `delay_days`)". Rules with `trigger: iris_diagnosis`
   act when IRIS is diagnosed instead (e.g. start steroids).
 
-Markers are what a clinician sees, with measurement error: CD4 and lymphocyte
-counts, CSF JCV (log10 copies/mL, and whether it is above the detection limit), the
-change in MRI lesion burden since the previous MRI, and the CD4 ratio to baseline.
+This module turns that data into catalog indices (`compile_strategy`) and the day-0
+plan of a group of patients (`schedule`). What a rule does when it fires, restarts
+included, is `sim.model.rules`; what a course is, `sim.model.schedule`.
 """
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.config.schema import CONDITIONS, ModelConfig, RuleConfig, StrategyConfig
 from sim.model.cohort import Patients
+from sim.model.rules import Rule
 from sim.model.schedule import Schedule
 from sim.model.therapies import Catalog
-
-MARKERS: dict[str, str] = {
-    "always": "1 at every visit (unconditional action)",
-    "cd4": "measured CD4 count, cells/uL",
-    "lymphocytes": "measured lymphocyte count, cells/uL",
-    "cd4_ratio": "measured CD4 divided by the baseline measurement",
-    "csf_jcv_log10": "measured CSF JCV, log10 copies/mL (NaN when not sampled)",
-    "csf_jcv_detectable": "1 if CSF JCV is above the detection limit, 0 if not, NaN if not sampled",
-    "lesion_growth": "change in MRI lesion burden since the previous MRI (NaN without MRI)",
-}
-OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
-TRIGGERS = ("visit", "iris_diagnosis")
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    at_day: float | None
-    marker: str
-    op: str
-    threshold: float
-    start: tuple[int, ...]
-    stop: tuple[int, ...]
-    delay: float
-
-    def fires(self, day: float, markers: dict[str, np.ndarray], alive: np.ndarray) -> np.ndarray:
-        """Patients for whom the rule's condition holds at this visit."""
-        if self.at_day is not None and not np.isclose(day, self.at_day):
-            return np.zeros_like(alive)
-        value = markers[self.marker]
-        with np.errstate(invalid="ignore"):
-            hold = OPS[self.op](value, self.threshold)
-        return alive & hold & ~np.isnan(value)
 
 
 @dataclass(frozen=True)
@@ -126,5 +93,4 @@ def schedule(c: Compiled, p: Patients, cat: Catalog) -> Schedule:
         stop,
         used=list(c.used),
         applies=cat.applies[:, p.condition],
-        iris_actions=[(r.name, list(r.start), list(r.stop), r.delay) for r in c.iris_rules],
     )

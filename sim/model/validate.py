@@ -8,7 +8,8 @@ from dataclasses import fields
 
 from sim.config import CONDITIONS, ConfigError, RunConfig
 from sim.config.checks import distribution, number, one_of, probability
-from sim.model.strategies import MARKERS, OPS, TRIGGERS
+from sim.model.rules import MARKERS, OPS, TRIGGERS
+from sim.model.schedule import SIDE_EFFECT_SLOTS, THERAPY_SLOTS
 from sim.model.therapies import LEVERS
 
 MAX_HORIZON_DAYS = 36525.0  # 100 years: longer is a slip (e.g. inf), not a scenario
@@ -117,6 +118,9 @@ def validate_model(cfg: RunConfig) -> None:
     # therapies
     if not cfg.therapies:
         raise ConfigError("therapies", "the therapy catalog is empty")
+    if len(cfg.therapies) > THERAPY_SLOTS:  # each needs its own side-effect random numbers
+        n = len(cfg.therapies)
+        raise ConfigError("therapies", f"at most {THERAPY_SLOTS} therapies, got {n}")
     for name, t in cfg.therapies.items():
         key = f"therapies.{name}"
         for i, c in enumerate(t.applies_to):
@@ -131,6 +135,11 @@ def validate_model(cfg: RunConfig) -> None:
         number(f"{key}.dose_interval_days", t.dose_interval_days, 0.0)
         if t.course_days is not None:
             number(f"{key}.course_days", t.course_days, 0.0, open_low=True)
+        if len(t.side_effects) > SIDE_EFFECT_SLOTS:
+            raise ConfigError(
+                f"{key}.side_effects",
+                f"at most {SIDE_EFFECT_SLOTS} side effects, got {len(t.side_effects)}",
+            )
         for j, se in enumerate(t.side_effects):
             probability(f"{key}.side_effects[{j}].probability", se.probability)
             number(f"{key}.side_effects[{j}].onset_days", se.onset_days, 0.0)
@@ -152,6 +161,12 @@ def validate_model(cfg: RunConfig) -> None:
             one_of(f"{rk}.marker", r.marker, MARKERS)
             one_of(f"{rk}.op", r.op, OPS)
             number(f"{rk}.delay_days", r.delay_days, 0.0)
+            if r.trigger == "iris_diagnosis" and (r.marker != "always" or r.at_day is not None):
+                raise ConfigError(
+                    rk,
+                    "a rule with trigger: iris_diagnosis acts at every IRIS diagnosis: "
+                    "no at_day, and marker must be 'always' (nothing is measured then)",
+                )
             if r.trigger == "visit" and r.at_day is not None and r.at_day not in visit_days:
                 raise ConfigError(
                     f"{rk}.at_day",
