@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sim.app.validate import validate
 from sim.config import RunConfig
-from sim.config.load import compose_node, config_dir, to_object
+from sim.config.load import compose_node, config_dir, load
 from sim.engine.run import simulate
 
 __all__ = ["compose_node", "config_dir", "load_config", "run_task", "simulate"]
@@ -23,7 +23,7 @@ def load_config(
 ) -> RunConfig:
     """The validated, typed config for these command-line style overrides; `config_dirs`
     are user config folders searched before the shipped ones (like --config-dir)."""
-    cfg = to_object(compose_node(overrides, config_dirs))
+    cfg = load(overrides, config_dirs)
     validate(cfg)
     return cfg
 

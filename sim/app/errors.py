@@ -16,7 +16,6 @@ _SECTIONS = {
     "monitoring": "cd4_cv=0.2",
     "output": "plots=false",
     "study": "replicates=100",
-    "horizon": None,
 }
 
 
@@ -32,7 +31,7 @@ def precheck(argv: list[str]) -> str | None:
             continue
         key, value = arg.split("=", 1)
         key = key.lstrip("+~")
-        if key in _SECTIONS and key in sections and _SECTIONS[key]:
+        if key in _SECTIONS and key in sections:
             from typing import get_type_hints
 
             tp = get_type_hints(RunConfig)[key]

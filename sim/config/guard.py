@@ -22,14 +22,13 @@ _PLUGIN_SECTIONS = ("hydra.launcher", "hydra.sweeper")
 def _walk(node: Any, key: str):
     if isinstance(node, DictConfig):
         for k in node.keys():
-            child = node._get_node(k)
-            yield f"{key}.{k}" if key else str(k), k, child
-            yield from _walk(child, f"{key}.{k}" if key else str(k))
+            sub = f"{key}.{k}" if key else str(k)
+            yield sub, k
+            yield from _walk(node._get_node(k), sub)
     elif isinstance(node, ListConfig):
         for i in range(len(node)):
-            child = node._get_node(i)
-            yield f"{key}[{i}]", i, child
-            yield from _walk(child, f"{key}[{i}]")
+            yield f"{key}[{i}]", i
+            yield from _walk(node._get_node(i), f"{key}[{i}]")
 
 
 def check_composed(node: DictConfig) -> None:
@@ -43,7 +42,7 @@ def check_composed(node: DictConfig) -> None:
                 f"hydra.callbacks.{name}",
                 "callbacks are not allowed: a config file could run arbitrary code",
             )
-    for key, leaf, _child in _walk(node, ""):
+    for key, leaf in _walk(node, ""):
         if leaf == "_target_" and not key.startswith(_PLUGIN_SECTIONS):
             raise ConfigError(key, "_target_ is not allowed: pml-sim never instantiates objects")
         if leaf == "()" and key.startswith("hydra."):

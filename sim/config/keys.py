@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import types
 import typing
 from typing import Any
 
@@ -46,7 +47,7 @@ def _check(node: Any, tp: Any, key: str) -> None:
         if isinstance(node, ListConfig):
             for i in range(len(node)):
                 _check(node._get_node(i), item_tp, f"{key}[{i}]")
-    elif origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    elif origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(tp):
             if dataclasses.is_dataclass(arg) or typing.get_origin(arg) in (dict, list):
                 _check(node, arg, key)
@@ -54,15 +55,13 @@ def _check(node: Any, tp: Any, key: str) -> None:
 
 def check_keys(node: DictConfig, schema: type) -> None:
     """Raise ConfigError for the first key of `node` (outside `hydra`) not in `schema`."""
+    hints = typing.get_type_hints(schema)
     for k in node.keys():
         if k == "hydra":
             continue
-        if k not in {f.name for f in dataclasses.fields(schema)}:
-            raise _unknown(str(k), str(k), [f.name for f in dataclasses.fields(schema)])
-    hints = typing.get_type_hints(schema)
-    for k in node.keys():
-        if k != "hydra":
-            _check(node._get_node(k), hints[k], str(k))
+        if k not in hints:
+            raise _unknown(str(k), str(k), list(hints))
+        _check(node._get_node(k), hints[k], str(k))
 
 
 def allowed_at(dotted: str, schema: type) -> list[str]:

@@ -73,9 +73,9 @@ def to_object(cfg: Any) -> RunConfig:
     return obj
 
 
-def load(overrides: list[str] | None = None):
+def load(overrides: list[str] | None = None, config_dirs: list[str] | None = None):
     """The typed config for these overrides, without range checks (see sim.api.load_config)."""
-    return to_object(compose_node(overrides))
+    return to_object(compose_node(overrides, config_dirs))
 
 
 def register_resolvers() -> None:

@@ -73,7 +73,6 @@ def _windowed(submit: Callable, tasks: Iterable[tuple], window: int) -> Iterator
 
 
 _POOL: dict[int, ProcessPoolExecutor] = {}  # workers -> the process's one pool
-_ATEXIT: list[bool] = []
 
 
 def _process_pool(workers: int) -> ProcessPoolExecutor:
@@ -92,9 +91,6 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
             initializer=_exit_with_parent,
             initargs=(os.getpid(),),
         )
-        if not _ATEXIT:
-            atexit.register(_drop_pool)
-            _ATEXIT.append(True)
         _POOL[workers] = pool
     return pool
 
@@ -106,6 +102,9 @@ def _drop_pool(terminate: bool = False) -> None:
                 proc.terminate()
         pool.shutdown(wait=not terminate, cancel_futures=True)
     _POOL.clear()
+
+
+atexit.register(_drop_pool)  # a no-op unless a pool was started
 
 
 @contextmanager

@@ -10,13 +10,12 @@ Making a fit the default model is a separate, explicit step:
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from sim.app.tasks.finish import finish
+from sim.app.tasks.finish import begin, finish
 from sim.config import RunConfig
 from sim.config.load import config_dir
 from sim.core import io
@@ -37,9 +36,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     )
     from sim.evidence.targets import Evaluator
 
-    started, prov = time.time(), io.provenance(resolved_yaml)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out, started, prov = begin(out, resolved_yaml)
     cal = cfg.calibration
     fit_ids = [t.id for t in fit_targets(cfg)]
     budget = cal.max_evals + cal.ensemble_draws + 1  # upper bound (the optimiser may stop early)

@@ -16,13 +16,12 @@ Writes, atomically, run.json last:
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from sim.app.tasks.finish import finish
+from sim.app.tasks.finish import begin, finish
 from sim.config.schema import RunConfig
 from sim.core import io
 from sim.economics import plots as eplots
@@ -100,9 +99,7 @@ def _dsa_pair(cfg: RunConfig, cea: pd.DataFrame) -> tuple[str, str]:
 
 
 def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
-    started, prov = time.time(), io.provenance(resolved_yaml)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out, started, prov = begin(out, resolved_yaml)
     e = cfg.economics
     strategies = list(cfg.strategy)
     figures: list[str] = []

@@ -10,6 +10,14 @@ from sim.config import RunConfig
 from sim.core import io
 
 
+def begin(out: Path, resolved_yaml: str) -> tuple[Path, float, dict]:
+    """The run folder (created), the start time and the provenance, taken before the
+    task runs (a calibration that installs its model dirties the tree only after)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out, time.time(), io.provenance(resolved_yaml)
+
+
 def finish(
     out: Path, cfg: RunConfig, resolved_yaml: str, started: float, prov: dict, **extra
 ) -> None:

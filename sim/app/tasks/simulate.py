@@ -7,14 +7,13 @@ then writes summary.csv, the Kaplan-Meier and IRIS plots, config.yaml and run.js
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from sim.app.tasks.finish import finish
+from sim.app.tasks.finish import begin, finish
 from sim.config import RunConfig
 from sim.core import io
 from sim.engine.run import chunks
@@ -28,9 +27,7 @@ def validate(cfg: RunConfig) -> None:
 
 def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     """Simulate and write the run directory; returns the summary table."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    started, prov = time.time(), io.provenance(resolved_yaml)
+    out, started, prov = begin(out, resolved_yaml)
     streams = {
         name: (io.ParquetParts if cfg.output.partitioned else io.ParquetStream)(
             out / f"{name}.parquet"

@@ -7,12 +7,11 @@ As for simulations, every file is written atomically and run.json comes last.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
 
-from sim.app.tasks.finish import finish
+from sim.app.tasks.finish import begin, finish
 from sim.config import RunConfig
 from sim.core import io
 from sim.engine.run import simulate
@@ -30,9 +29,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     )
     from sim.evidence.targets import add_therapy_side_effects
 
-    started, prov = time.time(), io.provenance(resolved_yaml)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out, started, prov = begin(out, resolved_yaml)
     pooled_cfg = study_config(cfg)
     sname = next(iter(cfg.strategy))  # validation guarantees one
     print(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from sim.app.tasks.finish import finish
+from sim.app.tasks.finish import begin, finish
 from sim.config.schema import RunConfig
 from sim.core import io
 from sim.trial.accrual import intensity
@@ -45,9 +45,7 @@ def run_sizing(cfg: RunConfig, progress: bool = False) -> tuple[Spec, pd.DataFra
 
 
 def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
-    started, prov = time.time(), io.provenance(resolved_yaml)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out, started, prov = begin(out, resolved_yaml)
     t = cfg.trial
     print(
         f"trial '{t.name}': {t.experimental} vs "
