@@ -27,11 +27,18 @@ from sim.config.schema import CONDITIONS, ModelConfig
 from sim.model.strategies import Compiled
 from sim.model.therapies import Catalog
 
+# levers read only after follow-up (residual disability), not by the dynamics
+AFTER_FOLLOW_UP = frozenset({"disability_recovery"})
+
+
+def _moves_dynamics(k: int, cat: Catalog) -> bool:
+    return any(lv not in AFTER_FOLLOW_UP for lv in cat.levers[k])
+
 
 def _course_points(k: int, start: float, stop: float, cat: Catalog) -> list[float]:
-    """Times at which a course of therapy k starting at `start` changes its levers
-    (none for a therapy that moves no lever)."""
-    if not cat.levers[k]:
+    """Times at which a course of therapy k starting at `start` changes the levers the
+    dynamics read (none for a therapy that moves none of them)."""
+    if not _moves_dynamics(k, cat):
         return []
     end = min(stop, start + float(cat.course[k]))
     points = [start, start + float(cat.onset[k]), end]
@@ -60,7 +67,7 @@ def calendar_points(
             at = day + rule.delay
             for k in rule.start:
                 points += _course_points(k, at, np.inf, cat)
-            points += [at for k in rule.stop if cat.levers[k]]
+            points += [at for k in rule.stop if _moves_dynamics(k, cat)]
     p = np.unique(np.asarray(points, dtype=float))
     return p[np.isfinite(p) & (p > 0.0) & (p < horizon)]
 
