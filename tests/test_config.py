@@ -95,6 +95,8 @@ EXEMPT = {
     ("config.yaml", "seed"): "a run identifier: any non-negative integer",
     ("config.yaml", "chunk_size"): "results do not depend on it (tests/test_engine.py)",
     ("executor/*.yaml", "workers"): "results do not depend on it (tests/test_executors.py)",
+    ("model/*.yaml", "dt_days"): "numerical step, held to a 10x finer grid (test_timestep.py)",
+    ("model/*.yaml", "dt_first_days"): "numerical step: as dt_days",
     ("economics/*.yaml", "draws"): "0 switches the PSA off; experiment/psa.yaml sets the draws",
 }
 SKIP_FILES = {

@@ -122,6 +122,9 @@ def test_a_therapy_acts_only_in_the_conditions_it_applies_to():
         "cohort=custom",
         "+cohort.mix={hiv: 1, chronic_inflammatory: 1}",
         "strategy=no_treatment",
+        # daily steps: both strategies on the same grid (their therapies' starts and doses
+        # fall on whole days), so the untouched patients must match bit for bit
+        "model.dt_days=1.0",
     ]
     extra = [("art", 0.0), ("plex", 0.0)]
     treated, _ = _course(mix, extra=extra)

@@ -71,7 +71,8 @@ class ConditionParams:
 @dataclass
 class ModelConfig:
     name: str = "default"
-    dt_days: float = 1.0
+    dt_days: float = 7.0  # longest model step (days)
+    dt_first_days: float = 1.0  # first step after a calendar point (sim/model/timegrid.py)
     # JC virus
     viral_net_growth_log10_per_day: float = 0.0037
     viral_growth_gsd: float = 1.4

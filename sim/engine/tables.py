@@ -42,26 +42,31 @@ def _month1(
     return out
 
 
+LAB_COLUMNS = [
+    "patient_id",
+    "day",
+    "cd4",
+    "lymphocytes",
+    "csf_jcv_log10",
+    "csf_jcv_detectable",
+    "lesion_burden",
+]
+
+
 def labs_frame(courses: list[Course]) -> pd.DataFrame:
-    parts = [pd.DataFrame(v) for c in courses for v in c.labs]
+    parts = [v for c in courses for v in c.labs]
     if not parts:
-        return pd.DataFrame(
-            columns=[
-                "patient_id",
-                "day",
-                "cd4",
-                "lymphocytes",
-                "csf_jcv_log10",
-                "csf_jcv_detectable",
-                "lesion_burden",
-            ]
-        )
-    return pd.concat(parts, ignore_index=True).sort_values(["patient_id", "day"], kind="stable")
+        return pd.DataFrame(columns=LAB_COLUMNS)
+    cols = {k: np.concatenate([v[k] for v in parts]) for k in LAB_COLUMNS}
+    order = np.lexsort((cols["day"], cols["patient_id"]))  # stable, like the visits' order
+    return pd.DataFrame({k: v[order] for k, v in cols.items()})
 
 
 def events_frame(courses: list[Course]) -> pd.DataFrame:
     frames = [c.log.to_frame() for c in courses]
-    ev = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if len(frames) == 1:  # one log is sorted by patient and time already
+        return frames[0]
+    ev = pd.concat(frames, ignore_index=True)
     return ev.sort_values(["patient_id", "time_days"], kind="stable").reset_index(drop=True)
 
 

@@ -26,6 +26,7 @@ from sim.model.monitoring import measure
 from sim.model.rules import Rules
 from sim.model.strategies import Compiled, schedule
 from sim.model.therapies import Catalog
+from sim.model.timegrid import TimeGrid, calendar_points
 
 _EPS = 1e-9
 
@@ -54,16 +55,20 @@ class Course:
             self.log,
         )
         self.log.add(self.patients.patient_id, 0.0, Event.DIAGNOSIS)
+        visits = sorted(self.monitoring.visit_days)
+        self.grid = TimeGrid(
+            calendar_points(self.strategy, self.catalog, visits, np.inf), self.model
+        )
 
     def advance(self, until: float) -> None:
-        """Step the dynamics from the current time to `until` on the fixed dt grid."""
-        dt = self.model.dt_days
+        """Step the dynamics from the current time to `until` (steps: `sim.model.timegrid`)."""
         st, sch, pid = self.state, self.schedule, self.patients.patient_id
         while self.t < until - _EPS:
             if not st.alive.any():
                 self.t = until
                 break
-            t, h = self.t, min(dt, until - self.t)
+            t = self.t
+            h = self.grid.step(t, until, _EPS)
             self.rules.on_iris(t + h, st.iris_dx, st.alive)
             levers, doses = lever_levels(t, h, self.catalog, sch)
             out = step(
@@ -121,6 +126,6 @@ class Course:
 
     def final_levers(self, horizon: float) -> dict[str, np.ndarray]:
         """Lever levels just before the horizon (e.g. supportive care still running)."""
-        dt = min(self.model.dt_days, horizon)
+        dt = min(self.model.dt_first_days, horizon)
         levels, _ = lever_levels(horizon - dt, dt, self.catalog, self.schedule)
         return levels

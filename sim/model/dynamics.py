@@ -193,6 +193,33 @@ class StepOutcome:
     diagnosed: np.ndarray  # IRIS diagnosed in the step (alive at the diagnosis)
 
 
+def _relax_mean(rate: float | np.ndarray, dt: float, relax: float | np.ndarray):
+    """Mean over the step of exp(-rate * s), s in [0, dt): (1 - relax) / (rate * dt)."""
+    x = rate * dt
+    return np.where(x > 1e-12, (1.0 - relax) / np.maximum(x, 1e-300), 1.0)
+
+
+def _positive_part_mean(v0: np.ndarray, v1: np.ndarray, floor: float) -> np.ndarray:
+    """Mean of max(v(s) - floor, 0) over a step along which v moves linearly v0 -> v1."""
+    lo = np.minimum(v0, v1) - floor
+    hi = np.maximum(v0, v1) - floor
+    # crossing the floor: a triangle of height hi over the share hi / (hi - lo) of the step
+    cross = hi * hi / (2.0 * np.maximum(hi - lo, 1e-300))
+    return np.where(lo >= 0.0, 0.5 * (lo + hi), np.where(hi > 0.0, cross, 0.0))
+
+
+def _power_mean_factor(q: float, x: float) -> float:
+    """Mean of (e^{-s})^q over s in [0, x] divided by (mean of e^{-s})^q.
+
+    The effector response rises as e^{-k s} inside a step; the IRIS hazard is a power q
+    of that rise. Evaluating the power at the step's mean rise would understate the
+    hazard by Jensen's inequality for long steps; this factor makes it exact for a
+    response relaxing towards a fixed target (and is 1 for short steps)."""
+    if x < 1e-9:
+        return 1.0
+    return float(((1.0 - np.exp(-q * x)) / (q * x)) / ((1.0 - np.exp(-x)) / x) ** q)
+
+
 def step(
     *,
     t: float,
@@ -206,7 +233,16 @@ def step(
     """Advance every patient from t to t + dt under these lever levels (dead patients'
     state is not used) and log the natural-history events of the step: IRIS onset,
     diagnosis and resolution, death. Therapies enter only through `levers`; their
-    courses, the rules and their events are the clinic's (`sim.model.course`)."""
+    courses, the rules and their events are the clinic's (`sim.model.course`).
+
+    Within the step the lever levels are constant (their means over the step). The
+    linear parts are solved exactly; the effector response enters the viral kinetics
+    through its exact mean over the step, the viral load moves linearly so viral
+    activity and damage growth are integrated exactly along it, and the death hazard
+    is integrated by the trapezoid rule between the damage at both ends. The step can
+    therefore be long (a week) without biasing survival or IRIS (docs/model.md,
+    "Time step"; the accuracy test holds it against a 10x finer step).
+    """
     p, st, lv, m = patients, state, levers, model
     pid = p.patient_id
     alive_at_start = st.alive.copy()
@@ -216,8 +252,9 @@ def step(
     st.natalizumab *= np.exp(-LN2 / m.natalizumab_half_life_days * dt * lv["natalizumab_stop"])
     sat_target = saturation_target(st.natalizumab, m)
     relax = np.exp(-LN2 / m.natalizumab_desaturation_half_life_days * dt)
-    st.saturation = sat_target + (st.saturation - sat_target) * relax
-    access = 1.0 - st.saturation
+    sat_end = sat_target + (st.saturation - sat_target) * relax
+    access = 1.0 - 0.5 * (st.saturation + sat_end)  # mean brain access over the step
+    st.saturation = sat_end
 
     # CD4: exponential approach to the set point, times cytokine expansion
     set_point = p.cd4_0 + lv["immune_restoration"] * (p.cd4_ceiling - p.cd4_0)
@@ -228,16 +265,21 @@ def step(
     if g.any():  # most steps have no cytokine running: skip the arithmetic
         k = m.cd4_max
         cd4 = np.where(g > 0.0, k / (1.0 + (k / cd4 - 1.0) * np.exp(-g * dt)), cd4)
-    st.cd4 = cd4
-    st.cd4_restored = set_point + (st.cd4_restored - set_point) * approach
+    restored = set_point + (st.cd4_restored - set_point) * approach
+    cd4_mid = 0.5 * (st.cd4 + cd4)
+    restored_mid = 0.5 * (st.cd4_restored + restored)
+    st.cd4, st.cd4_restored = cd4, restored
 
-    # JCV-specific effector response
+    # JCV-specific effector response: relaxes towards its target at the step's mid-point
     function = p.t_cell_function + lv["t_cell_function"] * (1.0 - p.t_cell_function)
     reach = access * (1.0 - lv["effector_suppression"])
-    target = effector_target(function, st.cd4, reach, m)
-    relax_e = np.exp(-m.effector_rate_per_day * dt)
+    k_e = m.effector_rate_per_day
+    relax_e = float(np.exp(-k_e * dt))
+    mean_e = float(_relax_mean(k_e, dt, relax_e))
+    target = effector_target(function, cd4_mid, reach, m)
+    target_r = effector_target(function, restored_mid, reach, m)
+    e_mean = target + (st.effector - target) * mean_e
     e_new = target + (st.effector - target) * relax_e
-    target_r = effector_target(function, st.cd4_restored, reach, m)
     e_r = target_r + (st.effector_restored - target_r) * relax_e
     # the rise that triggers IRIS: restored immunity in full, cytokine-expanded cells
     # with weight w (they are mostly naive / central-memory cells, Sereti 2009)
@@ -247,30 +289,67 @@ def step(
         + w * np.maximum(e_new - st.effector, 0.0)
     ) / dt
     st.effector, st.effector_restored = e_new, e_r
-    st.transferred = st.transferred * np.exp(
-        -LN2 / m.transferred_effector_half_life_days * dt
-    ) + lv["effector_transfer_per_dose"] * (1.0 - lv["effector_suppression"])
-    killing = p.kill * (st.effector + st.transferred * access)
+    # transferred cells arrive at the start of the step and decay within it
+    k_t = LN2 / m.transferred_effector_half_life_days
+    decay_t = float(np.exp(-k_t * dt))
+    given = st.transferred + lv["effector_transfer_per_dose"] * (1.0 - lv["effector_suppression"])
+    transferred_mean = given * float(_relax_mean(k_t, dt, decay_t))
+    st.transferred = given * decay_t
+    killing = p.kill * (e_mean + transferred_mean * access)
 
-    # viral activity uses the level at the start of the step (left-point rule)
-    span = m.viral_activity_ref_log10 - m.viral_activity_floor_log10
-    activity_v = np.maximum(st.jcv - m.viral_activity_floor_log10, 0.0) / span
-    antigen = activity_v + st.damage
+    # JC virus moves linearly over the step; viral activity is its exact mean along it
+    v0 = st.jcv
     growth = p.growth * (1.0 - lv["antiviral"])
-    st.jcv = np.clip(st.jcv + (growth - killing) * dt, m.jcv_min_log10, m.jcv_max_log10)
+    v1 = np.clip(v0 + (growth - killing) * dt, m.jcv_min_log10, m.jcv_max_log10)
+    span = m.viral_activity_ref_log10 - m.viral_activity_floor_log10
+    activity_v = _positive_part_mean(v0, v1, m.viral_activity_floor_log10) / span
+    st.jcv = v1
 
-    # IRIS inflammation over the step comes from the state at its start
+    # damage from viral activity alone (IRIS inflammation is added below)
+    d0 = st.damage
+    d_viral = 1.0 - (1.0 - d0) * np.exp(-p.damage_rate * activity_v * dt)
+
+    # IRIS onset: hazard from the rise and the antigen (viral activity + lesions)
+    antigen = activity_v + 0.5 * (d0 + d_viral)
+    lam = (
+        m.iris_hazard_scale
+        * _power_mean_factor(m.iris_rate_exponent, k_e * dt)
+        * p.iris_susceptibility
+        * (rise / m.iris_rate_ref) ** m.iris_rate_exponent
+        * antigen
+        * (1.0 - lv["iris_hazard"])
+    )
+    naive = (st.iris == 0) & st.alive
+    h_new = st.h_iris + np.where(naive, lam * dt, 0.0)
+    onset, t_onset = _crossing(t, dt, st.h_iris, h_new, p.iris_threshold)
+    onset &= naive
+    st.h_iris = h_new
+
+    # IRIS inflammation: its mean over the step (share of the step the episode is active)
     active = (st.iris == 1) & st.alive
-    inflammation = active * (1.0 - lv["iris_inflammation"])
+    speed = 1.0 + lv["iris_resolution_speedup"]
+    remaining = st.iris_remaining - np.where(active, speed * dt, 0.0)
+    share_active = np.where(active, np.minimum(st.iris_remaining / (speed * dt), 1.0), 0.0)
+    share = np.where(onset, (t + dt - t_onset) / dt, share_active)
+    inflammation = share * (1.0 - lv["iris_inflammation"])
+    has_inflammation = inflammation > 0.0
+    if has_inflammation.any():
+        damage = np.where(
+            has_inflammation,
+            1.0 - (1.0 - d_viral) * np.exp(-m.iris_damage_rate_per_day * inflammation * dt),
+            d_viral,
+        )
+    else:
+        damage = d_viral
 
-    # death hazard from damage at the start of the step (left-point rule)
-    dp = st.damage**m.death_damage_hill
+    # death hazard: trapezoid between the damage at both ends of the step
+    hill = m.death_damage_hill
+    half = m.death_damage_half**hill
+    p0, p1 = d0**hill, damage**hill
+    shape = 0.5 * (p0 / (p0 + half) + p1 / (p1 + half))
     h = (
         p.excess_hazard
-        + p.frailty
-        * m.death_hazard_max_per_day
-        * dp
-        / (dp + m.death_damage_half**m.death_damage_hill)
+        + p.frailty * m.death_hazard_max_per_day * shape
         + m.iris_death_hazard_per_day * inflammation
     )
     h_new = st.h_death + h * dt
@@ -280,19 +359,7 @@ def step(
     # an event in this step counts only if it comes before the patient's death
     before_death = np.where(dies, t_death, np.inf)
 
-    # IRIS onset
-    lam = (
-        m.iris_hazard_scale
-        * p.iris_susceptibility
-        * (rise / m.iris_rate_ref) ** m.iris_rate_exponent
-        * antigen
-        * (1.0 - lv["iris_hazard"])
-    )
-    naive = (st.iris == 0) & st.alive
-    h_new = st.h_iris + np.where(naive, lam * dt, 0.0)
-    onset, t_onset = _crossing(t, dt, st.h_iris, h_new, p.iris_threshold)
-    onset &= naive & (t_onset < before_death)
-    st.h_iris = h_new
+    onset &= t_onset < before_death
     if onset.any():
         st.iris[onset] = 1
         st.iris_onset[onset] = t_onset[onset]
@@ -304,21 +371,19 @@ def step(
         log.add(pid[dx_now], st.iris_dx[dx_now], Event.IRIS_DIAGNOSIS)
 
     # IRIS resolution (episodes active since the start of the step)
-    speed = 1.0 + lv["iris_resolution_speedup"]
-    remaining = st.iris_remaining - np.where(active, speed * dt, 0.0)
     t_res = t + dt * (st.iris_remaining / np.where(active, speed * dt, 1.0))
     resolved = active & (remaining <= 0.0) & (t_res < before_death)
     if resolved.any():
         st.iris[resolved] = 2
         log.add(pid[resolved], t_res[resolved], Event.IRIS_RESOLVED)
-    st.iris_remaining = remaining
+    st.iris_remaining = np.where(active, remaining, st.iris_remaining)
 
-    # damage grows; deaths are booked last
-    rate = p.damage_rate * activity_v + m.iris_damage_rate_per_day * inflammation
+    # deaths are booked last; damage at death interpolated to the death time
     if dies.any():
+        frac = (t_death[dies] - t) / dt
         st.alive[dies] = False
         st.death_time[dies] = t_death[dies]
-        st.damage_at_death[dies] = st.damage[dies]
+        st.damage_at_death[dies] = d0[dies] + (damage[dies] - d0[dies]) * frac
         log.add(pid[dies], t_death[dies], Event.DEATH)
-    st.damage = 1.0 - (1.0 - st.damage) * np.exp(-rate * dt)
+    st.damage = damage
     return StepOutcome(alive=alive_at_start, before_death=before_death, diagnosed=dx_now)

@@ -75,12 +75,12 @@ class EventLog:
         # ties broken by the label text, so the order does not depend on logging order
         label_rank = np.argsort(np.argsort(np.asarray(self.labels, dtype=str)))
         order = np.lexsort((label_rank[detail], code, time, pid))
-        names = np.array([e.name.lower() for e in Event])
+        names = [e.name.lower() for e in Event]  # codes 0..len-1 in order
         return pd.DataFrame(
             {
                 "patient_id": pid[order],
                 "time_days": time[order],
-                "event": pd.Categorical(names[code[order]], categories=list(names)),
+                "event": pd.Categorical.from_codes(code[order], categories=names),
                 "detail": np.asarray(self.labels, dtype=object)[detail[order]],
             }
         )

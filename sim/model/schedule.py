@@ -179,19 +179,24 @@ class Schedule:
         return self._next[r] < t1
 
     def activity(self, r: int, t: float, dt: float) -> np.ndarray:
-        """Level (0..1) of row r's continuous levers over [t, t + dt)."""
-        mid = t + 0.5 * dt
+        """Mean level (0..1) of row r's continuous levers over [t, t + dt).
+
+        Steps only move forward, so a level is cached until the row's next change point
+        (a start, the end of an onset ramp, an end): between change points, and with no
+        ramp running, every patient's level is constant whatever the step size."""
+        t1 = t + dt
         cached = self._act.get(r)
-        if cached is not None and mid < cached[0]:
+        if cached is not None and t1 <= cached[0]:
             return cached[1]
         k = self.therapy[r]
         start, end, onset = self.start[r], self.end[r], float(self.cat.onset[k])
         level = activity(t, dt, start, end, onset) * self.applies[k]
-        ramping = onset > 0.0 and bool(np.any((start < mid) & (mid < start + onset)))
+        ramping = onset > 0.0 and bool(np.any((start < t1) & (t < start + onset)))
         if not ramping:
             changes = np.concatenate([start, start + onset, end])
-            later = changes[changes > mid]
-            self._act[r] = (later.min() if later.size else np.inf, level)
+            if not np.any((changes > t) & (changes < t1)):
+                later = changes[changes >= t1]
+                self._act[r] = (later.min() if later.size else np.inf, level)
         return level
 
     def doses(self, r: int, t: float, dt: float) -> np.ndarray | None:

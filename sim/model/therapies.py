@@ -149,13 +149,26 @@ class Catalog:
         return self.names.index(name)
 
 
+def _ramp_area(u: np.ndarray, onset: float) -> np.ndarray:
+    """Integral over [0, u] of the onset ramp min(tau / onset, 1) (0 for u <= 0)."""
+    u = np.maximum(u, 0.0)
+    if onset <= 0.0:
+        return u
+    return np.where(u < onset, 0.5 * u * u / onset, u - 0.5 * onset)
+
+
 def activity(t: float, dt: float, start: np.ndarray, end: np.ndarray, onset: float) -> np.ndarray:
-    """Mean effect level (0..1) of a continuous lever over the step [t, t + dt)."""
-    mid = t + 0.5 * dt
-    on = (mid >= start) & (mid < end)
-    if onset > 0.0:
-        return np.where(on, np.clip((mid - start) / onset, 0.0, 1.0), 0.0)
-    return on.astype(float)
+    """Mean effect level (0..1) of a continuous lever over the step [t, t + dt).
+
+    The level ramps linearly from 0 at `start` to 1 at `start + onset` and drops to 0 at
+    `end`; its mean over the step is integrated exactly, so a course that begins or ends
+    inside a step counts for the share of the step it covers, whatever the step size.
+    """
+    with np.errstate(invalid="ignore"):
+        hi = np.minimum(t + dt, end) - start
+        lo = np.minimum(t, end) - start
+        area = _ramp_area(hi, onset) - _ramp_area(lo, onset)
+    return np.where(np.isfinite(start) & (end > start), area / dt, 0.0)
 
 
 def doses_in_step(

@@ -36,6 +36,7 @@ def validate_model(cfg: RunConfig) -> None:
     # model
     m = cfg.model
     number("model.dt_days", m.dt_days, 0.0, 30.0, open_low=True)
+    number("model.dt_first_days", m.dt_first_days, 0.0, 30.0, open_low=True)
     for key in (
         "viral_net_growth_log10_per_day",
         "viral_kill_log10_per_day",
