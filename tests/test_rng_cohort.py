@@ -11,9 +11,9 @@ from sim.model import cohort
 def test_uniforms_are_uniform_and_independent():
     key = rng.run_key(1)
     ids = np.arange(200_000)
-    u = rng.uniform(key, rng.Stream.BASELINE, ids, 0)
-    v = rng.uniform(key, rng.Stream.BASELINE, ids, 1)
-    w = rng.uniform(key, rng.Stream.LAB_NOISE, ids, 0)
+    u = rng.uniform(key, "baseline/cd4", ids, 0)
+    v = rng.uniform(key, "baseline/cd4", ids, 1)
+    w = rng.uniform(key, "lab_noise/cd4/day 14.0", ids, 0)
     assert stats.kstest(u, "uniform").pvalue > 1e-3
     # correlation of independent uniforms has sd 1/sqrt(n) ~ 0.0022; 5 sd bound
     for a, b in ((u, v), (u, w), (u[:-1], u[1:])):
@@ -24,9 +24,9 @@ def test_uniforms_are_uniform_and_independent():
 def test_streams_depend_only_on_seed_and_patient():
     key = rng.run_key(42)
     ids = np.array([7, 123456, 3])
-    full = rng.normal(key, rng.Stream.RANDOM_EFFECTS, np.arange(200_000), 5)
-    np.testing.assert_array_equal(rng.normal(key, rng.Stream.RANDOM_EFFECTS, ids, 5), full[ids])
-    other = rng.normal(rng.run_key(43), rng.Stream.RANDOM_EFFECTS, ids, 5)
+    full = rng.normal(key, "random_effect/frailty", np.arange(200_000), 5)
+    np.testing.assert_array_equal(rng.normal(key, "random_effect/frailty", ids, 5), full[ids])
+    other = rng.normal(rng.run_key(43), "random_effect/frailty", ids, 5)
     assert not np.allclose(other, full[ids])
 
 

@@ -24,7 +24,7 @@ from sim.config.schema import ConfigError
 from sim.core import rng
 from sim.economics.discount import DAYS_PER_YEAR, flow, force
 from sim.economics.values import patient_values
-from sim.model.schedule import SIDE_EFFECT_SLOTS, THERAPY_SLOTS, Schedule
+from sim.model.schedule import Schedule, side_effect_stream
 from sim.model.therapies import Catalog
 
 QUIET = [
@@ -423,11 +423,11 @@ def test_a_second_course_draws_its_own_side_effects():
     assert abs(rate - se.probability) < 4 * mc_se
     # the draw is course number 1's own random number (not the first course's again)
     key = rng.run_key(cfg.seed)
-    k = Catalog.build(cfg.therapies).index("corticosteroids")
+    stream = side_effect_stream("corticosteroids", se.name)
     pid = seen.index.to_numpy()
-    u2 = rng.uniform(key, rng.Stream.SIDE_EFFECTS, pid, (THERAPY_SLOTS + k) * SIDE_EFFECT_SLOTS)
+    u2 = rng.uniform(key, stream, pid, 1)
     assert set(pid[u2 < se.probability]) == had_second & set(pid)
-    u1 = rng.uniform(key, rng.Stream.SIDE_EFFECTS, pid, k * SIDE_EFFECT_SLOTS)
+    u1 = rng.uniform(key, stream, pid, 0)
     same = np.mean((u1 < se.probability) == (u2 < se.probability))
     p_same = se.probability**2 + (1 - se.probability) ** 2  # independent draws
     assert abs(same - p_same) < 4 * math.sqrt(p_same * (1 - p_same) / len(pid))
@@ -537,14 +537,14 @@ def test_schedule_course_semantics():
     assert len([r for r in sch.used if sch.therapy[r] == k]) == 3
 
 
-def test_side_effect_random_numbers_have_room():
-    # side effect s of course c of therapy k uses slot (c * 256 + k) * 64 + s: more than
-    # 64 side effects of one therapy would share numbers with the next therapy
-    many = ",".join(f"{{name: se{i}, probability: 0.1}}" for i in range(SIDE_EFFECT_SLOTS + 1))
-    with pytest.raises(ConfigError, match="side_effects"):
-        load_config(["strategy=soc", f"therapies.mirtazapine.side_effects=[{many}]"])
-    ok = ",".join(f"{{name: se{i}, probability: 0.1}}" for i in range(SIDE_EFFECT_SLOTS))
-    load_config(["strategy=soc", f"therapies.mirtazapine.side_effects=[{ok}]"])
+def test_side_effect_names_are_unique_within_a_therapy():
+    # the name keys the side effect's random stream: two with one name would share draws
+    twice = "{name: nausea, probability: 0.1},{name: nausea, probability: 0.2}"
+    with pytest.raises(ConfigError, match=r"side_effects\[1\]\.name.*'nausea' appears twice"):
+        load_config(["strategy=soc", f"therapies.mirtazapine.side_effects=[{twice}]"])
+    # no limit on how many (there were 64 numbered slots per therapy)
+    many = ",".join(f"{{name: se{i}, probability: 0.1}}" for i in range(200))
+    load_config(["strategy=soc", f"therapies.mirtazapine.side_effects=[{many}]"])
 
 
 def test_iris_rules_take_no_condition():

@@ -25,7 +25,7 @@ import pandas as pd
 
 from sim.config.paths import with_values
 from sim.config.schema import RunConfig
-from sim.core.rng import Stream
+from sim.core import rng
 from sim.economics.values import patient_values
 from sim.engine.executors import ordered_map
 from sim.engine.run import simulate_chunk
@@ -46,7 +46,7 @@ SEED_BITS = 31  # draw seeds are non-negative 32-bit integers (RunConfig.seed)
 
 def draw_seed(seed: int, draw: int) -> int:
     """The patient seed of draw d: independent of every other draw's."""
-    ss = np.random.SeedSequence([int(seed), int(Stream.PSA), int(draw)])
+    ss = rng.seed_sequence(seed, "psa/patient_seed", draw)
     return int(ss.generate_state(1, dtype=np.uint32)[0] >> (32 - SEED_BITS))
 
 

@@ -5,12 +5,15 @@ beta for probabilities and utilities, gamma for costs, log-normal for ratios and
 normal (optionally truncated), uniform, Dirichlet for shares that must sum to one (e.g.
 the condition mix), or fixed. Correlated inputs are linked through a Gaussian copula:
 standard normals are correlated with the Cholesky factor of the declared correlation
-matrix, turned into uniforms, then into each marginal by its quantile function.
+matrix (one factor per group of inputs linked by correlations, inputs in key order),
+turned into uniforms, then into each marginal by its quantile function.
 Calibrated natural-history parameters can instead be resampled, as whole sets, from the
 calibration ensemble (sim.evidence.calibrate.load_ensemble), which keeps their joint structure.
 
-All draws come from one generator seeded by (run seed, PSA stream), before any patient
-is simulated: the parameter sets do not depend on workers, chunks or execution order.
+Each input draws from its own generator, named by its config key (`sim.core.rng`):
+adding, removing or reordering an input leaves every other input's draws unchanged
+(an input correlated with it apart). All draws are made before any patient is
+simulated: the parameter sets do not depend on workers, chunks or execution order.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.config.economics import PSAConfig, PSAParam
-from sim.core.rng import Stream, generator
+from sim.core.rng import generator
 
 DIST_KINDS = ("beta", "gamma", "lognormal", "normal", "uniform", "dirichlet", "fixed")
 
@@ -59,11 +62,31 @@ def quantile(p: PSAParam, u: np.ndarray) -> np.ndarray:
 
 
 def correlation_matrix(psa: PSAConfig, keys: list[str]) -> np.ndarray:
+    """The declared correlations among `keys`, in their order (others ignored)."""
     r = np.eye(len(keys))
     for c in psa.correlations:
-        i, j = keys.index(c.a), keys.index(c.b)
-        r[i, j] = r[j, i] = c.rho
+        if c.a in keys and c.b in keys:
+            i, j = keys.index(c.a), keys.index(c.b)
+            r[i, j] = r[j, i] = c.rho
     return r
+
+
+def correlated_groups(psa: PSAConfig) -> list[list[str]]:
+    """The inputs linked by declared correlations, as groups (connected components of
+    the correlation graph), each sorted by key; inputs without correlations are in none."""
+    parent: dict[str, str] = {}
+
+    def root(k: str) -> str:
+        while parent.setdefault(k, k) != k:
+            k = parent[k]
+        return k
+
+    for c in psa.correlations:
+        parent[root(c.a)] = root(c.b)
+    groups: dict[str, list[str]] = {}
+    for k in parent:
+        groups.setdefault(root(k), []).append(k)
+    return sorted(sorted(g) for g in groups.values())
 
 
 def draw_parameters(
@@ -71,24 +94,24 @@ def draw_parameters(
 ) -> pd.DataFrame:
     """One row per draw, one column per dotted config key (plus `ensemble_member`)."""
     n = psa.draws
-    gen = generator(seed, Stream.PSA)
-    scalar = [p for p in psa.params if p.kind != "dirichlet"]
-    keys = [p.key for p in scalar]
+    scalar = {p.key: p for p in psa.params if p.kind != "dirichlet"}
+    z = {k: generator(seed, f"psa/param/{k}").standard_normal(n) for k in scalar}
+    for group in correlated_groups(psa):
+        chol = np.linalg.cholesky(correlation_matrix(psa, group))
+        linked = np.column_stack([z[k] for k in group]) @ chol.T
+        z.update({k: linked[:, i] for i, k in enumerate(group)})
     out: dict[str, np.ndarray] = {}
-    if scalar:
-        z = gen.standard_normal((n, len(scalar)))
-        z = z @ np.linalg.cholesky(correlation_matrix(psa, keys)).T
-        u = stats.norm.cdf(z)
-        for i, p in enumerate(scalar):
-            out[p.key] = quantile(p, u[:, i])
+    for k, p in scalar.items():
+        out[k] = quantile(p, stats.norm.cdf(z[k]))
     for p in psa.params:
         if p.kind == "dirichlet":
+            gen = generator(seed, "psa/dirichlet/" + ",".join(p.keys))
             g = gen.gamma(np.asarray(p.counts, dtype=float), size=(n, len(p.counts)))
             share = g / g.sum(axis=1, keepdims=True)
             for j, k in enumerate(p.keys):
                 out[k] = share[:, j]
     if ensemble is not None and len(ensemble):
-        member = gen.integers(0, len(ensemble), size=n)
+        member = generator(seed, "psa/ensemble_member").integers(0, len(ensemble), size=n)
         out["ensemble_member"] = member
         for col in ensemble.columns:
             out[col] = ensemble[col].to_numpy(dtype=float)[member]

@@ -121,6 +121,10 @@ def validate_economics(cfg: RunConfig) -> None:
     for i, p in enumerate(psa.params):
         _param(f"economics.psa.params.{i}", p, cfg)
     scalar = [p.key for p in psa.params if p.kind != "dirichlet"]
+    every = scalar + [k for p in psa.params if p.kind == "dirichlet" for k in p.keys]
+    twice = sorted({k for k in every if every.count(k) > 1})
+    if twice:  # a key names the parameter's random numbers (sim.economics.sampling)
+        raise ConfigError("economics.psa.params", f"each key at most once; twice: {twice}")
     for i, corr in enumerate(psa.correlations):
         key = f"economics.psa.correlations.{i}"
         for side in ("a", "b"):

@@ -37,10 +37,10 @@ def simulate_batch(
     env = simpy.Environment()
 
     def clinic(env: simpy.Environment):
-        for index, day in enumerate(visit_calendar(monitoring, horizon)):
+        for day in visit_calendar(monitoring, horizon):
             yield env.timeout(day - env.now)
             course.advance(env.now)
-            course.visit(index, day)
+            course.visit(day)
         yield env.timeout(horizon - env.now)
         course.advance(horizon)
         course.close(horizon)

@@ -22,12 +22,12 @@ from sim.model.therapies import Catalog
 
 def patient_process(env: simpy.Environment, course: Course, visits: list[float], horizon: float):
     """Diagnosis at t = 0, then visits until death or the end of follow-up."""
-    for index, day in enumerate(visits):
+    for day in visits:
         course.advance(day)  # dynamics up to the visit, patient alone
         if not course.state.alive[0]:
             break
         yield env.timeout(day - env.now)
-        course.visit(index, day)
+        course.visit(day)
     course.advance(horizon)
     if course.state.alive[0]:
         yield env.timeout(horizon - env.now)

@@ -49,7 +49,7 @@ TABLE_COLUMNS = [
     "large_n_high",
     "verdict",
 ]
-_CSF_SLOT = 0  # slot of the STUDY stream: is a month-1 lumbar puncture available
+_CSF_STREAM = "study/csf_month1_measured"  # random stream: is a month-1 LP available
 
 
 def condition_counts(cfg: RunConfig) -> dict[str, int]:
@@ -96,9 +96,7 @@ def add_study_columns(patients: pd.DataFrame, cfg: RunConfig) -> pd.DataFrame:
     """Replicate number and whether a month-1 CSF sample exists (seeded per patient)."""
     out = patients.copy()
     out["replicate"] = assign_replicates(out, cfg)
-    u = rng.uniform(
-        rng.run_key(cfg.seed), rng.Stream.STUDY, out["patient_id"].to_numpy(), _CSF_SLOT
-    )
+    u = rng.uniform(rng.run_key(cfg.seed), _CSF_STREAM, out["patient_id"].to_numpy())
     out["csf_month1_measured"] = u < cfg.study.csf_month1_available
     return out
 

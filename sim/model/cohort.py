@@ -22,21 +22,13 @@ from sim.config.schema import CONDITIONS, CohortConfig, Dist, ModelConfig
 from sim.core import rng
 from sim.model.immunity import effector_target, saturation_target
 
-# slots of the BASELINE and RANDOM_EFFECTS streams (part of the reproducibility contract)
-_B_AGE, _B_SEX, _B_CD4, _B_CD4FRAC, _B_JCV, _B_LESION = range(6)
-(
-    _R_GROWTH,
-    _R_KILL,
-    _R_CEILING,
-    _R_RECOVERY,
-    _R_DAMAGE,
-    _R_FRAILTY,
-    _R_IRIS,
-    _R_FUNCTION,
-    _R_CYTOKINE,
-) = range(9)
-# slots of the EVENT_THRESHOLDS stream
-SLOT_DEATH, SLOT_IRIS, SLOT_IRIS_DURATION = 0, 1, 2
+# Names of the patients' random streams (sim.core.rng): one per variable, so adding,
+# removing or reordering a variable never changes another's numbers.
+_BASELINE = "baseline/"  # + the distribution's name in the condition's parameters
+_SEX = "baseline/female"
+_EFFECT = "random_effect/"  # + the dynamic parameter's name
+_THRESHOLD = "threshold/"  # + the event: Exp(1) threshold of its cumulative hazard
+_RANK, _JITTER = "condition/rank", "condition/jitter"
 
 
 @dataclass
@@ -91,7 +83,7 @@ def assign_conditions(key: np.uint64, cohort: CohortConfig, idx: np.ndarray) -> 
     cdf = np.cumsum(mix_weights(cohort))
     cdf[-1] = 1.0
     rank = _ranks(int(key), n)
-    jitter = rng.uniform(key, rng.Stream.CONDITION, idx, 1)
+    jitter = rng.uniform(key, _JITTER, idx)
     q = (rank[idx] + jitter) / n
     return np.searchsorted(cdf, q, side="right").astype(np.int8)
 
@@ -99,7 +91,7 @@ def assign_conditions(key: np.uint64, cohort: CohortConfig, idx: np.ndarray) -> 
 @lru_cache(maxsize=2)
 def _ranks(key: int, n: int) -> np.ndarray:
     """A seeded random permutation of 0..n-1 (computed once per run, not per chunk)."""
-    u_rank = rng.uniform(np.uint64(key), rng.Stream.CONDITION, np.arange(n), 0)
+    u_rank = rng.uniform(np.uint64(key), _RANK, np.arange(n))
     rank = np.empty(n, dtype=np.int64)
     rank[np.argsort(u_rank, kind="stable")] = np.arange(n)
     return rank
@@ -132,13 +124,12 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
     n = len(idx)
     params = [model.conditions[c] for c in CONDITIONS]
 
-    def zb(slot: int) -> np.ndarray:
-        return rng.normal(key, rng.Stream.BASELINE, idx, slot)
+    def zr(name: str) -> np.ndarray:
+        return rng.normal(key, _EFFECT + name, idx)
 
-    def zr(slot: int) -> np.ndarray:
-        return rng.normal(key, rng.Stream.RANDOM_EFFECTS, idx, slot)
-
-    def by_condition(attr: str, z: np.ndarray) -> np.ndarray:
+    def by_condition(attr: str) -> np.ndarray:
+        """Baseline variable `attr` drawn from each patient's condition's distribution."""
+        z = rng.normal(key, _BASELINE + attr, idx)
         out = np.empty(n)
         for ci, p in enumerate(params):
             m = cond == ci
@@ -146,44 +137,39 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
                 out[m] = _draw(getattr(p, attr), z[m])
         return out
 
-    age = by_condition("age", zb(_B_AGE))
-    female = rng.uniform(key, rng.Stream.BASELINE, idx, _B_SEX) < _per_condition(
-        cond, [p.female_fraction for p in params]
-    )
-    cd4 = by_condition("cd4", zb(_B_CD4))
-    cd4_frac = by_condition("cd4_fraction", zb(_B_CD4FRAC))
-    jcv = by_condition("csf_jcv_log10", zb(_B_JCV))
-    lesion = by_condition("lesion_burden", zb(_B_LESION))
+    age = by_condition("age")
+    female = rng.uniform(key, _SEX, idx) < _per_condition(cond, [p.female_fraction for p in params])
+    cd4 = by_condition("cd4")
+    cd4_frac = by_condition("cd4_fraction")
+    jcv = by_condition("csf_jcv_log10")
+    lesion = by_condition("lesion_burden")
 
-    def lognormal_effect(gsd: float | np.ndarray, slot: int) -> np.ndarray:
-        return np.exp(np.log(gsd) * zr(slot))
+    def lognormal_effect(gsd: float | np.ndarray, name: str) -> np.ndarray:
+        return np.exp(np.log(gsd) * zr(name))
 
     ceiling_gsd = _per_condition(cond, [p.ceiling_gsd for p in params])
     recovery_gsd = _per_condition(cond, [p.recovery_gsd for p in params])
     ceiling = _per_condition(cond, [p.cd4_ceiling for p in params]) * lognormal_effect(
-        ceiling_gsd, _R_CEILING
+        ceiling_gsd, "cd4_ceiling"
     )
     half_life = _per_condition(cond, [p.recovery_half_life_days for p in params])
-    recovery = np.log(2.0) / half_life * lognormal_effect(recovery_gsd, _R_RECOVERY)
+    recovery = np.log(2.0) / half_life * lognormal_effect(recovery_gsd, "recovery_rate")
     # T-cell function: logit-normal around the condition mean
     f_mean = _per_condition(cond, [p.t_cell_function for p in params])
-    logit = np.log(f_mean / (1.0 - f_mean)) + model.t_cell_function_logit_sd * zr(_R_FUNCTION)
+    logit = np.log(f_mean / (1.0 - f_mean)) + model.t_cell_function_logit_sd * zr("t_cell_function")
     func = 1.0 / (1.0 + np.exp(-logit))
 
     # gross replication = net progression at diagnosis + killing at diagnosis
     natalizumab = _per_condition(cond, [float(p.natalizumab_at_diagnosis) for p in params]) > 0
-    kill = model.viral_kill_log10_per_day * lognormal_effect(model.viral_kill_gsd, _R_KILL)
+    kill = model.viral_kill_log10_per_day * lognormal_effect(model.viral_kill_gsd, "viral_kill")
     e0 = effector_target(
         func, cd4, 1.0 - saturation_target(natalizumab.astype(float), model), model
     )
     net0 = model.viral_net_growth_log10_per_day * lognormal_effect(
-        model.viral_growth_gsd, _R_GROWTH
+        model.viral_growth_gsd, "viral_net_growth"
     )
 
-    thr = rng.Stream.EVENT_THRESHOLDS
-    iris_dur = model.iris_duration_days * np.exp(
-        np.log(model.iris_duration_gsd) * rng.normal(key, thr, idx, SLOT_IRIS_DURATION)
-    )
+    iris_dur = model.iris_duration_days * lognormal_effect(model.iris_duration_gsd, "iris_duration")
     return Patients(
         patient_id=idx,
         condition=cond,
@@ -198,13 +184,13 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
         growth=net0 + kill * e0,
         kill=kill,
         t_cell_function=func,
-        damage_rate=model.damage_rate_per_day * lognormal_effect(model.damage_gsd, _R_DAMAGE),
-        frailty=lognormal_effect(model.frailty_gsd, _R_FRAILTY),
-        iris_susceptibility=lognormal_effect(model.iris_susceptibility_gsd, _R_IRIS),
-        cytokine_response=lognormal_effect(model.cytokine_response_gsd, _R_CYTOKINE),
+        damage_rate=model.damage_rate_per_day * lognormal_effect(model.damage_gsd, "damage_rate"),
+        frailty=lognormal_effect(model.frailty_gsd, "frailty"),
+        iris_susceptibility=lognormal_effect(model.iris_susceptibility_gsd, "iris_susceptibility"),
+        cytokine_response=lognormal_effect(model.cytokine_response_gsd, "cytokine_response"),
         excess_hazard=_per_condition(cond, [p.excess_mortality_per_year for p in params]) / 365.25,
         natalizumab=natalizumab,
-        death_threshold=rng.exponential(key, thr, idx, SLOT_DEATH),
-        iris_threshold=rng.exponential(key, thr, idx, SLOT_IRIS),
+        death_threshold=rng.exponential(key, _THRESHOLD + "death", idx),
+        iris_threshold=rng.exponential(key, _THRESHOLD + "iris", idx),
         iris_duration=iris_dur,
     )

@@ -88,13 +88,12 @@ class Course:
                 st.severe_side_effects += counts[1]
             self.t += h
 
-    def visit(self, index: int, day: float) -> None:
+    def visit(self, day: float) -> None:
         """Measure the living patients and apply the strategy's visit rules."""
         alive = self.state.alive
         if not alive.any():
             return
         m = measure(
-            index,
             day,
             self.patients,
             self.state,

@@ -4,8 +4,10 @@ Blood counts get log-normal noise (coefficient of variation `cd4_cv`,
 `lymphocyte_cv`); CSF JCV gets normal noise on the log10 scale and reads
 "undetectable" below the detection limit (rules then read half the limit); MRI
 lesion burden gets additive noise.
-Noise for visit v and assay a comes from slot 8 v + a of the patient's lab stream,
-so every strategy sees the same noise at the same visit.
+The noise of an assay at a visit comes from the patient's random stream named by the
+assay and the visit day (`lab_noise/<assay>/day <day>`), so every strategy sees the
+same noise at the same visit, and adding or removing a visit day or an assay leaves
+the noise of every other measurement unchanged.
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ from sim.core import rng
 from sim.model.cohort import Patients
 from sim.model.dynamics import State
 
-_CD4, _LYMPH, _CSF, _MRI = range(4)
+# assay names: part of the random-stream names of their noise (sim.core.rng)
+_CD4, _LYMPH, _CSF, _MRI = "cd4", "lymphocytes", "csf_jcv_log10", "mri_lesion_burden"
+
+
+def noise_stream(assay: str, day: float) -> str:
+    """Name of the random stream of an assay's noise at the visit on `day`."""
+    return f"lab_noise/{assay}/day {float(day)!r}"
 
 
 def measure(
-    visit: int,
     day: float,
     p: Patients,
     st: State,
@@ -33,8 +40,8 @@ def measure(
     """Lab and MRI values at a visit; `memory` keeps baseline CD4 and the last MRI."""
     pid = p.patient_id
 
-    def z(assay: int) -> np.ndarray:
-        return rng.normal(key, rng.Stream.LAB_NOISE, pid, 8 * visit + assay)
+    def z(assay: str) -> np.ndarray:
+        return rng.normal(key, noise_stream(assay, day), pid)
 
     n = len(p)
     nan = np.full(n, np.nan)

@@ -11,9 +11,11 @@ side effects are drawn when it begins. Courses of the same therapy follow one an
   - the patient's latest course of T has ended by a (stopped, or its course_days
     elapsed: end <= a): a *new* course begins at a (a restart). It is a course like
     any other: a new onset ramp from zero, its own doses from the first, its own
-    side-effect draws (random numbers of course number c, so a restart never reuses
-    the first course's draws, and the draws stay a function of patient, therapy,
-    side effect and course number alone: the same whatever the chunking or engine);
+    side-effect draws (slot c, the course number, of the random stream named after the
+    therapy and the side effect, so a restart never reuses the first course's draws,
+    and the draws stay a function of patient, therapy name, side-effect name and
+    course number alone: the same whatever the chunking, the engine or the rest of
+    the catalog);
   - the patient is on T at a, or a course of T is planned to begin later: nothing
     (a start never shortens, lengthens or moves a course).
 * **stop** therapy T at time a (`Schedule.halt`): the latest course of T ends at a if
@@ -49,13 +51,14 @@ from sim.core import rng
 from sim.model.events import Event, EventLog
 from sim.model.therapies import Catalog, activity, doses_in_step
 
-# Side-effect random numbers: slot (c * THERAPY_SLOTS + k) * SIDE_EFFECT_SLOTS + s of the
-# patient's SIDE_EFFECTS stream for side effect s of course c of therapy k (course 0:
-# k * 64 + s, the slots used before restarts existed). Slots must stay below
-# 2**rng.SLOT_BITS: room for 64 side effects per therapy, 256 therapies and 64 courses.
-SIDE_EFFECT_SLOTS = 64
-THERAPY_SLOTS = 256
-MAX_COURSES = (1 << rng.SLOT_BITS) // (THERAPY_SLOTS * SIDE_EFFECT_SLOTS)
+# Side effect s of course c of a therapy: slot c of the patient's random stream
+# `side_effect_stream(therapy, side effect)`; one slot per course number.
+MAX_COURSES = rng.MAX_SLOT + 1
+
+
+def side_effect_stream(therapy: str, side_effect: str) -> str:
+    """Name of the random stream of a therapy's side effect (sim.core.rng)."""
+    return f"side_effect/{therapy}/{side_effect}"
 
 
 class Schedule:
@@ -280,8 +283,8 @@ class Schedule:
             prob = cat.se_prob[k, s]
             if prob <= 0.0:
                 continue
-            slot = (c * THERAPY_SLOTS + k) * SIDE_EFFECT_SLOTS + s
-            u = rng.uniform(key, rng.Stream.SIDE_EFFECTS, pid[starting], slot)
+            name = side_effect_stream(cat.names[k], cat.configs[k].side_effects[s].name)
+            u = rng.uniform(key, name, pid[starting], c)
             hit = np.zeros_like(starting)
             hit[starting] = u < prob
             at = start + cat.se_onset[k, s]

@@ -85,7 +85,9 @@ LEVERS: dict[str, tuple[str, str, tuple[float, float], str]] = {
 
 @dataclass(frozen=True)
 class Catalog:
-    """The therapies as arrays, in the config's order (order is part of the CRN contract)."""
+    """The therapies as arrays, in name order: the order of the config's keys changes
+    nothing (not even the summation order of the levers), and a therapy added to the
+    catalog leaves the others' order, and so their numbers, as they were."""
 
     names: tuple[str, ...]
     configs: tuple[TherapyConfig, ...]
@@ -104,7 +106,7 @@ class Catalog:
 
     @classmethod
     def build(cls, therapies: dict[str, TherapyConfig]) -> Catalog:
-        names = tuple(therapies)
+        names = tuple(sorted(therapies))
         cfgs = tuple(therapies[n] for n in names)
         k = len(names)
         applies = np.zeros((k, len(CONDITIONS)), dtype=bool)

@@ -9,7 +9,6 @@ from dataclasses import fields
 from sim.config import CONDITIONS, ConfigError, RunConfig
 from sim.config.checks import distribution, number, one_of, probability
 from sim.model.rules import MARKERS, OPS, TRIGGERS
-from sim.model.schedule import SIDE_EFFECT_SLOTS, THERAPY_SLOTS
 from sim.model.therapies import LEVERS
 
 MAX_HORIZON_DAYS = 36525.0  # 100 years: longer is a slip (e.g. inf), not a scenario
@@ -119,9 +118,6 @@ def validate_model(cfg: RunConfig) -> None:
     # therapies
     if not cfg.therapies:
         raise ConfigError("therapies", "the therapy catalog is empty")
-    if len(cfg.therapies) > THERAPY_SLOTS:  # each needs its own side-effect random numbers
-        n = len(cfg.therapies)
-        raise ConfigError("therapies", f"at most {THERAPY_SLOTS} therapies, got {n}")
     for name, t in cfg.therapies.items():
         key = f"therapies.{name}"
         for i, c in enumerate(t.applies_to):
@@ -136,12 +132,15 @@ def validate_model(cfg: RunConfig) -> None:
         number(f"{key}.dose_interval_days", t.dose_interval_days, 0.0)
         if t.course_days is not None:
             number(f"{key}.course_days", t.course_days, 0.0, open_low=True)
-        if len(t.side_effects) > SIDE_EFFECT_SLOTS:
-            raise ConfigError(
-                f"{key}.side_effects",
-                f"at most {SIDE_EFFECT_SLOTS} side effects, got {len(t.side_effects)}",
-            )
+        seen: set[str] = set()
         for j, se in enumerate(t.side_effects):
+            # the name keys the side effect's random numbers (sim.core.rng): unique
+            if not se.name or se.name in seen:
+                what = "empty" if not se.name else f"{se.name!r} appears twice"
+                raise ConfigError(
+                    f"{key}.side_effects[{j}].name", f"must be a unique non-empty name; {what}"
+                )
+            seen.add(se.name)
             probability(f"{key}.side_effects[{j}].probability", se.probability)
             number(f"{key}.side_effects[{j}].onset_days", se.onset_days, 0.0)
 
@@ -185,6 +184,9 @@ def validate_model(cfg: RunConfig) -> None:
     mon = cfg.monitoring
     for d in mon.visit_days:
         number("monitoring.visit_days", d, 0.0)
+    if len(visit_days) < len(mon.visit_days):  # the day keys the visit's assay noise
+        twice = sorted({d for d in mon.visit_days if mon.visit_days.count(d) > 1})
+        raise ConfigError("monitoring.visit_days", f"days must be distinct, got {twice} twice")
     for key in ("csf_days", "mri_days"):
         for d in getattr(mon, key):
             if d not in visit_days:

@@ -31,10 +31,10 @@ analyses. A design with `stratified: true` analyses within the randomisation str
 (conditions): Cochran-Mantel-Haenszel, stratified KM difference or stratified
 log-rank.
 
-The trial's random numbers come from a generator keyed by (seed, TRIAL stream, n,
-accrual scale index, trial index): the same trial patients are analysed under both
-scenarios and by every design (common random numbers), and results do not depend on
-how trials are split between workers.
+The trial's random numbers come from a generator keyed by (seed, the stream name
+"trial/enrolment", n, accrual scale index, trial index): the same trial patients are
+analysed under both scenarios and by every design (common random numbers), and
+results do not depend on how trials are split between workers.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ BINARY = ("survival_1y", "csf_clearance_12w", "no_iris")
 ENDPOINTS = (*BINARY, "time_to_death")
 SCENARIOS = ("alternative", "null")
 DAYS_PER_YEAR = 365.25
+_ENROLMENT = "trial/enrolment"  # random stream (sim.core.rng) of a trial's enrolment
 
 
 @dataclass
@@ -79,7 +80,7 @@ class Enrolled:
 
 def enrol(spec: Spec, n: int, scale: float, scale_index: int, trial_index: int) -> Enrolled:
     t = spec.trial
-    gen = rng.generator(spec.seed, rng.Stream.TRIAL, n, scale_index, trial_index)
+    gen = rng.generator(spec.seed, _ENROLMENT, n, scale_index, trial_index)
     p_rand = spec.pool.p_eligible * (1.0 - t.eligibility.screen_fail)
     m = intensity(t.accrual, scale, p_rand)
     entry = randomised_times(gen, m, n, t.accrual.max_accrual_months * DAYS_PER_MONTH)

@@ -28,7 +28,7 @@ from sim.core import rng
 from sim.engine.run import simulate
 from sim.model.disability import mrs_level
 
-_PIT_SLOT = 0  # slot of the TRIAL stream (per pool patient): tie-breaking in the HR transform
+_PIT_STREAM = "trial/pit_tie_break"  # random stream (per pool patient): ties in the HR transform
 
 
 @dataclass
@@ -134,7 +134,7 @@ def assumed_effect(
     dies early under control also dies early under the experimental arm.
     """
     m = len(control.death_day)
-    v = rng.uniform(rng.run_key(seed), rng.Stream.TRIAL, patient_id, _PIT_SLOT)
+    v = rng.uniform(rng.run_key(seed), _PIT_STREAM, patient_id)
     order = np.lexsort((v, control.death_day))  # by death day, random among ties
     rank = np.empty(m)
     rank[order] = np.arange(m)
