@@ -75,8 +75,9 @@ VERDICT_RULE = (
     "model value; **hit** otherwise. 'at least as extreme' is the share of simulated "
     "{n}-patient studies (estimable ones) whose estimate is at least as far from the "
     "simulated median as the published one, on the published side (a one-sided "
-    "predictive p-value; below 2.5% means a miss). A large-n value inside a wide "
-    "published CI alone is a weak check (docs/validation.md)."
+    "predictive p-value; below about 2.5% the published estimate is outside the central "
+    "95%). A large-n value inside a wide published CI alone is a weak check "
+    "(docs/validation.md)."
 )
 _TIE = (5e-4, 1e-3)  # published figures are rounded as printed: |x - pub| below this ties
 _CSF_SLOT = 0  # slot of the STUDY stream: is a month-1 lumbar puncture available
