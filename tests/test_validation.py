@@ -9,7 +9,7 @@
   xfail(strict=True) test, so fixing one forces updating the list.
 
 Runtime: every validation population at the smallest n whose MC se is <= 1/4 of the
-published se, doubled while a verdict is undecided, up to N_MAX (~20-35 s on 2 cores).
+published se, doubled while a verdict is undecided, up to N_MAX (~20 s of CPU).
 """
 
 import math
