@@ -39,7 +39,7 @@ def _rows(ax, table: pd.DataFrame, log: bool, pct: bool) -> None:
                 err = None
             ax.errorbar(x * scale, yi + dy, xerr=err, fmt=marker, color=colour, capsize=3, ms=size)
         if isinstance(r.verdict, str) and r.verdict:
-            colour = {"hit": "tab:green", "direction": "tab:olive"}.get(r.verdict, "tab:red")
+            colour = {"hit": "tab:green", "not estimable": "tab:grey"}.get(r.verdict, "tab:red")
             ax.annotate(
                 r.verdict,
                 (1.01, yi),
@@ -59,7 +59,7 @@ def plot_forest(table: pd.DataFrame, study_n: int, path: str | os.PathLike[str])
     """Odds ratios (left) and proportions (right): published vs simulated."""
     ors = table[table["quantity"].str.startswith("OR")]
     q = table["quantity"]
-    props = table[~q.str.startswith(("OR", "share", "survival differs"))]
+    props = table[~q.str.startswith(("OR", "share", "survival differs", "all three"))]
     fig, axes = plt.subplots(
         1,
         2,

@@ -11,12 +11,26 @@ all patients pooled give the model's own value (the large-n study).
 
 A month-1 lumbar puncture was not done in everyone: `csf_month1_available` sets the
 share with one (seed 000's wide CSF odds-ratio CI suggests about half).
+
+Verdict (docs/validation.md). A published figure from 64 patients has a wide CI, so
+"the large-n model value is inside it" is a weak check on its own. The study also
+asks whether the published estimate is a plausible draw from the model's sampling
+distribution at the published size:
+
+* `n64_p_extreme`: share of (estimable) simulated 64-patient studies whose estimate is
+  at least as extreme as the published one, on the published side of the simulated
+  median (a one-sided predictive p-value); `n64_significant`: share finding an OR
+  significant (> 1, p < 0.05) as the paper did;
+* verdict `miss` when the published estimate is outside the central 95% of the
+  simulated 64-patient estimates, or when the published 95% CI excludes the large-n
+  model value; `hit` otherwise; `not estimable` when the model gives no value.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterable
 from dataclasses import replace
 
 import numpy as np
@@ -26,6 +40,7 @@ from sim.config.schema import CONDITIONS, RunConfig, StudyConfig, Target
 from sim.core import rng
 from sim.evidence.targets import (
     PREDICTORS,
+    Citation,
     alive_at,
     month1_exposures,
     odds_ratio,
@@ -48,8 +63,24 @@ TABLE_COLUMNS = [
     "large_n_low",
     "large_n_high",
     "verdict",
+    # added with the predictive check (issue 12); columns above keep their meaning
+    "n64_p_extreme",
+    "n64_p_extreme_se",
+    "verdict_reason",
 ]
 _CSF_STREAM = "study/csf_month1_measured"  # random stream: is a month-1 LP available
+VERDICTS = ("hit", "miss", "not estimable")
+VERDICT_RULE = (
+    "Verdict: **miss** when the published estimate lies outside the central 95% of the "
+    "simulated {n}-patient estimates, or when the published 95% CI excludes the large-n "
+    "model value; **hit** otherwise. 'at least as extreme' is the share of simulated "
+    "{n}-patient studies (estimable ones) whose estimate is at least as far from the "
+    "simulated median as the published one, on the published side (a one-sided "
+    "predictive p-value; below about 2.5% the published estimate is outside the central "
+    "95%). A large-n value inside a wide published CI alone is a weak check "
+    "(docs/validation.md)."
+)
+_TIE = (5e-4, 1e-3)  # published figures are rounded as printed: |x - pub| below this ties
 
 
 def condition_counts(cfg: RunConfig) -> dict[str, int]:
@@ -165,19 +196,42 @@ def _column(t: Target) -> str | None:
     return _QUANTITY_COLUMN.get(t.quantity)
 
 
-def _verdict(t: Target, value: float, lo: float, hi: float) -> str:
-    """hit: the model's value is inside the published 95% CI.
+def predictive_p(simulated: np.ndarray, published: float) -> tuple[float, float]:
+    """Share of simulated small-study estimates at least as extreme as the published one.
 
-    For odds ratios, `direction` means on the published side of 1 but outside its
-    CI; `miss` otherwise.
+    One-sided, on the published value's side of the simulated median; estimates equal
+    to the published one as printed (rounded) count as at least as extreme. NaN
+    estimates (not estimable studies) are left out. Returns (share, Monte Carlo se).
+    """
+    x = np.asarray(simulated, float)
+    x = x[np.isfinite(x)]
+    if not len(x) or not math.isfinite(published):
+        return math.nan, math.nan
+    tie = _TIE[0] + _TIE[1] * abs(published)
+    if published >= float(np.median(x)):
+        extreme = x >= published - tie
+    else:
+        extreme = x <= published + tie
+    p = float(extreme.mean())
+    return p, math.sqrt(p * (1.0 - p) / len(x))
+
+
+def study_verdict(
+    value: float, lo: float, hi: float, published: float, small_lo: float, small_hi: float
+) -> tuple[str, str]:
+    """(verdict, reason): the rule of the module doc.
+
+    value: the large-n model value; lo-hi: the published 95% CI; small_lo-small_hi: the
+    central 95% of the simulated small-study estimates.
     """
     if not math.isfinite(value):
-        return "not estimable"
-    if lo <= value <= hi:
-        return "hit"
-    if t.quantity == "odds_ratio" and (value > 1.0) == (t.value > 1.0):
-        return "direction"
-    return "miss"
+        return "not estimable", "no large-n model value"
+    reasons = []
+    if not lo <= value <= hi:
+        reasons.append("published CI excludes the large-n model value")
+    if math.isfinite(small_lo) and not small_lo <= published <= small_hi:
+        reasons.append("published estimate outside the central 95% of simulated studies")
+    return ("miss" if reasons else "hit"), "; ".join(reasons)
 
 
 def comparison_table(
@@ -200,7 +254,10 @@ def comparison_table(
         if col.startswith(("survival", "iris", "side_effect")) and math.isfinite(value):
             se = math.sqrt(value * (1 - value) / big["n"])
             lo_big, hi_big = value - 1.96 * se, value + 1.96 * se
-        verdict = _verdict(t, value, plo, phi) if t is not None else ""
+        verdict, reason, p_ext, p_se = "", "", math.nan, math.nan
+        if t is not None:
+            verdict, reason = study_verdict(value, plo, phi, pub, q[1], q[2])
+            p_ext, p_se = predictive_p(x, pub)
         rows.append(
             {
                 "quantity": label,
@@ -218,6 +275,9 @@ def comparison_table(
                 "large_n_low": lo_big,
                 "large_n_high": hi_big,
                 "verdict": verdict,
+                "n64_p_extreme": p_ext,
+                "n64_p_extreme_se": p_se,
+                "verdict_reason": reason,
             }
         )
 
@@ -244,6 +304,7 @@ def comparison_table(
                 "n64_estimable": float(np.isfinite(p).mean()),
                 "n64_significant": float(np.nanmean(p < 0.05)),
                 "verdict": "",
+                "verdict_reason": "",
             }
         )
     for pred in PREDICTORS:
@@ -255,6 +316,26 @@ def comparison_table(
             math.nan,
             math.nan,
             f"exposed_{pred}",
+        )
+    # appended last: the rows above keep their place in the table (output contract)
+    or_cols = [f"or_{pred}" for pred in PREDICTORS]
+    if all(c in reps and f"{c}_p" in reps for c in or_cols):  # as the paper found
+        sig = np.ones(len(reps), dtype=bool)
+        for c in or_cols:
+            sig &= ((reps[c] > 1.0) & (reps[f"{c}_p"] < 0.05)).to_numpy()
+        rows.append(
+            {
+                **dict.fromkeys(TABLE_COLUMNS, math.nan),
+                "quantity": "all three odds ratios significant (as published)",
+                "target_id": "",
+                "role": "",
+                "n64_estimable": float(
+                    np.all([np.isfinite(reps[c].to_numpy(float)) for c in or_cols], axis=0).mean()
+                ),
+                "n64_significant": float(sig.mean()),
+                "verdict": "",
+                "verdict_reason": "",
+            }
         )
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
@@ -269,8 +350,9 @@ def _label(t: Target) -> str:
     return label
 
 
-def markdown_table(table: pd.DataFrame, study_n: int) -> str:
-    """The comparison as a Markdown table a reader scans in seconds."""
+def markdown_table(table: pd.DataFrame, study_n: int, citations: Iterable[Citation] = ()) -> str:
+    """The comparison as a Markdown table a reader scans in seconds, the verdict rule,
+    the misses, and the validation figures a config value cites (not independent)."""
 
     def fmt(x: float, q: str) -> str:
         if not math.isfinite(x):
@@ -280,9 +362,10 @@ def markdown_table(table: pd.DataFrame, study_n: int) -> str:
     head = (
         f"| figure | published (95% CI) | simulated n = {study_n}: median (95% range) "
         f"| n = {study_n} studies with p < 0.05 "
-        "| simulated large n (95% CI) | verdict |\n|---|---|---|---|---|---|\n"
+        f"| n = {study_n} studies at least as extreme as published "
+        "| simulated large n (95% CI) | verdict |\n|---|---|---|---|---|---|---|\n"
     )
-    lines = []
+    lines, reasons = [], []
     for r in table.itertuples():
         q = r.quantity
         pub = (
@@ -293,12 +376,33 @@ def markdown_table(table: pd.DataFrame, study_n: int) -> str:
         small = f"{fmt(r.n64_median, q)} ({fmt(r.n64_low, q)}-{fmt(r.n64_high, q)})"
         if not math.isfinite(r.n64_median):
             small = "-"
-        sig = f"{100 * r.n64_significant:.0f}%" if math.isfinite(r.n64_significant) else "-"
+        sig = f"{100 * r.n64_significant:.1f}%" if math.isfinite(r.n64_significant) else "-"
         if r.n64_estimable < 0.999:
-            small += f", estimable in {100 * r.n64_estimable:.0f}%"
+            small = ("" if small == "-" else small + ", ") + (
+                f"estimable in {100 * r.n64_estimable:.0f}%"
+            )
+        extreme = "-"
+        if math.isfinite(r.n64_p_extreme):
+            extreme = f"{100 * r.n64_p_extreme:.1f}% (MC se {100 * r.n64_p_extreme_se:.1f})"
         big = fmt(r.large_n, q)
         if math.isfinite(r.large_n_low):
             big += f" ({fmt(r.large_n_low, q)}-{fmt(r.large_n_high, q)})"
         verdict = r.verdict if isinstance(r.verdict, str) and r.verdict else "-"
-        lines.append(f"| {q} | {pub} | {small} | {sig} | {big} | {verdict} |")
-    return head + "\n".join(lines) + "\n"
+        if isinstance(r.verdict_reason, str) and r.verdict_reason:
+            reasons.append(f"- {q}: {r.verdict_reason}.")
+        lines.append(f"| {q} | {pub} | {small} | {sig} | {extreme} | {big} | {verdict} |")
+    text = head + "\n".join(lines) + "\n\n" + VERDICT_RULE.format(n=study_n) + "\n"
+    if reasons:
+        text += "\nMisses:\n" + "\n".join(reasons) + "\n"
+    shown = set(table["target_id"].dropna())
+    mine = [c for c in citations if c.target_id in shown]
+    if mine:
+        text += (
+            "\nNot independent: these validation figures are cited by config values "
+            "(open problems, docs/validation.md):\n"
+        )
+        text += "\n".join(
+            f"- {c.target_id}: conf/{c.file} line {c.line} `{c.key}` ({c.why})" for c in mine
+        )
+        text += "\n"
+    return text

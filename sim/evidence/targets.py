@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -294,6 +296,126 @@ class Evaluator:
         return {t.id: measure(t, sims[scenario_of(t)], self.base.study) for t in self.targets}
 
 
+# ----------------------------------------------------- validation checks with MC error
+#
+# A validation target is checked by simulating its population at the smallest n whose
+# Monte Carlo standard error is at most MC_FRACTION of the published standard error
+# (so Monte Carlo adds at most sqrt(1 + 0.25^2) - 1 = 3% to the combined uncertainty).
+# n is planned from a conservative guess (below), checked on the simulated patients,
+# and doubled until the check holds. Verdict: `miss` when the model's Monte Carlo 95%
+# interval and the published 95% CI are disjoint, `hit` otherwise; n is also doubled
+# (up to n_max) while the verdict is undecided, i.e. the MC interval straddles a bound
+# of the published CI, so a model just outside a CI is not called a hit for want of n.
+
+MC_FRACTION = 0.25
+N_GRID = (250, 500, 1000, 2000, 4000, 8000, 16000)
+_OR_SE_PER_ROOT_N = 6.0  # planning: sqrt(sum 1/cells) x sqrt(n) with the smallest cell ~3% of n
+
+
+def planned_mc_se(t: Target, n: int) -> float:
+    """A conservative guess of the Monte Carlo se from n patients, before simulating."""
+    if t.quantity in ("survival", "iris", "side_effect"):
+        return math.sqrt(0.25 / n)  # the worst case p = 0.5
+    if t.quantity == "odds_ratio":
+        return _OR_SE_PER_ROOT_N / math.sqrt(n)
+    if t.quantity == "median_time_to_death_days":  # deaths ~ n / 2, median up to 1.5 x published
+        return mc_standard_error(t, 1.5 * t.value, n // 2)
+    return mc_standard_error(t, t.value, n)
+
+
+def planning_n(t: Target, fraction: float = MC_FRACTION) -> int:
+    """Smallest n of N_GRID whose planned Monte Carlo se is <= fraction x published se."""
+    want = fraction * standard_error(t)
+    return next((n for n in N_GRID if planned_mc_se(t, n) <= want), N_GRID[-1])
+
+
+def measure_with_error(
+    t: Target, patients: pd.DataFrame, study: StudyConfig
+) -> tuple[float, float, float, float]:
+    """(value, Monte Carlo se on the distance scale, MC 95% low, MC 95% high)."""
+    p = patients
+    if t.population.condition != "all":
+        p = p[p["condition"] == t.population.condition]
+    value = measure(t, patients, study)
+    if not math.isfinite(value):
+        return value, math.nan, math.nan, math.nan
+    if t.quantity == "odds_ratio":
+        exposed = month1_exposures(p, study)[t.predictor].to_numpy()
+        _, lo, hi, _ = odds_ratio(alive_at(p, t.at_days), exposed)
+        return value, (math.log(hi) - math.log(lo)) / (2.0 * Z95), lo, hi
+    if t.quantity == "median_time_to_death_days":
+        k = int((p["died"] & (p["time_days"] <= t.at_days)).sum())
+    elif t.quantity == "csf_jcv_change_log10":
+        alive = alive_at(p, t.at_days) > 0
+        k = int(p.loc[alive, f"csf_jcv_change_{t.at_days:g}"].notna().sum())
+    else:
+        k = len(p)
+    se = mc_standard_error(t, value, max(k, 1))
+    return value, se, value - Z95 * se, value + Z95 * se
+
+
+def validation_verdict(t: Target, mc_low: float, mc_high: float) -> tuple[str, bool]:
+    """(verdict, decided). miss: the model's MC 95% interval and the published 95% CI are
+    disjoint; hit otherwise. decided: the MC interval is wholly inside or wholly outside
+    the published CI (a larger n cannot change the verdict but by chance)."""
+    if not (math.isfinite(mc_low) and math.isfinite(mc_high)):
+        return "not estimable", True
+    lo, hi = published_ci(t)
+    if mc_high < lo or mc_low > hi:
+        return "miss", True
+    return "hit", lo <= mc_low and mc_high <= hi
+
+
+def check_validation(
+    base: RunConfig,
+    targets: Iterable[Target],
+    fraction: float = MC_FRACTION,
+    n_max: int = N_GRID[-1],
+) -> pd.DataFrame:
+    """Every target against the model with its Monte Carlo error (rules above).
+
+    Per population: n starts at the largest planning_n of its targets and doubles
+    while a target's MC se exceeds fraction x its published se or its verdict is
+    undecided, up to n_max. One row per target: published (CI), simulated value, MC se
+    and 95% interval, n, mc_ok, verdict, decided.
+    """
+    targets = list(targets)
+    rows = {}
+    for sc in dict.fromkeys(scenario_of(t) for t in targets):
+        mine = [t for t in targets if scenario_of(t) == sc]
+        n = min(max(planning_n(t, fraction) for t in mine), n_max)
+        while True:
+            patients = Evaluator(base, mine, n).simulate()[sc]
+            got = {}
+            for t in mine:
+                value, se, lo, hi = measure_with_error(t, patients, base.study)
+                ok = se <= fraction * standard_error(t)
+                got[t.id] = (value, se, lo, hi, ok, *validation_verdict(t, lo, hi))
+            if n >= n_max or all(g[4] and g[6] for g in got.values()):
+                break
+            n = min(2 * n, n_max)
+        for t in mine:
+            value, se, lo, hi, ok, verdict, decided = got[t.id]
+            plo, phi = published_ci(t)
+            rows[t.id] = {
+                "target_id": t.id,
+                "role": t.role,
+                "quantity": t.quantity,
+                "published": t.value,
+                "published_low": plo,
+                "published_high": phi,
+                "simulated": value,
+                "mc_se": se,
+                "mc_low": lo,
+                "mc_high": hi,
+                "n": n,
+                "mc_ok": ok,
+                "verdict": verdict,
+                "decided": decided,
+            }
+    return pd.DataFrame([rows[t.id] for t in targets])
+
+
 def check_targets(items: list[Target]) -> None:
     """Names, ranges and uncertainty of every target (ConfigError on the first problem)."""
     seen: set[str] = set()
@@ -333,3 +455,163 @@ def check_targets(items: list[Target]) -> None:
         if not t.source.strip():
             raise ConfigError(f"{key}.source", "every target needs its source")
         standard_error(t)
+
+
+# ------------------------------------------------- validation figures informing inputs
+#
+# The protocol (docs/validation.md): a figure marked validation never informs a
+# parameter, a therapy lever or the starting point of a fit. Configs carry their
+# sources as comments, so the check reads the YAML text: a parameter's comment (or a
+# side effect's `source:`) that cites the study of a validation target counts when it
+#   * quotes one of that target's figures (its value as printed, e.g. 51.9% or 0.547,
+#     or a k/n count from its source, e.g. 6/9), or
+#   * names the target's quantity (survival, IRIS, ...) and the study is cited by no
+#     fit or input target (the whole study is held out).
+# A comment that points to its file's header ("coarse fit, header") is read together
+# with that header. Descriptive `evidence:` strings are not parameters and are not read.
+
+_QUANTITY_WORDS = {
+    "survival": r"surviv|alive|death|died|mortality|fatal",
+    "median_time_to_death_days": r"death|died",
+    "iris": r"\bIRIS\b",
+    "csf_jcv_change_log10": r"copies|clearance|\bcleared\b|log10 (?:fall|decline|change)",
+    "odds_ratio": r"\bOR\b|odds",
+}
+_LEAD_CITATION = re.compile(
+    r"([A-Z][\w'-]*(?: [A-Z][a-z][\w'-]*)*)(?: [A-Z]{1,3})?(?: et al\.)?,?[^;(]*?"
+    r"\b((?:19|20)\d{2})\b"
+)
+
+
+def citation_keys(source: str) -> set[str]:
+    """Keys a config comment would cite a target's source by: 'seed 003', 'Boumaza 2023'
+    (first author and year), 'Ann Neurol 2021' (journal and year when no author)."""
+    keys = {f"seed {m}" for m in re.findall(r"\bseed (\d{3})\b", source)}
+    m = _LEAD_CITATION.match(source.strip())
+    if m and not source.strip().lower().startswith("seed"):
+        keys.add(f"{m.group(1)} {m.group(2)}")
+    return keys
+
+
+def _key_pattern(key: str) -> re.Pattern[str]:
+    """'Tan 2011' also matches 'Tan IL 2011' and 'Tan et al. 2011'."""
+    *name, year = key.split()
+    head = re.escape(" ".join(name))
+    return re.compile(rf"\b{head}(?: [A-Z]{{1,3}})?(?: et al\.?)?,? {year}\b")
+
+
+def figures(t: Target) -> set[str]:
+    """A target's figures as a config comment would quote them."""
+    out = set(re.findall(r"\b\d+/\d+\b", t.source))
+    v = t.value
+    if t.quantity in ("survival", "iris", "side_effect") and 0.0 < v < 1.0:
+        out |= {f"{100 * v:.1f}%", f"{100 * v:g}%"}
+        if len(f"{v:g}") > 3:
+            out.add(f"{v:g}")
+    elif t.quantity == "odds_ratio":
+        out.add(f"OR {v:g}")
+    elif t.quantity == "median_time_to_death_days":
+        out |= {f"{v:g} d", f"{v:g} days"}
+    return out
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A config value whose source comment cites a validation target."""
+
+    file: str  # relative to the config folder
+    line: int
+    key: str  # YAML key path, e.g. pembrolizumab.levers or rhil7.side_effects[flu]
+    target_id: str
+    cited: str  # the citation key found, e.g. 'Boumaza 2023'
+    why: str  # 'figure 51.9%' or 'held-out study, quantity survival'
+    text: str  # the comment read
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.key}"
+
+
+def _split_comment(line: str) -> tuple[str, str]:
+    """(code, comment) of a YAML line; '#' inside quotes is not a comment."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
+            return line[:i], line[i + 1 :].strip()
+    return line, ""
+
+
+def config_comments(path: Path, root: Path) -> list[tuple[str, int, str, str]]:
+    """(file, line, key path, text) for each value's comment or `source:` string."""
+    lines = path.read_text().splitlines()
+    header = []
+    for raw in lines:
+        if not raw.startswith("#"):
+            break
+        header.append(raw.lstrip("# "))
+    header_text = " ".join(header)
+    rel = path.relative_to(root).as_posix()
+    stack: list[tuple[int, str]] = []
+    out = []
+    for no, raw in enumerate(lines, 1):
+        code, comment = _split_comment(raw)
+        m = re.match(r"^(\s*)(- )?\{?\s*([A-Za-z_]\w*)\s*:(.*)$", code)
+        if not m:
+            continue
+        indent = len(m.group(1))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        parents = [k for _, k in stack]
+        name = re.search(r"\{\s*(?:name|key):\s*([\w.-]+)", code)
+        if m.group(2) and name:
+            key = ".".join(parents) + f"[{name.group(1)}]"
+        else:
+            key = ".".join([*parents, m.group(3)])
+            if not m.group(4).strip():
+                stack.append((indent, m.group(3)))
+        texts = [comment] if comment else []
+        texts += re.findall(r"\bsource:\s*\"([^\"]*)\"", code)
+        for text in texts:
+            if re.search(r"\bheader\b", text):
+                text = f"{text} [header: {header_text}]"
+            out.append((rel, no, key, text))
+    return out
+
+
+def validation_citations(targets: Iterable[Target], root: Path | None = None) -> list[Citation]:
+    """Config values under `root` (the shipped conf/) whose comments cite a validation
+    target (rules above). conf/targets/ (the figures themselves) is not read."""
+    from sim.config.load import config_dir
+
+    root = Path(root) if root is not None else config_dir()
+    targets = list(targets)
+    used = set().union(*(citation_keys(t.source) for t in targets if t.role != "validation"))
+    checks = []
+    for t in targets:
+        if t.role != "validation":
+            continue
+        words = re.compile(_QUANTITY_WORDS.get(t.quantity, r"(?!)"), re.IGNORECASE)
+        figs = sorted(figures(t))
+        for key in sorted(citation_keys(t.source)):
+            checks.append((t, key, _key_pattern(key), key not in used, words, figs))
+    found = []
+    for path in sorted(root.rglob("*.yaml")):
+        if path.relative_to(root).parts[0] == "targets":
+            continue
+        for rel, no, ykey, text in config_comments(path, root):
+            for t, key, pattern, held_out, words, figs in checks:
+                if not pattern.search(text):
+                    continue
+                hit = [f for f in figs if re.search(rf"(?<![\d.]){re.escape(f)}(?![\d])", text)]
+                if hit:
+                    why = f"figure {hit[0]}"
+                elif held_out and words.search(text):
+                    why = f"held-out study, quantity {t.quantity}"
+                else:
+                    continue
+                found.append(Citation(rel, no, ykey, t.id, key, why, text))
+    return found

@@ -16,6 +16,7 @@ from sim.config import RunConfig
 from sim.core import io
 from sim.engine.run import simulate
 from sim.evidence.plots import plot_forest
+from sim.evidence.validate import check_validation_citations
 from sim.evidence.validate import validate_study as validate  # noqa: F401  (task hook)
 
 
@@ -44,7 +45,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     reps = replicate_table(patients, cfg.study, targets)
     table = comparison_table(targets, reps, patients, cfg.study)
     io.write_csv(out / "study_table.csv", table)
-    md = markdown_table(table, cfg.study.study_n)
+    md = markdown_table(table, cfg.study.study_n, check_validation_citations(cfg))
     io.write_text(out / "study_table.md", md)
     io.write_csv(out / "study_replicates.csv", reps)
     io.write_atomic(out / "patients.parquet", lambda p: patients.to_parquet(p, index=False))
