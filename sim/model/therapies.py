@@ -148,6 +148,11 @@ class Catalog:
     def index(self, name: str) -> int:
         return self.names.index(name)
 
+    @property
+    def side_effect_names(self) -> tuple[str, ...]:
+        """Every side-effect name of the catalog, sorted (a name may recur across therapies)."""
+        return tuple(sorted({se.name for c in self.configs for se in c.side_effects}))
+
 
 def activity(t: float, dt: float, start: np.ndarray, end: np.ndarray, onset: float) -> np.ndarray:
     """Mean effect level (0..1) of a continuous lever over the step [t, t + dt)."""
