@@ -181,17 +181,17 @@ class EventLog:
         e = e[order]
 
         def categorical(values: list[str | None], categories: tuple[str, ...]) -> pd.Categorical:
-            return pd.Categorical(
-                np.array(values, dtype=object)[e], categories=pd.Index(categories, dtype=object)
+            index = {name: i for i, name in enumerate(categories)}
+            codes = np.array([-1 if v is None else index[v] for v in values], dtype=np.int32)
+            return pd.Categorical.from_codes(
+                codes[e].astype(np.int32), categories=pd.Index(categories, dtype=object)
             )
 
         return pd.DataFrame(
             {
                 "patient_id": pid[order],
                 "time_days": time[order],
-                "event": pd.Categorical(
-                    np.asarray(EVENT_NAMES, dtype=object)[code[e]], categories=list(EVENT_NAMES)
-                ),
+                "event": pd.Categorical.from_codes(code[e], categories=list(EVENT_NAMES)),
                 "detail": detail[e],
                 "therapy": categorical([x.therapy for x in entries], self.therapies),
                 "course": course[e],
