@@ -64,7 +64,7 @@ THERAPIES = {
         dose_interval_days=7.0,
         side_effects=[SideEffect(name="bad", probability=0.5, severe=True)],
     ),
-    "oral": TherapyConfig(label="O"),
+    "oral": TherapyConfig(label="O", course_days=0.5 * Y),  # logged: its stop at 0.5 y
 }
 
 
@@ -84,24 +84,38 @@ def _frames():
         }
     )
     ev = [
-        (0, 0.0, "therapy_start", "drug_a"),
-        (0, 0.0, "dose", "drug_a"),
-        (0, 7.0, "dose", "drug_a"),
-        (0, 0.0, "visit", ""),
-        (0, 28.0, "visit", ""),
-        (0, 14.0, "side_effect", "drug_a:bad"),
-        (0, 0.2 * Y, "death", ""),
-        (1, 0.0, "therapy_start", "oral"),
-        (1, 0.5 * Y, "therapy_stop", "oral"),
-        (1, 0.0, "visit", ""),
-        (1, 0.1 * Y, "iris_onset", ""),
-        (1, 0.12 * Y, "iris_diagnosis", ""),
-        (1, 0.2 * Y, "iris_resolved", ""),
-        (1, Y, "end_of_follow_up", ""),
+        (0, 0.0, "therapy_start", "drug_a", 1, None),
+        (0, 0.0, "dose", "drug_a", 1, None),
+        (0, 7.0, "dose", "drug_a", 1, None),
+        (0, 0.0, "visit", None, 0, None),
+        (0, 28.0, "visit", None, 0, None),
+        (0, 14.0, "side_effect", "drug_a", 1, "bad"),
+        (0, 0.2 * Y, "death", None, 0, None),
+        (1, 0.0, "therapy_start", "oral", 1, None),
+        (1, 0.5 * Y, "therapy_stop", "oral", 1, None),
+        (1, 0.0, "visit", None, 0, None),
+        (1, 0.1 * Y, "iris_onset", None, 0, None),
+        (1, 0.12 * Y, "iris_diagnosis", None, 0, None),
+        (1, 0.2 * Y, "iris_resolved", None, 0, None),
+        (1, Y, "end_of_follow_up", None, 0, None),
     ]
-    events = pd.DataFrame(ev, columns=["patient_id", "time_days", "event", "detail"])
+    return patients, _log(ev)
+
+
+def _log(rows: list[tuple]) -> pd.DataFrame:
+    """Event rows (patient, day, event, therapy, course, side effect) with the other
+    columns as the engine writes them: detail label, severity from THERAPIES."""
+    cols = ["patient_id", "time_days", "event", "therapy", "course", "side_effect"]
+    events = pd.DataFrame(rows, columns=cols)
+    severe = {(t, se.name): se.severe for t, c in THERAPIES.items() for se in c.side_effects}
+    pairs = zip(events.therapy, events.side_effect, strict=True)
+    events["severe"] = [severe.get(p, False) for p in pairs]
+    events["detail"] = [
+        f"{t}:{se}" if se else (t or "")
+        for t, se in zip(events.therapy, events.side_effect, strict=True)
+    ]
     events.insert(0, "strategy", "x")
-    return patients, events
+    return events
 
 
 def _values(lifetime: bool) -> pd.DataFrame:
@@ -135,6 +149,73 @@ def test_acute_phase_costs_and_qalys_by_hand():
         assert v[col].notna().all()
     parts = [c for c in v.columns if c.startswith("cost_")]
     assert np.allclose(v[parts].sum(axis=1), v["cost"])
+
+
+def _cost(events: pd.DataFrame) -> pd.DataFrame:
+    p, _ = _frames()
+    mon = MonitoringConfig(visit_days=[0.0, 28.0, 84.0], csf_days=[0.0], mri_days=[0.0, 84.0])
+    return patient_values(p, events, _econ(False), ModelConfig(), mon, THERAPIES, Y)
+
+
+def test_costs_read_the_typed_fields_not_the_detail_labels():
+    _, e = _frames()
+    base = _cost(e)
+    assert (base["cost_drugs"] > 0).all() and (base["cost_adverse_events"] > 0).any()
+    pd.testing.assert_frame_equal(_cost(e.assign(detail="renamed")), base)
+
+
+def _edit(e: pd.DataFrame, where: str, **values) -> pd.DataFrame:
+    e = e.copy()
+    rows = e.query(where).index
+    assert len(rows) > 0, where
+    for col, v in values.items():
+        e[col] = e[col].astype(object)
+        e.loc[rows, col] = v
+    return e
+
+
+LOG_FAULTS = {
+    "renamed event": (lambda e: _edit(e, "event == 'dose'", event="doses"), "unknown event"),
+    "renamed therapy": (
+        lambda e: _edit(e, "therapy == 'drug_a'", therapy="drug_b"),
+        "unknown therapy",
+    ),
+    "no therapy": (lambda e: _edit(e, "event == 'dose'", therapy=None), "unknown therapy"),
+    "renamed side effect": (
+        lambda e: _edit(e, "side_effect == 'bad'", side_effect="worse"),
+        "'worse' is not one of 'drug_a'",
+    ),
+    "severity": (lambda e: _edit(e, "side_effect == 'bad'", severe=False), "severe flag"),
+    "no course number": (lambda e: _edit(e, "event == 'dose'", course=0), "no course number"),
+    "missing stop": (lambda e: e[e.event != "therapy_stop"], "no therapy_stop"),
+    "missing start": (
+        lambda e: e[~((e.event == "therapy_start") & (e.therapy == "oral"))],
+        "no therapy_start",
+    ),
+    "stop of another course": (
+        lambda e: _edit(e, "event == 'therapy_stop'", course=2),
+        "no therapy_start",
+    ),
+    "two stops": (lambda e: pd.concat([e, e[e.event == "therapy_stop"]]), "two stops"),
+    "two starts": (
+        lambda e: pd.concat([e, e[(e.event == "therapy_start") & (e.therapy == "oral")]]),
+        "two starts",
+    ),
+    "stop before start": (
+        lambda e: _edit(e, "event == 'therapy_start' and therapy == 'oral'", time_days=0.6 * Y),
+        "before its start",
+    ),
+    "old log": (lambda e: e.drop(columns=["therapy", "course"]), "lacks"),
+}
+
+
+@pytest.mark.parametrize("fault", list(LOG_FAULTS))
+def test_a_log_that_cannot_be_costed_raises(fault):
+    change, message = LOG_FAULTS[fault]
+    _, e = _frames()
+    _cost(e)  # the log as written is fine
+    with pytest.raises(ValueError, match=message):
+        _cost(change(e))
 
 
 def test_survivors_live_on_with_their_residual_disability():
@@ -194,3 +275,110 @@ def test_increment_se_comes_from_paired_differences():
     assert out.at["b", "inc_cost_se"] == pytest.approx(0.5 / math.sqrt(n), rel=0.15)
     assert out.at["b", "inc_qaly_se"] == pytest.approx(0.0, abs=1e-12)
     assert math.isnan(out.at["a", "inc_cost_se"])
+
+
+# ---------------------------------------------- a simulated log with restarted courses
+
+
+@pytest.fixture(scope="module")
+def restarted():
+    """Prophylactic steroids from day 0 for 6 weeks, and a second course for an IRIS
+    diagnosed after the first ended (conf/strategy/steroids_prophylactic.yaml); only
+    the steroids cost anything."""
+    import copy
+
+    from sim.api import load_config
+    from sim.engine.run import simulate
+
+    cfg = load_config(
+        ["cohort=mixed_seed000", "cohort.n=400", "strategy=steroids_prophylactic"]
+        + ["output.progress=false"]
+    )
+    pts, ev, _ = simulate(cfg)
+    econ = copy.deepcopy(cfg.economics)
+    econ.costs.therapies = {
+        t: tc if t == "corticosteroids" else TherapyCost() for t, tc in econ.costs.therapies.items()
+    }
+    return cfg, econ, pts, ev
+
+
+def _drug_costs(restarted, ev: pd.DataFrame) -> pd.Series:
+    cfg, econ, pts, _ = restarted
+    v = patient_values(
+        pts, ev, econ, cfg.model, cfg.monitoring, cfg.therapies, cfg.horizon_days
+    ).set_index("patient_id")
+    return v["cost_drugs"]
+
+
+def test_each_course_of_a_restarted_therapy_pairs_its_own_start_and_stop(restarted):
+    cfg, econ, pts, ev = restarted
+    price = econ.costs.therapies["corticosteroids"].per_day
+    delta = math.log(1 + econ.discount.costs) / Y  # per day
+    t_end = pts.set_index("patient_id")["time_days"]
+    cs = ev[ev["therapy"] == "corticosteroids"]
+    # by hand from the rows: each course from its start to its stop (none: the end)
+    expected = pd.Series(0.0, index=t_end.index)
+    second = 0
+    for (pid, course), g in cs.groupby(["patient_id", "course"]):
+        (start,) = g.loc[g.event == "therapy_start", "time_days"]
+        stop = g.loc[g.event == "therapy_stop", "time_days"].tolist()
+        end = min(stop + [t_end[pid]])
+        # integral of price * exp(-delta s) over [start, end] (expm1: no cancellation)
+        on = -math.expm1(-delta * (end - start)) / delta
+        expected[pid] += price * math.exp(-delta * start) * on
+        if course == 2:
+            second += 1
+            (first_stop,) = cs.loc[
+                (cs.patient_id == pid) & (cs.course == 1) & (cs.event == "therapy_stop"),
+                "time_days",
+            ]
+            assert first_stop <= start  # a restart follows the end of the first course
+    assert second >= 30  # about a quarter of the cohort restarts (IRIS after week 6)
+    got = _drug_costs(restarted, ev)
+    np.testing.assert_allclose(got.sort_index(), expected.sort_index(), rtol=1e-12)
+
+
+def _swap_stop_courses(ev: pd.DataFrame) -> pd.DataFrame:
+    """The stops of a patient's two steroid courses labelled with each other's course."""
+    stops = ev[(ev.therapy == "corticosteroids") & (ev.event == "therapy_stop")]
+    pid = stops.patient_id[stops.course == 2].iloc[0]
+    rows = stops.index[stops.patient_id == pid]
+    out = ev.copy()
+    out.loc[rows, "course"] = out.loc[rows, "course"].to_numpy()[::-1]
+    return out
+
+
+def _drop_a_first_stop(ev: pd.DataFrame) -> pd.DataFrame:
+    stops = ev[(ev.therapy == "corticosteroids") & (ev.event == "therapy_stop")]
+    return ev.drop(index=stops.index[stops.course == 1][0])
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (_swap_stop_courses, "before its start"),
+        (_drop_a_first_stop, "no therapy_stop"),
+        (
+            lambda e: e.assign(
+                therapy=e.therapy.cat.rename_categories({"corticosteroids": "steroids"})
+            ),
+            "unknown therapy",
+        ),
+        (
+            lambda e: e.assign(event=e.event.cat.rename_categories({"therapy_stop": "stop"})),
+            "unknown event 'stop'",
+        ),
+    ],
+    ids=["swapped stop courses", "missing stop", "renamed therapy", "renamed event"],
+)
+def test_an_edited_simulated_log_fails_loudly(restarted, change, message):
+    ev = restarted[3]
+    with pytest.raises(ValueError, match=message):
+        _drug_costs(restarted, change(ev))
+
+
+def test_renamed_detail_labels_change_no_cost(restarted):
+    ev = restarted[3]
+    relabelled = ev.assign(detail=ev.detail.str.replace("corticosteroids", "steroids"))
+    assert (relabelled.detail != ev.detail).any()
+    pd.testing.assert_series_equal(_drug_costs(restarted, relabelled), _drug_costs(restarted, ev))

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.model.events import Event
+from sim.model.events import COLUMNS, Event
 
 RULE_STRATEGIES = "strategy=[il7_maraviroc,il2_mefloquine,steroids_reactive]"
 
@@ -22,9 +22,11 @@ def test_reference_engine_agrees_with_batch(run):
         fast = run(*common, "engine.kind=batch")
         slow = run(*common, "engine.kind=reference")
         _compare(fast[0], slow[0])
-        ev_cols = ["strategy", "patient_id", "time_days", "event", "detail"]
-        fe = fast[1][ev_cols].astype({"event": str}).sort_values(ev_cols[:-1] + ["detail"])
-        se = slow[1][ev_cols].astype({"event": str}).sort_values(ev_cols[:-1] + ["detail"])
+        # every column of the event log, the typed fields as well as the labels
+        assert list(fast[1].columns) == ["strategy", *COLUMNS]
+        by = ["strategy", "patient_id", "time_days", "event", "detail", "course"]
+        fe = fast[1].astype({"event": str}).sort_values(by, kind="stable")
+        se = slow[1].astype({"event": str}).sort_values(by, kind="stable")
         pd.testing.assert_frame_equal(fe.reset_index(drop=True), se.reset_index(drop=True))
         _compare(fast[2], slow[2])
 

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from sim.api import load_config, run_task, simulate
+from sim.config.economics import TherapyCost
 from sim.config.schema import ConfigError
 from sim.core import rng
 from sim.economics.discount import DAYS_PER_YEAR, flow, force
@@ -456,7 +457,9 @@ def test_a_restarted_course_is_costed_as_a_second_course(natalizumab_steroids):
     s = "steroids_prophylactic"
     econ = copy.deepcopy(cfg.economics)
     price = econ.costs.therapies["corticosteroids"].per_day
-    econ.costs.therapies = {"corticosteroids": econ.costs.therapies["corticosteroids"]}
+    econ.costs.therapies = {  # only the steroids cost (every therapy needs a price)
+        t: tc if t == "corticosteroids" else TherapyCost() for t, tc in econ.costs.therapies.items()
+    }
     p = pts[pts.strategy == s]
     v = patient_values(
         p, ev[ev.strategy == s], econ, cfg.model, cfg.monitoring, cfg.therapies, cfg.horizon_days

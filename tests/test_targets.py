@@ -136,6 +136,8 @@ def test_side_effects_of_one_therapy_only():
             "patient_id": [0, 1, 0],
             "event": ["side_effect", "side_effect", "side_effect"],
             "detail": ["rhil7:flu", "art:rash", "rhil7:flu"],
+            "therapy": ["rhil7", "art", "rhil7"],
+            "side_effect": ["flu", "rash", "flu"],
         }
     )
     out = add_therapy_side_effects(patients, events, ["rhil7"])

@@ -1,6 +1,9 @@
 """Costs, QALYs and life-years of each simulated patient.
 
-Acute phase (diagnosis to death or the follow-up horizon), from the event log:
+Acute phase (diagnosis to death or the follow-up horizon), from the event log's typed
+fields (`sim.model.events`: event code, therapy, course number, side effect), never its
+`detail` labels; every therapy and side effect is looked up in the config, and a log
+that cannot be costed as it stands raises (`sim.economics.courses`):
 * drugs: every dose / session / infusion given (a start, for single-administration
   therapies) at its price, plus a daily price for days on continuous regimens;
 * hospital: the diagnostic admission, extra bed days and care per diagnosed IRIS;
@@ -26,9 +29,11 @@ import pandas as pd
 
 from sim.config.economics import EconomicsConfig
 from sim.config.schema import ModelConfig, MonitoringConfig, TherapyConfig
+from sim.economics.courses import check_therapy_events
 from sim.economics.discount import DAYS_PER_YEAR, factor, flow, force, linear_flow
 from sim.economics.lifetime import expected_years
 from sim.model.disability import mrs_level
+from sim.model.events import Event, event_codes
 
 VALUE_COLUMNS = [
     "cost",
@@ -54,11 +59,6 @@ def _sum_at(n: int, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.bincount(rows, weights=values, minlength=n)
 
 
-def _severity(therapies: dict[str, TherapyConfig]) -> dict[str, bool]:
-    """'therapy:side_effect' -> severe, as the event log names side effects."""
-    return {f"{t}:{se.name}": se.severe for t, cfg in therapies.items() for se in cfg.side_effects}
-
-
 def patient_values(
     patients: pd.DataFrame,
     events: pd.DataFrame,
@@ -78,37 +78,50 @@ def patient_values(
     t_end = pts["time_days"].to_numpy(dtype=float) / DAYS_PER_YEAR
     died = pts["died"].to_numpy(dtype=bool)
 
-    kind = ev["event"].astype(str).to_numpy()
-    detail = ev["detail"].astype(str).to_numpy()
+    kind = event_codes(ev)
     t_ev = ev["time_days"].to_numpy(dtype=float) / DAYS_PER_YEAR
     row = _rows(pid, ev["patient_id"].to_numpy())
+    th_idx, severe_ev = check_therapy_events(
+        ev, kind, row, pts["time_days"].to_numpy(dtype=float), therapies, c.therapies
+    )
+    course = ev["course"].to_numpy().astype(np.int64)
 
     # drugs: doses (or the single administration at start) and days on therapy
     drugs = np.zeros(n)
     has_doses = {name: t.dose_interval_days > 0.0 for name, t in therapies.items()}
+    index_of = {name: k for k, name in enumerate(therapies)}
     for name, tc in c.therapies.items():
-        given_kind = "dose" if has_doses.get(name, False) else "therapy_start"
+        if name not in index_of:  # not in the catalog: no event can name it
+            continue
+        this = th_idx == index_of[name]
+        given_kind = Event.DOSE if has_doses.get(name, False) else Event.THERAPY_START
         if tc.per_dose:
-            m = (kind == given_kind) & (detail == name)
+            m = (kind == given_kind) & this
             drugs += _sum_at(n, row[m], tc.per_dose * factor(t_ev[m], dc))
         if tc.per_day:
-            starts = (kind == "therapy_start") & (detail == name)
-            stops = (kind == "therapy_stop") & (detail == name)
+            starts = (kind == Event.THERAPY_START) & this
+            stops = (kind == Event.THERAPY_STOP) & this
             drugs += (
                 tc.per_day
                 * DAYS_PER_YEAR
-                * _on_therapy(n, row[starts], t_ev[starts], row[stops], t_ev[stops], t_end, dc)
+                * _on_therapy(
+                    n,
+                    (row[starts], course[starts], t_ev[starts]),
+                    (row[stops], course[stops], t_ev[stops]),
+                    t_end,
+                    dc,
+                )
             )
 
     # hospital: diagnostic admission (at day 0) and IRIS episodes
-    iris_dx = kind == "iris_diagnosis"
+    iris_dx = kind == Event.IRIS_DIAGNOSIS
     per_iris = c.iris_hospital_days * c.hospital_day + c.iris_management
     hospital = c.admission_days * c.hospital_day + _sum_at(
         n, row[iris_dx], per_iris * factor(t_ev[iris_dx], dc)
     )
 
     # monitoring: visits, MRI and lumbar punctures on their calendars
-    visit = kind == "visit"
+    visit = kind == Event.VISIT
     vday = ev["time_days"].to_numpy(dtype=float)
     per_visit = (
         c.visit
@@ -118,9 +131,8 @@ def patient_values(
     monitor = _sum_at(n, row[visit], (per_visit * factor(t_ev, dc))[visit])
 
     # adverse events
-    severe_of = _severity(therapies)
-    se = kind == "side_effect"
-    severe = np.array([severe_of.get(d, False) for d in detail[se]], dtype=bool)
+    se = kind == Event.SIDE_EFFECT
+    severe = severe_ev[se]
     se_cost = np.where(severe, c.severe_side_effect, c.side_effect)
     adverse = _sum_at(n, row[se], se_cost * factor(t_ev[se], dc))
     n_severe = _sum_at(n, row[se], severe.astype(float))
@@ -134,7 +146,7 @@ def patient_values(
     u_end = np.where(died, u[-1], u[np.minimum(mrs_end, len(u) - 1)])
     qaly_acute = linear_flow(0.0, t_end, u[mrs0], u_end, dq)
     on = pts["iris_onset_days"].to_numpy(dtype=float) / DAYS_PER_YEAR
-    res = _first_time(n, row, kind == "iris_resolved", t_ev)
+    res = _first_time(n, row, kind == Event.IRIS_RESOLVED, t_ev)
     iris_end = np.fmin(np.where(np.isnan(res), t_end, res), t_end)
     had = np.isfinite(on)
     qaly_acute -= econ.utilities.iris_decrement * np.where(
@@ -199,28 +211,28 @@ def _first_time(n: int, row: np.ndarray, mask: np.ndarray, t: np.ndarray) -> np.
 
 def _on_therapy(
     n: int,
-    start_rows: np.ndarray,
-    start_t: np.ndarray,
-    stop_rows: np.ndarray,
-    stop_t: np.ndarray,
+    starts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    stops: tuple[np.ndarray, np.ndarray, np.ndarray],
     t_end: np.ndarray,
     delta: float,
 ) -> np.ndarray:
-    """Discounted years on a therapy: the k-th start of a patient pairs with the k-th stop;
-    a start without a stop runs to death or the horizon."""
+    """Discounted years on one therapy. `starts`, `stops`: (patient row, course number,
+    time) of its start and stop events, checked by `check_therapy_events`; a start pairs
+    with the stop of its own course, and a course without a stop runs to death or the
+    horizon."""
+    start_rows, start_course, start_t = starts
+    stop_rows, stop_course, stop_t = stops
     if start_rows.size == 0:
         return np.zeros(n)
     s_order = np.lexsort((start_t, start_rows))
-    e_order = np.lexsort((stop_t, stop_rows))
-    sr, st = start_rows[s_order], start_t[s_order]
-    er, et = stop_rows[e_order], stop_t[e_order]
-    s_rank = np.arange(sr.size) - np.searchsorted(sr, sr)  # k-th start of its patient
-    e_rank = np.arange(er.size) - np.searchsorted(er, er)
+    sr, sc, st = start_rows[s_order], start_course[s_order], start_t[s_order]
     end = t_end[sr].copy()
-    if er.size:
-        width = max(sr.size, er.size) + 1  # > any rank: (row, rank) -> one integer
-        key_e = er.astype(np.int64) * width + e_rank
-        key_s = sr.astype(np.int64) * width + s_rank
+    if stop_rows.size:
+        width = int(max(sc.max(), stop_course.max())) + 1  # > any course: one integer key
+        key_e = stop_rows.astype(np.int64) * width + stop_course
+        e_order = np.argsort(key_e)
+        key_e, et = key_e[e_order], stop_t[e_order]
+        key_s = sr.astype(np.int64) * width + sc
         pos = np.searchsorted(key_e, key_s)
         pos_c = np.minimum(pos, key_e.size - 1)
         hit = (pos < key_e.size) & (key_e[pos_c] == key_s)

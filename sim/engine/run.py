@@ -20,7 +20,7 @@ from sim.core import rng
 from sim.engine.batch import simulate_batch
 from sim.engine.executors import ordered_map
 from sim.engine.reference import simulate_reference
-from sim.engine.tables import events_frame, labs_frame, patient_frame
+from sim.engine.tables import events_frame, labs_frame, patient_frame, run_rule_names
 from sim.model import cohort as cohort_mod
 from sim.model.strategies import compile_strategy
 from sim.model.therapies import Catalog
@@ -46,7 +46,7 @@ def simulate_chunk(cfg: RunConfig, sname: str, lo: int, hi: int) -> Chunk:
     courses = [simulate_batch(*args)] if cfg.engine.kind == "batch" else simulate_reference(*args)
     labs = labs_frame(courses)
     pdf = patient_frame(courses, cfg.horizon_days, cfg.model, cfg.monitoring, labs)
-    ev = events_frame(courses)
+    ev = events_frame(courses, run_rule_names(cfg.strategy))
     for df in (pdf, ev, labs):
         df.insert(0, "strategy", sname)
     return Chunk(sname, pdf, ev, labs)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.config.schema import CONDITIONS, ModelConfig, MonitoringConfig
+from sim.config.schema import CONDITIONS, ModelConfig, MonitoringConfig, StrategyConfig
 from sim.model.course import Course
 from sim.model.disability import mrs_level
 
@@ -62,12 +62,26 @@ def labs_frame(courses: list[Course]) -> pd.DataFrame:
     return pd.DataFrame({k: v[order] for k, v in cols.items()})
 
 
-def events_frame(courses: list[Course]) -> pd.DataFrame:
+def events_frame(courses: list[Course], rules: tuple[str, ...]) -> pd.DataFrame:
+    """The courses' event logs as one table (columns: `sim.model.events.COLUMNS`).
+
+    `rules`: the rule names of every strategy of the run, the categories of the `rule`
+    column, so that the chunks of all strategies share one table schema.
+    """
     frames = [c.log.to_frame() for c in courses]
+    ev = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    unknown = set(ev["rule"].cat.categories) - set(rules)
+    if unknown:
+        raise ValueError(f"rules {sorted(unknown)} logged but not among the run's {rules}")
+    ev["rule"] = ev["rule"].cat.set_categories(pd.Index(rules, dtype=object))
     if len(frames) == 1:  # one log is sorted by patient and time already
-        return frames[0]
-    ev = pd.concat(frames, ignore_index=True)
+        return ev
     return ev.sort_values(["patient_id", "time_days"], kind="stable").reset_index(drop=True)
+
+
+def run_rule_names(strategies: dict[str, StrategyConfig]) -> tuple[str, ...]:
+    """Every rule name of these strategies, in config order, each once."""
+    return tuple(dict.fromkeys(r.name for s in strategies.values() for r in s.rules))
 
 
 def patient_frame(

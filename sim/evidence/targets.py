@@ -102,7 +102,8 @@ def month1_exposures(patients: pd.DataFrame, study: StudyConfig) -> pd.DataFrame
 def add_therapy_side_effects(
     patients: pd.DataFrame, events: pd.DataFrame, therapies: Iterable[str]
 ) -> pd.DataFrame:
-    """Columns side_effect_<therapy>: had a side effect of that therapy (from the event log).
+    """Columns side_effect_<therapy>: had a side effect of that therapy (the event log's
+    `therapy` field of its side_effect events).
 
     A study reports the side effects of the drug it studies, not those of the
     background therapy (ART in HIV), so such targets name their therapy.
@@ -112,7 +113,7 @@ def add_therapy_side_effects(
     who = pd.MultiIndex.from_frame(patients[key])
     se = events[events["event"] == "side_effect"]
     for th in sorted(set(therapies)):
-        hit = se.loc[se["detail"].astype(str).str.startswith(f"{th}:"), key]
+        hit = se.loc[se["therapy"].astype(object) == th, key]
         col = who.isin(pd.MultiIndex.from_frame(hit)) if len(hit) else np.zeros(len(out), bool)
         out = out.assign(**{f"side_effect_{th}": np.asarray(col, dtype=bool)})
     return out

@@ -40,11 +40,16 @@ class Course:
     monitoring: MonitoringConfig
     key: np.uint64
     t: float = 0.0
-    log: EventLog = field(default_factory=EventLog)
+    log: EventLog = field(init=False)
     labs: list[dict[str, np.ndarray]] = field(default_factory=list)
     memory: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.log = EventLog(
+            therapies=self.catalog.names,
+            side_effects=self.catalog.side_effect_names,
+            rules=self.strategy.rule_names,
+        )
         self.state = State.initial(self.patients, self.model)
         self.schedule = schedule(self.strategy, self.patients, self.catalog)
         self.rules = Rules(

@@ -1,7 +1,28 @@
-"""Clinical event codes and the event log both engines write to."""
+"""Clinical event codes and the event log both engines write to.
+
+Every event is logged with typed fields, not only a text label: the event code, and
+for therapy events the therapy (a catalog name) and its course number (1 = first
+course, 2 = its first restart ...), for side effects the side-effect name and whether
+it is severe, for `rule_fired` the rule's name. Readers (the economics, the study
+targets) use these fields; the `detail` label is written from them for people and
+scripts reading `events.parquet`:
+
+| event | detail | therapy | course | side_effect | severe | rule |
+|---|---|---|---|---|---|---|
+| therapy_start, dose, therapy_stop | therapy | therapy | >= 1 | - | False | - |
+| side_effect | "therapy:side effect" | therapy | >= 1 | name | from config | - |
+| rule_fired | rule | - | 0 | - | False | rule |
+| any other | "" | - | 0 | - | False | - |
+
+(- = missing: NaN in a categorical column.) `therapy`, `side_effect` and `rule` are
+categoricals whose categories are declared when the log is made (catalog therapies,
+catalog side effects, the strategy's rules), so a name outside them is an error at
+logging time, and every chunk of a run has the same categories.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
@@ -25,62 +46,169 @@ class Event(IntEnum):
     END_OF_FOLLOW_UP = 11
 
 
-class EventLog:
-    """Append-only columns (patient, time, event, detail); detail is an index into `labels`."""
+#: The `event` column's values (categories, in code order).
+EVENT_NAMES: tuple[str, ...] = tuple(e.name.lower() for e in Event)
+#: Events about one course of one therapy: they carry `therapy` and `course`.
+THERAPY_EVENTS: frozenset[Event] = frozenset(
+    {Event.THERAPY_START, Event.DOSE, Event.SIDE_EFFECT, Event.THERAPY_STOP}
+)
+#: Columns of `EventLog.to_frame` (the engine prepends `strategy`).
+COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "time_days",
+    "event",
+    "detail",
+    "therapy",
+    "course",
+    "side_effect",
+    "severe",
+    "rule",
+)
+#: `course` of an event that is not about a therapy course.
+NO_COURSE = 0
+#: Separator of therapy and side effect in a side effect's `detail` label.
+SIDE_EFFECT_SEP = ":"
 
-    def __init__(self) -> None:
+
+@dataclass(frozen=True)
+class Entry:
+    """What one `EventLog.add` call records for each of its patients."""
+
+    code: Event
+    therapy: str | None = None
+    course: int = NO_COURSE
+    side_effect: str | None = None
+    severe: bool = False
+    rule: str | None = None
+
+    @property
+    def detail(self) -> str:
+        """The human-readable label of the `detail` column (its format never changes)."""
+        if self.code == Event.SIDE_EFFECT:
+            return f"{self.therapy}{SIDE_EFFECT_SEP}{self.side_effect}"
+        if self.code in THERAPY_EVENTS:
+            return self.therapy or ""
+        if self.code == Event.RULE_FIRED:
+            return self.rule or ""
+        return ""
+
+
+def _check(entry: Entry) -> None:
+    """The fields an event of this code must (and must not) carry."""
+    therapy_event = entry.code in THERAPY_EVENTS
+    if therapy_event != (entry.therapy is not None) or therapy_event != (entry.course > NO_COURSE):
+        raise ValueError(f"{entry}: therapy and course (>= 1) go with therapy events only")
+    if (entry.code == Event.SIDE_EFFECT) != (entry.side_effect is not None):
+        raise ValueError(f"{entry}: side_effect goes with side_effect events only")
+    if entry.severe and entry.code != Event.SIDE_EFFECT:
+        raise ValueError(f"{entry}: only a side effect can be severe")
+    if (entry.code == Event.RULE_FIRED) != (entry.rule is not None):
+        raise ValueError(f"{entry}: rule goes with rule_fired events only")
+
+
+class EventLog:
+    """Append-only rows (patient, time, entry); an entry holds the row's typed fields.
+
+    `therapies`, `side_effects` and `rules` are the names the log may record (the
+    categories of its columns); logging any other name raises.
+    """
+
+    def __init__(
+        self,
+        therapies: tuple[str, ...] = (),
+        side_effects: tuple[str, ...] = (),
+        rules: tuple[str, ...] = (),
+    ) -> None:
+        self.therapies = tuple(therapies)
+        self.side_effects = tuple(side_effects)
+        self.rules = tuple(rules)
         self._pid: list[np.ndarray] = []
         self._time: list[np.ndarray] = []
-        self._code: list[np.ndarray] = []
-        self._detail: list[np.ndarray] = []
-        self.labels: list[str] = [""]
-        self._label_index: dict[str, int] = {"": 0}
+        self._entry: list[np.ndarray] = []
+        self.entries: list[Entry] = []
+        self._entry_index: dict[Entry, int] = {}
 
-    def label(self, text: str) -> int:
-        if text not in self._label_index:
-            self._label_index[text] = len(self.labels)
-            self.labels.append(text)
-        return self._label_index[text]
+    def _intern(self, entry: Entry) -> int:
+        found = self._entry_index.get(entry)
+        if found is not None:
+            return found
+        _check(entry)
+        for value, allowed, what in (
+            (entry.therapy, self.therapies, "therapy"),
+            (entry.side_effect, self.side_effects, "side effect"),
+            (entry.rule, self.rules, "rule"),
+        ):
+            if value is not None and value not in allowed:
+                raise ValueError(f"{what} {value!r} is not declared in this log: {allowed}")
+        self._entry_index[entry] = len(self.entries)
+        self.entries.append(entry)
+        return self._entry_index[entry]
 
     def add(
         self,
         pid: np.ndarray,
         time: np.ndarray | float,
         code: Event,
-        detail: str = "",
+        *,
+        therapy: str | None = None,
+        course: int = NO_COURSE,
+        side_effect: str | None = None,
+        severe: bool = False,
+        rule: str | None = None,
     ) -> None:
+        """Log event `code` at `time` for patients `pid`, with its typed fields (see the
+        module docstring for which event carries which)."""
         pid = np.asarray(pid, dtype=np.int64)
         if pid.size == 0:
             return
+        entry = Entry(Event(code), therapy, int(course), side_effect, bool(severe), rule)
         self._pid.append(pid)
         self._time.append(np.broadcast_to(np.asarray(time, dtype=float), pid.shape).copy())
-        self._code.append(np.full(pid.shape, int(code), dtype=np.int8))
-        self._detail.append(np.full(pid.shape, self.label(detail), dtype=np.int32))
+        self._entry.append(np.full(pid.shape, self._intern(entry), dtype=np.int32))
 
     def to_frame(self) -> pd.DataFrame:
-        """Events sorted by patient, time, then code order."""
-        if not self._pid:
-            return pd.DataFrame(
-                {
-                    "patient_id": np.array([], dtype=np.int64),
-                    "time_days": np.array([], dtype=float),
-                    "event": pd.Categorical([], categories=[e.name.lower() for e in Event]),
-                    "detail": np.array([], dtype=object),
-                }
-            )
-        pid = np.concatenate(self._pid)
-        time = np.concatenate(self._time)
-        code = np.concatenate(self._code)
-        detail = np.concatenate(self._detail)
+        """Events sorted by patient, time, code order, detail label, then course."""
+        entries = self.entries
+        pid = np.concatenate([np.array([], dtype=np.int64), *self._pid])
+        time = np.concatenate([np.array([], dtype=float), *self._time])
+        e = np.concatenate([np.array([], dtype=np.int32), *self._entry])
+        code = np.array([x.code for x in entries], dtype=np.int8)
+        detail = np.array([x.detail for x in entries], dtype=object)
+        course = np.array([x.course for x in entries], dtype=np.int16)
         # ties broken by the label text, so the order does not depend on logging order
-        label_rank = np.argsort(np.argsort(np.asarray(self.labels, dtype=str)))
-        order = np.lexsort((label_rank[detail], code, time, pid))
-        names = [e.name.lower() for e in Event]  # codes 0..len-1 in order
+        label_rank = np.unique(detail.astype(str), return_inverse=True)[1]
+        order = np.lexsort((course[e], label_rank[e], code[e], time, pid))
+        e = e[order]
+
+        def categorical(values: list[str | None], categories: tuple[str, ...]) -> pd.Categorical:
+            index = {name: i for i, name in enumerate(categories)}
+            codes = np.array([-1 if v is None else index[v] for v in values], dtype=np.int32)
+            return pd.Categorical.from_codes(
+                codes[e].astype(np.int32), categories=pd.Index(categories, dtype=object)
+            )
+
         return pd.DataFrame(
             {
                 "patient_id": pid[order],
                 "time_days": time[order],
-                "event": pd.Categorical.from_codes(code[order], categories=names),
-                "detail": np.asarray(self.labels, dtype=object)[detail[order]],
+                "event": pd.Categorical.from_codes(code[e], categories=list(EVENT_NAMES)),
+                "detail": detail[e],
+                "therapy": categorical([x.therapy for x in entries], self.therapies),
+                "course": course[e],
+                "side_effect": categorical([x.side_effect for x in entries], self.side_effects),
+                "severe": np.array([x.severe for x in entries], dtype=bool)[e],
+                "rule": categorical([x.rule for x in entries], self.rules),
             }
         )
+
+
+def event_codes(events: pd.DataFrame) -> np.ndarray:
+    """The `event` column of an event table as `Event` codes (int8); an event name that
+    is not an `Event` (renamed, misspelt) raises instead of matching nothing."""
+    names = events["event"].astype(str).to_numpy()
+    known, inverse = np.unique(names, return_inverse=True)
+    unknown = [x for x in known if x not in EVENT_NAMES]
+    if unknown:
+        raise ValueError(f"unknown event {unknown[0]!r} in the event log; known: {EVENT_NAMES}")
+    lookup = np.array([EVENT_NAMES.index(x) for x in known], dtype=np.int8)
+    return lookup[inverse].reshape(names.shape)

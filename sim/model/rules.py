@@ -114,7 +114,7 @@ class Rules:
             if not hit.any():
                 continue
             changed = self._act(rule, np.full(len(hit), day + rule.delay), hit)
-            self.log.add(self.patient_id[changed], day, Event.RULE_FIRED, rule.name)
+            self.log.add(self.patient_id[changed], day, Event.RULE_FIRED, rule=rule.name)
 
     def on_iris(self, t1: float, iris_dx: np.ndarray, alive: np.ndarray) -> None:
         """Fire the IRIS rules for living patients diagnosed before t1 not yet acted on;
@@ -136,5 +136,5 @@ class Rules:
         (alive at their diagnosis) whom an IRIS rule changed."""
         for name, changed in self._fired_at_dx:
             m = changed & diagnosed
-            self.log.add(self.patient_id[m], iris_dx[m], Event.RULE_FIRED, name)
+            self.log.add(self.patient_id[m], iris_dx[m], Event.RULE_FIRED, rule=name)
         self._fired_at_dx = []

@@ -40,7 +40,8 @@ continuous levers between changes; the bookkeeping of a quiet row is skipped.
 Caching never changes a value, only avoids recomputing it.
 
 `Schedule.record` logs what happened to the courses in a model step: starts (and
-their side-effect draws), doses, stops and side effects.
+their side-effect draws), doses, stops and side effects, each with its therapy and
+course number (`sim.model.events`), so a start and its stop pair by course.
 """
 
 from __future__ import annotations
@@ -237,7 +238,8 @@ class Schedule:
         for r, dr in doses.items():
             given = (dr > 0) & alive
             if given.any():
-                log.add(pid[given], t, Event.DOSE, cat.names[self.therapy[r]])
+                therapy, course = cat.names[self.therapy[r]], self.course_no[r] + 1
+                log.add(pid[given], t, Event.DOSE, therapy=therapy, course=course)
         n_se = cat.se_prob.shape[1]
         count: np.ndarray | None = None
         severe: np.ndarray | None = None
@@ -246,24 +248,32 @@ class Schedule:
                 continue
             k = self.therapy[r]
             name = cat.names[k]
+            c = self.course_no[r] + 1  # logged course number: 1 = first
             start = self.start[r]
             starting = (start >= t) & (start < t1) & alive & (start < before_death)
             if starting.any():
-                log.add(pid[starting], start[starting], Event.THERAPY_START, name)
+                log.add(pid[starting], start[starting], Event.THERAPY_START, therapy=name, course=c)
                 self._draw_side_effects(r, starting, pid, key)
             end = self.end[r]
             ending = (end >= t) & (end < t1) & alive & (end < before_death)
             ending &= np.isfinite(start) & (end >= start)
             if ending.any():
-                log.add(pid[ending], end[ending], Event.THERAPY_STOP, name)
+                log.add(pid[ending], end[ending], Event.THERAPY_STOP, therapy=name, course=c)
             for s in range(n_se):
                 if cat.se_prob[k, s] <= 0.0:
                     continue
                 se_t = self.se_time[r, s]
                 now = (se_t >= t) & (se_t < t1) & alive & (se_t < before_death)
                 if now.any():
-                    se_name = cat.configs[k].side_effects[s].name
-                    log.add(pid[now], se_t[now], Event.SIDE_EFFECT, f"{name}:{se_name}")
+                    log.add(
+                        pid[now],
+                        se_t[now],
+                        Event.SIDE_EFFECT,
+                        therapy=name,
+                        course=c,
+                        side_effect=cat.configs[k].side_effects[s].name,
+                        severe=bool(cat.se_severe[k, s]),
+                    )
                     if count is None or severe is None:
                         count = np.zeros(len(pid), dtype=np.int16)
                         severe = np.zeros(len(pid), dtype=np.int16)

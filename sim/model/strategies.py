@@ -37,6 +37,11 @@ class Compiled:
     iris_rules: tuple[Rule, ...]
     used: tuple[int, ...]
 
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        """The names of the strategy's rules (visit rules, then IRIS rules)."""
+        return tuple(dict.fromkeys(r.name for r in (*self.visit_rules, *self.iris_rules)))
+
 
 def _rule(r: RuleConfig, cat: Catalog) -> Rule:
     return Rule(

@@ -150,6 +150,11 @@ class Catalog:
     def index(self, name: str) -> int:
         return self.names.index(name)
 
+    @property
+    def side_effect_names(self) -> tuple[str, ...]:
+        """Every side-effect name of the catalog, sorted (a name may recur across therapies)."""
+        return tuple(sorted({se.name for c in self.configs for se in c.side_effects}))
+
 
 def _ramp_area(u: np.ndarray, onset: float) -> np.ndarray:
     """Integral over [0, u] of the onset ramp min(tau / onset, 1) (0 for u <= 0)."""

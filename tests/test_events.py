@@ -1,0 +1,92 @@
+"""The event log: typed fields, labels written from them, declared names only."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.model.events import COLUMNS, Event, EventLog, event_codes
+
+
+def _log() -> EventLog:
+    return EventLog(therapies=("art", "steroids"), side_effects=("rash",), rules=("on_iris",))
+
+
+def test_typed_fields_and_the_labels_written_from_them():
+    log = _log()
+    p = np.array([0, 1])
+    log.add(p, 0.0, Event.DIAGNOSIS)
+    log.add(p, 0.0, Event.THERAPY_START, therapy="art", course=1)
+    log.add(p[:1], 3.0, Event.SIDE_EFFECT, therapy="art", course=1, side_effect="rash", severe=True)
+    log.add(p[1:], 5.0, Event.RULE_FIRED, rule="on_iris")
+    ev = log.to_frame()
+    assert list(ev.columns) == list(COLUMNS)
+    row = ev[(ev.patient_id == 0) & (ev.event == "side_effect")].iloc[0]
+    assert (row.detail, row.therapy, row.course, row.side_effect, row.severe) == (
+        "art:rash",
+        "art",
+        1,
+        "rash",
+        True,
+    )
+    fired = ev[ev.event == "rule_fired"].iloc[0]
+    assert (fired.detail, fired.rule, fired.course) == ("on_iris", "on_iris", 0)
+    assert pd.isna(fired.therapy)
+    start = ev[ev.event == "therapy_start"]
+    assert start.detail.tolist() == ["art", "art"] and not start.severe.any()
+    dx = ev[ev.event == "diagnosis"]
+    assert dx.detail.tolist() == ["", ""] and dx.therapy.isna().all()
+    # the categories are the declared names, whatever was logged
+    assert list(ev.therapy.cat.categories) == ["art", "steroids"]
+    assert list(ev.rule.cat.categories) == ["on_iris"]
+
+
+def test_ties_are_ordered_by_code_label_and_course_not_by_logging_order():
+    log = _log()
+    p = np.array([0])
+    log.add(p, 7.0, Event.THERAPY_START, therapy="steroids", course=2)
+    log.add(p, 7.0, Event.THERAPY_STOP, therapy="steroids", course=1)
+    log.add(p, 7.0, Event.THERAPY_START, therapy="art", course=1)
+    log.add(p, 7.0, Event.VISIT)
+    ev = log.to_frame()
+    got = list(zip(ev.event.astype(str), ev.detail, ev.course, strict=True))
+    assert got == [
+        ("visit", "", 0),
+        ("therapy_start", "art", 1),
+        ("therapy_start", "steroids", 2),
+        ("therapy_stop", "steroids", 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"code": Event.THERAPY_START, "therapy": "artt", "course": 1}, "therapy 'artt'"),
+        ({"code": Event.THERAPY_START, "therapy": "art"}, "course"),
+        ({"code": Event.VISIT, "therapy": "art", "course": 1}, "therapy events only"),
+        (
+            {"code": Event.SIDE_EFFECT, "therapy": "art", "course": 1, "side_effect": "itch"},
+            "side effect 'itch'",
+        ),
+        ({"code": Event.SIDE_EFFECT, "therapy": "art", "course": 1}, "side_effect"),
+        ({"code": Event.DOSE, "therapy": "art", "course": 1, "severe": True}, "severe"),
+        ({"code": Event.RULE_FIRED}, "rule"),
+        ({"code": Event.RULE_FIRED, "rule": "on_mri"}, "rule 'on_mri'"),
+    ],
+)
+def test_an_undeclared_name_or_a_misplaced_field_raises_when_logged(kwargs, message):
+    log = _log()
+    code = kwargs.pop("code")
+    with pytest.raises(ValueError, match=message):
+        log.add(np.array([0]), 1.0, code, **kwargs)
+
+
+def test_event_codes_reads_names_and_rejects_unknown_ones():
+    ev = pd.DataFrame({"event": ["visit", "death", "visit"]})
+    assert event_codes(ev).tolist() == [Event.VISIT, Event.DEATH, Event.VISIT]
+    with pytest.raises(ValueError, match="unknown event 'dosing'"):
+        event_codes(pd.DataFrame({"event": ["visit", "dosing"]}))
+
+
+def test_an_empty_log_has_every_column():
+    ev = _log().to_frame()
+    assert list(ev.columns) == list(COLUMNS) and len(ev) == 0
