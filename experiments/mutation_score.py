@@ -47,7 +47,7 @@ MODULES: dict[str, list[str]] = {
     "sim/model/therapies.py": ["tests/test_dynamics.py", "tests/test_mechanisms.py"],
     "sim/model/dynamics.py": ["tests/test_dynamics.py", "tests/test_mechanisms.py"],
     "sim/outcomes/survival.py": ["tests/test_survival.py"],
-    "sim/economics/decision.py": ["tests/test_economics.py"],
+    "sim/economics/decision.py": ["tests/test_economics.py", "tests/test_decision.py"],
     "sim/economics/voi.py": ["tests/test_economics.py"],
     "sim/trial/boundaries.py": ["tests/test_trial_boundaries.py", "tests/test_trial_exact.py"],
 }
