@@ -48,8 +48,12 @@ MODULES: dict[str, list[str]] = {
     "sim/model/dynamics.py": ["tests/test_dynamics.py", "tests/test_mechanisms.py"],
     "sim/outcomes/survival.py": ["tests/test_survival.py"],
     "sim/economics/decision.py": ["tests/test_economics.py", "tests/test_decision.py"],
-    "sim/economics/voi.py": ["tests/test_economics.py"],
-    "sim/trial/boundaries.py": ["tests/test_trial_boundaries.py", "tests/test_trial_exact.py"],
+    "sim/economics/voi.py": ["tests/test_economics.py", "tests/test_voi.py"],
+    "sim/trial/boundaries.py": [
+        "tests/test_trial_boundaries.py",
+        "tests/test_trial_exact.py",
+        "tests/test_trial_boundaries_unit.py",
+    ],
 }
 BEGIN, END = "<!-- mutation-table:begin -->", "<!-- mutation-table:end -->"
 

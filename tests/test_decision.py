@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from sim.economics.decision import CEA_COLUMNS, cea_table, format_cea, frontier
+from sim.economics.report import _md
 
 
 def _best_somewhere(cost: np.ndarray, effect: np.ndarray) -> set[int]:
@@ -181,3 +182,15 @@ def test_format_cea_thousands_and_a_dominated_optimum():
     assert lines[3] == (
         f"{'Q':<24}{'10':>12}{'1.000':>9}{'1.00':>8}{'1,234,567':>14}{'5':>13}  dominated optimal"
     )
+
+
+def test_empty_increments_are_nan_floats_and_print_as_a_dash():
+    # the cheapest frontier strategy and the dominated ones have no increments: NaN in
+    # float columns (cea.csv, report.md print "-"), never None
+    t = cea_table(_means(), wtp=150.0)
+    for col in ("inc_cost", "inc_qaly", "icer"):
+        assert t[col].dtype == np.float64, col
+    md = _md(t[["strategy", "inc_cost", "inc_qaly", "icer"]]).splitlines()
+    assert md[2] == "| A | - | - | - |"
+    assert md[3] == "| B | 100.000 | 1.000 | 100.000 |"
+    assert "None" not in "\n".join(md)
