@@ -46,7 +46,7 @@ MODULES: dict[str, list[str]] = {
     "sim/model/rules.py": ["tests/test_rules.py", "tests/test_rules_unit.py"],
     "sim/model/therapies.py": ["tests/test_dynamics.py", "tests/test_mechanisms.py"],
     "sim/model/dynamics.py": ["tests/test_dynamics.py", "tests/test_mechanisms.py"],
-    "sim/outcomes/survival.py": ["tests/test_survival.py"],
+    "sim/outcomes/survival.py": ["tests/test_survival.py", "tests/test_survival_edges.py"],
     "sim/economics/decision.py": ["tests/test_economics.py", "tests/test_decision.py"],
     "sim/economics/voi.py": ["tests/test_economics.py", "tests/test_voi.py"],
     "sim/trial/boundaries.py": [

@@ -155,13 +155,14 @@ def test_futility_at_the_last_look_is_ignored():
 def test_early_looks_are_integrated_to_the_stated_accuracy():
     # a very early first look (t = 0.02) and one at t = 0.04: the grid must follow
     # the small spread of S(t) there; errors stay below 1e-6 (GRID_POINTS)
+    # (also with no bound at the first look, where the grid's own range is the limit)
     fr = [0.02, 0.04, 1.0]
-    c = np.array([2.5, 2.2, 1.96])
-    for theta in (0.0, 2.0):
-        up, _ = crossing_probabilities(fr, c, theta)
-        for k in (2, 3):
-            want = 1.0 - _box(fr[:k], theta, [-np.inf] * k, c[:k])
-            assert up[:k].sum() == pytest.approx(want, abs=1e-6), (theta, k)
+    for c in (np.array([2.5, 2.2, 1.96]), np.array([NO_BOUND, 2.2, 1.96])):
+        for theta in (0.0, 2.0):
+            up, _ = crossing_probabilities(fr, c, theta)
+            for k in (2, 3):
+                want = 1.0 - _box(fr[:k], theta, [-np.inf] * k, np.minimum(c[:k], 12.0))
+                assert up[:k].sum() == pytest.approx(want, abs=1e-6), (theta, k)
 
 
 # ------------------------------------------------------------------ futility bounds
