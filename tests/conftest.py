@@ -35,3 +35,16 @@ def run():
         return cache[overrides]
 
     return _run
+
+
+@pytest.fixture(autouse=True)
+def _fresh_boundaries():
+    """Efficacy boundaries are cached per process (lru_cache in sim.trial.boundaries):
+    clear the cache so each test computes the boundaries it checks. Without this a
+    test can pass on values an earlier test computed, and mutation testing (mutmut
+    forks each mutant from a process that already ran the tests) never reaches the
+    boundary code."""
+    from sim.trial import boundaries
+
+    boundaries._cached.cache_clear()
+    yield

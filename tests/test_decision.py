@@ -1,0 +1,196 @@
+"""The incremental cost-effectiveness table (sim.economics.decision).
+
+`frontier` is checked against an independent definition of the efficient frontier:
+a strategy is on it exactly when some willingness to pay lambda >= 0 makes it the
+unique strategy of highest net monetary benefit lambda * effect - cost (the frontier
+is the upper-left convex hull of the cost-effect plane; Drummond et al. 2015, ch. 4).
+The table and its text form are checked on small cases worked by hand. Written for
+issue 17's mutation survivors (docs/mutation/sim.economics.decision.txt).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.economics.decision import CEA_COLUMNS, cea_table, format_cea, frontier
+from sim.economics.report import _md
+
+
+def _best_somewhere(cost: np.ndarray, effect: np.ndarray) -> set[int]:
+    """Strategies that have the highest NMB, alone, for some lambda >= 0: the interval
+    of lambda where i beats j is a half-line, so intersect them (exact arithmetic up to
+    one division per pair)."""
+    out = set()
+    for i in range(len(cost)):
+        lo, hi = 0.0, math.inf
+        ok = True
+        for j in range(len(cost)):
+            if j == i:
+                continue
+            de, dc = effect[i] - effect[j], cost[i] - cost[j]
+            if de > 0:  # i beats j when lambda > dc / de
+                lo = max(lo, dc / de)
+            elif de < 0:  # i beats j when lambda < dc / de
+                hi = min(hi, dc / de)
+            elif dc >= 0:  # same effect, not cheaper: never strictly better
+                ok = False
+        if ok and lo < hi:
+            out.add(i)
+    return out
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 6, 9])
+def test_frontier_is_the_set_of_strategies_optimal_at_some_willingness_to_pay(k):
+    rng = np.random.default_rng(k)
+    for _ in range(300):
+        cost = rng.uniform(0, 1000, k)
+        effect = rng.uniform(0, 5, k)
+        kept, status = frontier(cost, effect)
+        assert set(kept) == _best_somewhere(cost, effect)
+        # the frontier in order of cost, with effects (and ICERs) rising along it
+        assert list(cost[kept]) == sorted(cost[kept])
+        assert all(np.diff(effect[kept]) > 0)
+        icers = np.diff(cost[kept]) / np.diff(effect[kept])
+        assert all(np.diff(icers) >= 0)
+        # every other strategy has a dominance; strong iff some strategy costs no more
+        # and gives at least as much effect
+        assert set(status) == set(range(k)) - set(kept)
+        for i, why in status.items():
+            strong = any(cost[j] <= cost[i] and effect[j] >= effect[i] for j in range(k) if j != i)
+            assert why == ("strong" if strong else "extended")
+
+
+def test_frontier_ties_and_small_cases():
+    # equal cost: the more effective one is kept, the other strongly dominated
+    assert frontier(np.array([10.0, 10.0]), np.array([1.0, 2.0])) == ([1], {0: "strong"})
+    # equal effect: the cheaper one is kept
+    assert frontier(np.array([20.0, 10.0]), np.array([1.0, 1.0])) == ([1], {0: "strong"})
+    # one strategy; two on the frontier; lists are accepted
+    assert frontier([5.0], [1.0]) == ([0], {})
+    assert frontier([5.0, 0.0], [1.0, 0.0]) == ([1, 0], {})
+    # equal ICERs along the line (0,0), (10,1), (20,2): the middle one is not
+    # extendedly dominated (its ICER is not *higher* than the next one's)
+    assert frontier(np.array([0.0, 10.0, 20.0]), np.array([0.0, 1.0, 2.0])) == ([0, 1, 2], {})
+    # three collinear-by-ICER steps, then one that removes two in turn:
+    # A (0,0) B (10,1) C (30,2) D (35,3): ICERs 10, 20, 5 -> C out; 10, 12.5 stay
+    assert frontier(np.array([0.0, 10.0, 30.0, 35.0]), np.array([0.0, 1.0, 2.0, 3.0])) == (
+        [0, 1, 3],
+        {2: "extended"},
+    )
+    # A (0,0) B (30,1) C (40,1.2) D (50,3): ICERs 30, 50, 5.6 -> C out, then B (30 > 11.1)
+    kept, status = frontier(np.array([0.0, 30.0, 40.0, 50.0]), np.array([0.0, 1.0, 1.2, 3.0]))
+    assert kept == [0, 3] and status == {2: "extended", 1: "extended"}
+
+
+def _means():
+    # A (0, 0); B (100, 1); C (250, 1.2) extended; D (300, 2); E (400, 1.5) strong;
+    # given out of order, with an extra column
+    return pd.DataFrame(
+        {
+            "strategy": list("DEBCA"),
+            "cost": [300.0, 400.0, 100.0, 250.0, 0.0],
+            "qaly": [2.0, 1.5, 1.0, 1.2, 0.0],
+            "life_years": [3.0, 2.5, 2.0, 2.2, 1.0],
+            "note": ["d", "e", "b", "c", "a"],
+        },
+        index=[10, 11, 12, 13, 14],
+    )
+
+
+def test_cea_table_by_hand():
+    t = cea_table(_means(), wtp=150.0)
+    # frontier by cost, then the dominated in the order given; extra columns kept last
+    assert t.strategy.tolist() == ["A", "B", "D", "E", "C"]
+    assert t.columns.tolist() == [*CEA_COLUMNS, "note"]
+    assert t.note.tolist() == ["a", "b", "d", "e", "c"]
+    assert t.index.tolist() == [0, 1, 2, 3, 4]
+    t = t.set_index("strategy")
+    assert t.loc[["B", "D"], "inc_cost"].tolist() == [100.0, 200.0]
+    assert t.loc[["B", "D"], "inc_qaly"].tolist() == [1.0, 1.0]
+    assert t.loc[["B", "D"], "icer"].tolist() == [100.0, 200.0]
+    assert t.loc[["A", "B", "D", "E", "C"], "comparator"].tolist() == ["", "A", "B", "", ""]
+    for col in ("inc_cost", "inc_qaly", "icer"):
+        assert t.loc[["A", "E", "C"], col].isna().all()
+    assert t.loc[list("ABCDE"), "nmb"].tolist() == [0.0, 50.0, -70.0, 0.0, -175.0]
+    assert t.loc[list("ABCDE"), "dominance"].tolist() == ["", "", "extended", "", "strong"]
+    assert t.loc[list("ABCDE"), "dominated"].tolist() == [False, False, True, False, True]
+    assert t.loc[list("ABCDE"), "optimal"].tolist() == [False, True, False, False, False]
+    assert t.loc[list("ABCDE"), "life_years"].tolist() == [1.0, 2.0, 2.2, 3.0, 2.5]
+
+
+def test_cea_table_optimal_ties_and_wtp():
+    # at WTP 0 the cheapest is optimal; at 100 A and B tie (NMB 0) and both are optimal
+    m = _means()
+    assert cea_table(m, wtp=0.0).set_index("strategy").optimal.pipe(
+        lambda s: s[s]
+    ).index.tolist() == ["A"]
+    t = cea_table(m, wtp=100.0).set_index("strategy")
+    assert sorted(t.index[t.optimal]) == ["A", "B"]
+    assert t.at["D", "nmb"] == 100.0 * 2.0 - 300.0
+    t = cea_table(m, wtp=1000.0).set_index("strategy")
+    assert t.index[t.optimal].tolist() == ["D"]
+    # the input is not modified
+    assert m.columns.tolist() == ["strategy", "cost", "qaly", "life_years", "note"]
+
+
+def test_format_cea_by_hand():
+    t = cea_table(_means(), wtp=150.0)
+    text = format_cea(t, "GBP", 150.0)
+    lines = text.splitlines()
+    header = f"{'strategy':<24}{'cost':>12}{'QALYs':>9}{'LYs':>8}{'ICER':>14}{'NMB':>13}  status"
+    assert lines[0] == header
+    assert lines[1] == "-" * 88
+    assert len(lines) == 2 + 5 + 1
+    # A: no ICER; B: ICER 100, optimal; D: ICER 200; E strong; C extended
+    assert lines[2] == f"{'A':<24}{'0':>12}{'0.000':>9}{'1.00':>8}{'-':>14}{'0':>13}  "
+    assert lines[3] == f"{'B':<24}{'100':>12}{'1.000':>9}{'2.00':>8}{'100':>14}{'50':>13}  optimal"
+    assert lines[4] == f"{'D':<24}{'300':>12}{'2.000':>9}{'3.00':>8}{'200':>14}{'0':>13}  "
+    assert lines[5] == (
+        f"{'E':<24}{'400':>12}{'1.500':>9}{'2.50':>8}{'-':>14}{'-175':>13}  dominated"
+    )
+    assert lines[6] == (
+        f"{'C':<24}{'250':>12}{'1.200':>9}{'2.20':>8}{'-':>14}{'-70':>13}  ext. dominated"
+    )
+    assert lines[7] == (
+        "costs in GBP; ICER per QALY vs the next cheaper frontier strategy; NMB at 150 per QALY"
+    )
+
+
+def test_format_cea_thousands_and_a_dominated_optimum():
+    # one strategy only: optimal, no ICER; thousands separators in cost, NMB and WTP
+    # (NMB = 20000 * 1.23456 - 12345.6 = 12345.6)
+    one = pd.DataFrame({"strategy": ["X"], "cost": [12345.6], "qaly": [1.23456],
+                        "life_years": [2.3456]})  # fmt: skip
+    lines = format_cea(cea_table(one, wtp=20000.0), "USD", 20000.0).splitlines()
+    assert lines[2] == (
+        f"{'X':<24}{'12,346':>12}{'1.235':>9}{'2.35':>8}{'-':>14}{'12,346':>13}  optimal"
+    )
+    assert lines[3].endswith("NMB at 20,000 per QALY")
+    # a dominated strategy that is optimal reads "dominated optimal"
+    t = pd.DataFrame({
+        "strategy": ["P", "Q"], "cost": [0.0, 10.0], "qaly": [1.0, 1.0], "life_years": [1.0, 1.0],
+        "inc_cost": [np.nan, np.nan], "inc_qaly": [np.nan, np.nan], "comparator": ["", ""],
+        "icer": [np.nan, 1234567.0], "nmb": [5.0, 5.0], "dominated": [False, True],
+        "dominance": ["", "strong"], "optimal": [True, True],
+    })  # fmt: skip
+    lines = format_cea(t, "EUR", 5.0).splitlines()
+    assert lines[2].endswith("  optimal")
+    assert lines[3] == (
+        f"{'Q':<24}{'10':>12}{'1.000':>9}{'1.00':>8}{'1,234,567':>14}{'5':>13}  dominated optimal"
+    )
+
+
+def test_empty_increments_are_nan_floats_and_print_as_a_dash():
+    # the cheapest frontier strategy and the dominated ones have no increments: NaN in
+    # float columns (cea.csv, report.md print "-"), never None
+    t = cea_table(_means(), wtp=150.0)
+    for col in ("inc_cost", "inc_qaly", "icer"):
+        assert t[col].dtype == np.float64, col
+    md = _md(t[["strategy", "inc_cost", "inc_qaly", "icer"]]).splitlines()
+    assert md[2] == "| A | - | - | - |"
+    assert md[3] == "| B | 100.000 | 1.000 | 100.000 |"
+    assert "None" not in "\n".join(md)
