@@ -19,12 +19,42 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import ConfigError
+from sim.config import ConfigError, fastyaml
 from sim.config.guard import install as install_guard
 from sim.config.load import config_dir, register_resolvers, to_object
 from sim.config.schema import register
 
+
+def _sets_mode(overrides: list[str]) -> bool:
+    """Does the command line set `hydra.mode` (`hydra.mode=`, `+hydra.mode=`, ...)?"""
+    return any(o.lstrip("+~").startswith("hydra.mode") for o in overrides)
+
+
+def _no_mode_probe() -> None:
+    """Compose the config once per run, not twice.
+
+    Before a run Hydra composes the whole config once only to read `hydra.mode`
+    (`Hydra.get_mode`), then again for the job: half of the start-up. pml-sim's configs
+    never set `hydra.mode` (a sweep is `-m`), and for a config without it Hydra takes
+    the mode from `-m` anyway: so the probe is skipped unless the command line sets
+    `hydra.mode`. (A `hydra.mode` written in a config file is therefore not read.)
+    """
+    from hydra._internal.hydra import Hydra
+
+    probe = Hydra.get_mode
+    if getattr(probe, "hydra_probe", None):
+        return
+
+    def get_mode(self, config_name, overrides):
+        return probe(self, config_name, overrides) if _sets_mode(overrides) else None
+
+    get_mode.hydra_probe = probe  # type: ignore[attr-defined]
+    Hydra.get_mode = get_mode  # type: ignore[method-assign]
+
+
 install_guard()
+fastyaml.install()
+_no_mode_probe()
 register()
 register_resolvers()
 

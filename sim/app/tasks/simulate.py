@@ -17,7 +17,6 @@ from sim.app.tasks.finish import begin, finish
 from sim.config import RunConfig
 from sim.core import io
 from sim.engine.run import chunks
-from sim.outcomes import plots
 from sim.outcomes.summary import REQUIRED_COLUMNS, format_summary, summarise
 
 
@@ -69,6 +68,8 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     summary = summarise(table, t_survival=cfg.output.survival_day)
     io.write_csv(out / "summary.csv", summary)
     if cfg.output.plots:
+        from sim.outcomes import plots  # matplotlib: imported only when plots are drawn
+
         plots.plot_km(table, out / "km.png", t_max=cfg.horizon_days)
         plots.plot_km_by_condition(table, out / "km_by_condition.png")
         plots.plot_iris_cif(table, out / "iris_cuminc.png")

@@ -1,0 +1,118 @@
+"""Start-up shortcuts (issue 13) change nothing a user can see.
+
+libyaml parses every shipped config to the same values as OmegaConf's own loader; the
+config hash is the one the pure-Python parse gives; Hydra's mode probe is skipped only
+when the command line does not set `hydra.mode`; and a run imports neither matplotlib
+nor scipy.stats before it simulates. (No timings here: benchmarks/startup.py measures.)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from sim.config import fastyaml
+from sim.config.load import config_dir
+from sim.core.io import config_hash
+
+ROOT = Path(__file__).resolve().parent.parent
+YAML_FILES = sorted(config_dir().rglob("*.yaml")) + sorted((ROOT / "examples").rglob("*.yaml"))
+
+
+def _same(a, b) -> bool:
+    """Equal values and equal types (1 vs 1.0 vs '1' matter), NaN equal to NaN."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return a == b
+
+
+@pytest.fixture(scope="module")
+def loaders():
+    loader = fastyaml.c_loader()
+    if loader is None:
+        pytest.fail("PyYAML without libyaml: the start-up shortcut is not in use")
+    return fastyaml.python_loader(), loader
+
+
+def test_the_comparison_can_fail():
+    assert not _same({"a": 1}, {"a": 1.0})
+    assert not _same({"a": "1e-3"}, {"a": 1e-3})
+    assert not _same({"a": 1, "b": 2}, {"b": 2, "a": 1})
+    assert _same({"a": [float("nan"), None]}, {"a": [float("nan"), None]})
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: str(p.relative_to(p.parents[1])))
+def test_libyaml_loads_every_shipped_config_as_omegaconf_does(path, loaders):
+    python, c = loaders
+    text = path.read_text()
+    assert _same(yaml.load(text, Loader=python), yaml.load(text, Loader=c))
+
+
+def test_libyaml_keeps_omegaconf_rules(loaders):
+    python, c = loaders
+    text = "a: 1e-3\nb: 2020-01-01\nc: .inf\nd: 1_000\ne: yes\nf: ~\ng: [1, 2.5, x]\n"
+    fast = yaml.load(text, Loader=c)
+    assert _same(yaml.load(text, Loader=python), fast)
+    assert fast["a"] == 0.001 and fast["b"] == "2020-01-01"  # float; no timestamps
+    for loader in (python, c):
+        with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key a"):
+            yaml.load("a: 1\nb: 2\na: 3\n", Loader=loader)
+
+
+def test_omegaconf_load_uses_libyaml(tmp_path):
+    from omegaconf import _utils
+
+    fastyaml.install()
+    assert issubclass(_utils.get_yaml_loader(), yaml.CSafeLoader)
+    f = tmp_path / "x.yaml"
+    f.write_text("a: {b: 1e2, c: [x, 2]}\n")
+    assert OmegaConf.to_container(OmegaConf.load(f)) == {"a": {"b": 100.0, "c": ["x", 2]}}
+
+
+def test_config_hash_is_the_pure_python_parse():
+    from sim.api import load_config  # noqa: F401  (registers the schema)
+    from sim.config.load import compose_node
+
+    text = OmegaConf.to_yaml(compose_node([]), resolve=True)
+    cfg = yaml.safe_load(text)
+    for k in ("progress", "print_summary"):
+        cfg["output"].pop(k)
+    import hashlib
+
+    expected = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()
+    assert config_hash(text) == expected[:16]
+
+
+def test_mode_probe_runs_only_for_a_hydra_mode_override():
+    from hydra._internal.hydra import Hydra
+
+    from sim.app.hydra_app import _sets_mode
+
+    assert getattr(Hydra.get_mode, "hydra_probe", None) is not None  # the shortcut is in
+    assert not _sets_mode(["seed=1", "strategy=il7", "hydra.run.dir=x", "hydra/launcher=joblib"])
+    for o in ("hydra.mode=MULTIRUN", "+hydra.mode=RUN", "++hydra.mode=RUN", "~hydra.mode"):
+        assert _sets_mode(["seed=1", o])
+
+
+def test_a_run_imports_no_plotting_before_it_simulates():
+    code = (
+        "import sys\n"
+        "import sim.app.cli, sim.app.hydra_app, sim.app.validate, sim.app.tasks.simulate\n"
+        "import sim.engine.run\n"
+        "print(sorted(m for m in ('matplotlib', 'scipy.stats') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
