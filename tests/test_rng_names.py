@@ -44,7 +44,8 @@ def _tables(cfg) -> dict[str, pd.DataFrame]:
     """The run's tables in a canonical row order (rows at equal times in any order)."""
     out = {}
     for name, t in zip(SORT, simulate(cfg), strict=True):
-        t = t.astype({c: str for c in ("strategy", "event", "detail") if c in t})
+        # compare names, not category lists (adding a therapy adds a category)
+        t = t.astype({c: str for c in t.columns if t[c].dtype in (object, "category")})
         out[name] = t.sort_values(SORT[name], kind="stable").reset_index(drop=True)
     return out
 
