@@ -9,6 +9,9 @@ survivors (docs/mutation/sim.model.rules.txt, sim.model.strategies.txt).
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -21,6 +24,10 @@ from sim.model.strategies import compile_strategy
 from sim.model.therapies import Catalog
 
 INF = np.inf
+
+
+# the log declares the rule names it may record: every name this file gives a rule
+RULE_NAMES = ("r", *sorted(set(re.findall(r'_rule\(\s*"(\w+)"', Path(__file__).read_text()))))
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +44,7 @@ def _rules(cfg, therapies, n=3, visit=(), iris=()):
     ks = [cat.index(t) for t in therapies]
     start = np.full((len(cat.names), n), INF)
     sch = Schedule(cat, start, np.full_like(start, INF), ks, np.ones_like(start, dtype=bool))
-    log = EventLog()
+    log = EventLog(therapies=cat.names, rules=RULE_NAMES)
     rules = Rules(tuple(visit), tuple(iris), sch, np.arange(100, 100 + n), log)
     return rules, sch, log, ks
 

@@ -230,16 +230,27 @@ class Schedule:
         (None if there were none).
 
         `alive`: alive at the start of the step; `before_death`: the death time within
-        the step (inf otherwise). Doses are given at the start of the step; any other
-        event counts only if it comes before the patient's death.
+        the step (inf otherwise). Each dose is logged at its scheduled time (the
+        dynamics apply a step's doses at its start); every event counts only if it
+        comes before the patient's death.
         """
         cat = self.cat
         t1 = t + dt
         for r, dr in doses.items():
             given = (dr > 0) & alive
-            if given.any():
-                therapy, course = cat.names[self.therapy[r]], self.course_no[r] + 1
-                log.add(pid[given], t, Event.DOSE, therapy=therapy, course=course)
+            if not given.any():
+                continue
+            # a long step can hold several doses: each is logged at its own time
+            k = self.therapy[r]
+            therapy, course = cat.names[k], self.course_no[r] + 1
+            interval, start = float(cat.interval[k]), self.start[r]
+            with np.errstate(invalid="ignore"):
+                first = np.where(given, np.maximum(np.ceil((t - start) / interval), 0.0), 0.0)
+            for m in range(int(dr[given].max())):
+                at = start + (first + m) * interval
+                now = given & (dr > m) & (at < before_death)
+                if now.any():
+                    log.add(pid[now], at[now], Event.DOSE, therapy=therapy, course=course)
         n_se = cat.se_prob.shape[1]
         count: np.ndarray | None = None
         severe: np.ndarray | None = None
