@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 
 from sim.api import load_config
+from sim.core import rng
 from sim.engine.run import simulate
+from sim.model import cohort
+from sim.model.course import Course
 from sim.model.strategies import compile_strategy
 from sim.model.therapies import Catalog, activity
 from sim.model.timegrid import TimeGrid, calendar_points
@@ -111,3 +114,21 @@ def test_activity_is_the_exact_mean_over_the_step(onset):
         0.0,
     ).mean(axis=0)
     np.testing.assert_allclose(activity(t, dt, start, end, onset), level, atol=1e-5)
+
+
+def test_an_iris_episode_lasts_its_drawn_duration_whatever_the_step():
+    """Without steroids (resolution speed 1), an episode resolves exactly its drawn
+    duration after its onset, also when the onset falls inside a 7-day step."""
+    cfg = load_config(["cohort=hiv", "strategy=soc", "cohort.n=3000", "output.progress=false"])
+    key = rng.run_key(cfg.seed)
+    cat = Catalog.build(cfg.therapies)
+    comp = compile_strategy(cfg.strategy["soc"], cfg.model, cat)
+    pts = cohort.build(key, cfg.cohort, cfg.model, np.arange(3000))
+    course = Course(pts, comp, cat, cfg.model, cfg.monitoring, key)
+    course.advance(365.0)
+    ev = course.log.to_frame()
+    onset = ev[ev["event"] == "iris_onset"].set_index("patient_id")["time_days"]
+    resolved = ev[ev["event"] == "iris_resolved"].set_index("patient_id")["time_days"]
+    assert len(resolved) > 20
+    ran = resolved - onset.loc[resolved.index]
+    np.testing.assert_allclose(ran, pts.iris_duration[resolved.index.to_numpy()], rtol=1e-9)

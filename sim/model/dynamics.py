@@ -329,7 +329,8 @@ def step(
     active = (st.iris == 1) & st.alive
     speed = 1.0 + lv["iris_resolution_speedup"]
     remaining = st.iris_remaining - np.where(active, speed * dt, 0.0)
-    share_active = np.where(active, np.minimum(st.iris_remaining / (speed * dt), 1.0), 0.0)
+    # (an episode shorter than the rest of its onset step has remaining < 0: share 0)
+    share_active = np.where(active, np.clip(st.iris_remaining / (speed * dt), 0.0, 1.0), 0.0)
     share = np.where(onset, (t + dt - t_onset) / dt, share_active)
     inflammation = share * (1.0 - lv["iris_inflammation"])
     has_inflammation = inflammation > 0.0
@@ -363,7 +364,9 @@ def step(
     if onset.any():
         st.iris[onset] = 1
         st.iris_onset[onset] = t_onset[onset]
-        st.iris_remaining[onset] = p.iris_duration[onset]
+        # the episode has already run from its onset to the end of this step
+        ran = np.broadcast_to(speed, onset.shape)[onset] * (t + dt - t_onset[onset])
+        st.iris_remaining[onset] = p.iris_duration[onset] - ran
         st.iris_dx[onset] = t_onset[onset] + m.iris_diagnosis_delay_days
         log.add(pid[onset], t_onset[onset], Event.IRIS_ONSET)
     dx_now = (st.iris_dx >= t) & (st.iris_dx < t + dt) & st.alive & (st.iris_dx < before_death)
