@@ -23,7 +23,7 @@ from sim.model import cohort
 from sim.model.course import Course
 from sim.model.strategies import compile_strategy
 from sim.model.therapies import Catalog
-from sim.model.timegrid import TimeGrid, calendar_points
+from sim.model.timegrid import TimeGrid
 
 
 def _course(overrides, n=200, extra=None, strategy=None):
@@ -342,9 +342,7 @@ def _last_common_boundary(horizon: float) -> float:
     bounds = []
     for s in cfg.strategy.values():
         comp = compile_strategy(s, cfg.model, cat)
-        grid = TimeGrid(
-            calendar_points(comp, cat, sorted(cfg.monitoring.visit_days), np.inf), cfg.model
-        )
+        grid = TimeGrid.build(comp, cat, cfg.model, cfg.monitoring)
         t = 0.0
         while t + grid.step(t, np.inf, 1e-9) <= horizon + 1e-9:
             t += grid.step(t, np.inf, 1e-9)

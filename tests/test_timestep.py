@@ -19,7 +19,7 @@ from sim.model import cohort
 from sim.model.course import Course
 from sim.model.strategies import compile_strategy
 from sim.model.therapies import Catalog, activity
-from sim.model.timegrid import TimeGrid, calendar_points
+from sim.model.timegrid import TimeGrid
 
 N = 4000
 LIMIT = 0.01  # issue 13: within 1 point of survival and IRIS
@@ -55,8 +55,8 @@ def _grid(strategy: str, *extra: str) -> tuple[TimeGrid, np.ndarray]:
     cfg = load_config([f"strategy={strategy}", *extra])
     cat = Catalog.build(cfg.therapies)
     comp = compile_strategy(cfg.strategy[strategy], cfg.model, cat)
-    pts = calendar_points(comp, cat, sorted(cfg.monitoring.visit_days), np.inf)
-    return TimeGrid(pts, cfg.model), pts
+    grid = TimeGrid.build(comp, cat, cfg.model, cfg.monitoring)
+    return grid, grid.points
 
 
 def _walk(grid: TimeGrid, until: float) -> list[float]:

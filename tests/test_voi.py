@@ -13,20 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_economics import _psa
 
 from sim.economics.voi import conditional_means, evpi, evppi, wtp_grid
-
-
-def _psa(cost: np.ndarray, qaly: np.ndarray, names: list[str]) -> pd.DataFrame:
-    n, k = cost.shape
-    return pd.DataFrame(
-        {
-            "draw": np.repeat(np.arange(n), k),
-            "strategy": np.tile(names, n),
-            "cost": cost.ravel(),
-            "qaly": qaly.ravel(),
-        }
-    )
 
 
 def _evpi_by_hand(nb: np.ndarray) -> float:

@@ -26,7 +26,7 @@ from sim.model.monitoring import measure
 from sim.model.rules import Rules
 from sim.model.strategies import Compiled, schedule
 from sim.model.therapies import Catalog
-from sim.model.timegrid import TimeGrid, calendar_points
+from sim.model.timegrid import TimeGrid
 
 _EPS = 1e-9
 
@@ -60,10 +60,7 @@ class Course:
             self.log,
         )
         self.log.add(self.patients.patient_id, 0.0, Event.DIAGNOSIS)
-        visits = sorted(self.monitoring.visit_days)
-        self.grid = TimeGrid(
-            calendar_points(self.strategy, self.catalog, visits, np.inf), self.model
-        )
+        self.grid = TimeGrid.build(self.strategy, self.catalog, self.model, self.monitoring)
 
     def advance(self, until: float) -> None:
         """Step the dynamics from the current time to `until` (steps: `sim.model.timegrid`)."""

@@ -193,10 +193,10 @@ class StepOutcome:
     diagnosed: np.ndarray  # IRIS diagnosed in the step (alive at the diagnosis)
 
 
-def _relax_mean(rate: float | np.ndarray, dt: float, relax: float | np.ndarray):
+def _relax_mean(rate: float, dt: float, relax: float) -> float:
     """Mean over the step of exp(-rate * s), s in [0, dt): (1 - relax) / (rate * dt)."""
     x = rate * dt
-    return np.where(x > 1e-12, (1.0 - relax) / np.maximum(x, 1e-300), 1.0)
+    return (1.0 - relax) / x if x > 1e-12 else 1.0
 
 
 def _positive_part_mean(v0: np.ndarray, v1: np.ndarray, floor: float) -> np.ndarray:
@@ -275,7 +275,7 @@ def step(
     reach = access * (1.0 - lv["effector_suppression"])
     k_e = m.effector_rate_per_day
     relax_e = float(np.exp(-k_e * dt))
-    mean_e = float(_relax_mean(k_e, dt, relax_e))
+    mean_e = _relax_mean(k_e, dt, relax_e)
     target = effector_target(function, cd4_mid, reach, m)
     target_r = effector_target(function, restored_mid, reach, m)
     e_mean = target + (st.effector - target) * mean_e
@@ -293,7 +293,7 @@ def step(
     k_t = LN2 / m.transferred_effector_half_life_days
     decay_t = float(np.exp(-k_t * dt))
     given = st.transferred + lv["effector_transfer_per_dose"] * (1.0 - lv["effector_suppression"])
-    transferred_mean = given * float(_relax_mean(k_t, dt, decay_t))
+    transferred_mean = given * _relax_mean(k_t, dt, decay_t)
     st.transferred = given * decay_t
     killing = p.kill * (e_mean + transferred_mean * access)
 

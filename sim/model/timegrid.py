@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.config.schema import CONDITIONS, ModelConfig
+from sim.config.schema import CONDITIONS, ModelConfig, MonitoringConfig
 from sim.model.strategies import Compiled
 from sim.model.therapies import Catalog
 
@@ -79,6 +79,14 @@ class TimeGrid:
         self.points = points
         self.longest = float(model.dt_days)
         self.first = min(float(model.dt_first_days), self.longest)
+
+    @classmethod
+    def build(
+        cls, strategy: Compiled, cat: Catalog, model: ModelConfig, monitoring: MonitoringConfig
+    ) -> TimeGrid:
+        """The grid of a strategy on the monitoring calendar (any horizon)."""
+        visits = sorted(monitoring.visit_days)
+        return cls(calendar_points(strategy, cat, visits, np.inf), model)
 
     def step(self, t: float, until: float, eps: float) -> float:
         """The step from t: never past `until` or the next calendar point."""
