@@ -20,7 +20,7 @@ from sim.config.schema import ConfigError, SideEffect, TherapyConfig
 from sim.core import rng
 from sim.economics.sampling import draw_parameters
 from sim.economics.validate import validate_economics
-from sim.model.dynamics import lever_levels
+from sim.model.levers import lever_levels
 from sim.model.schedule import Schedule
 from sim.model.therapies import Catalog
 

@@ -20,8 +20,9 @@ import numpy as np
 
 from sim.config.schema import ModelConfig, MonitoringConfig
 from sim.model.cohort import Patients
-from sim.model.dynamics import State, lever_levels, step
+from sim.model.dynamics import State, step
 from sim.model.events import Event, EventLog
+from sim.model.levers import lever_levels
 from sim.model.monitoring import measure
 from sim.model.rules import Rules
 from sim.model.strategies import Compiled, schedule
@@ -61,6 +62,9 @@ class Course:
         )
         self.log.add(self.patients.patient_id, 0.0, Event.DIAGNOSIS)
         self.grid = TimeGrid.build(self.strategy, self.catalog, self.model, self.monitoring)
+        # the level of every lever no course moves in a step (read-only: shared by steps)
+        self._zeros = np.zeros(len(self.patients))
+        self._zeros.flags.writeable = False
 
     def advance(self, until: float) -> None:
         """Step the dynamics from the current time to `until` (steps: `sim.model.timegrid`)."""
@@ -72,7 +76,7 @@ class Course:
             t = self.t
             h = self.grid.step(t, until, _EPS)
             self.rules.on_iris(t + h, st.iris_dx, st.alive)
-            levers, doses = lever_levels(t, h, self.catalog, sch)
+            levers, doses = lever_levels(t, h, self.catalog, sch, self._zeros)
             out = step(
                 t=t,
                 dt=h,

@@ -65,8 +65,6 @@ from sim.config.schema import ModelConfig
 from sim.model.cohort import Patients
 from sim.model.events import Event, EventLog
 from sim.model.immunity import effector_target, saturation_target
-from sim.model.schedule import Schedule
-from sim.model.therapies import LEVERS, Catalog
 
 LN2 = float(np.log(2.0))
 
@@ -139,42 +137,6 @@ class State:
         """
         restored = p.lymph_0 + (self.cd4_restored - p.cd4_0) / model.cd4_new_lymphocyte_share
         return restored * (self.cd4 / self.cd4_restored)
-
-
-def _combine(kind: str, values: list[np.ndarray], n: int) -> np.ndarray:
-    if not values:
-        return np.zeros(n)
-    if kind == "sum":
-        return np.sum(values, axis=0)
-    if kind == "max":
-        return np.max(values, axis=0)
-    # product: independent shares, 1 - prod(1 - x)
-    return 1.0 - np.prod([1.0 - v for v in values], axis=0)
-
-
-def lever_levels(
-    t: float, dt: float, cat: Catalog, sch: Schedule
-) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
-    """Each lever's level over [t, t + dt), and the doses of each course (schedule row)
-    in the step. Courses are taken in the schedule's (therapy, course number) order."""
-    n = sch.start.shape[1]
-    parts: dict[str, list[np.ndarray]] = {lv: [] for lv in LEVERS}
-    doses: dict[int, np.ndarray] = {}
-    for r in sch.used:
-        k = sch.therapy[r]
-        dk = sch.doses(r, t, dt) if cat.interval[k] > 0.0 or cat.per_dose[k] else None
-        if dk is not None and cat.interval[k] > 0.0:
-            doses[r] = dk
-        for lv in cat.levers[k]:
-            kind, combine, _, _ = LEVERS[lv]
-            mag = cat.magnitude[lv][k]
-            if kind == "continuous":
-                parts[lv].append(mag * sch.activity(r, t, dt))
-            elif dk is not None:
-                # per-session removal compounds; transfers add up
-                parts[lv].append(1.0 - (1.0 - mag) ** dk if combine == "product" else mag * dk)
-    levels = {lv: _combine(LEVERS[lv][1], parts[lv], n) for lv in LEVERS}
-    return levels, doses
 
 
 def _crossing(t: float, dt: float, h_old: np.ndarray, h_new: np.ndarray, thr: np.ndarray):
