@@ -8,12 +8,20 @@ of these numbers and fails `tests/test_golden.py`; an intended one is made visib
 `--update` as a reviewed diff of tests/golden/*.csv in the commit.
 Values are compared to a relative 1e-9 (below any model effect, above last-digit
 floating-point noise between library versions).
+
+The runs use numpy's baseline kernels only (`NPY_DISABLE_CPU_FEATURES` lists every SIMD
+extension numpy dispatches to at run time). numpy picks its exp/log/power kernels by
+the CPU, and they differ in the last bit: on a host with AVX512_SPR one sizing trial
+in 6,400 stopped at another look than on the host the baseline was made on (expected
+n under H0 126.91 -> 127.37). Pinning the kernels makes the baseline the same on every
+x86-64 host with the same numpy; a user's own runs keep the fast kernels.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -43,13 +51,28 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
 }
 
 
+def dispatched_simd() -> list[str]:
+    """The SIMD extensions this numpy build may dispatch to above its baseline."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__
+    except ImportError:  # numpy 1.x
+        from numpy.core._multiarray_umath import __cpu_dispatch__
+    return list(__cpu_dispatch__)
+
+
+def baseline_env() -> dict[str, str]:
+    """The environment of a reference run: numpy restricted to its baseline kernels."""
+    return {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(dispatched_simd())}
+
+
 def run_all(workdir: Path) -> dict[str, Path]:
     """Run every reference run; returns name -> run folder."""
     out = {}
+    env = baseline_env()
     for name, (overrides, _) in RUNS.items():
         folder = workdir / name
         cmd = [sys.executable, "-m", "sim", *overrides, *QUIET, f"hydra.run.dir={folder}"]
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if r.returncode != 0:
             raise RuntimeError(f"{name}: {' '.join(cmd)} failed:\n{r.stderr}")
         out[name] = folder
@@ -104,7 +127,17 @@ def update(runs: dict[str, Path]) -> None:
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
                             text=True).stdout.strip()  # fmt: skip
     (GOLDEN / "golden.json").write_text(
-        json.dumps({"made_at_commit": commit, "rtol": RTOL, "runs": meta}, indent=2) + "\n"
+        json.dumps(
+            {
+                "made_at_commit": commit,
+                "rtol": RTOL,
+                "numpy": np.__version__,
+                "numpy_disabled_simd": dispatched_simd(),
+                "runs": meta,
+            },
+            indent=2,
+        )
+        + "\n"
     )
 
 
