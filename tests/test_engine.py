@@ -104,12 +104,19 @@ def test_common_random_numbers_across_strategies(run):
     soc = pts[pts.strategy == "soc"].drop(columns="strategy").reset_index(drop=True)
     cmx = pts[pts.strategy == "cmx001"].drop(columns="strategy").reset_index(drop=True)
     pd.testing.assert_frame_equal(soc, cmx)
-    # and with the lever on, baselines still match while outcomes move
-    pts2, _, _ = run("cohort=mixed_seed000", "cohort.n=300", "strategy=[soc,cmx001]")
+    # and with the in-vitro what-if lever on, baselines still match while outcomes move
+    pts2, _, _ = run(
+        "cohort=mixed_seed000",
+        "cohort.n=300",
+        "strategy=[soc,cmx001]",
+        "+experiment=whatif_cmx001_in_vitro",
+    )
     base = ["patient_id", "condition", "age", "cd4_0", "csf_jcv_log10_0", "lesion_burden_0"]
     a = pts2[pts2.strategy == "soc"][base].reset_index(drop=True)
     b = pts2[pts2.strategy == "cmx001"][base].reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
+    soc2, cmx2 = (pts2[pts2.strategy == s].reset_index(drop=True) for s in ("soc", "cmx001"))
+    assert (soc2["time_days"] != cmx2["time_days"]).any()
 
 
 @pytest.mark.parametrize("n", [64, 1000])
