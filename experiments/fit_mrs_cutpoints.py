@@ -1,0 +1,89 @@
+"""Fit the damage cut points of the modified Rankin Scale to long-term PML survivors.
+
+Lima et al. (JNNP 2010;81:1288-91) give the only full mRS distribution of PML survivors
+found (docs/evidence/issue12_evidence.md, section 6): 24 survivors of > 5 years, 23 with
+HIV, mRS 1 / 2 / 3 / 4 = 33 / 25 / 21 / 21% (8 / 6 / 5 / 5 patients), none at 0 or 5.
+Disability plateaus within about 6 months of diagnosis, so the model's residual damage
+of 1-year survivors stands for it (ASSUMPTION). The fit is a quantile match: cut point j
+is the damage quantile of simulated HIV survivors under standard of care (ART) at the
+cumulative share of mRS < j. The empty cells (mRS 0 and 5) count half a patient each
+(ASSUMPTION, a continuity correction: 0/24 is not a share of zero), so the cumulative
+shares are 0.5, 8.5, 14.5, 19.5, 24.5 out of 25.
+
+Validation, not fitted: Anand et al. 2019 (Neurol Neuroimmunol Neuroinflamm 6:e618):
+median mRS 2 among the survivors of a mixed cohort (91 patients, 2 Boston centres).
+
+    python experiments/fit_mrs_cutpoints.py [n]     # default n = 20,000 HIV patients
+
+prints the cut points and the survivors' mRS distribution by condition and strategy
+under them, and the mRS at diagnosis they imply.
+
+Not adopted yet (2026-12-05, commit of this file; 20,000 patients): the fit gives cut
+points 0.076 / 0.166 / 0.204 / 0.236 / 0.293 and survivors at median mRS 2 with 21% at
+mRS 4 and 5% at mRS 5 (Anand's median 2: hit), but the same mapping read at diagnosis
+puts a third of the mixed cohort at mRS 5 (lesion burden > 0.293), against 0.1% with
+today's cut points and an EDSS of 4.1-5.4 at diagnosis in natalizumab PML (Dong-Si
+2014). One monotone damage -> mRS map cannot serve both: the model's survivors end
+with about their baseline damage (survivors' residual damage 0.07-0.3, the lower half
+of the baseline distribution), while real survivors end more disabled than they began.
+The fix belongs to the structural revision (issue 12: damage growth before control,
+IRIS damage, a post-year-1 course); this script then refits the cut points.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+
+from sim.api import load_config, simulate
+from sim.model.disability import mrs_level
+
+LIMA_COUNTS = [0.5, 8.0, 6.0, 5.0, 5.0, 0.5]  # mRS 0..5, empty cells as half a patient
+SEED = 20101101  # the fit's own seed (not the default run's)
+
+
+def residual_damage(overrides: list[str]) -> pd.DataFrame:
+    pts, _, _ = simulate(load_config(overrides + ["executor=inprocess", "output.progress=false"]))
+    return pts
+
+
+def fit(n: int) -> list[float]:
+    pts = residual_damage(["cohort=hiv", f"cohort.n={n}", "strategy=soc", f"seed={SEED}"])
+    alive = pts["residual_disability"].dropna().to_numpy()
+    shares = np.cumsum(LIMA_COUNTS)[:-1] / sum(LIMA_COUNTS)
+    cuts = np.quantile(alive, shares)
+    print(f"HIV under SOC: {len(alive):,} of {n:,} alive at 1 year; cumulative shares {shares}")
+    return [float(c) for c in cuts]
+
+
+def report(cuts: list[float], n: int) -> pd.DataFrame:
+    pts = residual_damage(
+        ["cohort=mixed_seed000", f"cohort.n={n}", "strategy=[soc,il7,pd1]", f"seed={SEED + 1}"]
+    )
+    m0 = mrs_level(pts["lesion_burden_0"].to_numpy(), cuts)
+    print("mRS at diagnosis, all patients:", np.round(np.bincount(m0, minlength=6) / len(m0), 3))
+    alive = pts[pts["residual_disability"].notna()].copy()
+    alive["mrs_fit"] = mrs_level(alive["residual_disability"].to_numpy(), cuts)
+    rows = []
+    for (s, c), g in alive.groupby(["strategy", "condition"], observed=True):
+        share = np.bincount(g["mrs_fit"], minlength=6) / len(g)
+        rows.append(
+            {"strategy": s, "condition": c, "survivors": len(g)}
+            | {"median_mrs": g["mrs_fit"].median()}
+            | {f"mrs{j}": round(float(share[j]), 3) for j in range(6)}
+        )
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    cuts = fit(n)
+    print("mrs_cutpoints:", [round(c, 3) for c in cuts])
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(report([round(c, 3) for c in cuts], n // 2))
+
+
+if __name__ == "__main__":
+    main()
