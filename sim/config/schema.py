@@ -97,6 +97,9 @@ class ModelConfig:
     death_damage_half: float = 0.73
     death_damage_hill: float = 10.0
     frailty_gsd: float = 1.5
+    frailty_age_log_hr_per_decade: float = 0.0
+    frailty_female_log_hr: float = 0.0
+    recovery_age_log_rr_per_decade: float = 0.0
     # IRIS
     iris_rate_ref: float = 0.01
     iris_rate_exponent: float = 1.5

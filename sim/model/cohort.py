@@ -6,8 +6,11 @@ distributions in `conf/model/`; its dynamic parameters (viral growth and killing
 immune-recovery speed and ceiling, damage rate, frailty, IRIS susceptibility,
 responsiveness to cytokines) from
 population values times log-normal random effects, so a cohort spreads the way real
-cohorts do. Every draw comes from `sim.core.rng`, keyed by patient index, so patient
-i is the same person in every chunk, engine and strategy.
+cohorts do. Age and sex can act through frailty (how well a patient survives the same
+brain damage) and immune-recovery speed, centred on the condition's mean age and female
+share; the defaults switch them off (conf/model/default.yaml says why). Every
+draw comes from `sim.core.rng`, keyed by patient index, so patient i is the same person
+in every chunk, engine and strategy.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ _SEX = "baseline/female"
 _EFFECT = "random_effect/"  # + the dynamic parameter's name
 _THRESHOLD = "threshold/"  # + the event: Exp(1) threshold of its cumulative hazard
 _RANK, _JITTER = "condition/rank", "condition/jitter"
+_DECADE = 10.0  # years: the unit of the age effect
 
 
 @dataclass
@@ -153,7 +157,14 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
         ceiling_gsd, "cd4_ceiling"
     )
     half_life = _per_condition(cond, [p.recovery_half_life_days for p in params])
-    recovery = np.log(2.0) / half_life * lognormal_effect(recovery_gsd, "recovery_rate")
+    age_mean = _per_condition(cond, [p.age.mean for p in params])
+    # older patients restore immunity more slowly (log rate ratio per decade of age)
+    recovery = (
+        np.log(2.0)
+        / half_life
+        * lognormal_effect(recovery_gsd, "recovery_rate")
+        * np.exp(model.recovery_age_log_rr_per_decade * (age - age_mean) / _DECADE)
+    )
     # T-cell function: logit-normal around the condition mean
     f_mean = _per_condition(cond, [p.t_cell_function for p in params])
     logit = np.log(f_mean / (1.0 - f_mean)) + model.t_cell_function_logit_sd * zr("t_cell_function")
@@ -170,6 +181,13 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
     )
 
     iris_dur = model.iris_duration_days * lognormal_effect(model.iris_duration_gsd, "iris_duration")
+    # age and sex act through frailty (tolerance of brain damage), centred on the
+    # condition's mean age and female share so that a condition's level stays put
+    female_share = _per_condition(cond, [p.female_fraction for p in params])
+    frailty = lognormal_effect(model.frailty_gsd, "frailty") * np.exp(
+        model.frailty_age_log_hr_per_decade * (age - age_mean) / _DECADE
+        + model.frailty_female_log_hr * (female - female_share)
+    )
     return Patients(
         patient_id=idx,
         condition=cond,
@@ -185,7 +203,7 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
         kill=kill,
         t_cell_function=func,
         damage_rate=model.damage_rate_per_day * lognormal_effect(model.damage_gsd, "damage_rate"),
-        frailty=lognormal_effect(model.frailty_gsd, "frailty"),
+        frailty=frailty,
         iris_susceptibility=lognormal_effect(model.iris_susceptibility_gsd, "iris_susceptibility"),
         cytokine_response=lognormal_effect(model.cytokine_response_gsd, "cytokine_response"),
         excess_hazard=_per_condition(cond, [p.excess_mortality_per_year for p in params]) / 365.25,

@@ -13,6 +13,7 @@ from sim.model.therapies import LEVERS
 
 MAX_HORIZON_DAYS = 36525.0  # 100 years: longer is a slip (e.g. inf), not a scenario
 MAX_HILL = 50.0  # Hill / power exponents beyond this are step functions; nothing gains
+MAX_LOG_HR = 3.0  # a hazard ratio of e^3 = 20 per decade (or for women) is beyond any cohort
 
 
 def validate_model(cfg: RunConfig) -> None:
@@ -70,6 +71,12 @@ def validate_model(cfg: RunConfig) -> None:
         "cytokine_response_gsd",
     ):
         number(f"model.{key}", getattr(m, key), 1.0)
+    for key in (
+        "frailty_age_log_hr_per_decade",
+        "frailty_female_log_hr",
+        "recovery_age_log_rr_per_decade",
+    ):
+        number(f"model.{key}", getattr(m, key), -MAX_LOG_HR, MAX_LOG_HR)
     number("model.cd4_new_lymphocyte_share", m.cd4_new_lymphocyte_share, 0.0, 1.0, open_low=True)
     number("model.death_damage_half", m.death_damage_half, 0.0, 1.0, open_low=True)
     probability("model.iris_cytokine_weight", m.iris_cytokine_weight)
