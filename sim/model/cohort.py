@@ -117,6 +117,31 @@ def _draw(d: Dist, z: np.ndarray) -> np.ndarray:
     return np.clip(x, d.low, d.high)
 
 
+GROWTH_KINDS = ("net", "gross")
+
+
+def _gross_growth(model: ModelConfig, killing0: np.ndarray, effect) -> np.ndarray:
+    """Each patient's gross JCV replication (log10/day), by `model.viral_growth_parametrisation`.
+
+    * ``net``: every diagnosed patient is progressing at the same small net rate (a
+      draw around `viral_net_growth_log10_per_day`); gross replication is that plus the
+      killing at diagnosis. Growth and killing then nearly cancel, so any rise in the
+      effector response turns growth into decline (the knife edge of issue 12).
+    * ``gross``: gross replication is a draw around `viral_gross_growth_log10_per_day`,
+      the growth seen without effective immunity (+0.7 log10 in 4 weeks); the net rate at
+      diagnosis is what the patient's own effector response leaves of it, so it differs
+      between patients (low CD4, exhausted T cells or natalizumab: faster progression;
+      a strong response: already controlling) and control needs an effector response
+      above replication / kill rate, an absolute level, not just a rise.
+    """
+    if model.viral_growth_parametrisation == "gross":
+        return model.viral_gross_growth_log10_per_day * effect(
+            model.viral_growth_gsd, "viral_gross_growth"
+        )
+    net0 = model.viral_net_growth_log10_per_day * effect(model.viral_growth_gsd, "viral_net_growth")
+    return net0 + killing0
+
+
 def _per_condition(cond: np.ndarray, values: list[float]) -> np.ndarray:
     return np.asarray(values, dtype=float)[cond]
 
@@ -170,15 +195,12 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
     logit = np.log(f_mean / (1.0 - f_mean)) + model.t_cell_function_logit_sd * zr("t_cell_function")
     func = 1.0 / (1.0 + np.exp(-logit))
 
-    # gross replication = net progression at diagnosis + killing at diagnosis
     natalizumab = _per_condition(cond, [float(p.natalizumab_at_diagnosis) for p in params]) > 0
     kill = model.viral_kill_log10_per_day * lognormal_effect(model.viral_kill_gsd, "viral_kill")
     e0 = effector_target(
         func, cd4, 1.0 - saturation_target(natalizumab.astype(float), model), model
     )
-    net0 = model.viral_net_growth_log10_per_day * lognormal_effect(
-        model.viral_growth_gsd, "viral_net_growth"
-    )
+    growth = _gross_growth(model, kill * e0, lognormal_effect)
 
     iris_dur = model.iris_duration_days * lognormal_effect(model.iris_duration_gsd, "iris_duration")
     # age and sex act through frailty (tolerance of brain damage), centred on the
@@ -199,7 +221,7 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
         lesion_0=lesion,
         cd4_ceiling=np.maximum(ceiling, cd4),  # removing a cause never lowers CD4
         recovery_rate=recovery,
-        growth=net0 + kill * e0,
+        growth=growth,
         kill=kill,
         t_cell_function=func,
         damage_rate=model.damage_rate_per_day * lognormal_effect(model.damage_gsd, "damage_rate"),

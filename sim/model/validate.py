@@ -8,6 +8,7 @@ from dataclasses import fields
 
 from sim.config import CONDITIONS, ConfigError, RunConfig
 from sim.config.checks import distribution, number, one_of, probability
+from sim.model.cohort import GROWTH_KINDS
 from sim.model.rules import MARKERS, OPS, TRIGGERS
 from sim.model.therapies import LEVERS
 
@@ -77,6 +78,8 @@ def validate_model(cfg: RunConfig) -> None:
         "recovery_age_log_rr_per_decade",
     ):
         number(f"model.{key}", getattr(m, key), -MAX_LOG_HR, MAX_LOG_HR)
+    one_of("model.viral_growth_parametrisation", m.viral_growth_parametrisation, GROWTH_KINDS)
+    number("model.viral_gross_growth_log10_per_day", m.viral_gross_growth_log10_per_day, 0.0)
     number("model.cd4_new_lymphocyte_share", m.cd4_new_lymphocyte_share, 0.0, 1.0, open_low=True)
     number("model.death_damage_half", m.death_damage_half, 0.0, 1.0, open_low=True)
     probability("model.iris_cytokine_weight", m.iris_cytokine_weight)
