@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import betaincinv, ndtr
+from scipy.special import betaincinv, log_ndtr, ndtr, ndtri_exp
 
 from sim.config.schema import CONDITIONS, CohortConfig, Dist, ModelConfig
 from sim.core import rng
@@ -120,24 +120,36 @@ def _draw(d: Dist, z: np.ndarray) -> np.ndarray:
 GROWTH_KINDS = ("net", "gross")
 
 
-def _gross_growth(model: ModelConfig, killing0: np.ndarray, effect) -> np.ndarray:
+def _gross_growth(model: ModelConfig, killing0: np.ndarray, effect, rng_normal) -> np.ndarray:
     """Each patient's gross JCV replication (log10/day), by `model.viral_growth_parametrisation`.
 
     * ``net``: every diagnosed patient is progressing at the same small net rate (a
       draw around `viral_net_growth_log10_per_day`); gross replication is that plus the
       killing at diagnosis. Growth and killing then nearly cancel, so any rise in the
       effector response turns growth into decline (the knife edge of issue 12).
-    * ``gross``: gross replication is a draw around `viral_gross_growth_log10_per_day`,
-      the growth seen without effective immunity (+0.7 log10 in 4 weeks); the net rate at
-      diagnosis is what the patient's own effector response leaves of it, so it differs
-      between patients (low CD4, exhausted T cells or natalizumab: faster progression;
-      a strong response: already controlling) and control needs an effector response
-      above replication / kill rate, an absolute level, not just a rise.
+    * ``gross``: gross replication is a log-normal draw around
+      `viral_gross_growth_log10_per_day`, the growth seen without effective immunity
+      (+0.7 log10 in 4 weeks), conditioned on the patient progressing at diagnosis
+      (replication above the killing at diagnosis: a patient already controlling JCV is
+      not diagnosed with progressive PML). The net rate at diagnosis is what the
+      patient's own effector response leaves of it, so it differs between patients
+      (low CD4, exhausted T cells or natalizumab: faster progression) and control needs
+      an effector response above replication / kill rate, an absolute level, not just
+      a rise. The conditioning is exact inversion of the truncated log-normal with the
+      patient's own random number, so it keeps common random numbers.
     """
     if model.viral_growth_parametrisation == "gross":
-        return model.viral_gross_growth_log10_per_day * effect(
-            model.viral_growth_gsd, "viral_gross_growth"
-        )
+        sigma = np.log(model.viral_growth_gsd)
+        z = rng_normal("viral_gross_growth")
+        log_r = np.log(model.viral_gross_growth_log10_per_day)
+        if sigma == 0.0:
+            return np.maximum(np.exp(log_r + 0.0 * z), killing0)
+        with np.errstate(divide="ignore"):
+            a = (np.log(killing0) - log_r) / sigma  # truncation point, standard scale
+        # the upper tail above a at the patient's quantile, in log space so a patient
+        # far in the tail keeps full precision: P(Z > z') = P(Z > a) P(Z > z)
+        z_cond = -ndtri_exp(log_ndtr(-a) + log_ndtr(-z))
+        return np.maximum(np.exp(log_r + sigma * z_cond), killing0)
     net0 = model.viral_net_growth_log10_per_day * effect(model.viral_growth_gsd, "viral_net_growth")
     return net0 + killing0
 
@@ -200,7 +212,7 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
     e0 = effector_target(
         func, cd4, 1.0 - saturation_target(natalizumab.astype(float), model), model
     )
-    growth = _gross_growth(model, kill * e0, lognormal_effect)
+    growth = _gross_growth(model, kill * e0, lognormal_effect, zr)
 
     iris_dur = model.iris_duration_days * lognormal_effect(model.iris_duration_gsd, "iris_duration")
     # age and sex act through frailty (tolerance of brain damage), centred on the
