@@ -96,6 +96,9 @@ def main() -> None:
             f"parameter; issue 12's limit is {100 * LIMIT:.0f} points. Every cell: "
             "oat_screen.csv.",
             "",
+            f"**Verdict: {int(top['over_limit'].sum())} parameters move a cell by more than "
+            f"{100 * LIMIT:.0f} points.**",
+            "",
             "| parameter | end | value | cell | change (points) | SE | over 10 |",
             "|---|---|---|---|---|---|---|",
         ]
