@@ -89,15 +89,14 @@ def main() -> None:
     n = int(args.pop(0)) if args and args[0].isdigit() else 20_000
     variants = dict(a.split("=", 1) for a in args) or {"net": "model=calibrated"}
     rows = [{"model": k} | screen(n, v.split()) for k, v in variants.items()]
-    table = pd.DataFrame(rows).set_index("model").T
+    values = pd.DataFrame(rows).set_index("model").T
+    table = values.map(lambda x: f"{x:.3f}")
+    for q, (_, lo, hi) in PUBLISHED.items():
+        miss = (values.loc[q] < lo) | (values.loc[q] > hi)
+        table.loc[q, miss] = table.loc[q, miss] + " miss"
     table["published"] = [
         "{} ({}-{})".format(*PUBLISHED[q]) if q in PUBLISHED else "" for q in table.index
     ]
-    for q, (_, lo, hi) in PUBLISHED.items():
-        for m in variants:
-            table.loc[q, m] = f"{table.loc[q, m]:.3f}" + (
-                "" if lo <= table.loc[q, m] <= hi else " miss"
-            )
     with pd.option_context("display.width", 160, "display.max_colwidth", 40):
         print(f"n = {n:,} per population")
         print(table.to_string())
