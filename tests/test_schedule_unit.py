@@ -43,9 +43,20 @@ THERAPIES = {
         onset_days=1.0,
         course_days=None,
         side_effects=[
+            # a side effect of probability 0 comes first: it must not hide the others
+            SideEffect(name="never", probability=0.0, onset_days=1.0),
             SideEffect(name="rash", probability=0.5, onset_days=3.0, severe=True),
             SideEffect(name="quit", probability=0.3, onset_days=5.0, stops_therapy=True),
-            SideEffect(name="never", probability=0.0, onset_days=1.0),
+        ],
+    ),
+    # two severe side effects that always occur, on the same day
+    "zap": TherapyConfig(
+        label="Z",
+        levers={"antiviral": 0.1},
+        course_days=None,
+        side_effects=[
+            SideEffect(name="burn", probability=1.0, onset_days=2.0, severe=True),
+            SideEffect(name="shock", probability=1.0, onset_days=2.0, severe=True),
         ],
     ),
 }
@@ -326,10 +337,13 @@ def test_rows_are_visited_in_therapy_then_course_order(cat):
     assert (ki, kp) == (0, 1)
     sch = _schedule(cat, 1, start={"pulse": [0.0], "itchy": [0.0]}, stop={"itchy": [1.0]})
     one = np.ones(1, dtype=bool)
-    assert sch.begin(kp, np.array([20.0]), one).all()  # row 2: pulse course 2
-    assert sch.begin(ki, np.array([20.0]), one).all()  # row 3: itchy course 2
-    assert sch.therapy == [0, 1, 1, 0] and sch.course_no == [0, 0, 1, 1]
-    assert sch.used == [0, 3, 1, 2]
+    assert sch.begin(kp, np.array([20.0]), one).all()  # row 3: pulse course 2
+    assert sch.begin(ki, np.array([20.0]), one).all()  # row 4: itchy course 2
+    assert sch.therapy == [0, 1, 2, 1, 0] and sch.course_no == [0, 0, 0, 1, 1]
+    assert sch.used == [0, 4, 1, 3, 2]
+    # a restart leaves the first course as it was
+    assert sch.start[0].tolist() == [0.0] and sch.end[0].tolist() == [1.0]
+    assert sch.start[4].tolist() == [20.0] and sch.start[3].tolist() == [20.0]
 
 
 def test_at_most_max_courses_of_one_therapy(cat, monkeypatch):
@@ -352,7 +366,7 @@ def test_levels_are_the_uncached_formula_through_starts_stops_and_steps(cat):
     while courses start, stop and restart between steps, and the therapy applies to
     some patients only."""
     n = 6
-    applies = np.ones((2, n), dtype=bool)
+    applies = np.ones((3, n), dtype=bool)
     applies[:, 5] = False
     sch = _schedule(
         cat,
@@ -383,7 +397,7 @@ def test_levels_are_the_uncached_formula_through_starts_stops_and_steps(cat):
 
 def test_doses_of_a_step_and_none_when_there_are_none(cat):
     k = cat.index("pulse")
-    applies = np.ones((2, 3), dtype=bool)
+    applies = np.ones((3, 3), dtype=bool)
     applies[k, 2] = False  # p2: pulse does not act in its condition
     sch = _schedule(cat, 3, start={"pulse": [0.0, 1.0, 0.0]}, applies=applies)
     assert sch.doses(k, 0.0, 1.0).tolist() == [1.0, 0.0, 0.0]
@@ -420,3 +434,65 @@ def test_has_event_finds_starts_ends_and_side_effects_in_its_window(cat):
     # a row with nothing left never has an event
     sch4 = _schedule(cat, 1)
     assert not sch4.has_event(k, 0.0, INF)
+
+
+def test_the_catalogs_first_therapy_stops_like_any_other(cat):
+    # itchy is catalog index 0, so its first course is row 0
+    k = cat.index("itchy")
+    assert k == 0
+    sch = _schedule(cat, 2, start={"itchy": [0.0, 0.0]})
+    assert sch.halt(k, np.array([4.0, 4.0]), np.array([True, False])).tolist() == [True, False]
+    assert sch.end[0].tolist() == [4.0, INF]
+
+
+def test_an_event_at_the_death_time_is_not_logged(cat):
+    """'every event counts only if it comes before the patient's death': a start, a
+    dose, a stop or a side effect at the very time of death is not logged."""
+    pid = np.array([1, 2, 3])
+    # p0: dose at 4 = death; p1: start at 3 = death; p2 (zap): its two certain side
+    # effects at 2 = death
+    sch = _schedule(cat, 3, start={"pulse": [0.0, 3.0, INF], "zap": [INF, INF, 0.0]})
+    log = _log(cat)
+    counts = _walk(sch, [0.0, 1.0, 8.0], pid, log, before_death=np.array([4.0, 3.0, 2.0]))
+    assert _events(log) == [
+        (1, 0.0, "dose", "pulse", 1),
+        (1, 0.0, "therapy_start", "pulse", 1),
+        (3, 0.0, "therapy_start", "zap", 1),
+    ]
+    assert counts == [None, None]
+
+
+def test_two_severe_side_effects_in_one_step_count_twice_as_severe(cat):
+    pid = np.array([4, 5])
+    sch = _schedule(cat, 2, start={"zap": [0.0, INF]})
+    counts = _walk(sch, [0.0, 1.0, 3.0], pid, _log(cat))
+    assert counts[0] is None
+    assert counts[1][0].tolist() == [2, 0] and counts[1][1].tolist() == [2, 0]
+
+
+def test_a_side_effect_occurs_when_the_draw_is_below_its_probability_strictly():
+    """The draw u hits when u < probability: with the probability set to one patient's
+    own draw (from the documented stream, slot 0), that patient has no side effect."""
+    pid = np.array([41, 42, 43, 44])
+    u = rng.uniform(KEY, side_effect_stream("edge", "hit"), pid, 0)
+    edge = TherapyConfig(
+        label="E",
+        levers={"antiviral": 0.1},
+        side_effects=[SideEffect(name="hit", probability=float(u[1]), onset_days=1.0)],
+    )
+    cat = Catalog.build({"edge": edge})
+    sch = _schedule(cat, 4, start={"edge": np.zeros(4)})
+    log = _log(cat)
+    _walk(sch, [0.0, 0.5, 2.0], pid, log)
+    hit = [e[0] for e in _events(log) if e[2] == "side_effect"]
+    assert hit == pid[u < u[1]].tolist()
+    assert 42 not in hit
+
+
+def test_doses_of_a_lone_patient_at_its_last_dose_time(cat):
+    # the quick check for 'no dose in this step' must keep a last dose exactly at t
+    k = cat.index("pulse")
+    sch = _schedule(cat, 1, start={"pulse": [0.0]})  # doses at 0, 4, 8
+    assert sch.doses(k, 8.0, 1.0).tolist() == [1.0]
+    assert sch.doses(k, 7.0, 1.0) is None
+    assert sch.doses(k, 8.5, 1.0) is None

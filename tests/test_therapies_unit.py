@@ -200,7 +200,9 @@ STARTS = np.array([0.0, 2.5, 7.0, 10.0, -7.0, INF])
 ENDS = [INF, 0.0, 3.5, 7.0, 14.0, 21.0, 30.5]
 
 
-@pytest.mark.parametrize(("n_doses", "interval"), [(1, 0.0), (3, 7.0), (4, 3.5), (1, 7.0)])
+@pytest.mark.parametrize(
+    ("n_doses", "interval"), [(1, 0.0), (3, 7.0), (4, 3.5), (1, 7.0), (3, 1.0), (5, 0.5)]
+)
 def test_doses_in_a_step_are_the_dose_times_counted_one_by_one(n_doses, interval):
     checked = 0
     for t, dt, e in itertools.product(
