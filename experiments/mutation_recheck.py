@@ -2,18 +2,27 @@
 module's test files: a quick check after adding tests, without mutmut's full run.
 
     nice -n 19 python experiments/mutation_recheck.py sim/model/rules.py [tests/...]
+    nice -n 19 python experiments/mutation_recheck.py --all sim/model/therapies.py tests/...
+
+With --all, every mutant of the module is run (not only the listed survivors), and each
+survivor's changed lines are printed: a whole re-measurement with fast test files, which
+need not wait for mutmut's tracing pass.
 
 Like mutmut 3 (and with its mutation and trampoline code): the module is mutated in a
 copy of the tracked tree, one parent process imports everything, and each mutant runs
 pytest (-x) in a forked child with MUTANT_UNDER_TEST set. Prints KILLED / SURVIVED per
-mutant. Tests are only ever added, so mutants killed before stay killed: the new score
-is (killed before + killed here) / all mutants.
+mutant, and for a killed one the first test that failed (the files run in the order
+given, so list the new unit tests first). Tests are only ever added, so mutants killed
+before stay killed: the new score is (killed before + killed here) / all mutants.
 """
 
 from __future__ import annotations
 
+import ast
+import difflib
 import importlib
 import os
+import re
 import shutil
 import signal
 import sys
@@ -27,11 +36,35 @@ from mutation_score import MODULES, ROOT, SURVIVORS, _copy_tree  # noqa: E402
 TIMEOUT = 300.0
 
 
+def _changed_lines(code: str, name: str) -> list[str]:
+    """The lines mutant `name` changes in its function ('- original', '+ mutant')."""
+    funcs = {
+        f.name: ast.get_source_segment(code, f)
+        for f in ast.walk(ast.parse(code))
+        if isinstance(f, ast.FunctionDef)
+    }
+    short = name.rsplit(".", 1)[-1]
+    orig = funcs.get(short.rsplit("__mutmut_", 1)[0] + "__mutmut_orig") or ""
+    diff = difflib.unified_diff(orig.splitlines(), (funcs.get(short) or "").splitlines(), n=0)
+    return [
+        f"{x[0]} {x[1:].strip()}"
+        for x in diff
+        if x[:1] in "+-" and x[:3] not in ("+++", "---") and not x[1:].lstrip().startswith("def ")
+    ]
+
+
 def main() -> None:
-    module, tests = sys.argv[1], sys.argv[2:] or MODULES[sys.argv[1]]
+    args = sys.argv[1:]
+    every = "--all" in args  # every mutant of the module, not only the listed survivors
+    args = [a for a in args if a != "--all"]
+    module, tests = args[0], args[1:] or MODULES[args[0]]
     listing = SURVIVORS / (module.replace("/", ".").removesuffix(".py") + ".txt")
     dotted = module.removesuffix(".py").replace("/", ".")
-    names = [ln.split()[0] for ln in listing.read_text().splitlines() if ln.startswith(dotted)]
+    names = (
+        []
+        if every
+        else [ln.split()[0] for ln in listing.read_text().splitlines() if ln.startswith(dotted)]
+    )
     work = Path(tempfile.mkdtemp(prefix="mutation-recheck-"))
     _copy_tree(work)
     cfg = Path(tempfile.mkdtemp())
@@ -40,7 +73,10 @@ def main() -> None:
     os.chdir(cfg)  # mutmut reads its configuration from the working directory
     from mutmut.mutation.file_mutation import mutate_file_contents
 
-    (work / module).write_text(mutate_file_contents(module, (ROOT / module).read_text()).code)
+    mutated = mutate_file_contents(module, (ROOT / module).read_text())
+    (work / module).write_text(mutated.code)
+    if every:
+        names = [n if n.startswith(dotted + ".") else f"{dotted}.{n}" for n in mutated.mutant_names]
     os.chdir(work)
     sys.path[:0] = [str(work), str(work / "tests")]
     os.environ["MUTANT_UNDER_TEST"] = ""
@@ -50,14 +86,16 @@ def main() -> None:
     importlib.import_module(dotted)
     for name in names:
         started = time.time()
+        out = work / "pytest-output.txt"
         pid = os.fork()
         if pid == 0:
             os.environ["MUTANT_UNDER_TEST"] = name
             set_mutant_under_test(name)
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, 1)
-            os.dup2(null, 2)
-            os._exit(int(pytest.main(["-x", "-q", "-p", "no:cacheprovider", *tests])))
+            sink = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.dup2(sink, 1)
+            os.dup2(sink, 2)
+            args = ["-x", "-q", "-rf", "--tb=no", "-p", "no:cacheprovider", *tests]
+            os._exit(int(pytest.main(args)))
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
@@ -70,7 +108,14 @@ def main() -> None:
                 break
             time.sleep(0.2)
         verdict = "SURVIVED" if rc == 0 else "KILLED"
-        print(f"{verdict} {name} ({time.time() - started:.0f} s)", flush=True)
+        failed = re.findall(r"^FAILED (\S+)", out.read_text(errors="replace"), re.M)
+        by = f" by {failed[0]}" if failed else ""
+        print(f"{verdict} {name} ({time.time() - started:.0f} s){by}", flush=True)
+        if every and rc == 0:
+            for line in _changed_lines(mutated.code, name):
+                print(f"    {line}", flush=True)
+    if every:
+        print(f"{len(names)} mutants", flush=True)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -37,14 +37,27 @@ SURVIVORS = ROOT / "docs" / "mutation"
 # module -> the test files that exercise it (the fast ones; CLI tests run in subprocesses,
 # which never see mutmut's mutants)
 MODULES: dict[str, list[str]] = {
-    "sim/model/schedule.py": ["tests/test_rules.py", "tests/test_engine.py"],
+    # fast unit tests first: mutation_recheck.py runs the files in this order with -x
+    "sim/model/schedule.py": [
+        "tests/test_schedule_unit.py",
+        "tests/test_rules_unit.py",
+        "tests/test_rules.py",
+        "tests/test_engine.py",
+        "tests/test_timestep.py",
+    ],
     "sim/model/strategies.py": [
         "tests/test_rules.py",
         "tests/test_rules_unit.py",
         "tests/test_engine.py",
     ],
     "sim/model/rules.py": ["tests/test_rules.py", "tests/test_rules_unit.py"],
-    "sim/model/therapies.py": ["tests/test_dynamics.py", "tests/test_mechanisms.py"],
+    "sim/model/therapies.py": [
+        "tests/test_therapies_unit.py",
+        "tests/test_rules_unit.py",
+        "tests/test_dynamics.py",
+        "tests/test_mechanisms.py",
+        "tests/test_timestep.py",
+    ],
     "sim/model/dynamics.py": ["tests/test_dynamics.py", "tests/test_mechanisms.py"],
     "sim/outcomes/survival.py": ["tests/test_survival.py", "tests/test_survival_edges.py"],
     "sim/economics/decision.py": ["tests/test_economics.py", "tests/test_decision.py"],
