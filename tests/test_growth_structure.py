@@ -1,4 +1,4 @@
-"""The two JCV replication structures (sim/model/cohort.py, _gross_growth): `net` sets
+"""The two JCV replication structures (sim/model/cohort.py, _replication): `net` sets
 every patient's net progression at diagnosis, `gross` sets replication and lets each
 patient's own effector response decide the net rate."""
 

@@ -120,7 +120,7 @@ def _draw(d: Dist, z: np.ndarray) -> np.ndarray:
 GROWTH_KINDS = ("net", "gross")
 
 
-def _gross_growth(model: ModelConfig, killing0: np.ndarray, effect, rng_normal) -> np.ndarray:
+def _replication(model: ModelConfig, killing0: np.ndarray, effect, rng_normal) -> np.ndarray:
     """Each patient's gross JCV replication (log10/day), by `model.viral_growth_parametrisation`.
 
     * ``net``: every diagnosed patient is progressing at the same small net rate (a
@@ -195,7 +195,7 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
     )
     half_life = _per_condition(cond, [p.recovery_half_life_days for p in params])
     age_mean = _per_condition(cond, [p.age.mean for p in params])
-    # older patients restore immunity more slowly (log rate ratio per decade of age)
+    # immune-recovery speed may change with age (log rate ratio per decade; 0 by default)
     recovery = (
         np.log(2.0)
         / half_life
@@ -212,7 +212,7 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
     e0 = effector_target(
         func, cd4, 1.0 - saturation_target(natalizumab.astype(float), model), model
     )
-    growth = _gross_growth(model, kill * e0, lognormal_effect, zr)
+    growth = _replication(model, kill * e0, lognormal_effect, zr)
 
     iris_dur = model.iris_duration_days * lognormal_effect(model.iris_duration_gsd, "iris_duration")
     # age and sex act through frailty (tolerance of brain damage), centred on the
