@@ -19,6 +19,7 @@ import pytest
 from sim.config.schema import SideEffect, TherapyConfig
 from sim.core import rng
 from sim.model import schedule as schedule_module
+from sim.model.dynamics import lever_levels
 from sim.model.events import EventLog
 from sim.model.schedule import Schedule, side_effect_stream
 from sim.model.therapies import Catalog, activity
@@ -49,10 +50,12 @@ THERAPIES = {
             SideEffect(name="quit", probability=0.3, onset_days=5.0, stops_therapy=True),
         ],
     ),
-    # two severe side effects that always occur, on the same day
+    # two severe side effects that always occur, on the same day; doses at 0 and 3
     "zap": TherapyConfig(
         label="Z",
         levers={"antiviral": 0.1},
+        n_doses=2,
+        dose_interval_days=3.0,
         course_days=None,
         side_effects=[
             SideEffect(name="burn", probability=1.0, onset_days=2.0, severe=True),
@@ -91,13 +94,8 @@ def _walk(sch, edges, pid, log, alive=None, before_death=None):
     before_death = np.full(n, INF) if before_death is None else before_death
     counts = []
     for t, t1 in zip(edges[:-1], edges[1:], strict=True):
-        dt = t1 - t
-        doses = {}
-        for r in sch.used:
-            d = sch.doses(r, t, dt)
-            if d is not None:
-                doses[r] = d
-        counts.append(sch.record(t, dt, pid, alive, before_death, doses, KEY, log))
+        _, doses = lever_levels(t, t1 - t, sch.cat, sch)  # as sim.model.course does
+        counts.append(sch.record(t, t1 - t, pid, alive, before_death, doses, KEY, log))
     return counts
 
 
@@ -457,6 +455,7 @@ def test_an_event_at_the_death_time_is_not_logged(cat):
     assert _events(log) == [
         (1, 0.0, "dose", "pulse", 1),
         (1, 0.0, "therapy_start", "pulse", 1),
+        (3, 0.0, "dose", "zap", 1),
         (3, 0.0, "therapy_start", "zap", 1),
     ]
     assert counts == [None, None]
@@ -496,3 +495,29 @@ def test_doses_of_a_lone_patient_at_its_last_dose_time(cat):
     assert sch.doses(k, 8.0, 1.0).tolist() == [1.0]
     assert sch.doses(k, 7.0, 1.0) is None
     assert sch.doses(k, 8.5, 1.0) is None
+
+
+def test_doses_of_a_later_therapy_are_logged_when_an_earlier_ones_patients_are_dead(cat):
+    # step [0, 1): pulse's only dose is for p0, dead at the start of the step; zap's
+    # dose for p1, alive, is still logged
+    pid = np.array([1, 2])
+    sch = _schedule(cat, 2, start={"pulse": [0.0, INF], "zap": [INF, 0.0]})
+    log = _log(cat)
+    _walk(sch, [0.0, 1.0], pid, log, alive=np.array([False, True]))
+    assert (2, 0.0, "dose", "zap", 1) in _events(log)
+    assert [e for e in _events(log) if e[0] == 1] == []
+
+
+def test_an_event_at_the_end_of_a_step_is_logged_once_in_the_next_step(cat):
+    """Steps are [t, t + dt): a start, an end or a side effect exactly at t + dt belongs
+    to the next step, also when the same course has another event in this one."""
+    pid = np.array([1, 2, 3, 4])
+    sch = _schedule(cat, 4, start={"pulse": [0.0, 1.0, INF, INF], "zap": [INF, INF, 0.0, 1.0]})
+    log = _log(cat)
+    _walk(sch, [float(d) for d in range(21)], pid, log)
+    want = _pulse_events(1, 0.0, 10.0) + _pulse_events(2, 1.0, 11.0)
+    for p, s in ((3, 0.0), (4, 1.0)):  # zap: doses at s, s + 3; both side effects at s + 2
+        want += [(p, s, "therapy_start", "zap", 1), (p, s, "dose", "zap", 1)]
+        want += [(p, s + 3.0, "dose", "zap", 1)]
+        want += [(p, s + 2.0, "side_effect", "zap", 1)] * 2
+    assert _events(log) == sorted(want)
