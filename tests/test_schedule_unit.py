@@ -19,8 +19,8 @@ import pytest
 from sim.config.schema import SideEffect, TherapyConfig
 from sim.core import rng
 from sim.model import schedule as schedule_module
-from sim.model.dynamics import lever_levels
 from sim.model.events import EventLog
+from sim.model.levers import lever_levels
 from sim.model.schedule import Schedule, side_effect_stream
 from sim.model.therapies import Catalog, activity
 
