@@ -183,3 +183,62 @@ def test_csf_change_from_labs_counts_undetectable_as_the_limit():
     assert np.isnan(got[2])  # no lumbar puncture on day 84
     t = target(quantity="csf_jcv_change_log10", value=-1.4, se=1.0, at_days=84.0)
     assert measure(t, out, StudyConfig()) == pytest.approx(-1.75)
+
+
+def test_csf_undetectable_reads_the_study_lod_and_only_sampled_alive_patients():
+    from sim.evidence.targets import add_csf_undetectable
+
+    patients = pd.DataFrame(
+        {
+            "strategy": ["s"] * 4,
+            "patient_id": [0, 1, 2, 3],
+            "died": [False, False, False, True],
+            "time_days": [365.0, 365.0, 365.0, 70.0],
+            "condition": "hiv",
+        }
+    )
+    labs = pd.DataFrame(
+        {
+            "strategy": ["s"] * 5,
+            "patient_id": [0, 1, 2, 2, 3],
+            "day": [56.0, 56.0, 0.0, 28.0, 56.0],
+            # 1.5 log10 = 32 copies: detected by the run's assay (LOD 10), not by the study's
+            "csf_jcv_log10": [1.5, 3.0, 4.0, 3.0, np.nan],
+            "csf_jcv_detectable": [1.0, 1.0, 1.0, 1.0, 0.0],
+        }
+    )
+    t = target(id="u", quantity="csf_undetectable", value=0.5, n=30, at_days=56.0, lod_copies=100.0)
+    out = add_csf_undetectable(patients, labs, t, run_lod=10.0)
+    col = out["csf_undetectable_u"].to_numpy()
+    assert col[0] == 1.0 and col[1] == 0.0 and np.isnan(col[2]) and col[3] == 1.0
+    # patient 3 died on day 70, after the day-56 sample: counted; patient 2 has no sample
+    assert measure(t, out, StudyConfig()) == pytest.approx(2 / 3)
+    # at the run's own LOD the 32-copy sample counts as detected
+    t10 = target(id="u", quantity="csf_undetectable", value=0.5, n=30, at_days=56.0)
+    out10 = add_csf_undetectable(patients, labs, t10, run_lod=10.0)
+    assert measure(t10, out10, StudyConfig()) == pytest.approx(1 / 3)
+    with pytest.raises(ConfigError, match="lod_copies"):
+        add_csf_undetectable(patients, labs, target(**{**t.__dict__, "lod_copies": 5.0}), 10.0)
+    with pytest.raises(ConfigError, match="lod_copies"):
+        check_targets([target(n=30, lod_copies=100.0)])  # an LOD on a survival target
+
+
+def test_extra_lumbar_punctures_change_no_outcome_and_no_other_sample():
+    """The evaluator adds the target's CSF days to its population's calendar; the
+    patients and every other lab value must stay the same (common random numbers)."""
+    from sim.engine.run import simulate
+
+    cfg = load_config(["cohort=hiv", "strategy=soc", "cohort.n=300"])
+    cfg.output.progress = False
+    p0, _, l0 = simulate(cfg)
+    cfg.monitoring.csf_days = sorted({*cfg.monitoring.csf_days, 56.0})
+    p1, _, l1 = simulate(cfg)
+    pd.testing.assert_frame_equal(p0, p1)
+    key = ["patient_id", "day"]
+    merged = l0.merge(l1, on=key, suffixes=("", "_x"))
+    assert len(merged) == len(l0)
+    other = merged[merged["day"] != 56.0]
+    for c, rows in (("csf_jcv_log10", other), ("cd4", merged), ("lymphocytes", merged)):
+        pd.testing.assert_series_equal(rows[c], rows[c + "_x"], check_names=False)
+    assert l1.loc[l1["day"] == 56.0, "csf_jcv_detectable"].notna().sum() > 0
+    assert l0.loc[l0["day"] == 56.0, "csf_jcv_detectable"].notna().sum() == 0

@@ -267,6 +267,7 @@ class Target:
     at_days: float = 365.0  # time point of survival figures
     predictor: str | None = None  # odds_ratio: lymphocyte_rise | cd4_rise | csf_jcv_fall
     therapy: str | None = None  # side_effect: count only this therapy's side effects
+    lod_copies: float | None = None  # csf_undetectable: the study assay's LOD (default: the run's)
     population: TargetPopulation = field(default_factory=TargetPopulation)
     role: str = "validation"  # fit | validation | input (a model input, shown not tested)
     source: str = MISSING

@@ -29,12 +29,15 @@ from sim.config.paths import get_value, with_values  # noqa: F401  (re-exported)
 from sim.config.schema import CONDITIONS, ConfigError, RunConfig, StudyConfig, Target
 from sim.outcomes.survival import kaplan_meier, survival_at
 
+PROPORTIONS = ("survival", "iris", "side_effect", "csf_undetectable")
+CSF_QUANTITIES = ("csf_jcv_change_log10", "csf_undetectable")
 QUANTITIES: dict[str, str] = {
     "survival": "Kaplan-Meier survival at at_days",
     "iris": "share of patients with PML-IRIS onset by at_days",
     "side_effect": "share of patients with at least one side effect",
     "median_time_to_death_days": "median time from diagnosis to death, among deaths by at_days",
     "csf_jcv_change_log10": "median CSF JCV change (log10) from diagnosis to at_days, alive",
+    "csf_undetectable": "share of alive patients sampled at at_days with CSF JCV below the LOD",
     "odds_ratio": "odds ratio of being alive at at_days for a month-1 change (predictor)",
 }
 PREDICTORS = ("lymphocyte_rise", "cd4_rise", "csf_jcv_fall")
@@ -55,7 +58,7 @@ def standard_error(t: Target) -> float:
         return float(t.se)
     if t.ci_low is not None and t.ci_high is not None:
         return (on_scale(t, t.ci_high) - on_scale(t, t.ci_low)) / (2.0 * Z95)
-    if t.n is not None and t.quantity in ("survival", "iris", "side_effect"):
+    if t.n is not None and t.quantity in PROPORTIONS:
         p = (t.value * t.n + 1.0) / (t.n + 2.0)
         return math.sqrt(p * (1.0 - p) / t.n)
     raise ConfigError(f"targets.items[{t.id}]", "needs se, ci_low/ci_high, or n")
@@ -69,7 +72,7 @@ def published_ci(t: Target) -> tuple[float, float]:
     if t.quantity == "odds_ratio":
         return t.value * math.exp(-Z95 * se), t.value * math.exp(Z95 * se)
     lo, hi = t.value - Z95 * se, t.value + Z95 * se
-    if t.quantity in ("survival", "iris", "side_effect"):
+    if t.quantity in PROPORTIONS:
         lo, hi = max(lo, 0.0), min(hi, 1.0)
     return lo, hi
 
@@ -141,6 +144,40 @@ def add_csf_change(
     return out
 
 
+def undetectable_column(t: Target) -> str:
+    return f"csf_undetectable_{t.id}"
+
+
+def add_csf_undetectable(
+    patients: pd.DataFrame, labs: pd.DataFrame, t: Target, run_lod: float
+) -> pd.DataFrame:
+    """Column csf_undetectable_<target id>: 1.0 if the CSF sample of the target's day
+    is below the target's LOD (the run's if it names none), 0.0 if above, NaN without
+    a sample.
+
+    A study's assay may be less sensitive than the run's (older PCR): a sample the
+    run's assay detects but below the study's LOD counts as undetectable there. A
+    study LOD below the run's cannot be resolved (ConfigError).
+    """
+    lod_copies = run_lod if t.lod_copies is None else t.lod_copies
+    if lod_copies < run_lod:
+        raise ConfigError(
+            f"targets.items[{t.id}].lod_copies",
+            f"{lod_copies:g} is below the run's assay limit monitoring.csf_jcv_lod_copies"
+            f" = {run_lod:g}; allowed: >= {run_lod:g}",
+        )
+    day = t.at_days
+    csf = labs.dropna(subset=["csf_jcv_detectable"])
+    csf = csf[np.isclose(csf["day"], day)]
+    below = (~csf["csf_jcv_detectable"].astype(bool)) | (
+        csf["csf_jcv_log10"].fillna(-np.inf) < np.log10(lod_copies)
+    )
+    key = ["strategy", "patient_id"]
+    value = pd.Series(below.to_numpy(float), index=pd.MultiIndex.from_frame(csf[key]))
+    idx = pd.MultiIndex.from_frame(patients[key])
+    return patients.assign(**{undetectable_column(t): value.reindex(idx).to_numpy()})
+
+
 def alive_at(patients: pd.DataFrame, day: float) -> np.ndarray:
     """1 if alive at `day` (all patients are followed to the horizon or death)."""
     return ((~patients["died"]) | (patients["time_days"] > day)).to_numpy(float)
@@ -192,6 +229,10 @@ def measure(t: Target, patients: pd.DataFrame, study: StudyConfig) -> float:
         alive = alive_at(p, t.at_days) > 0
         change = p.loc[alive, f"csf_jcv_change_{t.at_days:g}"].dropna()
         return float(change.median()) if len(change) else math.nan
+    if q == "csf_undetectable":
+        alive = alive_at(p, t.at_days) > 0
+        sampled = p.loc[alive, undetectable_column(t)].dropna()
+        return float(sampled.mean()) if len(sampled) else math.nan
     if q == "odds_ratio":
         exposed = month1_exposures(p, study)[t.predictor].to_numpy()
         return odds_ratio(alive_at(p, t.at_days), exposed)[0]
@@ -200,7 +241,7 @@ def measure(t: Target, patients: pd.DataFrame, study: StudyConfig) -> float:
 
 def mc_standard_error(t: Target, value: float, n: int) -> float:
     """Rough Monte Carlo error of a simulated value from n patients (distance scale)."""
-    if t.quantity in ("survival", "iris", "side_effect"):
+    if t.quantity in PROPORTIONS:
         return math.sqrt(max(value * (1.0 - value), 0.25 / n) / n)
     if t.quantity == "odds_ratio":
         return 4.0 / math.sqrt(n)  # sqrt(sum 1/cells) with ~n/4 per cell, an upper bound
@@ -263,6 +304,13 @@ class Evaluator:
             validate_model(cfg)  # the population's cohort preset and strategy
             cfg.model, cfg.therapies = base.model, base.therapies
             cfg.monitoring, cfg.seed, cfg.engine = base.monitoring, base.seed, base.engine
+            # lumbar punctures on the days the population's CSF figures were measured
+            # (extra samples change no dynamics and no other random number)
+            mine = [x for x in self.targets if scenario_of(x) == sc]
+            extra = {x.at_days for x in mine if x.quantity in CSF_QUANTITIES}
+            if not extra <= set(cfg.monitoring.csf_days):
+                cfg.monitoring = copy.copy(base.monitoring)
+                cfg.monitoring.csf_days = sorted({*base.monitoring.csf_days, *extra})
             cfg.cohort.n = n
             # follow long enough for this population's targets; each target reads its
             # own window (at_days), so a longer follow-up does not change it
@@ -286,9 +334,12 @@ class Evaluator:
             therapies = [t.therapy for t in mine if t.therapy]
             patients = add_therapy_side_effects(patients, events, therapies)
             days = [t.at_days for t in mine if t.quantity == "csf_jcv_change_log10"]
+            lod = run.monitoring.csf_jcv_lod_copies
             if days:
-                lod = run.monitoring.csf_jcv_lod_copies
                 patients = add_csf_change(patients, labs, days, lod)
+            for t in mine:
+                if t.quantity == "csf_undetectable":
+                    patients = add_csf_undetectable(patients, labs, t, lod)
             out[sc] = patients
         return out
 
@@ -315,7 +366,7 @@ _OR_SE_PER_ROOT_N = 6.0  # planning: sqrt(sum 1/cells) x sqrt(n) with the smalle
 
 def planned_mc_se(t: Target, n: int) -> float:
     """A conservative guess of the Monte Carlo se from n patients, before simulating."""
-    if t.quantity in ("survival", "iris", "side_effect"):
+    if t.quantity in PROPORTIONS:
         return math.sqrt(0.25 / n)  # the worst case p = 0.5
     if t.quantity == "odds_ratio":
         return _OR_SE_PER_ROOT_N / math.sqrt(n)
@@ -349,6 +400,9 @@ def measure_with_error(
     elif t.quantity == "csf_jcv_change_log10":
         alive = alive_at(p, t.at_days) > 0
         k = int(p.loc[alive, f"csf_jcv_change_{t.at_days:g}"].notna().sum())
+    elif t.quantity == "csf_undetectable":
+        alive = alive_at(p, t.at_days) > 0
+        k = int(p.loc[alive, undetectable_column(t)].notna().sum())
     else:
         k = len(p)
     se = mc_standard_error(t, value, max(k, 1))
@@ -441,8 +495,12 @@ def check_targets(items: list[Target]) -> None:
                 raise ConfigError(f"{key}.predictor", f"allowed: {', '.join(PREDICTORS)}")
             if t.value <= 0:
                 raise ConfigError(f"{key}.value", f"an odds ratio must be > 0, got {t.value}")
-        elif t.quantity in ("survival", "iris", "side_effect") and not 0.0 <= t.value <= 1.0:
+        elif t.quantity in PROPORTIONS and not 0.0 <= t.value <= 1.0:
             raise ConfigError(f"{key}.value", f"a proportion must be in [0, 1], got {t.value}")
+        if t.lod_copies is not None and (t.quantity != "csf_undetectable" or not t.lod_copies > 0):
+            raise ConfigError(
+                f"{key}.lod_copies", "only csf_undetectable targets name an LOD; must be > 0"
+            )
         if t.therapy is not None and t.quantity != "side_effect":
             raise ConfigError(f"{key}.therapy", "only side_effect targets name a therapy")
         if (t.ci_low is None) != (t.ci_high is None):
@@ -476,6 +534,7 @@ _QUANTITY_WORDS = {
     "median_time_to_death_days": r"death|died",
     "iris": r"\bIRIS\b",
     "csf_jcv_change_log10": r"copies|clearance|\bcleared\b|log10 (?:fall|decline|change)",
+    "csf_undetectable": r"copies|clearance|\bcleared\b|undetectable",
     "odds_ratio": r"\bOR\b|odds",
 }
 _LEAD_CITATION = re.compile(
@@ -505,7 +564,7 @@ def figures(t: Target) -> set[str]:
     """A target's figures as a config comment would quote them."""
     out = set(re.findall(r"\b\d+/\d+\b", t.source))
     v = t.value
-    if t.quantity in ("survival", "iris", "side_effect") and 0.0 < v < 1.0:
+    if t.quantity in PROPORTIONS and 0.0 < v < 1.0:
         out |= {f"{100 * v:.1f}%", f"{100 * v:g}%"}
         if len(f"{v:g}") > 3:
             out.add(f"{v:g}")

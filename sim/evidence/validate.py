@@ -5,7 +5,7 @@ from __future__ import annotations
 from sim.config import ConfigError, RunConfig
 from sim.config.checks import number, one_of, probability
 from sim.evidence.calibrate import check_params
-from sim.evidence.targets import Citation, check_targets, validation_citations
+from sim.evidence.targets import CSF_QUANTITIES, Citation, check_targets, validation_citations
 
 _COARSE = (
     "starting point of the fit: the coarse fit (model/default.yaml header) included "
@@ -70,13 +70,14 @@ def validate_study(cfg: RunConfig) -> None:
     number("study.lymphocyte_rise", st.lymphocyte_rise, 0.0, open_low=True)
     number("study.cd4_rise", st.cd4_rise, 0.0, open_low=True)
     number("study.csf_jcv_fall_log10", st.csf_jcv_fall_log10, 0.0)
-    csf_days = set(cfg.monitoring.csf_days)
+    # a CSF figure is measured on a visit day; the target's population gets a lumbar
+    # puncture that day (sim.evidence.targets.Evaluator)
+    visits = set(cfg.monitoring.visit_days)
     for i, t in enumerate(cfg.targets.items):
-        if t.quantity == "csf_jcv_change_log10" and t.at_days not in csf_days:
+        if t.quantity in CSF_QUANTITIES and t.at_days not in visits:
             raise ConfigError(
                 f"targets.items[{i}].at_days",
-                f"{t.at_days} is not a lumbar-puncture day {sorted(csf_days)}"
-                " (monitoring.csf_days)",
+                f"{t.at_days} is not a visit day {sorted(visits)} (monitoring.visit_days)",
             )
 
 
