@@ -242,3 +242,22 @@ def test_extra_lumbar_punctures_change_no_outcome_and_no_other_sample():
         pd.testing.assert_series_equal(rows[c], rows[c + "_x"], check_names=False)
     assert l1.loc[l1["day"] == 56.0, "csf_jcv_detectable"].notna().sum() > 0
     assert l0.loc[l0["day"] == 56.0, "csf_jcv_detectable"].notna().sum() == 0
+
+
+def test_baseline_cd4_exposure_odds_ratio_equals_the_two_by_two():
+    """OR of being alive for CD4 >= 100 at diagnosis (Berenguer 2003's comparison)."""
+    from sim.evidence.targets import exposure
+
+    # 2x2: CD4 >= 100 alive 30 / dead 10; CD4 < 100 alive 20 / dead 40 -> OR = 30*40/(10*20)
+    cd4 = np.r_[np.full(40, 150.0), np.full(60, 50.0)]
+    cd4[0] = 100.0  # the threshold itself counts as >= 100
+    died = np.r_[np.zeros(30, bool), np.ones(10, bool), np.zeros(20, bool), np.ones(40, bool)]
+    p = pd.DataFrame(
+        {"cd4_0": cd4, "died": died, "time_days": np.where(died, 100.0, 365.0), "condition": "hiv"}
+    )
+    assert exposure(p, StudyConfig(), "cd4_at_least_100").sum() == 40
+    t = target(
+        quantity="odds_ratio", predictor="cd4_at_least_100", value=2.7, ci_low=1.2, ci_high=6.2
+    )
+    check_targets([t])
+    assert measure(t, p, StudyConfig()) == pytest.approx(30 * 40 / (10 * 20), rel=1e-6)

@@ -38,9 +38,12 @@ QUANTITIES: dict[str, str] = {
     "median_time_to_death_days": "median time from diagnosis to death, among deaths by at_days",
     "csf_jcv_change_log10": "median CSF JCV change (log10) from diagnosis to at_days, alive",
     "csf_undetectable": "share of alive patients sampled at at_days with CSF JCV below the LOD",
-    "odds_ratio": "odds ratio of being alive at at_days for a month-1 change (predictor)",
+    "odds_ratio": "odds ratio of being alive at at_days for an exposure (predictor)",
 }
-PREDICTORS = ("lymphocyte_rise", "cd4_rise", "csf_jcv_fall")
+PREDICTORS = ("lymphocyte_rise", "cd4_rise", "csf_jcv_fall")  # seed 000's month-1 changes
+# baseline exposures a cohort study reports: name -> (patients column, threshold); the
+# exposure is column >= threshold (CD4 at diagnosis: the model's value, without assay noise)
+BASELINE_PREDICTORS: dict[str, tuple[str, float]] = {"cd4_at_least_100": ("cd4_0", 100.0)}
 ROLES = ("fit", "validation", "input")
 Z95 = 1.959963984540054
 
@@ -100,6 +103,14 @@ def month1_exposures(patients: pd.DataFrame, study: StudyConfig) -> pd.DataFrame
     if "csf_month1_measured" in patients:
         out.loc[~patients["csf_month1_measured"].astype(bool), "csf_jcv_fall"] = np.nan
     return out
+
+
+def exposure(patients: pd.DataFrame, study: StudyConfig, predictor: str) -> np.ndarray:
+    """0/1 exposure of each patient: a month-1 change or a baseline threshold."""
+    if predictor in BASELINE_PREDICTORS:
+        column, threshold = BASELINE_PREDICTORS[predictor]
+        return (patients[column] >= threshold).to_numpy(float)
+    return month1_exposures(patients, study)[predictor].to_numpy()
 
 
 def add_therapy_side_effects(
@@ -234,8 +245,7 @@ def measure(t: Target, patients: pd.DataFrame, study: StudyConfig) -> float:
         sampled = p.loc[alive, undetectable_column(t)].dropna()
         return float(sampled.mean()) if len(sampled) else math.nan
     if q == "odds_ratio":
-        exposed = month1_exposures(p, study)[t.predictor].to_numpy()
-        return odds_ratio(alive_at(p, t.at_days), exposed)[0]
+        return odds_ratio(alive_at(p, t.at_days), exposure(p, study, t.predictor))[0]
     raise ConfigError(f"targets.items[{t.id}].quantity", f"unknown quantity {q!r}")
 
 
@@ -392,7 +402,7 @@ def measure_with_error(
     if not math.isfinite(value):
         return value, math.nan, math.nan, math.nan
     if t.quantity == "odds_ratio":
-        exposed = month1_exposures(p, study)[t.predictor].to_numpy()
+        exposed = exposure(p, study, t.predictor)
         _, lo, hi, _ = odds_ratio(alive_at(p, t.at_days), exposed)
         return value, (math.log(hi) - math.log(lo)) / (2.0 * Z95), lo, hi
     if t.quantity == "median_time_to_death_days":
@@ -491,8 +501,9 @@ def check_targets(items: list[Target]) -> None:
                 f"unknown {t.population.condition!r}; allowed: all, {', '.join(CONDITIONS)}",
             )
         if t.quantity == "odds_ratio":
-            if t.predictor not in PREDICTORS:
-                raise ConfigError(f"{key}.predictor", f"allowed: {', '.join(PREDICTORS)}")
+            allowed = (*PREDICTORS, *BASELINE_PREDICTORS)
+            if t.predictor not in allowed:
+                raise ConfigError(f"{key}.predictor", f"allowed: {', '.join(allowed)}")
             if t.value <= 0:
                 raise ConfigError(f"{key}.value", f"an odds ratio must be > 0, got {t.value}")
         elif t.quantity in PROPORTIONS and not 0.0 <= t.value <= 1.0:
