@@ -265,7 +265,7 @@ class Target:
     n: int | None = None  # patients behind a proportion (binomial error if no CI)
     se: float | None = None  # explicit standard error (say why in `note`)
     at_days: float = 365.0  # time point of survival figures
-    predictor: str | None = None  # odds_ratio: lymphocyte_rise | cd4_rise | csf_jcv_fall | cd4_at_least_100
+    predictor: str | None = None  # odds_ratio: see sim.evidence.targets (PREDICTORS, BASELINE_)
     therapy: str | None = None  # side_effect: count only this therapy's side effects
     lod_copies: float | None = None  # csf_undetectable: the study assay's LOD (default: the run's)
     population: TargetPopulation = field(default_factory=TargetPopulation)
