@@ -33,6 +33,7 @@ from scipy.stats import qmc
 from sim.config.ensemble import load_ensemble  # noqa: F401  (re-exported)
 from sim.config.schema import CalibParam, ConfigError, RunConfig, Target
 from sim.evidence.targets import (
+    RATIOS,
     Evaluator,
     get_value,
     mc_standard_error,
@@ -92,14 +93,14 @@ def distance(sim: dict[str, float], targets: list[Target]) -> float:
     total = 0.0
     for t in targets:
         x = sim[t.id]
-        if not math.isfinite(x) or (t.quantity == "odds_ratio" and x <= 0):
+        if not math.isfinite(x) or (t.quantity in RATIOS and x <= 0):
             return PENALTY
         total += ((on_scale(t, x) - on_scale(t, t.value)) / standard_error(t)) ** 2
     return total
 
 
 def implausibility(t: Target, sim: float, n: int) -> float:
-    if not math.isfinite(sim) or (t.quantity == "odds_ratio" and sim <= 0):
+    if not math.isfinite(sim) or (t.quantity in RATIOS and sim <= 0):
         return math.inf
     se = math.hypot(standard_error(t), mc_standard_error(t, sim, n))
     return abs(on_scale(t, sim) - on_scale(t, t.value)) / se

@@ -98,7 +98,7 @@ def plot_fit(fit: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     fig, ax = plt.subplots(figsize=(9, 0.38 * len(fit) + 1.5))
     y = np.arange(len(fit))[::-1]
     for yi, r in zip(y, fit.itertuples(), strict=True):
-        ratio = r.quantity == "odds_ratio"
+        ratio = r.quantity in ("odds_ratio", "hazard_ratio")
 
         def rel(x, pub=r.published, ratio=ratio, se=r.se):
             # distance in published standard errors keeps survival, IRIS, days and ORs on one axis

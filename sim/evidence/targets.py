@@ -31,6 +31,7 @@ from sim.outcomes.survival import kaplan_meier, survival_at
 
 PROPORTIONS = ("survival", "iris", "side_effect", "csf_undetectable")
 CSF_QUANTITIES = ("csf_jcv_change_log10", "csf_undetectable")
+RATIOS = ("odds_ratio", "hazard_ratio")  # compared on the log scale
 QUANTITIES: dict[str, str] = {
     "survival": "Kaplan-Meier survival at at_days",
     "iris": "share of patients with PML-IRIS onset by at_days",
@@ -39,18 +40,21 @@ QUANTITIES: dict[str, str] = {
     "csf_jcv_change_log10": "median CSF JCV change (log10) from diagnosis to at_days, alive",
     "csf_undetectable": "share of alive patients sampled at at_days with CSF JCV below the LOD",
     "odds_ratio": "odds ratio of being alive at at_days for an exposure (predictor)",
+    "hazard_ratio": "Cox hazard ratio of death by at_days per unit of a baseline covariate",
 }
 PREDICTORS = ("lymphocyte_rise", "cd4_rise", "csf_jcv_fall")  # seed 000's month-1 changes
 # baseline exposures a cohort study reports: name -> (patients column, threshold); the
 # exposure is column >= threshold (CD4 at diagnosis: the model's value, without assay noise)
 BASELINE_PREDICTORS: dict[str, tuple[str, float]] = {"cd4_at_least_100": ("cd4_0", 100.0)}
+# continuous covariates of hazard_ratio targets: name -> (patients column, unit)
+COVARIATES: dict[str, tuple[str, float]] = {"cd4_per_100": ("cd4_0", 100.0)}
 ROLES = ("fit", "validation", "input")
 Z95 = 1.959963984540054
 
 
 def on_scale(t: Target, x: float) -> float:
     """The scale distances are measured on: log for odds ratios, natural otherwise."""
-    if t.quantity == "odds_ratio":
+    if t.quantity in RATIOS:
         return math.log(x) if x > 0 else -math.inf
     return x
 
@@ -72,7 +76,7 @@ def published_ci(t: Target) -> tuple[float, float]:
     if t.ci_low is not None and t.ci_high is not None:
         return float(t.ci_low), float(t.ci_high)
     se = standard_error(t)
-    if t.quantity == "odds_ratio":
+    if t.quantity in RATIOS:
         return t.value * math.exp(-Z95 * se), t.value * math.exp(Z95 * se)
     lo, hi = t.value - Z95 * se, t.value + Z95 * se
     if t.quantity in PROPORTIONS:
@@ -218,6 +222,24 @@ def odds_ratio(alive: np.ndarray, exposed: np.ndarray) -> tuple[float, float, fl
     )
 
 
+def hazard_ratio(
+    patients: pd.DataFrame, covariate: str, at_days: float
+) -> tuple[float, float, float]:
+    """Cox proportional-hazards HR of death by at_days per unit of a baseline covariate
+    (statsmodels PHReg, Breslow ties): HR and its Wald 95% CI; NaN without deaths."""
+    import statsmodels.api as sm
+
+    column, unit = COVARIATES[covariate]
+    x = (patients[column].to_numpy(float) / unit)[:, None]
+    time = np.minimum(patients["time_days"].to_numpy(float), at_days)
+    died = patients["died"].to_numpy(bool) & (patients["time_days"].to_numpy() <= at_days)
+    if died.sum() == 0 or died.all():
+        return (math.nan,) * 3
+    fit = sm.PHReg(time, x, status=died.astype(float), ties="breslow").fit(disp=0)
+    beta, se = float(fit.params[0]), float(fit.bse[0])
+    return math.exp(beta), math.exp(beta - Z95 * se), math.exp(beta + Z95 * se)
+
+
 def measure(t: Target, patients: pd.DataFrame, study: StudyConfig) -> float:
     """The target's quantity on simulated patients of one strategy."""
     p = patients
@@ -244,6 +266,8 @@ def measure(t: Target, patients: pd.DataFrame, study: StudyConfig) -> float:
         alive = alive_at(p, t.at_days) > 0
         sampled = p.loc[alive, undetectable_column(t)].dropna()
         return float(sampled.mean()) if len(sampled) else math.nan
+    if q == "hazard_ratio":
+        return hazard_ratio(p, t.predictor, t.at_days)[0]
     if q == "odds_ratio":
         return odds_ratio(alive_at(p, t.at_days), exposure(p, study, t.predictor))[0]
     raise ConfigError(f"targets.items[{t.id}].quantity", f"unknown quantity {q!r}")
@@ -255,6 +279,8 @@ def mc_standard_error(t: Target, value: float, n: int) -> float:
         return math.sqrt(max(value * (1.0 - value), 0.25 / n) / n)
     if t.quantity == "odds_ratio":
         return 4.0 / math.sqrt(n)  # sqrt(sum 1/cells) with ~n/4 per cell, an upper bound
+    if t.quantity == "hazard_ratio":  # 1 / sqrt(deaths x var(covariate)), both >= n/4 and 1
+        return 2.0 / math.sqrt(n)
     if t.quantity == "median_time_to_death_days":
         return 1.253 * value / math.sqrt(n)  # median of a roughly exponential sample
     if t.quantity == "csf_jcv_change_log10":
@@ -380,6 +406,8 @@ def planned_mc_se(t: Target, n: int) -> float:
         return math.sqrt(0.25 / n)  # the worst case p = 0.5
     if t.quantity == "odds_ratio":
         return _OR_SE_PER_ROOT_N / math.sqrt(n)
+    if t.quantity == "hazard_ratio":
+        return mc_standard_error(t, t.value, n)
     if t.quantity == "median_time_to_death_days":  # deaths ~ n / 2, median up to 1.5 x published
         return mc_standard_error(t, 1.5 * t.value, n // 2)
     return mc_standard_error(t, t.value, n)
@@ -404,6 +432,9 @@ def measure_with_error(
     if t.quantity == "odds_ratio":
         exposed = exposure(p, study, t.predictor)
         _, lo, hi, _ = odds_ratio(alive_at(p, t.at_days), exposed)
+        return value, (math.log(hi) - math.log(lo)) / (2.0 * Z95), lo, hi
+    if t.quantity == "hazard_ratio":
+        _, lo, hi = hazard_ratio(p, t.predictor, t.at_days)
         return value, (math.log(hi) - math.log(lo)) / (2.0 * Z95), lo, hi
     if t.quantity == "median_time_to_death_days":
         k = int((p["died"] & (p["time_days"] <= t.at_days)).sum())
@@ -506,6 +537,11 @@ def check_targets(items: list[Target]) -> None:
                 raise ConfigError(f"{key}.predictor", f"allowed: {', '.join(allowed)}")
             if t.value <= 0:
                 raise ConfigError(f"{key}.value", f"an odds ratio must be > 0, got {t.value}")
+        elif t.quantity == "hazard_ratio":
+            if t.predictor not in COVARIATES:
+                raise ConfigError(f"{key}.predictor", f"allowed: {', '.join(COVARIATES)}")
+            if t.value <= 0:
+                raise ConfigError(f"{key}.value", f"a hazard ratio must be > 0, got {t.value}")
         elif t.quantity in PROPORTIONS and not 0.0 <= t.value <= 1.0:
             raise ConfigError(f"{key}.value", f"a proportion must be in [0, 1], got {t.value}")
         if t.lod_copies is not None and (t.quantity != "csf_undetectable" or not t.lod_copies > 0):
@@ -547,6 +583,7 @@ _QUANTITY_WORDS = {
     "csf_jcv_change_log10": r"copies|clearance|\bcleared\b|log10 (?:fall|decline|change)",
     "csf_undetectable": r"copies|clearance|\bcleared\b|undetectable",
     "odds_ratio": r"\bOR\b|odds",
+    "hazard_ratio": r"\ba?HR\b|hazard ratio",
 }
 _LEAD_CITATION = re.compile(
     r"([A-Z][\w'-]*(?: [A-Z][a-z][\w'-]*)*)(?: [A-Z]{1,3})?(?: et al\.)?,?[^;(]*?"
@@ -581,6 +618,8 @@ def figures(t: Target) -> set[str]:
             out.add(f"{v:g}")
     elif t.quantity == "odds_ratio":
         out.add(f"OR {v:g}")
+    elif t.quantity == "hazard_ratio":
+        out |= {f"HR {v:g}", f"aHR {v:g}"}
     elif t.quantity == "median_time_to_death_days":
         out |= {f"{v:g} d", f"{v:g} days"}
     return out
