@@ -63,6 +63,7 @@ class LifetimeConfig:
     background_male: Gompertz = field(default_factory=Gompertz)
     background_female: Gompertz = field(default_factory=Gompertz)
     excess_mortality_per_year: dict[str, float] = field(default_factory=dict)  # by condition
+    # by residual mRS 0..5, multiplying the background (general-population) hazard
     mrs_mortality_hr: list[float] = field(default_factory=lambda: [1.0] * MRS_LEVELS)
 
 
