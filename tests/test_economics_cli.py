@@ -53,7 +53,7 @@ def test_psa_run_writes_the_contract(psa_run):
     merged = evppi.merge(evpi, on="wtp")
     assert (merged["evppi"] <= merged["evpi"] + 1e-6 * (1 + merged["evpi"])).all()
     dsa = pd.read_csv(out / "dsa.csv")
-    assert dsa["swing"].is_monotonic_decreasing and len(dsa) == 10
+    assert dsa["swing"].is_monotonic_decreasing and len(dsa) == 11
     for f in ("ce_plane.png", "ceac.png", "evpi.png", "tornado.png"):
         assert (out / f).stat().st_size > 0  # report.md: its content is tested below
     meta = json.loads((out / "run.json").read_text())
@@ -161,7 +161,7 @@ def test_dsa_rows_equal_fresh_runs_at_the_low_and_high_values(psa_run):
     )
     for key, side in (
         ("economics.discount.costs", "low"),
-        ("therapies.vst.levers.effector_transfer_per_dose", "high"),
+        ("therapies.rhil7.levers.lymphocyte_expansion_per_day", "high"),
     ):
         value = dsa.loc[key, side]
         m = _base_case([f"strategy=[{c},{s}]", f"{key}={value}"])
@@ -172,15 +172,55 @@ def test_dsa_rows_equal_fresh_runs_at_the_low_and_high_values(psa_run):
         assert dsa.loc[key, f"icer_{side}"] == pytest.approx(dc / dq, rel=1e-9), key
 
 
+def test_dsa_compares_the_optimum_with_its_nearest_frontier_neighbour(psa_run):
+    """Issue 15: the default one-way pair is the optimal strategy at the WTP (highest NMB
+    in cea.csv) against the frontier strategy whose NMB is closest to it, which is
+    adjacent to it on the frontier (computed here from cea.csv)."""
+    out, _ = psa_run
+    dsa = pd.read_csv(out / "dsa.csv")
+    cea = pd.read_csv(out / "cea.csv")
+    s, c = dsa["strategy"].iloc[0], dsa["comparator"].iloc[0]
+    assert s == cea.loc[cea["nmb"].idxmax(), "strategy"]
+    front = list(cea.loc[~cea["dominated"], "strategy"])
+    i = front.index(s)
+    neighbours = [front[k] for k in (i - 1, i + 1) if 0 <= k < len(front)]
+    nmb = cea.set_index("strategy")["nmb"]
+    assert c == max(neighbours, key=lambda n: nmb[n])
+    assert dsa["inc_nmb_base"].iloc[0] == pytest.approx(nmb[s] - nmb[c], rel=1e-12)
+    assert dsa["inc_nmb_base"].iloc[0] >= 0  # the optimum is ahead at base case
+
+
+def test_no_tornado_row_is_zero_when_its_input_enters_the_comparison(psa_run):
+    """An input that can move the pair's costs or QALYs (`enters`) has a non-zero swing;
+    one of a therapy neither strategy gives has exactly none (same patients, same
+    numbers). The report and the tornado show only the inputs that enter."""
+    out, _ = psa_run
+    dsa = pd.read_csv(out / "dsa.csv")
+    s, c = dsa["strategy"].iloc[0], dsa["comparator"].iloc[0]
+    cfg = load_config(SMALL)
+    used = {s, c} & {"il7", "pd1", "vst"}
+    therapy_of = {"il7": "rhil7", "pd1": "pembrolizumab", "vst": "vst"}
+    for r in dsa.itertuples():
+        owner = next((t for t in therapy_of.values() if f"{t}." in r.key), None)
+        assert r.enters == (owner is None or owner in {therapy_of[x] for x in used}), r.key
+        if r.enters:
+            assert r.swing > 0, r.key
+        else:
+            assert r.inc_nmb_low == r.inc_nmb_high == r.inc_nmb_base, r.key
+    assert dsa["enters"].sum() >= 7 and cfg.economics.dsa.params[0].unit
+
+
 def test_dsa_price_rows_are_linear_and_count_the_discounted_doses(psa_run):
     """A price enters costs linearly: inc NMB at low, base and high lie on one line, whose
-    slope is minus the difference in discounted doses per patient. For the VST price in
-    VST vs SOC that is the VST infusions of the VST arm, counted here from its event log
-    and discounted continuously by hand, (1 + r)^(-t / 365.25)."""
+    slope is minus the difference in discounted doses per patient. For the price of the
+    compared strategy's own therapy (e.g. rhIL-7 in il7 vs soc) that is its doses in that
+    arm, counted here from the event log and discounted continuously by hand,
+    (1 + r)^(-t / 365.25)."""
     out, _ = psa_run
     dsa = pd.read_csv(out / "dsa.csv").set_index("key")
     s, c = dsa["strategy"].iloc[0], dsa["comparator"].iloc[0]
-    assert (s, c) == ("vst", "soc")
+    therapy = {"il7": "rhil7", "pd1": "pembrolizumab", "vst": "vst"}[s]
+    assert c == "soc"  # the comparator gives none of it
     base = dsa["inc_nmb_base"].iloc[0]
     for key in dsa.index[dsa.index.str.startswith("economics.costs.")]:
         r = dsa.loc[key]
@@ -189,20 +229,13 @@ def test_dsa_price_rows_are_linear_and_count_the_discounted_doses(psa_run):
         assert slope_low == pytest.approx(slope_high, rel=1e-9, abs=1e-9), key
     cfg = load_config([*SMALL, f"strategy=[{s}]", "economics.dsa.params=[]"])
     _, events, _ = simulate(cfg)
-    doses = events[(events["event"] == "dose") & (events["detail"] == "vst")]
+    doses = events[(events["event"] == "dose") & (events["therapy"] == therapy)]
     rate = cfg.economics.discount.costs
     per_patient = ((1 + rate) ** (-doses["time_days"] / 365.25)).sum() / cfg.cohort.n
-    assert 2.0 < per_patient < 3.0  # 3 infusions, some patients die before the last
-    r = dsa.loc["economics.costs.therapies.vst.per_dose"]
+    assert 2.0 < per_patient < 3.0  # 3 doses, some patients die before the last
+    r = dsa.loc[f"economics.costs.therapies.{therapy}.per_dose"]
     slope = (r["inc_nmb_high"] - r["inc_nmb_low"]) / (r["high"] - r["low"])
     assert slope == pytest.approx(-per_patient, rel=1e-9)
-    # inputs neither strategy uses (rhIL-7 and pembrolizumab) leave the same patients
-    # with the same numbers: zero swing, exactly
-    for key in (
-        "economics.costs.therapies.rhil7.per_dose",
-        "therapies.pembrolizumab.levers.t_cell_function",
-    ):
-        assert dsa.loc[key, "inc_nmb_low"] == dsa.loc[key, "inc_nmb_high"] == base
     assert np.allclose(dsa["swing"], (dsa["inc_nmb_high"] - dsa["inc_nmb_low"]).abs(), rtol=1e-12)
 
 
@@ -250,7 +283,9 @@ def test_report_md_states_the_run_and_repeats_its_tables(psa_run):
     breakdown = pd.read_csv(out / "cost_breakdown.csv").set_index("strategy")
     assert np.allclose(costs.map(_num).to_numpy(), breakdown.loc[costs.index].to_numpy(), atol=0.5)
     dsa = pd.read_csv(out / "dsa.csv")
-    one_way = tables["One-way sensitivity (dsa.csv): vst vs soc"]
+    s, c = dsa["strategy"].iloc[0], dsa["comparator"].iloc[0]
+    one_way = tables[f"One-way sensitivity (dsa.csv): {s} vs {c}"]
+    dsa = dsa[dsa["enters"]]  # inputs of therapies neither strategy gives are left out
     assert list(one_way["label"]) == list(dsa["label"])  # largest swing first
     for col in ("inc_nmb_low", "inc_nmb_high", "swing"):
         assert np.allclose(one_way[col].map(_num), dsa[col], atol=0.5), col

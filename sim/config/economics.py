@@ -36,9 +36,15 @@ class CostsConfig:
     lumbar_puncture: float = 0.0  # incl. CSF JCV PCR
     side_effect: float = 0.0  # managing a non-severe side effect
     severe_side_effect: float = 0.0  # managing a severe side effect (admission)
-    death: float = 0.0  # end-of-life care, once at death during follow-up
+    death: float = 0.0  # end-of-life care, once at every death (follow-up or lifetime)
     long_term_care_per_year: list[float] = field(default_factory=lambda: [0.0] * MRS_LEVELS)
     condition_care_per_year: dict[str, float] = field(default_factory=dict)
+    # yearly condition care between discharge and the horizon where it differs from
+    # condition_care_per_year (e.g. minus drugs the event log already costs)
+    condition_care_acute_per_year: dict[str, float] = field(default_factory=dict)
+    # share of long-term and condition care costed between discharge and the horizon
+    # (0 = care starts at the horizon, as before issue 15)
+    post_discharge_care_share: float = 1.0
 
 
 @dataclass
@@ -123,13 +129,14 @@ class DSAParam:
     low: float = MISSING
     high: float = MISSING
     label: str = ""
+    unit: str = ""  # of low / high, for the tornado and report (e.g. "GBP per dose")
 
 
 @dataclass
 class DSAConfig:
     params: list[DSAParam] = field(default_factory=list)  # empty = no one-way analysis
-    strategy: str = ""  # the strategy compared ("" = the most effective non-dominated one)
-    comparator: str = ""  # "" = the first strategy in the run
+    strategy: str = ""  # the strategy compared ("" = the optimal one at economics.wtp)
+    comparator: str = ""  # "" = the strategy's nearest frontier neighbour (closest NMB)
 
 
 @dataclass

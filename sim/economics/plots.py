@@ -98,7 +98,9 @@ def plot_evpi(evpi: pd.DataFrame, evppi: pd.DataFrame | None, currency: str, pat
 
 
 def plot_tornado(dsa: pd.DataFrame, currency: str, path: Path) -> Path:
-    d = dsa.iloc[::-1]  # largest swing on top
+    """Bars of the inputs that enter the comparison (`enters`), largest swing on top."""
+    shown = dsa[dsa["enters"].astype(bool)] if "enters" in dsa else dsa
+    d = (shown if len(shown) else dsa).iloc[::-1]  # largest swing on top
     base = float(d["inc_nmb_base"].iloc[0])
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(d) + 1.5))
     y = np.arange(len(d))

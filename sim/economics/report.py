@@ -68,12 +68,14 @@ def report(
     ]
     if dsa is not None and len(dsa):
         s, c = dsa["strategy"].iloc[0], dsa["comparator"].iloc[0]
+        shown = dsa[dsa["enters"].astype(bool)]
+        left_out = list(dsa.loc[~dsa["enters"].astype(bool), "label"])
         out += [
             "",
             f"## One-way sensitivity (dsa.csv): {s} vs {c}",
             "",
             _md(
-                dsa[["label", "low", "high", "inc_nmb_low", "inc_nmb_high", "swing"]],
+                shown[["label", "low", "high", "unit", "inc_nmb_low", "inc_nmb_high", "swing"]],
                 {
                     "inc_nmb_low": ",.0f",
                     "inc_nmb_high": ",.0f",
@@ -83,6 +85,13 @@ def report(
                 },
             ),
         ]
+        if left_out:
+            out += [
+                "",
+                f"Not in this comparison (inputs of therapies neither {s} nor {c} gives): "
+                + ", ".join(left_out)
+                + ".",
+            ]
     if evpi is not None and ceac is not None:
         at = ceac[ceac["wtp"] == ceac["wtp"].iloc[(ceac["wtp"] - e.wtp).abs().argmin()]]
         w = float(at["wtp"].iloc[0])

@@ -77,9 +77,11 @@ def validate_economics(cfg: RunConfig) -> None:
     ):
         number(f"economics.costs.{name}", getattr(c, name), 0.0)
     _levels("economics.costs.long_term_care_per_year", c.long_term_care_per_year, 0.0, math.inf)
-    for cond, v in c.condition_care_per_year.items():
-        one_of(f"economics.costs.condition_care_per_year.{cond}", cond, CONDITIONS)
-        number(f"economics.costs.condition_care_per_year.{cond}", v, 0.0)
+    for name in ("condition_care_per_year", "condition_care_acute_per_year"):
+        for cond, v in getattr(c, name).items():
+            one_of(f"economics.costs.{name}.{cond}", cond, CONDITIONS)
+            number(f"economics.costs.{name}.{cond}", v, 0.0)
+    number("economics.costs.post_discharge_care_share", c.post_discharge_care_share, 0.0, 1.0)
     unpriced = [t for t in cfg.therapies if t not in c.therapies]
     if unpriced:  # a silent zero would flatter the strategies that use it
         raise ConfigError(
@@ -154,5 +156,9 @@ def validate_economics(cfg: RunConfig) -> None:
         name = getattr(d, side)
         if name:
             one_of(f"economics.dsa.{side}", name, cfg.strategy)
+    if d.strategy and d.strategy == d.comparator:
+        raise ConfigError(
+            "economics.dsa.comparator", f"must differ from economics.dsa.strategy ({d.strategy})"
+        )
     if d.params and len(cfg.strategy) < 2:
         raise ConfigError("economics.dsa.params", "a one-way analysis needs >= 2 strategies")

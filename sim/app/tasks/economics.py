@@ -26,7 +26,7 @@ from sim.config.schema import RunConfig
 from sim.core import io
 from sim.economics import plots as eplots
 from sim.economics.decision import cea_table, format_cea
-from sim.economics.dsa import one_way
+from sim.economics.dsa import default_pair, one_way
 from sim.economics.psa import run_psa, strategy_means, uncertainty_table
 from sim.economics.report import report
 from sim.economics.sampling import draw_parameters, groups
@@ -88,16 +88,6 @@ def add_increment_se(cea: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
     return cea
 
 
-def _dsa_pair(cfg: RunConfig, cea: pd.DataFrame) -> tuple[str, str]:
-    d = cfg.economics.dsa
-    comparator = d.comparator or next(iter(cfg.strategy))
-    if d.strategy:
-        return d.strategy, comparator
-    front = cea[~cea["dominated"] & (cea["strategy"] != comparator)]
-    pool = front if len(front) else cea[cea["strategy"] != comparator]
-    return str(pool.sort_values("qaly")["strategy"].iloc[-1]), comparator
-
-
 def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     out, started, prov = begin(out, resolved_yaml)
     e = cfg.economics
@@ -118,7 +108,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
 
     dsa = None
     if e.dsa.params:
-        strategy, comparator = _dsa_pair(cfg, cea)
+        strategy, comparator = default_pair(cea, e.dsa.strategy, e.dsa.comparator)
         steps = 2 * len(e.dsa.params)
         with tqdm(total=steps, desc="one-way", disable=not cfg.output.progress) as bar:
             dsa = one_way(cfg, strategy, comparator, on_step=lambda: bar.update(1))
