@@ -80,6 +80,11 @@ def test_same_seed_same_numbers(psa_run, tmp_path):
         ("economics.costs.therapies.vst.per_dose=-1", "economics.costs.therapies.vst.per_dose"),
         ("economics.utilities.by_mrs=[1.2,0.8,0.7,0.6,0.4,0.2]", "economics.utilities.by_mrs.0"),
         ("economics.utilities.by_mrs=[0.9,0.8]", "economics.utilities.by_mrs"),
+        (
+            "economics.utilities.by_mrs=[0.9,0.85,0.74,0.62,0.28,0.41]",
+            "economics.utilities.by_mrs.5",
+        ),
+        ("economics.psa.correlations.0.rho=0.99", "economics.psa.correlations"),
         ("economics.psa.params.0.kind=weibull", "economics.psa.params.0.kind"),
         ("economics.psa.params.6.sd=0.9", "economics.psa.params.6.sd"),
         ("economics.psa.params.0.key=economics.costs.nope", "economics.costs.nope"),

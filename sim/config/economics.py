@@ -103,7 +103,8 @@ class PSAParam:
 
 @dataclass
 class Correlation:
-    """Rank correlation between two PSA inputs (Gaussian copula)."""
+    """Spearman (rank) correlation between two PSA inputs, realised by a Gaussian copula
+    with Pearson correlation 2 sin(pi rho / 6)."""
 
     a: str = MISSING
     b: str = MISSING
@@ -121,6 +122,8 @@ class PSAConfig:
     wtp_max: float = 100000.0  # CEAC / EVPI grid: 0 .. wtp_max
     wtp_points: int = 41
     evppi: bool = True  # regression EVPPI for each parameter group
+    # make each draw's utilities non-increasing with mRS (sampling.order_utilities)
+    ordered_utilities: bool = True
 
 
 @dataclass

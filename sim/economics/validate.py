@@ -95,6 +95,13 @@ def validate_economics(cfg: RunConfig) -> None:
         number(f"economics.costs.therapies.{t}.per_day", tc.per_day, 0.0)
     u = e.utilities
     _levels("economics.utilities.by_mrs", u.by_mrs, UTILITY_MIN, 1.0)
+    for i in range(1, MRS_LEVELS):
+        if u.by_mrs[i] > u.by_mrs[i - 1]:
+            raise ConfigError(
+                f"economics.utilities.by_mrs.{i}",
+                f"must be <= the utility of mRS {i - 1} ({u.by_mrs[i - 1]}): utilities may not "
+                f"rise with disability, got {u.by_mrs[i]}",
+            )
     number("economics.utilities.iris_decrement", u.iris_decrement, 0.0, 1.0)
     number(
         "economics.utilities.severe_side_effect_qaly_loss", u.severe_side_effect_qaly_loss, 0.0, 1.0
@@ -137,7 +144,8 @@ def validate_economics(cfg: RunConfig) -> None:
         if np.linalg.eigvalsh(r).min() <= 0.0:
             raise ConfigError(
                 "economics.psa.correlations",
-                "the correlation matrix is not positive definite; weaken some rho values",
+                "the copula correlation matrix (2 sin(pi rho / 6) of each Spearman rho) is "
+                "not positive definite; weaken some rho values",
             )
     if psa.draws > 0 and psa.ensemble:
         from sim.config.ensemble import load_ensemble

@@ -29,7 +29,7 @@ from sim.economics.decision import cea_table, format_cea
 from sim.economics.dsa import default_pair, one_way
 from sim.economics.psa import run_psa, strategy_means, uncertainty_table
 from sim.economics.report import report
-from sim.economics.sampling import draw_parameters, groups
+from sim.economics.sampling import draw_parameters, groups, order_utilities
 from sim.economics.validate import validate_economics as validate  # noqa: F401  (task hook)
 from sim.economics.values import VALUE_COLUMNS, patient_values
 from sim.economics.voi import ceac, evpi, evppi, wtp_grid
@@ -115,11 +115,14 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         io.write_csv(out / "dsa.csv", dsa)
 
     psa = params = ceac_t = evpi_t = evppi_t = unc = None
+    n_reordered = 0
     if e.psa.draws > 0:
         from sim.config.ensemble import load_ensemble
 
         ensemble = load_ensemble(e.psa.ensemble) if e.psa.ensemble else None
         params = draw_parameters(e.psa, cfg.seed, ensemble)
+        if e.psa.ordered_utilities:
+            params, n_reordered = order_utilities(params, list(e.utilities.by_mrs))
         with tqdm(
             total=e.psa.draws, desc="PSA", unit="draw", disable=not cfg.output.progress
         ) as bar:
