@@ -276,6 +276,14 @@ def test_report_md_states_the_run_and_repeats_its_tables(psa_run):
     assert "simulated acute phase 365 days, then lifetime" in text
     assert f"300 patients per strategy (mixed_seed000 mix), seed {cfg.seed}" in text
     assert "willingness to pay 30,000 per QALY" in text
+    # issue 15: no NICE reference-case claim with a Japanese value set; say what it is
+    assert "(NICE reference case)" not in text and "not a NICE reference case" in text
+    assert "Utilities: EQ-5D-5L by mRS" in text and "Japanese value set" in text
+    prices = next(line for line in text.splitlines() if "Prices that are ASSUMPTIONS" in line)
+    assert "(rhil7) 5,000 per dose" in prices and "(vst) 50,000 per dose" in prices
+    assert "(pembrolizumab)" not in prices  # sourced (BNF, NICE TA830)
+    # numbers of 1,000 or more print to the unit (no "3,632,387,917.156")
+    assert not re.search(r"\d,\d{3}\.\d", text)
     tables = _md_tables(text)
     cea = pd.read_csv(out / "cea.csv").set_index("strategy")
     inc = tables["Incremental analysis (cea.csv)"].set_index("strategy")
@@ -284,6 +292,13 @@ def test_report_md_states_the_run_and_repeats_its_tables(psa_run):
         got = inc[col].map(_num).to_numpy()
         want = cea[col].to_numpy()
         assert np.allclose(got, want, atol=half_unit, equal_nan=True), col
+    # the decision at NICE's 20,000 and 30,000 per QALY
+    by_wtp = tables["Decision at each threshold (GBP per QALY)"].set_index("strategy")
+    for w in (20000, 30000):
+        want = w * cea["qaly"] - cea["cost"]
+        got = by_wtp[f"NMB at {w:,}"].map(_num)
+        assert np.allclose(got, want.loc[got.index], atol=0.5), w
+        assert f"{w:,}: {want.idxmax()}" in text
     costs = tables["Cost components (cost_breakdown.csv)"].set_index("strategy")
     breakdown = pd.read_csv(out / "cost_breakdown.csv").set_index("strategy")
     assert np.allclose(costs.map(_num).to_numpy(), breakdown.loc[costs.index].to_numpy(), atol=0.5)
@@ -303,9 +318,66 @@ def test_report_md_states_the_run_and_repeats_its_tables(psa_run):
     psa = tables["Probabilistic analysis (6 draws x 40 patients)"].set_index("strategy")
     at_w = ceac[ceac["wtp"] == w].set_index("strategy")
     assert np.allclose(psa["probability"].map(_num), at_w.loc[psa.index, "probability"], atol=5e-4)
+    for w in (20000, 30000):  # the CEAC at both thresholds (on the grid of 5 points here)
+        g = ceac["wtp"].unique()[np.abs(ceac["wtp"].unique() - w).argmin()]
+        assert f"P(cost-effective) at {g:,.0f}" in text
+    evppi = pd.read_csv(out / "evppi.csv")
+    assert {"noise_mean", "noise_p95", "above_noise"} <= set(evppi.columns)
+    assert "noise_p95" in text
     figures = re.findall(r"!\[([^\]]+)\]\(([^)]+)\)", text)
     assert {f for f, _ in figures} == {"ce_plane.png", "cost_breakdown.png", "tornado.png"} | {
         "ceac.png",
         "evpi.png",
     }
     assert all((out / path).is_file() for _, path in figures)
+
+
+def test_ce_plane_uses_its_axes_and_separates_thousands(tmp_path, monkeypatch):
+    """Issue 15: with every strategy more effective than the reference, the QALY axis
+    starts near 0 instead of mirroring the data below 0, and cost ticks carry thousands
+    separators; the tornado names the units of its inputs."""
+    import matplotlib.pyplot as plt
+
+    from sim.economics import plots
+
+    seen = {}
+
+    def keep(fig, path):
+        seen["ax"] = fig.axes[0]
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(plots, "_save_atomic", keep)
+    cea = pd.DataFrame(
+        {
+            "strategy": ["soc", "il7", "vst"],
+            "cost": [75000.0, 108000.0, 248000.0],
+            "qaly": [3.8, 5.7, 6.9],
+            "dominance": ["", "", ""],
+            "dominated": [False, False, False],
+        }
+    )
+    plots.plot_ce_plane(cea, None, "soc", 30000.0, "GBP", tmp_path / "ce.png")
+    ax = seen["ax"]
+    lo, hi = ax.get_xlim()
+    assert -0.1 * 3.1 < lo <= 0 and hi >= 3.1
+    assert ax.get_ylim()[1] >= 173000.0
+    assert ax.yaxis.get_major_formatter()(25000.0, 0) == "25,000"
+    dsa = pd.DataFrame(
+        {
+            "strategy": ["il7"],
+            "comparator": ["soc"],
+            "label": ["rhIL-7 price per dose"],
+            "low": [1000.0],
+            "high": [15000.0],
+            "unit": ["GBP per dose"],
+            "inc_nmb_low": [30000.0],
+            "inc_nmb_high": [-5000.0],
+            "inc_nmb_base": [24000.0],
+            "enters": [True],
+        }
+    )
+    plots.plot_tornado(dsa, "GBP", tmp_path / "t.png")
+    labels = [t.get_text() for t in seen["ax"].get_yticklabels()]
+    assert labels == ["rhIL-7 price per dose (1,000 / 15,000 GBP per dose)"]
+    assert seen["ax"].xaxis.get_major_formatter()(-5000.0, 0) == "-5,000"

@@ -52,6 +52,7 @@ class UtilitiesConfig:
     by_mrs: list[float] = field(default_factory=lambda: [1.0] * MRS_LEVELS)  # mRS 0..5
     iris_decrement: float = 0.0  # subtracted while IRIS is active (diagnosis to resolution)
     severe_side_effect_qaly_loss: float = 0.0  # once per severe side effect
+    source: str = ""  # where by_mrs comes from (instrument, value set), for the report
 
 
 @dataclass
@@ -122,6 +123,8 @@ class PSAConfig:
     wtp_max: float = 100000.0  # CEAC / EVPI grid: 0 .. wtp_max
     wtp_points: int = 41
     evppi: bool = True  # regression EVPPI for each parameter group
+    # permutations of each group's parameter rows for the EVPPI noise floor (0 = none)
+    evppi_permutations: int = 50
     # make each draw's utilities non-increasing with mRS (sampling.order_utilities)
     ordered_utilities: bool = True
 
@@ -149,6 +152,8 @@ class EconomicsConfig:
     price_year: int = MISSING
     perspective: str = ""
     wtp: float = 30000.0  # willingness to pay per QALY for NMB and the base-case decision
+    # further thresholds the report gives the decision at (e.g. NICE's 20,000 and 30,000)
+    wtp_thresholds: list[float] = field(default_factory=list)
     discount: DiscountConfig = field(default_factory=DiscountConfig)
     costs: CostsConfig = field(default_factory=CostsConfig)
     utilities: UtilitiesConfig = field(default_factory=UtilitiesConfig)

@@ -60,6 +60,8 @@ def _param(key: str, p, cfg: RunConfig) -> None:
 def validate_economics(cfg: RunConfig) -> None:
     e = cfg.economics
     number("economics.wtp", e.wtp, 0.0)
+    for i, w in enumerate(e.wtp_thresholds):
+        number(f"economics.wtp_thresholds.{i}", w, 0.0)
     number("economics.discount.costs", e.discount.costs, 0.0, 1.0)
     number("economics.discount.qalys", e.discount.qalys, 0.0, 1.0)
     c = e.costs
@@ -125,6 +127,11 @@ def validate_economics(cfg: RunConfig) -> None:
             "economics.psa.n_patients", f"must be an integer >= 2, got {psa.n_patients}"
         )
     number("economics.psa.wtp_max", psa.wtp_max, 0.0, open_low=True)
+    if psa.evppi_permutations < 0:
+        raise ConfigError(
+            "economics.psa.evppi_permutations",
+            f"must be an integer >= 0, got {psa.evppi_permutations}",
+        )
     if psa.wtp_points < 2:
         raise ConfigError("economics.psa.wtp_points", f"must be >= 2, got {psa.wtp_points}")
     for i, p in enumerate(psa.params):

@@ -16,6 +16,7 @@ Writes, atomically, run.json last:
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +33,14 @@ from sim.economics.report import report
 from sim.economics.sampling import draw_parameters, groups, order_utilities
 from sim.economics.validate import validate_economics as validate  # noqa: F401  (task hook)
 from sim.economics.values import VALUE_COLUMNS, patient_values
-from sim.economics.voi import ceac, evpi, evppi, wtp_grid
+from sim.economics.voi import (
+    EVPPINoiseWarning,
+    ceac,
+    evpi,
+    evppi,
+    evppi_noise_warnings,
+    wtp_grid,
+)
 from sim.engine.run import chunks
 
 
@@ -136,8 +144,18 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         io.write_csv(out / "ceac.csv", ceac_t)
         io.write_csv(out / "evpi.csv", evpi_t)
         if e.psa.evppi:
-            evppi_t = evppi(psa, params, strategies, grid, groups(e.psa, ensemble))
+            evppi_t = evppi(
+                psa,
+                params,
+                strategies,
+                grid,
+                groups(e.psa, ensemble),
+                permutations=e.psa.evppi_permutations,
+                seed=cfg.seed,
+            )
             io.write_csv(out / "evppi.csv", evppi_t)
+            for msg in evppi_noise_warnings(evppi_t, e.wtp, e.psa.draws):
+                warnings.warn(msg, EVPPINoiseWarning, stacklevel=1)
         unc = uncertainty_table(psa)
         io.write_csv(out / "uncertainty.csv", unc)
 
@@ -153,7 +171,16 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
             eplots.plot_ceac(ceac_t, e.currency, out / "ceac.png")
             eplots.plot_evpi(evpi_t, evppi_t, e.currency, out / "evpi.png")
             figures += ["ceac.png", "evpi.png"]
-    io.write_text(out / "report.md", report(cfg, cea, breakdown, dsa, evpi_t, ceac_t, unc, figures))
+    notes = []
+    if n_reordered:
+        notes.append(
+            f"Utilities by mRS were made non-increasing in {n_reordered:,} of {e.psa.draws:,} "
+            "PSA draws (economics.psa.ordered_utilities)."
+        )
+    if evppi_t is not None:
+        notes += evppi_noise_warnings(evppi_t, e.wtp, e.psa.draws)
+    text = report(cfg, cea, breakdown, dsa, evpi_t, ceac_t, unc, figures, evppi_t, notes)
+    io.write_text(out / "report.md", text)
     finish(
         out,
         cfg,
