@@ -160,6 +160,26 @@ def test_evppi_of_an_uninformative_group_is_biased_but_within_its_noise_floor():
     assert not any("'phi'" in w for w in evppi_noise_warnings(got.reset_index(), 1.0, 150))
 
 
+def test_a_negligible_noise_floor_is_not_warned_about():
+    """Below the floor but immaterial (floor p95 < 5% of the largest EVPPI): no warning,
+    e.g. 1,000 shipped draws: hospital EVPPI 0.4, floor p95 1, drug prices 925."""
+    from sim.economics.voi import evppi_noise_warnings
+
+    t = pd.DataFrame(
+        {
+            "group": ["hospital", "drug prices", "utilities"],
+            "wtp": [30000.0] * 3,
+            "evppi": [0.4, 925.0, 60.0],
+            "noise_mean": [0.2, 0.1, 50.0],
+            "noise_p95": [1.0, 0.5, 80.0],
+            "above_noise": [False, True, False],
+        }
+    )
+    words = evppi_noise_warnings(t, 30000.0, 1000)
+    assert len(words) == 1 and words[0].startswith("EVPPI of 'utilities' at 30,000 per QALY (60)")
+    assert "1,000 draws" in words[0]
+
+
 def test_evppi_noise_floor_is_the_evppi_of_the_permuted_parameters():
     """Each floor sample is the plain EVPPI of the group with its rows permuted by the
     group's own generator (seed, psa/evppi_permutation/<group>): recomputed here."""

@@ -30,6 +30,7 @@ import pandas as pd
 
 DISCRETE_SHARE = 0.2  # a group with <= this share of distinct rows is treated as discrete
 NOISE_QUANTILE = 0.95  # an EVPPI above this quantile of the permutation floor is signal
+MATERIAL_SHARE = 0.05  # a floor below this share of the largest EVPPI is not warned about
 
 
 class EVPPINoiseWarning(UserWarning):
@@ -164,14 +165,19 @@ def evppi(
 
 def evppi_noise_warnings(table: pd.DataFrame, wtp: float, draws: int) -> list[str]:
     """One sentence per group whose EVPPI at the grid point nearest `wtp` is positive
-    but not above its permutation noise floor's 95th percentile."""
+    but not above its permutation noise floor's 95th percentile, where that floor is
+    material (at least MATERIAL_SHARE of the largest EVPPI there): a floor of 1 beside
+    an EVPPI of 900 only says the group is worth nothing, not that draws are few."""
     if "noise_p95" not in table or table.empty:
         return []
     w = table["wtp"].unique()[np.abs(table["wtp"].unique() - wtp).argmin()]
-    at = table[(table["wtp"] == w) & (table["evppi"] > 0) & ~table["above_noise"]]
+    at = table[table["wtp"] == w]
+    material = at["noise_p95"] >= MATERIAL_SHARE * at["evppi"].max()
+    at = at[(at["evppi"] > 0) & ~at["above_noise"].astype(bool) & material]
     return [
         f"EVPPI of {r.group!r} at {w:,.0f} per QALY ({r.evppi:,.0f}) is not above the "
-        f"noise floor of {draws} draws (permuted parameters: mean {r.noise_mean:,.0f}, "
-        f"95th percentile {r.noise_p95:,.0f}); raise economics.psa.draws"
+        f"noise floor of {draws:,} draws (its parameters permuted: mean {r.noise_mean:,.0f}, "
+        f"95th percentile {r.noise_p95:,.0f}), the estimator's small-sample bias; raise "
+        "economics.psa.draws"
         for r in at.itertuples()
     ]
