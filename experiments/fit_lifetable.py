@@ -60,6 +60,6 @@ if __name__ == "__main__":
             print(f"{name} {s}: a = {g.a:.4g}, b = {g.b:.4g}")
         hrs, base = mrs_hr(fits["male"])
         print(
-            f"{name}: male 70 population LE {base:.2f} y; mRS HR 0..5 = "
+            f"{name}: male 70 population LE {base:.2f} y; mRS HR 0..5 (vs the population) = "
             + ", ".join(f"{h:.3g}" for h in hrs)
         )

@@ -194,3 +194,78 @@ def test_empty_increments_are_nan_floats_and_print_as_a_dash():
     assert md[2] == "| A | - | - | - |"
     assert md[3] == "| B | 100.000 | 1.000 | 100.000 |"
     assert "None" not in "\n".join(md)
+
+
+# --------------------------------------------- the one-way analysis's default pair
+
+
+def _table(costs, qalys, wtp):
+    names = [f"s{i}" for i in range(len(costs))]
+    means = pd.DataFrame({"strategy": names, "cost": costs, "qaly": qalys, "life_years": qalys})
+    return cea_table(means, wtp)
+
+
+def test_default_dsa_pair_is_the_optimum_and_its_nearest_frontier_neighbour():
+    """The shipped run's layout (issue 15): soc < il7 < vst on the frontier, pd1
+    extendedly dominated. At 30,000 il7 is optimal; its neighbours are soc (NMB 24,475
+    lower) and vst (103,440 lower): il7 vs soc. pd1, dominated, is never chosen even
+    though its NMB (58,033) is the closest to il7's."""
+    from sim.economics.dsa import default_pair
+
+    means = pd.DataFrame(
+        {
+            "strategy": ["soc", "il7", "pd1", "vst"],
+            "cost": [75013.0, 108039.0, 106482.0, 247901.0],
+            "qaly": [3.789, 5.705, 5.484, 6.919],
+            "life_years": [0.0] * 4,
+        }
+    )
+    t = cea_table(means, 30000.0)
+    assert default_pair(t) == ("il7", "soc")
+    # above vst's ICER (115,200 vs il7) vst is optimal and il7 is its only neighbour
+    assert default_pair(cea_table(means, 150000.0)) == ("vst", "il7")
+    # just below it, il7 is optimal and vst (a few hundred NMB lower) is the nearest
+    assert default_pair(cea_table(means, 110000.0)) == ("il7", "vst")
+    # at 0 the cheapest is optimal; its only frontier neighbour is il7
+    assert default_pair(cea_table(means, 0.0)) == ("soc", "il7")
+    # any pair on request; a given strategy alone gets its nearest frontier strategy
+    assert default_pair(t, "vst", "soc") == ("vst", "soc")
+    assert default_pair(t, "pd1") == ("pd1", "il7")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_default_dsa_comparator_is_a_frontier_neighbour_of_the_optimum(seed):
+    """On random tables: the default strategy has the highest NMB, the comparator is on
+    the frontier and adjacent to it there (next cheaper or next more costly)."""
+    from sim.economics.dsa import default_pair
+
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 8))
+    t = _table(rng.uniform(0, 1e5, k), rng.uniform(0, 5, k), float(rng.uniform(0, 1e5)))
+    s, c = default_pair(t)
+    assert t.set_index("strategy").at[s, "nmb"] == t["nmb"].max()
+    front = list(t.loc[~t["dominated"], "strategy"])
+    if len(front) > 1:
+        assert c in front and abs(front.index(c) - front.index(s)) == 1
+        nmb = t.set_index("strategy")["nmb"]
+        neighbours = [front[i] for i in (front.index(s) - 1, front.index(s) + 1)
+                      if 0 <= i < len(front)]  # fmt: skip
+        assert nmb[c] == max(nmb[n] for n in neighbours)
+
+
+def test_an_input_enters_the_comparison_unless_it_belongs_to_an_unused_therapy():
+    from sim.api import load_config
+    from sim.economics.dsa import enters_comparison, therapies_used
+
+    cfg = load_config(["+experiment=cea"])
+    used = therapies_used(cfg, "il7") | therapies_used(cfg, "soc")
+    assert {"rhil7", "art", "is_reduction", "supportive_care"} <= used
+    assert not {"vst", "pembrolizumab"} & used
+    assert enters_comparison("economics.costs.therapies.rhil7.per_dose", used)
+    assert enters_comparison("therapies.rhil7.levers.lymphocyte_expansion_per_day", used)
+    assert not enters_comparison("economics.costs.therapies.vst.per_dose", used)
+    assert not enters_comparison("therapies.pembrolizumab.levers.t_cell_function", used)
+    assert enters_comparison("economics.costs.hospital_day", used)
+    assert enters_comparison("economics.discount.qalys", used)
+    rules = load_config(["strategy=[soc,steroids_reactive]"])
+    assert "corticosteroids" in therapies_used(rules, "steroids_reactive")

@@ -53,7 +53,7 @@ def test_psa_run_writes_the_contract(psa_run):
     merged = evppi.merge(evpi, on="wtp")
     assert (merged["evppi"] <= merged["evpi"] + 1e-6 * (1 + merged["evpi"])).all()
     dsa = pd.read_csv(out / "dsa.csv")
-    assert dsa["swing"].is_monotonic_decreasing and len(dsa) == 10
+    assert dsa["swing"].is_monotonic_decreasing and len(dsa) == 11
     for f in ("ce_plane.png", "ceac.png", "evpi.png", "tornado.png"):
         assert (out / f).stat().st_size > 0  # report.md: its content is tested below
     meta = json.loads((out / "run.json").read_text())
@@ -80,6 +80,11 @@ def test_same_seed_same_numbers(psa_run, tmp_path):
         ("economics.costs.therapies.vst.per_dose=-1", "economics.costs.therapies.vst.per_dose"),
         ("economics.utilities.by_mrs=[1.2,0.8,0.7,0.6,0.4,0.2]", "economics.utilities.by_mrs.0"),
         ("economics.utilities.by_mrs=[0.9,0.8]", "economics.utilities.by_mrs"),
+        (
+            "economics.utilities.by_mrs=[0.9,0.85,0.74,0.62,0.28,0.41]",
+            "economics.utilities.by_mrs.5",
+        ),
+        ("economics.psa.correlations.0.rho=0.99", "economics.psa.correlations"),
         ("economics.psa.params.0.kind=weibull", "economics.psa.params.0.kind"),
         ("economics.psa.params.6.sd=0.9", "economics.psa.params.6.sd"),
         ("economics.psa.params.0.key=economics.costs.nope", "economics.costs.nope"),
@@ -161,7 +166,7 @@ def test_dsa_rows_equal_fresh_runs_at_the_low_and_high_values(psa_run):
     )
     for key, side in (
         ("economics.discount.costs", "low"),
-        ("therapies.vst.levers.effector_transfer_per_dose", "high"),
+        ("therapies.rhil7.levers.lymphocyte_expansion_per_day", "high"),
     ):
         value = dsa.loc[key, side]
         m = _base_case([f"strategy=[{c},{s}]", f"{key}={value}"])
@@ -172,15 +177,55 @@ def test_dsa_rows_equal_fresh_runs_at_the_low_and_high_values(psa_run):
         assert dsa.loc[key, f"icer_{side}"] == pytest.approx(dc / dq, rel=1e-9), key
 
 
+def test_dsa_compares_the_optimum_with_its_nearest_frontier_neighbour(psa_run):
+    """Issue 15: the default one-way pair is the optimal strategy at the WTP (highest NMB
+    in cea.csv) against the frontier strategy whose NMB is closest to it, which is
+    adjacent to it on the frontier (computed here from cea.csv)."""
+    out, _ = psa_run
+    dsa = pd.read_csv(out / "dsa.csv")
+    cea = pd.read_csv(out / "cea.csv")
+    s, c = dsa["strategy"].iloc[0], dsa["comparator"].iloc[0]
+    assert s == cea.loc[cea["nmb"].idxmax(), "strategy"]
+    front = list(cea.loc[~cea["dominated"], "strategy"])
+    i = front.index(s)
+    neighbours = [front[k] for k in (i - 1, i + 1) if 0 <= k < len(front)]
+    nmb = cea.set_index("strategy")["nmb"]
+    assert c == max(neighbours, key=lambda n: nmb[n])
+    assert dsa["inc_nmb_base"].iloc[0] == pytest.approx(nmb[s] - nmb[c], rel=1e-12)
+    assert dsa["inc_nmb_base"].iloc[0] >= 0  # the optimum is ahead at base case
+
+
+def test_no_tornado_row_is_zero_when_its_input_enters_the_comparison(psa_run):
+    """An input that can move the pair's costs or QALYs (`enters`) has a non-zero swing;
+    one of a therapy neither strategy gives has exactly none (same patients, same
+    numbers). The report and the tornado show only the inputs that enter."""
+    out, _ = psa_run
+    dsa = pd.read_csv(out / "dsa.csv")
+    s, c = dsa["strategy"].iloc[0], dsa["comparator"].iloc[0]
+    cfg = load_config(SMALL)
+    used = {s, c} & {"il7", "pd1", "vst"}
+    therapy_of = {"il7": "rhil7", "pd1": "pembrolizumab", "vst": "vst"}
+    for r in dsa.itertuples():
+        owner = next((t for t in therapy_of.values() if f"{t}." in r.key), None)
+        assert r.enters == (owner is None or owner in {therapy_of[x] for x in used}), r.key
+        if r.enters:
+            assert r.swing > 0, r.key
+        else:
+            assert r.inc_nmb_low == r.inc_nmb_high == r.inc_nmb_base, r.key
+    assert dsa["enters"].sum() >= 7 and cfg.economics.dsa.params[0].unit
+
+
 def test_dsa_price_rows_are_linear_and_count_the_discounted_doses(psa_run):
     """A price enters costs linearly: inc NMB at low, base and high lie on one line, whose
-    slope is minus the difference in discounted doses per patient. For the VST price in
-    VST vs SOC that is the VST infusions of the VST arm, counted here from its event log
-    and discounted continuously by hand, (1 + r)^(-t / 365.25)."""
+    slope is minus the difference in discounted doses per patient. For the price of the
+    compared strategy's own therapy (e.g. rhIL-7 in il7 vs soc) that is its doses in that
+    arm, counted here from the event log and discounted continuously by hand,
+    (1 + r)^(-t / 365.25)."""
     out, _ = psa_run
     dsa = pd.read_csv(out / "dsa.csv").set_index("key")
     s, c = dsa["strategy"].iloc[0], dsa["comparator"].iloc[0]
-    assert (s, c) == ("vst", "soc")
+    therapy = {"il7": "rhil7", "pd1": "pembrolizumab", "vst": "vst"}[s]
+    assert c == "soc"  # the comparator gives none of it
     base = dsa["inc_nmb_base"].iloc[0]
     for key in dsa.index[dsa.index.str.startswith("economics.costs.")]:
         r = dsa.loc[key]
@@ -189,20 +234,13 @@ def test_dsa_price_rows_are_linear_and_count_the_discounted_doses(psa_run):
         assert slope_low == pytest.approx(slope_high, rel=1e-9, abs=1e-9), key
     cfg = load_config([*SMALL, f"strategy=[{s}]", "economics.dsa.params=[]"])
     _, events, _ = simulate(cfg)
-    doses = events[(events["event"] == "dose") & (events["detail"] == "vst")]
+    doses = events[(events["event"] == "dose") & (events["therapy"] == therapy)]
     rate = cfg.economics.discount.costs
     per_patient = ((1 + rate) ** (-doses["time_days"] / 365.25)).sum() / cfg.cohort.n
-    assert 2.0 < per_patient < 3.0  # 3 infusions, some patients die before the last
-    r = dsa.loc["economics.costs.therapies.vst.per_dose"]
+    assert 2.0 < per_patient < 3.0  # 3 doses, some patients die before the last
+    r = dsa.loc[f"economics.costs.therapies.{therapy}.per_dose"]
     slope = (r["inc_nmb_high"] - r["inc_nmb_low"]) / (r["high"] - r["low"])
     assert slope == pytest.approx(-per_patient, rel=1e-9)
-    # inputs neither strategy uses (rhIL-7 and pembrolizumab) leave the same patients
-    # with the same numbers: zero swing, exactly
-    for key in (
-        "economics.costs.therapies.rhil7.per_dose",
-        "therapies.pembrolizumab.levers.t_cell_function",
-    ):
-        assert dsa.loc[key, "inc_nmb_low"] == dsa.loc[key, "inc_nmb_high"] == base
     assert np.allclose(dsa["swing"], (dsa["inc_nmb_high"] - dsa["inc_nmb_low"]).abs(), rtol=1e-12)
 
 
@@ -238,6 +276,14 @@ def test_report_md_states_the_run_and_repeats_its_tables(psa_run):
     assert "simulated acute phase 365 days, then lifetime" in text
     assert f"300 patients per strategy (mixed_seed000 mix), seed {cfg.seed}" in text
     assert "willingness to pay 30,000 per QALY" in text
+    # issue 15: no NICE reference-case claim with a Japanese value set; say what it is
+    assert "(NICE reference case)" not in text and "not a NICE reference case" in text
+    assert "Utilities: EQ-5D-5L by mRS" in text and "Japanese value set" in text
+    prices = next(line for line in text.splitlines() if "Prices that are ASSUMPTIONS" in line)
+    assert "(rhil7) 5,000 per dose" in prices and "(vst) 50,000 per dose" in prices
+    assert "(pembrolizumab)" not in prices  # sourced (BNF, NICE TA830)
+    # numbers of 1,000 or more print to the unit (no "3,632,387,917.156")
+    assert not re.search(r"\d,\d{3}\.\d", text)
     tables = _md_tables(text)
     cea = pd.read_csv(out / "cea.csv").set_index("strategy")
     inc = tables["Incremental analysis (cea.csv)"].set_index("strategy")
@@ -246,11 +292,20 @@ def test_report_md_states_the_run_and_repeats_its_tables(psa_run):
         got = inc[col].map(_num).to_numpy()
         want = cea[col].to_numpy()
         assert np.allclose(got, want, atol=half_unit, equal_nan=True), col
+    # the decision at NICE's 20,000 and 30,000 per QALY
+    by_wtp = tables["Decision at each threshold (GBP per QALY)"].set_index("strategy")
+    for w in (20000, 30000):
+        want = w * cea["qaly"] - cea["cost"]
+        got = by_wtp[f"NMB at {w:,}"].map(_num)
+        assert np.allclose(got, want.loc[got.index], atol=0.5), w
+        assert f"{w:,}: {want.idxmax()}" in text
     costs = tables["Cost components (cost_breakdown.csv)"].set_index("strategy")
     breakdown = pd.read_csv(out / "cost_breakdown.csv").set_index("strategy")
     assert np.allclose(costs.map(_num).to_numpy(), breakdown.loc[costs.index].to_numpy(), atol=0.5)
     dsa = pd.read_csv(out / "dsa.csv")
-    one_way = tables["One-way sensitivity (dsa.csv): vst vs soc"]
+    s, c = dsa["strategy"].iloc[0], dsa["comparator"].iloc[0]
+    one_way = tables[f"One-way sensitivity (dsa.csv): {s} vs {c}"]
+    dsa = dsa[dsa["enters"]]  # inputs of therapies neither strategy gives are left out
     assert list(one_way["label"]) == list(dsa["label"])  # largest swing first
     for col in ("inc_nmb_low", "inc_nmb_high", "swing"):
         assert np.allclose(one_way[col].map(_num), dsa[col], atol=0.5), col
@@ -263,9 +318,66 @@ def test_report_md_states_the_run_and_repeats_its_tables(psa_run):
     psa = tables["Probabilistic analysis (6 draws x 40 patients)"].set_index("strategy")
     at_w = ceac[ceac["wtp"] == w].set_index("strategy")
     assert np.allclose(psa["probability"].map(_num), at_w.loc[psa.index, "probability"], atol=5e-4)
+    for w in (20000, 30000):  # the CEAC at both thresholds (on the grid of 5 points here)
+        g = ceac["wtp"].unique()[np.abs(ceac["wtp"].unique() - w).argmin()]
+        assert f"P(cost-effective) at {g:,.0f}" in text
+    evppi = pd.read_csv(out / "evppi.csv")
+    assert {"noise_mean", "noise_p95", "above_noise"} <= set(evppi.columns)
+    assert "noise_p95" in text
     figures = re.findall(r"!\[([^\]]+)\]\(([^)]+)\)", text)
     assert {f for f, _ in figures} == {"ce_plane.png", "cost_breakdown.png", "tornado.png"} | {
         "ceac.png",
         "evpi.png",
     }
     assert all((out / path).is_file() for _, path in figures)
+
+
+def test_ce_plane_uses_its_axes_and_separates_thousands(tmp_path, monkeypatch):
+    """Issue 15: with every strategy more effective than the reference, the QALY axis
+    starts near 0 instead of mirroring the data below 0, and cost ticks carry thousands
+    separators; the tornado names the units of its inputs."""
+    import matplotlib.pyplot as plt
+
+    from sim.economics import plots
+
+    seen = {}
+
+    def keep(fig, path):
+        seen["ax"] = fig.axes[0]
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(plots, "_save_atomic", keep)
+    cea = pd.DataFrame(
+        {
+            "strategy": ["soc", "il7", "vst"],
+            "cost": [75000.0, 108000.0, 248000.0],
+            "qaly": [3.8, 5.7, 6.9],
+            "dominance": ["", "", ""],
+            "dominated": [False, False, False],
+        }
+    )
+    plots.plot_ce_plane(cea, None, "soc", 30000.0, "GBP", tmp_path / "ce.png")
+    ax = seen["ax"]
+    lo, hi = ax.get_xlim()
+    assert -0.1 * 3.1 < lo <= 0 and hi >= 3.1
+    assert ax.get_ylim()[1] >= 173000.0
+    assert ax.yaxis.get_major_formatter()(25000.0, 0) == "25,000"
+    dsa = pd.DataFrame(
+        {
+            "strategy": ["il7"],
+            "comparator": ["soc"],
+            "label": ["rhIL-7 price per dose"],
+            "low": [1000.0],
+            "high": [15000.0],
+            "unit": ["GBP per dose"],
+            "inc_nmb_low": [30000.0],
+            "inc_nmb_high": [-5000.0],
+            "inc_nmb_base": [24000.0],
+            "enters": [True],
+        }
+    )
+    plots.plot_tornado(dsa, "GBP", tmp_path / "t.png")
+    labels = [t.get_text() for t in seen["ax"].get_yticklabels()]
+    assert labels == ["rhIL-7 price per dose (1,000 / 15,000 GBP per dose)"]
+    assert seen["ax"].xaxis.get_major_formatter()(-5000.0, 0) == "-5,000"

@@ -39,7 +39,7 @@ def _econ(lifetime: bool) -> EconomicsConfig:
             side_effect=5.0,
             severe_side_effect=1000.0,
             death=500.0,
-            long_term_care_per_year=[0.0, 0.0, 1000.0, 0.0, 0.0, 0.0],
+            long_term_care_per_year=[0.0, 0.0, 1000.0, 0.0, 0.0, 3000.0],
             condition_care_per_year={"hiv": 2000.0},
         ),
         utilities=UtilitiesConfig(
@@ -229,6 +229,95 @@ def test_survivors_live_on_with_their_residual_disability():
     assert p1["qaly"] == pytest.approx(short.loc[1, "qaly"] + p1["qaly_lifetime"])
     # the dead patient gains nothing after death
     assert long.loc[0, "qaly"] == pytest.approx(short.loc[0, "qaly"])
+    # the survivor's own death, at any time to max_age, costs end-of-life care: with a
+    # constant hazard h, E[exp(-D T)] = h / (h + D) (1 - e^-(h + D) L) + e^-(h + D) L
+    # (the second term: everybody left dies at max_age)
+    tail = math.exp(-(h + D) * span)
+    expected_eol = 500 * math.exp(-D) * (h / (h + D) * (1 - tail) + tail)
+    assert p1["cost_end_of_life"] == pytest.approx(expected_eol, rel=1e-9)
+    assert short.loc[1, "cost_end_of_life"] == 0.0  # no lifetime, no later death
+    assert long.loc[0, "cost_end_of_life"] == pytest.approx(short.loc[0, "cost_end_of_life"])
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.035])
+def test_shipped_lifetime_end_of_life_cost_equals_the_integral_of_the_death_density(rate):
+    """With the shipped UK life table and the mRS 4 hazard ratio, the expected discounted
+    end-of-life cost of a 70-year-old man's later death is death x (integral of
+    h(s) S(s) e^(-d s) ds + S(L) e^(-d L)), here by numerical quadrature."""
+    from scipy import integrate
+
+    from sim.api import load_config
+
+    cfg = load_config([f"economics.discount.costs={rate}", f"economics.discount.qalys={rate}"])
+    e = cfg.economics
+    lt, g = e.lifetime, e.lifetime.background_male
+    hr, x, age = lt.mrs_mortality_hr[4], lt.excess_mortality_per_year["hiv"], 70.0
+    d = force(rate)
+
+    def hazard(s):
+        return hr * g.a * math.exp(g.b * (age + s)) + x
+
+    def surv(s):
+        return math.exp(-hr * (g.a / g.b) * math.exp(g.b * age) * math.expm1(g.b * s) - x * s)
+
+    big_l = lt.max_age - age
+    dens, _ = integrate.quad(lambda s: hazard(s) * surv(s) * math.exp(-d * s), 0, big_l)
+    want = e.costs.death * (dens + surv(big_l) * math.exp(-d * big_l))
+    patients = pd.DataFrame(
+        {
+            "strategy": ["x"],
+            "patient_id": [0],
+            "condition": ["hiv"],
+            "age": [age - 1.0],  # 70 at the 1-year horizon
+            "female": [False],
+            "lesion_burden_0": [0.05],
+            "time_days": [Y],
+            "died": [False],
+            "iris_onset_days": [np.nan],
+            "mrs": [4],
+        }
+    )
+    events = _log([(0, 0.0, "visit", None, 0, None), (0, Y, "end_of_follow_up", None, 0, None)])
+    mon = MonitoringConfig(visit_days=[0.0], csf_days=[], mri_days=[])
+    v = patient_values(patients, events, e, cfg.model, mon, THERAPIES, Y).iloc[0]
+    assert v["cost_end_of_life"] == pytest.approx(want * math.exp(-d), rel=1e-8)
+    if rate > 0:  # discounting makes a later death cheaper than one at the horizon
+        assert v["cost_end_of_life"] < e.costs.death * math.exp(-d) * 0.9
+
+
+def test_care_after_discharge_by_hand():
+    """Year-1 care from discharge (admission_days = 2 days) to death or the horizon:
+    long-term care moves linearly from the mRS at diagnosis to the residual mRS (mRS 5
+    at death), condition care is constant, all discounted; numerical integrals here."""
+    from scipy import integrate
+
+    v = _values(lifetime=False)
+    a = 2.0 / Y
+    # patient 1: mRS 0 (cost 0) at diagnosis -> mRS 2 (1,000 / y) at the 1-year horizon;
+    # hiv care 2,000 / y
+    ltc1, _ = integrate.quad(lambda t: 1000.0 * t * math.exp(-D * t), a, 1.0)
+    cond1, _ = integrate.quad(lambda t: 2000.0 * math.exp(-D * t), a, 1.0)
+    assert v.loc[1, "cost_post_discharge"] == pytest.approx(ltc1 + cond1, rel=1e-9)
+    # patient 0: mRS 1 (0 / y) at diagnosis -> dies at 0.2 y, care cost of mRS 5 (3,000)
+    ltc0, _ = integrate.quad(lambda t: 3000.0 * t / 0.2 * math.exp(-D * t), a, 0.2)
+    cond0, _ = integrate.quad(lambda t: 2000.0 * math.exp(-D * t), a, 0.2)
+    assert v.loc[0, "cost_post_discharge"] == pytest.approx(ltc0 + cond0, rel=1e-9)
+    assert np.allclose(v[[c for c in v.columns if c.startswith("cost_")]].sum(axis=1), v["cost"])
+
+    p, e = _frames()
+    mon = MonitoringConfig(visit_days=[0.0, 28.0, 84.0], csf_days=[0.0], mri_days=[0.0, 84.0])
+    econ = _econ(False)
+    econ.costs.condition_care_acute_per_year = {"hiv": 500.0}
+    econ.costs.post_discharge_care_share = 0.5
+    w = patient_values(p, e, econ, ModelConfig(), mon, THERAPIES, Y).set_index("patient_id")
+    assert w.loc[1, "cost_post_discharge"] == pytest.approx(0.5 * (ltc1 + cond1 / 4), rel=1e-9)
+    econ.costs.post_discharge_care_share = 0.0  # care from the horizon only
+    w = patient_values(p, e, econ, ModelConfig(), mon, THERAPIES, Y)
+    assert (w["cost_post_discharge"] == 0.0).all()
+    econ.costs.post_discharge_care_share = 1.0
+    econ.costs.admission_days = 100.0  # patient 0 dies (day 73) before discharge: no care
+    w = patient_values(p, e, econ, ModelConfig(), mon, THERAPIES, Y).set_index("patient_id")
+    assert w.loc[0, "cost_post_discharge"] == 0.0 and w.loc[1, "cost_post_discharge"] > 0
 
 
 def test_psa_draws_are_identical_in_process_and_on_worker_processes():

@@ -117,3 +117,84 @@ def test_conditional_means_at_the_discrete_share_are_group_means():
     df = pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y0": y[:, 0], "y1": y[:, 1]})
     expected = df.groupby(["x1", "x2"])[["y0", "y1"]].transform("mean").to_numpy()
     np.testing.assert_allclose(conditional_means(x, y), expected, rtol=1e-12, atol=1e-12)
+
+
+def _noise_case(n: int, seed: int, signal: float):
+    """Three strategies whose incremental NB is `signal` x phi plus draw noise."""
+    rng = np.random.default_rng(seed)
+    phi = rng.normal(size=n)
+    member = rng.integers(0, 25, size=n)  # a discrete group, like the calibrated ensemble
+    noise = rng.normal(0.0, 1.0, size=(n, 3))
+    qaly = noise + np.column_stack([np.zeros(n), signal * phi, -signal * phi])
+    psa = _psa(np.zeros((n, 3)), qaly, ["A", "B", "C"])
+    params = pd.DataFrame({"draw": np.arange(n), "phi": phi, "member": member})
+    return psa, params
+
+
+def test_evppi_of_an_uninformative_group_is_biased_but_within_its_noise_floor():
+    """Issue 15: with 150 draws the EVPPI of parameters that carry no information is
+    positive (small-sample bias of the group means / regression). The permutation floor
+    has the same bias: the estimate is not above its 95th percentile, and a warning
+    names the group. A group that decides the incremental NB is far above the floor."""
+    from sim.economics.voi import evppi_noise_warnings
+
+    wtp = np.array([1.0])
+    groups = {"phi": ["phi"], "member": ["member"]}
+    psa, params = _noise_case(150, seed=3, signal=0.0)
+    got = evppi(psa, params, ["A", "B", "C"], wtp, groups, permutations=200, seed=1)
+    got = got.set_index("group")
+    assert list(got.columns) == ["wtp", "evppi", "noise_mean", "noise_p95", "above_noise"]
+    # the true EVPPI is 0; the estimates and the floor are not (the bias)
+    assert got.at["member", "evppi"] > 0.05 and got.at["member", "noise_mean"] > 0.05
+    assert not got["above_noise"].any()
+    assert (got["evppi"] <= got["noise_p95"]).all()
+    words = evppi_noise_warnings(got.reset_index(), 1.0, 150)
+    assert len(words) == int((got["evppi"] > 0).sum()) >= 1
+    assert "'member'" in " ".join(words) and "raise economics.psa.draws" in words[0]
+
+    psa, params = _noise_case(150, seed=3, signal=2.0)
+    got = evppi(psa, params, ["A", "B", "C"], wtp, groups, permutations=200, seed=1)
+    got = got.set_index("group")
+    assert got.at["phi", "above_noise"]
+    assert got.at["phi", "evppi"] > 3 * got.at["phi", "noise_p95"]
+    assert not any("'phi'" in w for w in evppi_noise_warnings(got.reset_index(), 1.0, 150))
+
+
+def test_a_negligible_noise_floor_is_not_warned_about():
+    """Below the floor but immaterial (floor p95 < 5% of the largest EVPPI): no warning,
+    e.g. 1,000 shipped draws: hospital EVPPI 0.4, floor p95 1, drug prices 925."""
+    from sim.economics.voi import evppi_noise_warnings
+
+    t = pd.DataFrame(
+        {
+            "group": ["hospital", "drug prices", "utilities"],
+            "wtp": [30000.0] * 3,
+            "evppi": [0.4, 925.0, 60.0],
+            "noise_mean": [0.2, 0.1, 50.0],
+            "noise_p95": [1.0, 0.5, 80.0],
+            "above_noise": [False, True, False],
+        }
+    )
+    words = evppi_noise_warnings(t, 30000.0, 1000)
+    assert len(words) == 1 and words[0].startswith("EVPPI of 'utilities' at 30,000 per QALY (60)")
+    assert "1,000 draws" in words[0]
+
+
+def test_evppi_noise_floor_is_the_evppi_of_the_permuted_parameters():
+    """Each floor sample is the plain EVPPI of the group with its rows permuted by the
+    group's own generator (seed, psa/evppi_permutation/<group>): recomputed here."""
+    from sim.core.rng import generator
+
+    psa, params = _noise_case(120, seed=5, signal=0.5)
+    wtp = np.array([1.0, 2.0])
+    got = evppi(psa, params, ["A", "B", "C"], wtp, {"phi": ["phi"]}, permutations=7, seed=9)
+    gen = generator(9, "psa/evppi_permutation/phi")
+    samples = []
+    for _ in range(7):
+        shuffled = params.assign(phi=params["phi"].to_numpy()[gen.permutation(120)])
+        samples.append(evppi(psa, shuffled, ["A", "B", "C"], wtp, {"phi": ["phi"]})["evppi"])
+    samples = np.array(samples)
+    assert np.allclose(got["noise_mean"], samples.mean(axis=0), rtol=1e-9)
+    assert np.allclose(got["noise_p95"], np.quantile(samples, 0.95, axis=0), rtol=1e-9)
+    plain = evppi(psa, params, ["A", "B", "C"], wtp, {"phi": ["phi"]})
+    assert np.allclose(got["evppi"], plain["evppi"], rtol=1e-12)

@@ -36,9 +36,15 @@ class CostsConfig:
     lumbar_puncture: float = 0.0  # incl. CSF JCV PCR
     side_effect: float = 0.0  # managing a non-severe side effect
     severe_side_effect: float = 0.0  # managing a severe side effect (admission)
-    death: float = 0.0  # end-of-life care, once at death during follow-up
+    death: float = 0.0  # end-of-life care, once at every death (follow-up or lifetime)
     long_term_care_per_year: list[float] = field(default_factory=lambda: [0.0] * MRS_LEVELS)
     condition_care_per_year: dict[str, float] = field(default_factory=dict)
+    # yearly condition care between discharge and the horizon where it differs from
+    # condition_care_per_year (e.g. minus drugs the event log already costs)
+    condition_care_acute_per_year: dict[str, float] = field(default_factory=dict)
+    # share of long-term and condition care costed between discharge and the horizon
+    # (0 = care starts at the horizon, as before issue 15)
+    post_discharge_care_share: float = 1.0
 
 
 @dataclass
@@ -46,6 +52,7 @@ class UtilitiesConfig:
     by_mrs: list[float] = field(default_factory=lambda: [1.0] * MRS_LEVELS)  # mRS 0..5
     iris_decrement: float = 0.0  # subtracted while IRIS is active (diagnosis to resolution)
     severe_side_effect_qaly_loss: float = 0.0  # once per severe side effect
+    source: str = ""  # where by_mrs comes from (instrument, value set), for the report
 
 
 @dataclass
@@ -63,6 +70,7 @@ class LifetimeConfig:
     background_male: Gompertz = field(default_factory=Gompertz)
     background_female: Gompertz = field(default_factory=Gompertz)
     excess_mortality_per_year: dict[str, float] = field(default_factory=dict)  # by condition
+    # by residual mRS 0..5, multiplying the background (general-population) hazard
     mrs_mortality_hr: list[float] = field(default_factory=lambda: [1.0] * MRS_LEVELS)
 
 
@@ -96,7 +104,8 @@ class PSAParam:
 
 @dataclass
 class Correlation:
-    """Rank correlation between two PSA inputs (Gaussian copula)."""
+    """Spearman (rank) correlation between two PSA inputs, realised by a Gaussian copula
+    with Pearson correlation 2 sin(pi rho / 6)."""
 
     a: str = MISSING
     b: str = MISSING
@@ -114,6 +123,10 @@ class PSAConfig:
     wtp_max: float = 100000.0  # CEAC / EVPI grid: 0 .. wtp_max
     wtp_points: int = 41
     evppi: bool = True  # regression EVPPI for each parameter group
+    # permutations of each group's parameter rows for the EVPPI noise floor (0 = none)
+    evppi_permutations: int = 50
+    # make each draw's utilities non-increasing with mRS (sampling.order_utilities)
+    ordered_utilities: bool = True
 
 
 @dataclass
@@ -122,13 +135,14 @@ class DSAParam:
     low: float = MISSING
     high: float = MISSING
     label: str = ""
+    unit: str = ""  # of low / high, for the tornado and report (e.g. "GBP per dose")
 
 
 @dataclass
 class DSAConfig:
     params: list[DSAParam] = field(default_factory=list)  # empty = no one-way analysis
-    strategy: str = ""  # the strategy compared ("" = the most effective non-dominated one)
-    comparator: str = ""  # "" = the first strategy in the run
+    strategy: str = ""  # the strategy compared ("" = the optimal one at economics.wtp)
+    comparator: str = ""  # "" = the strategy's nearest frontier neighbour (closest NMB)
 
 
 @dataclass
@@ -138,6 +152,8 @@ class EconomicsConfig:
     price_year: int = MISSING
     perspective: str = ""
     wtp: float = 30000.0  # willingness to pay per QALY for NMB and the base-case decision
+    # further thresholds the report gives the decision at (e.g. NICE's 20,000 and 30,000)
+    wtp_thresholds: list[float] = field(default_factory=list)
     discount: DiscountConfig = field(default_factory=DiscountConfig)
     costs: CostsConfig = field(default_factory=CostsConfig)
     utilities: UtilitiesConfig = field(default_factory=UtilitiesConfig)

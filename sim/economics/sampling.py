@@ -3,10 +3,13 @@
 Each uncertain input has a marginal distribution chosen for its kind of quantity:
 beta for probabilities and utilities, gamma for costs, log-normal for ratios and rates,
 normal (optionally truncated), uniform, Dirichlet for shares that must sum to one (e.g.
-the condition mix), or fixed. Correlated inputs are linked through a Gaussian copula:
-standard normals are correlated with the Cholesky factor of the declared correlation
-matrix (one factor per group of inputs linked by correlations, inputs in key order),
-turned into uniforms, then into each marginal by its quantile function.
+the condition mix), or fixed. Correlated inputs are linked through a Gaussian copula
+with the declared *Spearman* (rank) correlations: a Spearman rho_s becomes the copula's
+Pearson correlation r = 2 sin(pi rho_s / 6) (the exact relation for a Gaussian copula,
+which no monotone marginal changes), standard normals are correlated with the Cholesky
+factor of that matrix (one factor per group of inputs linked by correlations, inputs in
+key order), turned into uniforms, then into each marginal by its quantile function.
+Utility draws by mRS are then made non-increasing with mRS (`order_utilities`).
 Calibrated natural-history parameters can instead be resampled, as whole sets, from the
 calibration ensemble (sim.evidence.calibrate.load_ensemble), which keeps their joint structure.
 
@@ -61,14 +64,47 @@ def quantile(p: PSAParam, u: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown distribution {p.kind!r}")
 
 
+def copula_correlation(spearman: float | np.ndarray) -> np.ndarray:
+    """The Gaussian copula's Pearson correlation that gives this Spearman correlation:
+    r = 2 sin(pi rho_s / 6) (inverse of rho_s = 6 / pi asin(r / 2))."""
+    return 2.0 * np.sin(np.pi * np.asarray(spearman, dtype=float) / 6.0)
+
+
 def correlation_matrix(psa: PSAConfig, keys: list[str]) -> np.ndarray:
-    """The declared correlations among `keys`, in their order (others ignored)."""
+    """The Gaussian copula's correlation matrix among `keys`, in their order (others
+    ignored), from the declared Spearman correlations."""
     r = np.eye(len(keys))
     for c in psa.correlations:
         if c.a in keys and c.b in keys:
             i, j = keys.index(c.a), keys.index(c.b)
-            r[i, j] = r[j, i] = c.rho
+            r[i, j] = r[j, i] = copula_correlation(c.rho)
     return r
+
+
+UTILITY_KEY = "economics.utilities.by_mrs."
+
+
+def order_utilities(params: pd.DataFrame, base: list[float]) -> tuple[pd.DataFrame, int]:
+    """Make each draw's utilities non-increasing with mRS (a worse state is never valued
+    above a better one): going from mRS 1 to 5, a utility above the one before it is set
+    to that one (levels not sampled keep their base value `base`). Returns the frame
+    (sampled columns changed in place of a copy) and the number of draws changed."""
+    cols = {k: f"{UTILITY_KEY}{k}" for k in range(len(base))}
+    if not any(c in params for c in cols.values()):
+        return params, 0
+    u = np.column_stack(
+        [
+            params[c].to_numpy(dtype=float) if c in params else np.full(len(params), base[k])
+            for k, c in cols.items()
+        ]
+    )
+    ordered = np.minimum.accumulate(u, axis=1)
+    changed = int((ordered != u).any(axis=1).sum())
+    out = params.copy()
+    for k, c in cols.items():
+        if c in out:
+            out[c] = ordered[:, k]
+    return out, changed
 
 
 def correlated_groups(psa: PSAConfig) -> list[list[str]]:

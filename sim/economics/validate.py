@@ -60,6 +60,8 @@ def _param(key: str, p, cfg: RunConfig) -> None:
 def validate_economics(cfg: RunConfig) -> None:
     e = cfg.economics
     number("economics.wtp", e.wtp, 0.0)
+    for i, w in enumerate(e.wtp_thresholds):
+        number(f"economics.wtp_thresholds.{i}", w, 0.0)
     number("economics.discount.costs", e.discount.costs, 0.0, 1.0)
     number("economics.discount.qalys", e.discount.qalys, 0.0, 1.0)
     c = e.costs
@@ -77,9 +79,11 @@ def validate_economics(cfg: RunConfig) -> None:
     ):
         number(f"economics.costs.{name}", getattr(c, name), 0.0)
     _levels("economics.costs.long_term_care_per_year", c.long_term_care_per_year, 0.0, math.inf)
-    for cond, v in c.condition_care_per_year.items():
-        one_of(f"economics.costs.condition_care_per_year.{cond}", cond, CONDITIONS)
-        number(f"economics.costs.condition_care_per_year.{cond}", v, 0.0)
+    for name in ("condition_care_per_year", "condition_care_acute_per_year"):
+        for cond, v in getattr(c, name).items():
+            one_of(f"economics.costs.{name}.{cond}", cond, CONDITIONS)
+            number(f"economics.costs.{name}.{cond}", v, 0.0)
+    number("economics.costs.post_discharge_care_share", c.post_discharge_care_share, 0.0, 1.0)
     unpriced = [t for t in cfg.therapies if t not in c.therapies]
     if unpriced:  # a silent zero would flatter the strategies that use it
         raise ConfigError(
@@ -93,6 +97,13 @@ def validate_economics(cfg: RunConfig) -> None:
         number(f"economics.costs.therapies.{t}.per_day", tc.per_day, 0.0)
     u = e.utilities
     _levels("economics.utilities.by_mrs", u.by_mrs, UTILITY_MIN, 1.0)
+    for i in range(1, MRS_LEVELS):
+        if u.by_mrs[i] > u.by_mrs[i - 1]:
+            raise ConfigError(
+                f"economics.utilities.by_mrs.{i}",
+                f"must be <= the utility of mRS {i - 1} ({u.by_mrs[i - 1]}): utilities may not "
+                f"rise with disability, got {u.by_mrs[i]}",
+            )
     number("economics.utilities.iris_decrement", u.iris_decrement, 0.0, 1.0)
     number(
         "economics.utilities.severe_side_effect_qaly_loss", u.severe_side_effect_qaly_loss, 0.0, 1.0
@@ -116,6 +127,11 @@ def validate_economics(cfg: RunConfig) -> None:
             "economics.psa.n_patients", f"must be an integer >= 2, got {psa.n_patients}"
         )
     number("economics.psa.wtp_max", psa.wtp_max, 0.0, open_low=True)
+    if psa.evppi_permutations < 0:
+        raise ConfigError(
+            "economics.psa.evppi_permutations",
+            f"must be an integer >= 0, got {psa.evppi_permutations}",
+        )
     if psa.wtp_points < 2:
         raise ConfigError("economics.psa.wtp_points", f"must be >= 2, got {psa.wtp_points}")
     for i, p in enumerate(psa.params):
@@ -135,7 +151,8 @@ def validate_economics(cfg: RunConfig) -> None:
         if np.linalg.eigvalsh(r).min() <= 0.0:
             raise ConfigError(
                 "economics.psa.correlations",
-                "the correlation matrix is not positive definite; weaken some rho values",
+                "the copula correlation matrix (2 sin(pi rho / 6) of each Spearman rho) is "
+                "not positive definite; weaken some rho values",
             )
     if psa.draws > 0 and psa.ensemble:
         from sim.config.ensemble import load_ensemble
@@ -154,5 +171,9 @@ def validate_economics(cfg: RunConfig) -> None:
         name = getattr(d, side)
         if name:
             one_of(f"economics.dsa.{side}", name, cfg.strategy)
+    if d.strategy and d.strategy == d.comparator:
+        raise ConfigError(
+            "economics.dsa.comparator", f"must differ from economics.dsa.strategy ({d.strategy})"
+        )
     if d.params and len(cfg.strategy) < 2:
         raise ConfigError("economics.dsa.params", "a one-way analysis needs >= 2 strategies")

@@ -10,7 +10,12 @@ that cannot be costed as it stands raises (`sim.economics.courses`):
 * monitoring: every visit, and the MRI / lumbar puncture of visits on the imaging and
   CSF calendars (`monitoring.mri_days`, `monitoring.csf_days`);
 * adverse events: each side effect, severe ones at their own price;
-* end-of-life care at death.
+* end-of-life care at death;
+* care after discharge (from day `admission_days` to death or the horizon): long-term
+  care by mRS, moving linearly from the mRS at diagnosis to the residual mRS (mRS 5 at
+  death, as the utility), plus the care of the underlying condition
+  (`condition_care_acute_per_year`, else `condition_care_per_year`), both times
+  `post_discharge_care_share`.
 Each cost is discounted at the moment it happens. Quality of life moves linearly from
 the utility of the disability at diagnosis (lesion burden -> mRS) to that of the
 residual disability at the horizon, or to the utility of mRS 5 at death (patients
@@ -19,7 +24,10 @@ severe side effect costs a fixed QALY loss.
 
 After the horizon (sim.economics.lifetime): survivors keep their residual mRS, its
 utility and its long-term care cost, plus the yearly cost of caring for their
-underlying condition, over their remaining (discounted) life expectancy.
+underlying condition, over their remaining (discounted) life expectancy; their death,
+whenever it comes, costs end-of-life care, discounted to its expected present value
+E[exp(-delta T)] = 1 - delta * (discounted life expectancy) (integration by parts;
+everybody is dead by `max_age`).
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.config.economics import EconomicsConfig
+from sim.config.economics import CostsConfig, EconomicsConfig
 from sim.config.schema import ModelConfig, MonitoringConfig, TherapyConfig
 from sim.economics.courses import check_therapy_events
 from sim.economics.discount import DAYS_PER_YEAR, factor, flow, force, linear_flow
@@ -45,6 +53,7 @@ VALUE_COLUMNS = [
     "cost_adverse_events",
     "cost_end_of_life",
     "cost_long_term",
+    "cost_post_discharge",
     "qaly_acute",
     "qaly_lifetime",
     "life_years_discounted",
@@ -143,6 +152,11 @@ def patient_values(
     u = np.asarray(econ.utilities.by_mrs, dtype=float)
     mrs0 = mrs_level(pts["lesion_burden_0"].to_numpy(dtype=float), model.mrs_cutpoints)
     mrs_end = pts["mrs"].to_numpy().astype(int)
+    cond_all = pts["condition"].astype(str).to_numpy()
+
+    post_discharge = c.post_discharge_care_share * _care_after_discharge(
+        c, mrs0, mrs_end, died, cond_all, t_end, dc
+    )
     u_end = np.where(died, u[-1], u[np.minimum(mrs_end, len(u) - 1)])
     qaly_acute = linear_flow(0.0, t_end, u[mrs0], u_end, dq)
     on = pts["iris_onset_days"].to_numpy(dtype=float) / DAYS_PER_YEAR
@@ -177,8 +191,10 @@ def patient_values(
             [c.condition_care_per_year.get(x, 0.0) for x in cond]
         )
         long_term[alive] = yearly * factor(t0, dc) * years[dc]
+        # end-of-life care at the (later) death: death * E[exp(-dc T)], T from t0
+        end_of_life[alive] += c.death * factor(t0, dc) * (1.0 - dc * years[dc])
 
-    cost = drugs + hospital + monitor + adverse + end_of_life + long_term
+    cost = drugs + hospital + monitor + adverse + end_of_life + long_term + post_discharge
     out = pd.DataFrame(
         {
             "patient_id": pid,
@@ -192,6 +208,7 @@ def patient_values(
             "cost_adverse_events": adverse,
             "cost_end_of_life": end_of_life,
             "cost_long_term": long_term,
+            "cost_post_discharge": post_discharge,
             "qaly_acute": qaly_acute,
             "qaly_lifetime": qaly_life,
             "life_years_discounted": ly_disc,
@@ -200,6 +217,37 @@ def patient_values(
     if "strategy" in pts:
         out.insert(0, "strategy", pts["strategy"].to_numpy())
     return out
+
+
+def _care_after_discharge(
+    c: CostsConfig,
+    mrs0: np.ndarray,
+    mrs_end: np.ndarray,
+    died: np.ndarray,
+    condition: np.ndarray,
+    t_end: np.ndarray,
+    delta: float,
+) -> np.ndarray:
+    """Discounted care from discharge (`admission_days`) to death or the horizon, before
+    `post_discharge_care_share`: the yearly long-term care cost moves linearly from that
+    of the mRS at diagnosis (time 0) to that of the residual mRS at `t_end` (mRS 5 if the
+    patient died), as the utility does; the condition's yearly care is constant.
+    Patients who die before discharge get none."""
+    ltc = np.asarray(c.long_term_care_per_year, dtype=float)
+    top = len(ltc) - 1
+    c0 = ltc[np.minimum(mrs0, top)]
+    c1 = np.where(died, ltc[top], ltc[np.minimum(mrs_end, top)])
+    a = np.minimum(c.admission_days / DAYS_PER_YEAR, t_end)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at_a = c0 + (c1 - c0) * np.where(t_end > 0, a / t_end, 0.0)
+    care = linear_flow(a, t_end, at_a, c1, delta)
+    yearly = np.array(
+        [
+            c.condition_care_acute_per_year.get(x, c.condition_care_per_year.get(x, 0.0))
+            for x in condition
+        ]
+    )
+    return care + yearly * flow(a, t_end, delta)
 
 
 def _first_time(n: int, row: np.ndarray, mask: np.ndarray, t: np.ndarray) -> np.ndarray:

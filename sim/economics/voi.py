@@ -14,6 +14,13 @@ NB_s = lambda * QALY_s - cost_s.
   parameter, linear + quadratic + pairwise terms for several. For a group with few
   distinct values (e.g. resampled calibration-ensemble members) the conditional means
   are taken directly.
+* EVPPI noise floor: with few draws both estimators are biased upward (a regression or
+  a group mean fits some noise, and the max of noisy means exceeds the mean of the
+  max). The floor is the EVPPI of the same group after its parameter rows are randomly
+  permuted across draws, which removes any information they carry: its mean estimates
+  the bias, and an EVPPI below its 95th percentile cannot be told from noise
+  (`noise_mean`, `noise_p95`, `above_noise`; `evppi_noise_warnings` words the groups
+  that are not above it).
 """
 
 from __future__ import annotations
@@ -22,6 +29,12 @@ import numpy as np
 import pandas as pd
 
 DISCRETE_SHARE = 0.2  # a group with <= this share of distinct rows is treated as discrete
+NOISE_QUANTILE = 0.95  # an EVPPI above this quantile of the permutation floor is signal
+MATERIAL_SHARE = 0.05  # a floor below this share of the largest EVPPI is not warned about
+
+
+class EVPPINoiseWarning(UserWarning):
+    """An EVPPI that cannot be told from the small-sample bias of its estimator."""
 
 
 def wtp_grid(wtp_max: float, points: int) -> np.ndarray:
@@ -99,14 +112,32 @@ def conditional_means(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return basis @ coef
 
 
+def _group_evppi(x: np.ndarray, nb: np.ndarray) -> np.ndarray:
+    """EVPPI per wtp of one group (x: draws x params) from nb (wtp x draws x strategies):
+    all wtp fitted at once (the conditional means are linear in the responses)."""
+    n_w, n, k = nb.shape
+    if k < 2:
+        return np.zeros(n_w)
+    inc = nb[:, :, 1:] - nb[:, :, :1]  # vs the first strategy
+    y = inc.transpose(1, 0, 2).reshape(n, n_w * (k - 1))
+    fitted = conditional_means(x, y).reshape(n, n_w, k - 1).transpose(1, 0, 2)
+    full = np.concatenate([np.zeros((n_w, n, 1)), fitted], axis=2)
+    return np.maximum(_regret(full), 0.0)
+
+
 def evppi(
     psa: pd.DataFrame,
     params: pd.DataFrame,
     strategies: list[str],
     wtp: np.ndarray,
     groups: dict[str, list[str]],
+    permutations: int = 0,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Tidy EVPPI: group, wtp, evppi (one row per group and wtp)."""
+    """Tidy EVPPI: group, wtp, evppi (one row per group and wtp); with `permutations` > 0
+    also the permutation noise floor (noise_mean, noise_p95) and above_noise."""
+    from sim.core.rng import generator
+
     nb = net_benefit(psa, strategies, wtp)  # rows in draw order (pivot sorts by draw)
     p = params.sort_values("draw")
     rows = []
@@ -115,12 +146,38 @@ def evppi(
         if not present:
             continue
         x = p[present].to_numpy(dtype=float)
+        value = _group_evppi(x, nb)
+        floor = None
+        if permutations > 0:
+            gen = generator(seed, f"psa/evppi_permutation/{name}")
+            floor = np.stack(
+                [_group_evppi(x[gen.permutation(len(x))], nb) for _ in range(permutations)]
+            )
         for i, w in enumerate(wtp):
-            inc = nb[i][:, 1:] - nb[i][:, :1]  # vs the first strategy
-            if inc.shape[1] == 0:
-                value = 0.0
-            else:
-                fitted = conditional_means(x, inc)
-                value = float(_regret(np.column_stack([np.zeros(len(fitted)), fitted])))
-            rows.append({"group": name, "wtp": float(w), "evppi": max(float(value), 0.0)})
+            row = {"group": name, "wtp": float(w), "evppi": float(value[i])}
+            if floor is not None:
+                row["noise_mean"] = float(floor[:, i].mean())
+                row["noise_p95"] = float(np.quantile(floor[:, i], NOISE_QUANTILE))
+                row["above_noise"] = bool(value[i] > row["noise_p95"])
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def evppi_noise_warnings(table: pd.DataFrame, wtp: float, draws: int) -> list[str]:
+    """One sentence per group whose EVPPI at the grid point nearest `wtp` is positive
+    but not above its permutation noise floor's 95th percentile, where that floor is
+    material (at least MATERIAL_SHARE of the largest EVPPI there): a floor of 1 beside
+    an EVPPI of 900 only says the group is worth nothing, not that draws are few."""
+    if "noise_p95" not in table or table.empty:
+        return []
+    w = table["wtp"].unique()[np.abs(table["wtp"].unique() - wtp).argmin()]
+    at = table[table["wtp"] == w]
+    material = at["noise_p95"] >= MATERIAL_SHARE * at["evppi"].max()
+    at = at[(at["evppi"] > 0) & ~at["above_noise"].astype(bool) & material]
+    return [
+        f"EVPPI of {r.group!r} at {w:,.0f} per QALY ({r.evppi:,.0f}) is not above the "
+        f"noise floor of {draws:,} draws (its parameters permuted: mean {r.noise_mean:,.0f}, "
+        f"95th percentile {r.noise_p95:,.0f}), the estimator's small-sample bias; raise "
+        "economics.psa.draws"
+        for r in at.itertuples()
+    ]

@@ -16,6 +16,7 @@ Writes, atomically, run.json last:
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -26,13 +27,20 @@ from sim.config.schema import RunConfig
 from sim.core import io
 from sim.economics import plots as eplots
 from sim.economics.decision import cea_table, format_cea
-from sim.economics.dsa import one_way
+from sim.economics.dsa import default_pair, one_way
 from sim.economics.psa import run_psa, strategy_means, uncertainty_table
 from sim.economics.report import report
-from sim.economics.sampling import draw_parameters, groups
+from sim.economics.sampling import draw_parameters, groups, order_utilities
 from sim.economics.validate import validate_economics as validate  # noqa: F401  (task hook)
 from sim.economics.values import VALUE_COLUMNS, patient_values
-from sim.economics.voi import ceac, evpi, evppi, wtp_grid
+from sim.economics.voi import (
+    EVPPINoiseWarning,
+    ceac,
+    evpi,
+    evppi,
+    evppi_noise_warnings,
+    wtp_grid,
+)
 from sim.engine.run import chunks
 
 
@@ -88,16 +96,6 @@ def add_increment_se(cea: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
     return cea
 
 
-def _dsa_pair(cfg: RunConfig, cea: pd.DataFrame) -> tuple[str, str]:
-    d = cfg.economics.dsa
-    comparator = d.comparator or next(iter(cfg.strategy))
-    if d.strategy:
-        return d.strategy, comparator
-    front = cea[~cea["dominated"] & (cea["strategy"] != comparator)]
-    pool = front if len(front) else cea[cea["strategy"] != comparator]
-    return str(pool.sort_values("qaly")["strategy"].iloc[-1]), comparator
-
-
 def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     out, started, prov = begin(out, resolved_yaml)
     e = cfg.economics
@@ -118,18 +116,21 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
 
     dsa = None
     if e.dsa.params:
-        strategy, comparator = _dsa_pair(cfg, cea)
+        strategy, comparator = default_pair(cea, e.dsa.strategy, e.dsa.comparator)
         steps = 2 * len(e.dsa.params)
         with tqdm(total=steps, desc="one-way", disable=not cfg.output.progress) as bar:
             dsa = one_way(cfg, strategy, comparator, on_step=lambda: bar.update(1))
         io.write_csv(out / "dsa.csv", dsa)
 
     psa = params = ceac_t = evpi_t = evppi_t = unc = None
+    n_reordered = 0
     if e.psa.draws > 0:
         from sim.config.ensemble import load_ensemble
 
         ensemble = load_ensemble(e.psa.ensemble) if e.psa.ensemble else None
         params = draw_parameters(e.psa, cfg.seed, ensemble)
+        if e.psa.ordered_utilities:
+            params, n_reordered = order_utilities(params, list(e.utilities.by_mrs))
         with tqdm(
             total=e.psa.draws, desc="PSA", unit="draw", disable=not cfg.output.progress
         ) as bar:
@@ -143,8 +144,18 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         io.write_csv(out / "ceac.csv", ceac_t)
         io.write_csv(out / "evpi.csv", evpi_t)
         if e.psa.evppi:
-            evppi_t = evppi(psa, params, strategies, grid, groups(e.psa, ensemble))
+            evppi_t = evppi(
+                psa,
+                params,
+                strategies,
+                grid,
+                groups(e.psa, ensemble),
+                permutations=e.psa.evppi_permutations,
+                seed=cfg.seed,
+            )
             io.write_csv(out / "evppi.csv", evppi_t)
+            for msg in evppi_noise_warnings(evppi_t, e.wtp, e.psa.draws):
+                warnings.warn(msg, EVPPINoiseWarning, stacklevel=1)
         unc = uncertainty_table(psa)
         io.write_csv(out / "uncertainty.csv", unc)
 
@@ -160,7 +171,16 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
             eplots.plot_ceac(ceac_t, e.currency, out / "ceac.png")
             eplots.plot_evpi(evpi_t, evppi_t, e.currency, out / "evpi.png")
             figures += ["ceac.png", "evpi.png"]
-    io.write_text(out / "report.md", report(cfg, cea, breakdown, dsa, evpi_t, ceac_t, unc, figures))
+    notes = []
+    if n_reordered:
+        notes.append(
+            f"Utilities by mRS were made non-increasing in {n_reordered:,} of {e.psa.draws:,} "
+            "PSA draws (economics.psa.ordered_utilities)."
+        )
+    if evppi_t is not None:
+        notes += evppi_noise_warnings(evppi_t, e.wtp, e.psa.draws)
+    text = report(cfg, cea, breakdown, dsa, evpi_t, ceac_t, unc, figures, evppi_t, notes)
+    io.write_text(out / "report.md", text)
     finish(
         out,
         cfg,
