@@ -20,13 +20,16 @@ experimental arm.
 
 And the closed-form power of the fixed (single-look) designs, for comparison with
 simulation: two proportions (normal approximation, Fleiss et al. 2003 eq. 4.14) and
-the log-rank test given the number of deaths (Schoenfeld 1983, Biometrics 39:499).
+the log-rank test given the number of deaths (Schoenfeld 1983, Biometrics 39:499);
+single-arm designs exactly, by binomial enumeration over their looks
+(`one_proportion_crossing`, which at p = p0 is the design's exact size).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.stats import binom, hypergeom, norm
@@ -265,6 +268,60 @@ def power_one_proportion(p: float, p0: float, n: float, alpha: float) -> float:
     if alt_sd == 0.0:
         return float(p > p0)
     return float(norm.cdf((p - p0 - norm.isf(alpha) * math.sqrt(p0 * (1 - p0) / n)) / alt_sd))
+
+
+def one_proportion_z(x: np.ndarray, m: int, p0: float, exact: bool) -> np.ndarray:
+    """The z statistic `one_proportion` gives for each success count x out of m
+    (vectorised; the same arithmetic, so the same decisions to the last bit)."""
+    x = np.asarray(x)
+    if m == 0:
+        return np.zeros(x.shape)
+    z = (x / m - p0) / math.sqrt(p0 * (1.0 - p0) / m)
+    if not exact:
+        return z
+    p = binom.sf(x - 1, m, p0)
+    inside = (p > 0.0) & (p < 1.0)
+    return np.where(inside, norm.isf(np.where(inside, p, 0.5)), z)
+
+
+@lru_cache(maxsize=65536)
+def one_proportion_crossing(
+    p: float,
+    p0: float,
+    sizes: tuple[int, ...],
+    critical: tuple[float, ...],
+    futility: tuple[float, ...] | None = None,
+    exact: bool = True,
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Exact (P(reject first at look k), P(stop for futility at look k)) of a single-arm
+    design when each patient's outcome is a success with probability p.
+
+    Look k analyses the first sizes[k] patients (non-decreasing) with the one-sample
+    test against p0 (`one_proportion`: exact binomial or score z), rejects if
+    z >= critical[k] and, at an interim, stops for futility if z < futility[k]. The
+    distribution of the success count over the trials still running is carried from
+    look to look (a binomial convolution per look): no normal approximation. At
+    p = p0 the total rejection probability is the design's exact size."""
+    k = len(sizes)
+    fut = (-math.inf,) * k if futility is None else futility
+    mass = np.ones(1)  # P(0 successes among 0 patients)
+    prev = 0
+    up, down = [0.0] * k, [0.0] * k
+    for i, (m, c) in enumerate(zip(sizes, critical, strict=True)):
+        if m < prev:
+            raise ValueError(f"look sizes must not decrease, got {sizes}")
+        mass = np.convolve(mass, binom.pmf(np.arange(m - prev + 1), m - prev, p))
+        z = one_proportion_z(np.arange(m + 1), m, p0, exact)
+        hit = z >= c
+        up[i] = float(mass[hit].sum())
+        go_on = ~hit
+        if i < k - 1 and math.isfinite(fut[i]):
+            stop = go_on & (z < fut[i])
+            down[i] = float(mass[stop].sum())
+            go_on &= ~stop
+        mass = np.where(go_on, mass, 0.0)
+        prev = m
+    return tuple(up), tuple(down)
 
 
 def power_logrank(hazard_ratio: float, deaths: float, share_e: float, alpha: float) -> float:

@@ -76,6 +76,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         prov,
         n_trials_simulated=len(trials),
         p_eligible=spec.pool.p_eligible,
+        p_died_before_randomisation=spec.pool.p_died_before_randomisation,
         pool_per_arm=t.pool_per_arm,
         sizing_seconds=round(time.time() - pool_started, 3),
     )
