@@ -307,6 +307,28 @@ def run_design(
     }
 
 
+def superpopulation(spec: Spec, endpoint: str) -> dict[str, float]:
+    """The pool's true value of an endpoint per arm (and its HR for time to death)."""
+    t, pool = spec.trial, spec.pool
+    o_c, o_e = pool.outcomes["control"], pool.outcomes["experimental"]
+    m = len(pool)
+    if endpoint in BINARY:
+        e = Enrolled(
+            np.zeros(m), np.arange(m), np.ones(m, bool), pool.condition, np.full(m, np.inf), m, 0.0
+        )
+        return {
+            "p_e": float(endpoint_data(endpoint, t, e, o_e).success.mean()),
+            "p_c": float(endpoint_data(endpoint, t, e, o_c).success.mean()),
+        }
+    both = Outcomes(
+        *(np.concatenate([getattr(o_e, f), getattr(o_c, f)]) for f in Outcomes.__dataclass_fields__)
+    )
+    time = np.minimum(both.death_day, pool.horizon_days)
+    event = np.isfinite(both.death_day)
+    arm = np.r_[np.ones(m, bool), np.zeros(m, bool)]
+    return {"hr": analyses.logrank(time, event, arm).estimate}
+
+
 def simulate_trials(
     spec: Spec,
     n: int,
@@ -325,8 +347,6 @@ def simulate_trials(
     t = spec.trial
     p_alt: dict[str, float] = {}
     if t.comparator == "historical":
-        from sim.trial.sizing import superpopulation
-
         p_alt = {name: superpopulation(spec, d.endpoint)["p_e"] for name, d in t.designs.items()}
     rows = []
     for i in range(lo, hi):

@@ -31,8 +31,7 @@ from sim.engine.executors import ordered_map
 from sim.trial import analyses
 from sim.trial.accrual import DAYS_PER_MONTH, intensity
 from sim.trial.boundaries import crossing_probabilities, efficacy_bounds, futility_bounds
-from sim.trial.design import BINARY, Spec, endpoint_data, simulate_trials
-from sim.trial.pool import Outcomes
+from sim.trial.design import Spec, simulate_trials, superpopulation
 
 OC_COLUMNS = [
     "design",
@@ -95,30 +94,6 @@ def simulate_grid(
 
 def _se(p: float, n: int) -> float:
     return math.sqrt(p * (1.0 - p) / n) if n else math.nan
-
-
-def superpopulation(spec: Spec, endpoint: str) -> dict[str, float]:
-    """The pool's true value of an endpoint per arm (and its HR for time to death)."""
-    t, pool = spec.trial, spec.pool
-    o_c, o_e = pool.outcomes["control"], pool.outcomes["experimental"]
-    m = len(pool)
-    if endpoint in BINARY:
-        from sim.trial.design import Enrolled
-
-        e = Enrolled(
-            np.zeros(m), np.arange(m), np.ones(m, bool), pool.condition, np.full(m, np.inf), m, 0.0
-        )
-        return {
-            "p_e": float(endpoint_data(endpoint, t, e, o_e).success.mean()),
-            "p_c": float(endpoint_data(endpoint, t, e, o_c).success.mean()),
-        }
-    both = Outcomes(
-        *(np.concatenate([getattr(o_e, f), getattr(o_c, f)]) for f in Outcomes.__dataclass_fields__)
-    )
-    time = np.minimum(both.death_day, pool.horizon_days)
-    event = np.isfinite(both.death_day)
-    arm = np.r_[np.ones(m, bool), np.zeros(m, bool)]
-    return {"hr": analyses.logrank(time, event, arm).estimate}
 
 
 def planned_drift(spec: Spec, d: DesignConfig, n: int) -> float:
