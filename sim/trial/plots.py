@@ -18,7 +18,8 @@ Z95 = 1.96  # error bars: +/- 1.96 Monte Carlo SE
 
 
 def plot_power_curve(oc: pd.DataFrame, target: float, alpha: float, path: Path) -> Path:
-    """Simulated power (+/- 1.96 MC SE) and analytic power vs n; type I error below."""
+    """Simulated power (+/- 1.96 MC SE) and analytic power vs n; type I error below; n
+    that cannot be recruited within the accrual cap drawn as open circles."""
     fig, (ax, ax0) = plt.subplots(
         2, 1, figsize=(7.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
@@ -29,6 +30,10 @@ def plot_power_curve(oc: pd.DataFrame, target: float, alpha: float, path: Path) 
             g["n"], g["power"], yerr=Z95 * g["power_se"], marker="o", ms=4, capsize=2, label=label
         )
         color = line[0].get_color()
+        if "recruitable" in g and not g["recruitable"].all():
+            # n the accrual cap rules out: open markers over the filled ones
+            off = g[~g["recruitable"].astype(bool)]
+            ax.plot(off["n"], off["power"], "o", ms=8, mfc="white", mec=color, zorder=3)
         if g["analytic_power"].notna().any():
             ax.plot(g["n"], g["analytic_power"], ls="--", color=color, lw=1)
         ax0.errorbar(
@@ -41,7 +46,7 @@ def plot_power_curve(oc: pd.DataFrame, target: float, alpha: float, path: Path) 
             color=color,
         )
     ax.axhline(target, color="0.4", ls=":", lw=1)
-    ax.set_ylabel("power (simulated; dashed: analytic)")
+    ax.set_ylabel("power (simulated; dashed: analytic; open: not recruitable)")
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=8, loc="lower right")
     ax0.axhline(alpha, color="0.4", ls=":", lw=1)

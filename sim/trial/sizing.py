@@ -5,15 +5,22 @@ Per design x n x accrual scale, from `trials` simulated trials per scenario:
 
 * power (rpact: overallReject under H1) and type1_error (overallReject under the null
   scenario), each with its Monte Carlo standard error sqrt(p (1 - p) / trials);
-* p_stop_efficacy / p_stop_futility: stopping at an interim look, under H1
-  (rpact: rejectPerStage summed over interim stages, futilityStop);
-* expected_n (expectedNumberOfSubjects), expected_events (deaths at the stopping
-  analysis), expected_duration_months (studyDuration), under H1 and under H0;
+* p_stop_efficacy / p_stop_futility / early_stop: stopping at an interim look, under
+  H1 and (`_h0`) under H0 (rpact: rejectPerStage summed over interim stages,
+  futilityStop);
+* expected_n (patients randomised by the stopping analysis; rpact's
+  expectedNumberOfSubjects counts the analysed ones, docs/trial.md), expected_events
+  (deaths at the stopping analysis), expected_duration_months (studyDuration), under
+  H1 and under H0;
 * analytic_power: the closed-form power of the same design for the pool's
   superpopulation values (sim.trial.analyses; boundaries' crossing probabilities for
-  group-sequential designs with information timing; NaN for calendar timing);
-* smallest_n_reaching_target: the first n of the grid (per design and accrual scale)
-  whose simulated power reaches sizing.target_power.
+  group-sequential designs with information timing; NaN for calendar timing); exact
+  binomial enumeration for single-arm designs;
+* type1_error_exact: single-arm designs' exact size at p = p0 (NaN for two arms);
+* expected_n_by_cap, p_recruited, capped_fraction, recruitable: the accrual cap
+  (`recruitment`);
+* smallest_n_reaching_target: the first recruitable n of the grid (per design and
+  accrual scale) whose simulated power reaches sizing.target_power.
 """
 
 from __future__ import annotations
