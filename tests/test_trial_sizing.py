@@ -244,9 +244,17 @@ DELAY = "trial.eligibility.randomisation_delay_days"
         (f"{DELAY}=-1", DELAY),
         (f"{DELAY}=4000", DELAY),  # beyond the 96-month accrual cap
         ("trial.sizing.min_p_recruited=1.5", "trial.sizing.min_p_recruited"),
+        (
+            "trial.designs.fixed_logrank.logrank_variance=exact",
+            "trial.designs.fixed_logrank.logrank_variance",
+        ),
+        (  # a KM design has no log-rank variance to choose
+            "trial.designs.fixed_survival_1y.logrank_variance=permutation",
+            "trial.designs.fixed_survival_1y.logrank_variance",
+        ),
     ],
 )
-def test_bad_delay_or_recruitment_input_names_the_key(override, key):
+def test_bad_delay_recruitment_or_variance_input_names_the_key(override, key):
     with pytest.raises(ConfigError) as e:
         load_config(["+experiment=trial_sizing", override])
     assert e.value.key == key

@@ -91,6 +91,9 @@ class DesignConfig:
     type_beta_spending: str = "none"
     beta: float = 0.2  # beta spending: 1 - planned power
     stratified: bool = False  # CMH / stratified log-rank over the condition strata
+    # log-rank only: hypergeometric (Mantel-Haenszel) or permutation variance of the
+    # log-rank scores (a small-sample option, docs/trial.md)
+    logrank_variance: str = "hypergeometric"
 
 
 @dataclass

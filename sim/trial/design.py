@@ -164,7 +164,8 @@ def _test(
         event = death <= fu
         time = np.minimum(fu, death)
         arm = e.experimental[on]
-        r = analyses.logrank(time, event, arm, e.stratum[on] if d.stratified else None)
+        strata = e.stratum[on] if d.stratified else None
+        r = analyses.logrank(time, event, arm, strata, d.logrank_variance)
         return r, int(arm.sum()), int((~arm).sum())
     known = ep.info_day <= day
     ok = ep.success

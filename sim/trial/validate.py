@@ -8,6 +8,7 @@ from sim.config.checks import number, one_of
 from sim.config.schema import CONDITIONS, ConfigError, RunConfig
 from sim.model.validate import MAX_HORIZON_DAYS
 from sim.trial.accrual import DAYS_PER_MONTH
+from sim.trial.analyses import VARIANCES
 from sim.trial.boundaries import BETA_TYPES, TYPES
 from sim.trial.design import BINARY, ENDPOINTS
 
@@ -120,6 +121,9 @@ def check_trial(cfg: RunConfig) -> None:
             raise ConfigError(
                 f"{key}.stratified", "stratified analyses are CMH (test z) or log-rank, two arms"
             )
+        one_of(f"{key}.logrank_variance", d.logrank_variance, VARIANCES)
+        if d.logrank_variance != "hypergeometric" and d.test != "logrank":
+            raise ConfigError(f"{key}.logrank_variance", "only used with test: logrank")
         one_of(f"{key}.type_of_design", d.type_of_design, TYPES)
         one_of(f"{key}.timing", d.timing, TIMINGS)
         _increasing(f"{key}.information_rates", d.information_rates, 0.0, 1.0)
