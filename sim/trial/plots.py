@@ -80,16 +80,19 @@ def plot_accrual(
     n_max: int,
     cap_months: float,
     path: Path,
+    delay_days: float = 0.0,
 ) -> Path:
     """Expected randomised patients over time per accrual scale, simulated paths (grey,
-    first scale), the largest n (dotted) and the accrual cap (dashed)."""
+    first scale), the largest n (dotted) and the accrual cap (dashed). `delay_days`:
+    randomisation comes that long after referral (the curves M count referrals)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    to_n = min(float(m.inverse(np.array([n_max]))[0]) for m in curves.values())
+    to_n = min(float(m.inverse(np.array([n_max]))[0]) for m in curves.values()) + delay_days
     seen = max((float(e.max()) for e in examples), default=0.0)
     end = min(max(to_n, seen), cap_months * DAYS_PER_MONTH) * 1.05
     t = np.linspace(0, end, 400)
     for scale, m in curves.items():
-        ax.plot(t / DAYS_PER_MONTH, m.at(t), lw=2, label=f"expected (accrual x{scale:g})")
+        expected = np.where(t >= delay_days, m.at(np.maximum(t - delay_days, 0.0)), 0.0)
+        ax.plot(t / DAYS_PER_MONTH, expected, lw=2, label=f"expected (accrual x{scale:g})")
     for e in examples:
         steps = np.arange(1, len(e) + 1)
         ax.step(e / DAYS_PER_MONTH, steps, where="post", lw=0.7, color="0.5", alpha=0.6)
