@@ -39,12 +39,14 @@ def run():
 
 @pytest.fixture(autouse=True)
 def _fresh_boundaries():
-    """Efficacy boundaries are cached per process (lru_cache in sim.trial.boundaries):
+    """Efficacy boundaries are cached per process (lru_cache in sim.trial.boundaries;
+    single-arm exact crossing probabilities in sim.trial.analyses):
     clear the cache so each test computes the boundaries it checks. Without this a
     test can pass on values an earlier test computed, and mutation testing (mutmut
     forks each mutant from a process that already ran the tests) never reaches the
     boundary code."""
-    from sim.trial import boundaries
+    from sim.trial import analyses, boundaries
 
     boundaries._cached.cache_clear()
+    analyses.one_proportion_crossing.cache_clear()  # the exact single-arm enumeration, likewise
     yield

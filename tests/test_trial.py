@@ -247,6 +247,13 @@ def test_group_sequential_power_and_stops_match_exact_enumeration(anchor, design
     first = ex0["futility"][0]
     got = ((null["stage"] == 1) & null["stop_futility"]).mean()
     assert abs(got - first) < _mc_tol(first, ANCHOR_TRIALS) + 1e-12
+    # the H0 columns of operating_characteristics.csv against the exact null values
+    early0, fut0 = ex0["reject"][:-1].sum(), ex0["futility"].sum()
+    assert abs(g["p_stop_efficacy_h0"] - early0) < _mc_tol(early0, ANCHOR_TRIALS) + 1e-12
+    assert abs(g["p_stop_futility_h0"] - fut0) < _mc_tol(fut0, ANCHOR_TRIALS) + 1e-12
+    assert g["early_stop_h0"] == pytest.approx(g["p_stop_efficacy_h0"] + g["p_stop_futility_h0"])
+    if design != "asOF3":  # with a futility rule, H0 trials stop early far more often
+        assert g["early_stop_h0"] > g["early_stop"]
 
 
 def test_interim_looks_stop_early_and_futility_is_conservative(anchor):
@@ -553,3 +560,5 @@ def test_single_arm_against_historical_control():
     expected = np.mean([exact_power(int(m)) for m in alt["n_analysed_e"]])
     assert 0.2 < expected < 0.95
     assert abs(oc["power"].iloc[0] - expected) < _mc_tol(expected, trials_n)
+    # analytic_power is this exact power now (it was the normal approximation)
+    assert oc["analytic_power"].iloc[0] == pytest.approx(expected, rel=1e-9)

@@ -192,3 +192,59 @@ def test_stratified_logrank_matches_statsmodels_survdiff(seed):
     chi2_plain, _ = survdiff(time, event.astype(int), arm.astype(int))
     assert plain.z**2 == pytest.approx(chi2_plain, rel=1e-12)
     assert abs(plain.z - ours.z) > 1e-6
+
+
+# ------------------------------------------- log-rank with the permutation variance
+
+_TIME = np.array(
+    [3.0, 5.0, 5.0, 8.0, 9.0, 12.0, 12.0, 15.0, 20.0, 2.0, 4.0, 4.0, 7.0, 11.0, 13.0, 16.0]
+)
+_EVENT = np.array([1, 1, 0, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0, 0], dtype=bool)
+_ARM = np.array([1, 0, 1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 0, 1, 0], dtype=bool)
+_STRATUM = np.array([0] * 9 + [1] * 7)
+
+
+def _o_minus_e(arm: np.ndarray) -> float:
+    """Experimental O - E summed over the strata, from the hypergeometric form."""
+    return sum(
+        analyses._logrank_parts(_TIME[_STRATUM == s], _EVENT[_STRATUM == s], arm[_STRATUM == s])[0]
+        for s in (0, 1)
+    )
+
+
+def test_logrank_scores_sum_to_the_observed_minus_expected():
+    for s in (0, 1):
+        on = _STRATUM == s
+        a = analyses.logrank_scores(_TIME[on], _EVENT[on])
+        assert a.sum() == pytest.approx(0.0, abs=1e-12)
+        o_e = analyses._logrank_parts(_TIME[on], _EVENT[on], _ARM[on])[0]
+        assert a[_ARM[on]].sum() == pytest.approx(o_e, abs=1e-12)
+
+
+def test_permutation_variance_is_the_variance_over_every_re_randomisation():
+    """Brute force: every way to pick each stratum's experimental patients (sizes kept)
+    gives an O - E; their variance is the permutation variance the test divides by
+    (ties and censoring included)."""
+    import itertools
+
+    per_stratum = []
+    for s in (0, 1):
+        idx = np.flatnonzero(_STRATUM == s)
+        k = int(_ARM[idx].sum())
+        per_stratum.append([np.isin(idx, c) for c in itertools.combinations(idx, k)])
+    values = []
+    for picks in itertools.product(*per_stratum):
+        arm = np.zeros(len(_TIME), bool)
+        for s, pick in zip((0, 1), picks, strict=True):
+            arm[np.flatnonzero(_STRATUM == s)[pick]] = True
+        values.append(_o_minus_e(arm))
+    values = np.asarray(values)
+    assert values.mean() == pytest.approx(0.0, abs=1e-12)
+    r = analyses.logrank(_TIME, _EVENT, _ARM, _STRATUM, variance="permutation")
+    assert r.z == pytest.approx(-_o_minus_e(_ARM) / math.sqrt(values.var()), rel=1e-12)
+    # the hypergeometric version divides by a different V (and gives the same HR estimate)
+    h = analyses.logrank(_TIME, _EVENT, _ARM, _STRATUM)
+    assert h.z != pytest.approx(r.z, rel=1e-6)
+    assert h.estimate == r.estimate
+    with pytest.raises(ValueError, match="log-rank variance"):
+        analyses.logrank(_TIME, _EVENT, _ARM, variance="exact")

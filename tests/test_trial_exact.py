@@ -104,3 +104,69 @@ def test_crossing_probabilities_equal_the_multivariate_normal(kind, theta):
         # Genz integration adds 1e-10
         assert up[:k].sum() == pytest.approx(1.0 - mvn.cdf(c[:k]), abs=1e-6), k
     assert up[0] == pytest.approx(norm.sf(c[0] - mean[0]), abs=1e-9)
+
+
+# ------------------------------------------------- single arm: exact size and power
+
+
+def _binomtest_size(p: float, p0: float, m: int, alpha: float) -> float:
+    """P(the exact binomial test rejects) when each of m outcomes is a success with
+    probability p, summed over every count with scipy's own test (the definition)."""
+    from scipy.stats import binom, binomtest
+
+    return sum(
+        binom.pmf(x, m, p)
+        for x in range(m + 1)
+        if binomtest(x, m, p0, alternative="greater").pvalue <= alpha
+    )
+
+
+@pytest.mark.parametrize("m", [1, 20, 37, 60, 83])
+@pytest.mark.parametrize("p", [0.4, 0.55])
+def test_single_arm_one_look_is_scipys_exact_binomial_test(m, p):
+    """One look, `test: fisher`: the exact size (p = p0) and power (p > p0) equal the
+    rejection probability of scipy's exact binomial test; both are below the normal
+    approximation's values, which the old analytic_power used."""
+    alpha, p0 = 0.025, 0.4
+    up, down = analyses.one_proportion_crossing(p, p0, (m,), (float(norm.isf(alpha)),))
+    ref = _binomtest_size(p, p0, m, alpha)
+    assert up[0] == pytest.approx(ref, abs=1e-12) and down == (0.0,)
+    if p == p0:
+        assert up[0] <= alpha  # an exact test never exceeds its level
+
+
+def test_single_arm_z_test_is_enumerated_with_the_z_rule():
+    """`test: z` (score test) is enumerated with its own rule: x counts with
+    (x / m - p0) / sqrt(p0 (1 - p0) / m) >= c."""
+    from scipy.stats import binom
+
+    m, p0, p, c = 45, 0.3, 0.45, float(norm.isf(0.025))
+    x = np.arange(m + 1)
+    z = (x / m - p0) / math.sqrt(p0 * (1 - p0) / m)
+    ref = binom.pmf(x, m, p)[z >= c].sum()
+    got = analyses.one_proportion_crossing(p, p0, (m,), (c,), None, False)[0][0]
+    assert got == pytest.approx(ref, abs=1e-14)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_single_arm_group_sequential_equals_brute_force(exact):
+    """Three looks at 4, 9 and 13 patients with futility at the interims: every
+    success / failure sequence of 13 patients, analysed by `one_proportion` on its
+    prefixes, stopping at the first crossing: the definition, written out."""
+    p, p0 = 0.55, 0.35
+    sizes, crit, fut = (4, 9, 13), (2.4, 2.1, 1.9), (-0.5, 0.2, -math.inf)
+    reject, futile = np.zeros(3), np.zeros(3)
+    for ys in itertools.product((0, 1), repeat=sizes[-1]):
+        prob = math.prod(p if y else 1 - p for y in ys)
+        for k, m in enumerate(sizes):
+            z = analyses.one_proportion(sum(ys[:m]), m, p0, exact).z
+            if z >= crit[k]:
+                reject[k] += prob
+                break
+            if k < 2 and z < fut[k]:
+                futile[k] += prob
+                break
+    up, down = analyses.one_proportion_crossing(p, p0, sizes, crit, fut, exact)
+    np.testing.assert_allclose(up, reject, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(down, futile, rtol=0, atol=1e-13)
+    assert reject.sum() > 0.1 and futile.sum() > 0.05  # informative cases

@@ -18,6 +18,10 @@ class EligibilityConfig:
     cd4_max: float = float("inf")
     max_baseline_mrs: int = 5  # baseline disability (mRS from lesion burden), inclusive
     screen_fail: float = 0.0  # share of eligible patients who do not consent / fail screening
+    # days from PML diagnosis (referral) to randomisation: screening, consent, the
+    # baseline work-up. Patients who die before it are not randomised; the trial's
+    # therapies start at randomisation and outcomes are counted from it.
+    randomisation_delay_days: float = 14.0
 
 
 @dataclass
@@ -87,6 +91,9 @@ class DesignConfig:
     type_beta_spending: str = "none"
     beta: float = 0.2  # beta spending: 1 - planned power
     stratified: bool = False  # CMH / stratified log-rank over the condition strata
+    # log-rank only: hypergeometric (Mantel-Haenszel) or permutation variance of the
+    # log-rank scores (a small-sample option, docs/trial.md)
+    logrank_variance: str = "hypergeometric"
 
 
 @dataclass
@@ -95,6 +102,10 @@ class SizingConfig:
     trials: int = 1000  # simulated trials per design x n x accrual scale x scenario
     accrual_scale: list[float] = field(default_factory=lambda: [1.0])  # x every site rate
     target_power: float = 0.8
+    # an n is recruitable if at least this share of trials randomise n patients within
+    # accrual.max_accrual_months (Poisson accrual); the others are flagged in
+    # operating_characteristics.csv and never reported as the smallest n reaching target
+    min_p_recruited: float = 0.9
     chunk_trials: int = 250  # trials per executor task; results do not depend on it
 
 

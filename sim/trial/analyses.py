@@ -20,13 +20,16 @@ experimental arm.
 
 And the closed-form power of the fixed (single-look) designs, for comparison with
 simulation: two proportions (normal approximation, Fleiss et al. 2003 eq. 4.14) and
-the log-rank test given the number of deaths (Schoenfeld 1983, Biometrics 39:499).
+the log-rank test given the number of deaths (Schoenfeld 1983, Biometrics 39:499);
+single-arm designs exactly, by binomial enumeration over their looks
+(`one_proportion_crossing`, which at p = p0 is the design's exact size).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.stats import binom, hypergeom, norm
@@ -122,29 +125,73 @@ def _logrank_parts(time: np.ndarray, event: np.ndarray, e: np.ndarray) -> tuple[
     return float((dej - dj * frac).sum()), float((dj * frac * (1.0 - frac) * tie).sum())
 
 
+def logrank_scores(time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Log-rank (Savage) scores a_i = delta_i - sum over death times t_j <= t_i of d_j / n_j
+    (the Nelson-Aalen estimate at the patient's own time). The experimental arm's
+    O - E is the sum of its patients' scores; the scores sum to 0."""
+    if len(time) == 0:
+        return np.zeros(0)
+    order = np.argsort(time, kind="stable")
+    t, d = time[order], event[order].astype(float)
+    _, first, tie = np.unique(t, return_index=True, return_inverse=True)
+    at_risk = (len(t) - np.arange(len(t)))[first]
+    cum_hazard = np.cumsum(np.add.reduceat(d, first) / at_risk)
+    out = np.empty(len(t))
+    out[order] = d - cum_hazard[tie]
+    return out
+
+
+def _permutation_variance(time: np.ndarray, event: np.ndarray, e: np.ndarray) -> float:
+    """Variance of O - E over the random choices of which n_e of the N patients are
+    experimental: n_e n_c / (N (N - 1)) sum a_i^2 (a linear rank statistic's
+    permutation variance; Peto & Peto 1972)."""
+    big_n, n_e = len(time), int(e.sum())
+    if big_n < 2 or n_e in (0, big_n):
+        return 0.0
+    a = logrank_scores(time, event)
+    return float(n_e * (big_n - n_e) / (big_n * (big_n - 1.0)) * np.dot(a, a))
+
+
+VARIANCES = ("hypergeometric", "permutation")
+
+
 def logrank(
-    time: np.ndarray, event: np.ndarray, experimental: np.ndarray, strata: np.ndarray | None = None
+    time: np.ndarray,
+    event: np.ndarray,
+    experimental: np.ndarray,
+    strata: np.ndarray | None = None,
+    variance: str = "hypergeometric",
 ) -> TestResult:
     """Log-rank test of experimental vs control; H1: lower hazard on experimental.
 
     With `strata`, the stratified log-rank test: O - E and V summed over strata
     (Peto et al. 1977, Br J Cancer 35:1; Collett 2015, Modelling Survival Data).
+    `variance`: V is the sum of the hypergeometric variances at the death times (the
+    usual, Mantel-Haenszel form) or, with "permutation", the permutation variance of
+    the log-rank scores within each stratum (the linear rank test form; an option for
+    small samples, docs/trial.md). The HR estimate exp((O - E) / V) uses the
+    hypergeometric V in both cases.
     """
+    if variance not in VARIANCES:
+        raise ValueError(f"unknown log-rank variance {variance!r}; allowed: {VARIANCES}")
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=bool)
     e = np.asarray(experimental, dtype=bool)
     deaths_e, deaths_c = int((event & e).sum()), int((event & ~e).sum())
-    if strata is None:
-        o_minus_e, v = _logrank_parts(time, event, e)
-    else:
-        o_minus_e = v = 0.0
-        for s in np.unique(strata):
-            on = strata == s
-            a, b = _logrank_parts(time[on], event[on], e[on])
-            o_minus_e, v = o_minus_e + a, v + b
-    if v <= 0.0:
+    groups = (
+        [np.ones(len(time), bool)] if strata is None else [strata == s for s in np.unique(strata)]
+    )
+    o_minus_e = v = v_test = 0.0
+    for on in groups:
+        a, b = _logrank_parts(time[on], event[on], e[on])
+        o_minus_e, v = o_minus_e + a, v + b
+        if variance == "permutation":
+            v_test += _permutation_variance(time[on], event[on], e[on])
+    if variance == "hypergeometric":
+        v_test = v
+    if v <= 0.0 or v_test <= 0.0:
         return TestResult(0.0, 1.0, math.nan, deaths_e, deaths_c)
-    z = -o_minus_e / math.sqrt(v)
+    z = -o_minus_e / math.sqrt(v_test)
     return TestResult(z, _upper(z), math.exp(o_minus_e / v), deaths_e, deaths_c)
 
 
@@ -265,6 +312,60 @@ def power_one_proportion(p: float, p0: float, n: float, alpha: float) -> float:
     if alt_sd == 0.0:
         return float(p > p0)
     return float(norm.cdf((p - p0 - norm.isf(alpha) * math.sqrt(p0 * (1 - p0) / n)) / alt_sd))
+
+
+def one_proportion_z(x: np.ndarray, m: int, p0: float, exact: bool) -> np.ndarray:
+    """The z statistic `one_proportion` gives for each success count x out of m
+    (vectorised; the same arithmetic, so the same decisions to the last bit)."""
+    x = np.asarray(x)
+    if m == 0:
+        return np.zeros(x.shape)
+    z = (x / m - p0) / math.sqrt(p0 * (1.0 - p0) / m)
+    if not exact:
+        return z
+    p = binom.sf(x - 1, m, p0)
+    inside = (p > 0.0) & (p < 1.0)
+    return np.where(inside, norm.isf(np.where(inside, p, 0.5)), z)
+
+
+@lru_cache(maxsize=65536)
+def one_proportion_crossing(
+    p: float,
+    p0: float,
+    sizes: tuple[int, ...],
+    critical: tuple[float, ...],
+    futility: tuple[float, ...] | None = None,
+    exact: bool = True,
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Exact (P(reject first at look k), P(stop for futility at look k)) of a single-arm
+    design when each patient's outcome is a success with probability p.
+
+    Look k analyses the first sizes[k] patients (non-decreasing) with the one-sample
+    test against p0 (`one_proportion`: exact binomial or score z), rejects if
+    z >= critical[k] and, at an interim, stops for futility if z < futility[k]. The
+    distribution of the success count over the trials still running is carried from
+    look to look (a binomial convolution per look): no normal approximation. At
+    p = p0 the total rejection probability is the design's exact size."""
+    k = len(sizes)
+    fut = (-math.inf,) * k if futility is None else futility
+    mass = np.ones(1)  # P(0 successes among 0 patients)
+    prev = 0
+    up, down = [0.0] * k, [0.0] * k
+    for i, (m, c) in enumerate(zip(sizes, critical, strict=True)):
+        if m < prev:
+            raise ValueError(f"look sizes must not decrease, got {sizes}")
+        mass = np.convolve(mass, binom.pmf(np.arange(m - prev + 1), m - prev, p))
+        z = one_proportion_z(np.arange(m + 1), m, p0, exact)
+        hit = z >= c
+        up[i] = float(mass[hit].sum())
+        go_on = ~hit
+        if i < k - 1 and math.isfinite(fut[i]):
+            stop = go_on & (z < fut[i])
+            down[i] = float(mass[stop].sum())
+            go_on &= ~stop
+        mass = np.where(go_on, mass, 0.0)
+        prev = m
+    return tuple(up), tuple(down)
 
 
 def power_logrank(hazard_ratio: float, deaths: float, share_e: float, alpha: float) -> float:

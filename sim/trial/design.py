@@ -2,9 +2,11 @@
 
 For a maximum sample size n, a trial:
 
-1. randomises patients at Poisson accrual times (sim.trial.accrual) until n or the
-   accrual cap, each a random eligible pool patient (sim.trial.pool), to arms by
-   permuted blocks within condition strata (sim.trial.randomise);
+1. randomises patients at Poisson accrual times (sim.trial.accrual; randomisation
+   comes `eligibility.randomisation_delay_days` after referral) until n or the
+   accrual cap, each a random eligible pool patient alive at randomisation
+   (sim.trial.pool), to arms by permuted blocks within condition strata
+   (sim.trial.randomise);
 2. gives each patient an exponential loss-to-follow-up time (trial.followup);
 3. reads each patient's outcomes under its arm from the pool: under the
    "alternative" scenario the experimental arm gets the experimental strategy's (or
@@ -39,6 +41,7 @@ results do not depend on how trials are split between workers.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,7 +86,10 @@ def enrol(spec: Spec, n: int, scale: float, scale_index: int, trial_index: int) 
     gen = rng.generator(spec.seed, _ENROLMENT, n, scale_index, trial_index)
     p_rand = spec.pool.p_eligible * (1.0 - t.eligibility.screen_fail)
     m = intensity(t.accrual, scale, p_rand)
-    entry = randomised_times(gen, m, n, t.accrual.max_accrual_months * DAYS_PER_MONTH)
+    # randomisation comes `delay` days after referral (diagnosis); the cap is on it
+    delay = t.eligibility.randomisation_delay_days
+    cap = t.accrual.max_accrual_months * DAYS_PER_MONTH
+    entry = randomised_times(gen, m, n, cap - delay) + delay
     k = len(entry)
     idx = gen.integers(len(spec.pool), size=k)
     historical = t.comparator == "historical"
@@ -158,7 +164,8 @@ def _test(
         event = death <= fu
         time = np.minimum(fu, death)
         arm = e.experimental[on]
-        r = analyses.logrank(time, event, arm, e.stratum[on] if d.stratified else None)
+        strata = e.stratum[on] if d.stratified else None
+        r = analyses.logrank(time, event, arm, strata, d.logrank_variance)
         return r, int(arm.sum()), int((~arm).sum())
     known = ep.info_day <= day
     ok = ep.success
@@ -221,6 +228,29 @@ def looks(
     return np.asarray([*days, final_day]), bounds, np.arange(len(days) + 1)
 
 
+def single_arm_exact(
+    d: DesignConfig,
+    t: TrialConfig,
+    ep: Endpoint,
+    days: np.ndarray,
+    bounds: np.ndarray,
+    floors: list[float | None],
+    p_alternative: float,
+) -> tuple[float, float]:
+    """Exact rejection probabilities of a single-arm design given this trial's looks:
+    (at p = p0, the historical value: the exact size; at p = p_alternative: the exact
+    power), for the numbers of patients analysed at each of its looks (also the looks
+    after the one it stopped at), the same boundaries and futility rule."""
+    sizes = tuple(int((ep.info_day <= day).sum()) for day in days)
+    crit = tuple(float(c) for c in bounds)
+    fut = tuple(-math.inf if f is None else float(f) for f in floors)
+    p0 = getattr(t.historical, d.endpoint)
+    exact = d.test == "fisher"
+    size = sum(analyses.one_proportion_crossing(p0, p0, sizes, crit, fut, exact)[0])
+    power = sum(analyses.one_proportion_crossing(p_alternative, p0, sizes, crit, fut, exact)[0])
+    return size, power
+
+
 def run_design(
     name: str,
     d: DesignConfig,
@@ -228,20 +258,27 @@ def run_design(
     e: Enrolled,
     o: Outcomes,
     futility_bounds: np.ndarray | None = None,
+    p_alternative: float | None = None,
 ) -> dict[str, float | int | str | bool]:
     """Analyse one trial under one design: the row of trials.parquet.
 
     `futility_bounds`: beta-spending futility z bounds of the planned looks (sizing
-    computes them from the planned effect at this n), or None."""
+    computes them from the planned effect at this n), or None. `p_alternative`
+    (single-arm designs): the experimental arm's true value of the endpoint, for the
+    exact power given this trial's looks (`single_arm_exact`)."""
     final_day = float(e.entry.max()) + t.followup.min_followup_months * DAYS_PER_MONTH
     ep = endpoint_data(d.endpoint, t, e, o)
     days, bounds, index = looks(d, t, ep, final_day)
     k = len(days)
+    floors = [d.futility_z if futility_bounds is None else futility_bounds[j] for j in index]
+    exact_size = exact_power = math.nan
+    if t.comparator == "historical" and p_alternative is not None:
+        exact_size, exact_power = single_arm_exact(d, t, ep, days, bounds, floors, p_alternative)
     for i, (day, c) in enumerate(zip(days, bounds, strict=True)):
         r, n_e, n_c = _test(d, t, e, o, ep, day)
         last = i == k - 1
         efficacy = r.z >= c
-        floor = d.futility_z if futility_bounds is None else futility_bounds[index[i]]
+        floor = floors[i]
         futility = (not last) and floor is not None and r.z < floor
         if efficacy or futility or last:
             break
@@ -266,7 +303,31 @@ def run_design(
         "estimate": r.estimate,
         "estimate_e": r.experimental,
         "estimate_c": r.control,
+        "exact_size": exact_size,  # single arm: exact P(reject | p = p0) at these looks
+        "exact_power": exact_power,  # single arm: exact P(reject | p = p_alternative)
     }
+
+
+def superpopulation(spec: Spec, endpoint: str) -> dict[str, float]:
+    """The pool's true value of an endpoint per arm (and its HR for time to death)."""
+    t, pool = spec.trial, spec.pool
+    o_c, o_e = pool.outcomes["control"], pool.outcomes["experimental"]
+    m = len(pool)
+    if endpoint in BINARY:
+        e = Enrolled(
+            np.zeros(m), np.arange(m), np.ones(m, bool), pool.condition, np.full(m, np.inf), m, 0.0
+        )
+        return {
+            "p_e": float(endpoint_data(endpoint, t, e, o_e).success.mean()),
+            "p_c": float(endpoint_data(endpoint, t, e, o_c).success.mean()),
+        }
+    both = Outcomes(
+        *(np.concatenate([getattr(o_e, f), getattr(o_c, f)]) for f in Outcomes.__dataclass_fields__)
+    )
+    time = np.minimum(both.death_day, pool.horizon_days)
+    event = np.isfinite(both.death_day)
+    arm = np.r_[np.ones(m, bool), np.zeros(m, bool)]
+    return {"hr": analyses.logrank(time, event, arm).estimate}
 
 
 def simulate_trials(
@@ -284,6 +345,10 @@ def simulate_trials(
     function of its arguments: any worker computes the same rows.
     """
     futility = futility or {}
+    t = spec.trial
+    p_alt: dict[str, float] = {}
+    if t.comparator == "historical":
+        p_alt = {name: superpopulation(spec, d.endpoint)["p_e"] for name, d in t.designs.items()}
     rows = []
     for i in range(lo, hi):
         e = enrol(spec, n, scale, scale_index, i)
@@ -295,7 +360,7 @@ def simulate_trials(
         for scenario in SCENARIOS:
             o = outcomes(spec, e, scenario)
             for name, d in spec.trial.designs.items():
-                row = run_design(name, d, spec.trial, e, o, futility.get(name))
+                row = run_design(name, d, t, e, o, futility.get(name), p_alt.get(name))
                 rows.append(
                     {
                         "n": n,
@@ -303,6 +368,10 @@ def simulate_trials(
                         "scenario": scenario,
                         "trial": i,
                         "screened": e.screened,
+                        # randomised by the accrual process (before any early stop); capped:
+                        # the accrual cap came before n
+                        "n_enrolled": len(e.entry),
+                        "capped": len(e.entry) < n,
                         **row,
                     }
                 )

@@ -18,7 +18,8 @@ Z95 = 1.96  # error bars: +/- 1.96 Monte Carlo SE
 
 
 def plot_power_curve(oc: pd.DataFrame, target: float, alpha: float, path: Path) -> Path:
-    """Simulated power (+/- 1.96 MC SE) and analytic power vs n; type I error below."""
+    """Simulated power (+/- 1.96 MC SE) and analytic power vs n; type I error below; n
+    that cannot be recruited within the accrual cap drawn as open circles."""
     fig, (ax, ax0) = plt.subplots(
         2, 1, figsize=(7.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
@@ -29,6 +30,10 @@ def plot_power_curve(oc: pd.DataFrame, target: float, alpha: float, path: Path) 
             g["n"], g["power"], yerr=Z95 * g["power_se"], marker="o", ms=4, capsize=2, label=label
         )
         color = line[0].get_color()
+        if "recruitable" in g and not g["recruitable"].all():
+            # n the accrual cap rules out: open markers over the filled ones
+            off = g[~g["recruitable"].astype(bool)]
+            ax.plot(off["n"], off["power"], "o", ms=8, mfc="white", mec=color, zorder=3)
         if g["analytic_power"].notna().any():
             ax.plot(g["n"], g["analytic_power"], ls="--", color=color, lw=1)
         ax0.errorbar(
@@ -41,7 +46,7 @@ def plot_power_curve(oc: pd.DataFrame, target: float, alpha: float, path: Path) 
             color=color,
         )
     ax.axhline(target, color="0.4", ls=":", lw=1)
-    ax.set_ylabel("power (simulated; dashed: analytic)")
+    ax.set_ylabel("power (simulated; dashed: analytic; open: not recruitable)")
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=8, loc="lower right")
     ax0.axhline(alpha, color="0.4", ls=":", lw=1)
@@ -75,16 +80,19 @@ def plot_accrual(
     n_max: int,
     cap_months: float,
     path: Path,
+    delay_days: float = 0.0,
 ) -> Path:
     """Expected randomised patients over time per accrual scale, simulated paths (grey,
-    first scale), the largest n (dotted) and the accrual cap (dashed)."""
+    first scale), the largest n (dotted) and the accrual cap (dashed). `delay_days`:
+    randomisation comes that long after referral (the curves M count referrals)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    to_n = min(float(m.inverse(np.array([n_max]))[0]) for m in curves.values())
+    to_n = min(float(m.inverse(np.array([n_max]))[0]) for m in curves.values()) + delay_days
     seen = max((float(e.max()) for e in examples), default=0.0)
     end = min(max(to_n, seen), cap_months * DAYS_PER_MONTH) * 1.05
     t = np.linspace(0, end, 400)
     for scale, m in curves.items():
-        ax.plot(t / DAYS_PER_MONTH, m.at(t), lw=2, label=f"expected (accrual x{scale:g})")
+        expected = np.where(t >= delay_days, m.at(np.maximum(t - delay_days, 0.0)), 0.0)
+        ax.plot(t / DAYS_PER_MONTH, expected, lw=2, label=f"expected (accrual x{scale:g})")
     for e in examples:
         steps = np.arange(1, len(e) + 1)
         ax.step(e / DAYS_PER_MONTH, steps, where="post", lw=0.7, color="0.5", alpha=0.6)

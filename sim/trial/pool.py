@@ -10,9 +10,14 @@ from; with a pool much larger than a trial (20,000 vs a few hundred) drawing the
 pool patient twice in a trial is rare and the pool's sampling error is small against
 the trial's own (docs/trial.md, "the superpopulation approximation").
 
-Outcomes kept per patient and strategy (days from randomisation = PML diagnosis):
-death day (inf if alive at the horizon), IRIS onset day (inf if none), and CSF JCV
-clearance at the CSF endpoint day (alive with JCV below the PCR detection limit).
+Randomisation comes `eligibility.randomisation_delay_days` after PML diagnosis (the
+model's day 0). The pool run starts the trial strategies' therapies then and follows
+patients for horizon_days after it; a referred patient who dies before randomisation
+is not randomised (excluded from the eligible pool, so accrual is thinned as well).
+
+Outcomes kept per patient and strategy (days from randomisation): death day (inf if
+alive at the horizon), IRIS onset day (inf if none), and CSF JCV clearance at the CSF
+endpoint day after randomisation (alive with JCV below the PCR detection limit).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from sim.config.schema import CONDITIONS, RunConfig
+from sim.config.schema import CONDITIONS, RunConfig, StrategyConfig
 from sim.core import rng
 from sim.engine.run import simulate
 from sim.model.disability import mrs_level
@@ -49,7 +54,8 @@ class Pool:
     outcomes: dict[str, Outcomes]  # "control", "experimental"
     p_eligible: float  # share of referred (pool) patients who are eligible
     eligible_mask: np.ndarray  # over the whole referral pool (SimPy reference screening)
-    horizon_days: float
+    horizon_days: float  # follow-up after randomisation the outcomes cover
+    p_died_before_randomisation: float = 0.0  # share of referred patients (any eligibility)
 
     def __len__(self) -> int:
         return len(self.condition)
@@ -68,23 +74,55 @@ def eligible(patients: pd.DataFrame, cfg: RunConfig) -> np.ndarray:
     return ok
 
 
+def delayed(strategy: StrategyConfig, delay_days: float) -> StrategyConfig:
+    """The strategy as a trial arm: its therapies start (and stop) delay_days later, at
+    randomisation; standard of care and rules keep their days from diagnosis."""
+    if delay_days == 0.0:
+        return strategy
+    therapies = [
+        replace(
+            th,
+            start_day=th.start_day + delay_days,
+            stop_day=None if th.stop_day is None else th.stop_day + delay_days,
+        )
+        for th in strategy.therapies
+    ]
+    return replace(strategy, therapies=therapies)
+
+
 def pool_config(cfg: RunConfig) -> RunConfig:
-    """The pool run: the cohort preset's mix, pool_per_arm patients, the trial's strategies."""
+    """The pool run: the cohort preset's mix, pool_per_arm patients, the trial's strategies
+    (therapies from randomisation, `eligibility.randomisation_delay_days` after
+    diagnosis), followed for horizon_days after randomisation; with a delay the CSF
+    endpoint's lumbar puncture (csf_day after randomisation) is added to the visits."""
     t = cfg.trial
+    delay = t.eligibility.randomisation_delay_days
     # an assumed effect is a transform of the control outcomes: only control is simulated
     both = t.effect.kind == "model" and t.control != t.experimental
     names = [t.control, t.experimental] if both else [t.control]
     out = copy.copy(cfg)
     out.cohort = replace(cfg.cohort, n=t.pool_per_arm)
-    out.strategy = {s: cfg.strategy[s] for s in names}
+    out.strategy = {s: delayed(cfg.strategy[s], delay) for s in names}
+    out.horizon_days = cfg.horizon_days + delay
+    if delay > 0.0:  # the endpoint's lumbar puncture: csf_day after randomisation
+        lp = t.csf_day + delay
+        mon = cfg.monitoring
+        out.monitoring = replace(
+            mon,
+            visit_days=sorted({*mon.visit_days, lp}),
+            csf_days=sorted({*mon.csf_days, lp}),
+        )
     return out
 
 
-def _outcomes(p: pd.DataFrame, labs: pd.DataFrame, csf_day: float) -> Outcomes:
-    death = np.where(p["died"].to_numpy(), p["time_days"].to_numpy(), np.inf)
+def _outcomes(p: pd.DataFrame, labs: pd.DataFrame, csf_day: float, delay: float) -> Outcomes:
+    """Outcomes in days from randomisation (`delay` days after diagnosis); an IRIS that
+    began before randomisation counts from day 0. CSF is read at the lumbar puncture
+    csf_day after randomisation."""
+    death = np.where(p["died"].to_numpy(), p["time_days"].to_numpy(), np.inf) - delay
     iris = p["iris_onset_days"].to_numpy(dtype=float)
-    iris = np.where(p["iris"].to_numpy() & np.isfinite(iris), iris, np.inf)
-    at = labs[labs["day"] == csf_day].set_index("patient_id")["csf_jcv_detectable"]
+    iris = np.where(p["iris"].to_numpy() & np.isfinite(iris), np.maximum(iris - delay, 0.0), np.inf)
+    at = labs[labs["day"] == csf_day + delay].set_index("patient_id")["csf_jcv_detectable"]
     detectable = at.reindex(p["patient_id"].to_numpy())
     cleared = (detectable == False).to_numpy() & (death > csf_day)  # noqa: E712 (NaN = no sample)
     return Outcomes(death, iris, cleared)
@@ -93,6 +131,7 @@ def _outcomes(p: pd.DataFrame, labs: pd.DataFrame, csf_day: float) -> Outcomes:
 def build_pool(cfg: RunConfig) -> Pool:
     """Simulate the referral pool under both strategies; keep the eligible patients."""
     t = cfg.trial
+    delay = t.eligibility.randomisation_delay_days
     pcfg = pool_config(cfg)
     patients, _, labs = simulate(pcfg)
     per: dict[str, Outcomes] = {}
@@ -100,11 +139,17 @@ def build_pool(cfg: RunConfig) -> Pool:
     for s in pcfg.strategy:
         p = patients[patients["strategy"] == s].sort_values("patient_id", kind="stable")
         lb = labs[labs["strategy"] == s]
-        per[s] = _outcomes(p, lb, t.csf_day)
+        per[s] = _outcomes(p, lb, t.csf_day, delay)
         first = p if first is None else first
-    mask = eligible(first, cfg)
+    # before randomisation every patient gets the control arm's care: a patient who dies
+    # then is never randomised (the referral is screened, nobody is enrolled)
+    alive = per[t.control].death_day > 0.0
+    mask = eligible(first, cfg) & alive
     if not mask.any():
-        raise ValueError("no simulated patient meets trial.eligibility; widen the criteria")
+        raise ValueError(
+            "no simulated patient meets trial.eligibility and is alive at "
+            "trial.eligibility.randomisation_delay_days; widen the criteria"
+        )
     idx = np.flatnonzero(mask)
     control = per[t.control].take(idx)
     if t.effect.kind == "assumed":
@@ -119,6 +164,7 @@ def build_pool(cfg: RunConfig) -> Pool:
         p_eligible=float(mask.mean()),
         eligible_mask=mask,
         horizon_days=cfg.horizon_days,
+        p_died_before_randomisation=float((~alive).mean()),
     )
 
 

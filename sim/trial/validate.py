@@ -6,6 +6,9 @@ import math
 
 from sim.config.checks import number, one_of
 from sim.config.schema import CONDITIONS, ConfigError, RunConfig
+from sim.model.validate import MAX_HORIZON_DAYS
+from sim.trial.accrual import DAYS_PER_MONTH
+from sim.trial.analyses import VARIANCES
 from sim.trial.boundaries import BETA_TYPES, TYPES
 from sim.trial.design import BINARY, ENDPOINTS
 
@@ -51,6 +54,14 @@ def check_trial(cfg: RunConfig) -> None:
             "trial.eligibility.max_baseline_mrs", f"must be in [0, 5], got {el.max_baseline_mrs}"
         )
     number("trial.eligibility.screen_fail", el.screen_fail, 0.0, 0.99)
+    delay = el.randomisation_delay_days
+    cap_days = t.accrual.max_accrual_months * DAYS_PER_MONTH
+    high = min(cap_days, MAX_HORIZON_DAYS - cfg.horizon_days)
+    if not 0.0 <= delay < high:
+        raise ConfigError(
+            "trial.eligibility.randomisation_delay_days",
+            f"must be in [0, {high:g}) days (below the accrual cap), got {delay}",
+        )
 
     acc = t.accrual
     _int("trial.accrual.sites", acc.sites, 1)
@@ -110,6 +121,9 @@ def check_trial(cfg: RunConfig) -> None:
             raise ConfigError(
                 f"{key}.stratified", "stratified analyses are CMH (test z) or log-rank, two arms"
             )
+        one_of(f"{key}.logrank_variance", d.logrank_variance, VARIANCES)
+        if d.logrank_variance != "hypergeometric" and d.test != "logrank":
+            raise ConfigError(f"{key}.logrank_variance", "only used with test: logrank")
         one_of(f"{key}.type_of_design", d.type_of_design, TYPES)
         one_of(f"{key}.timing", d.timing, TIMINGS)
         _increasing(f"{key}.information_rates", d.information_rates, 0.0, 1.0)
@@ -156,3 +170,4 @@ def check_trial(cfg: RunConfig) -> None:
     for i, s in enumerate(sz.accrual_scale):
         number(f"trial.sizing.accrual_scale[{i}]", s, 0.0, open_low=True)
     number("trial.sizing.target_power", sz.target_power, 0.0, 1.0, open_low=True)
+    number("trial.sizing.min_p_recruited", sz.min_p_recruited, 0.0, 1.0)

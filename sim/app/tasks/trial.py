@@ -67,7 +67,14 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         n_max = max(t.sizing.n)
         s0 = t.sizing.accrual_scale[0]
         examples = [enrol(spec, n_max, s0, 0, i).entry for i in range(ACCRUAL_EXAMPLES)]
-        plot_accrual(curves, examples, n_max, t.accrual.max_accrual_months, out / "accrual.png")
+        plot_accrual(
+            curves,
+            examples,
+            n_max,
+            t.accrual.max_accrual_months,
+            out / "accrual.png",
+            t.eligibility.randomisation_delay_days,
+        )
     finish(
         out,
         cfg,
@@ -76,6 +83,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         prov,
         n_trials_simulated=len(trials),
         p_eligible=spec.pool.p_eligible,
+        p_died_before_randomisation=spec.pool.p_died_before_randomisation,
         pool_per_arm=t.pool_per_arm,
         sizing_seconds=round(time.time() - pool_started, 3),
     )
