@@ -146,6 +146,47 @@ class DSAConfig:
 
 
 @dataclass
+class ThresholdPriceItem:
+    """A therapy whose threshold (value-based) price is sought: the price per dose (or
+    per day) at which `strategy` has the same NMB as `comparator` at each WTP."""
+
+    therapy: str = MISSING  # a priced therapy (economics.costs.therapies)
+    strategy: str = MISSING  # the strategy that gives it
+    comparator: str = ""  # "" = the reference strategy (the first of `strategy`)
+    per: str = "dose"  # dose | day: which price of the therapy is solved for
+
+
+@dataclass
+class BudgetImpactConfig:
+    """Budget impact over one budget year per entry of `uptake` (ISPOR good practice,
+    Sullivan 2014: undiscounted cash flows by year, an incident population, uptake)."""
+
+    population: float = 67600000.0  # people covered by the budget holder
+    incidence_per_100k: float = 0.11  # new PML diagnoses per 100,000 person-years
+    # share of each year's incident patients who get `new_strategy` (the rest `current`)
+    uptake: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5])
+    new_strategy: str = ""  # "" = the optimal strategy at economics.wtp
+    current_strategy: str = ""  # "" = the reference strategy (the first of `strategy`)
+
+
+@dataclass
+class EVSIConfig:
+    """Expected value of sample information of a two-arm trial, and the expected net
+    benefit of sampling (ENBS) over a grid of sample sizes per arm."""
+
+    enabled: bool = False  # needs economics.psa.draws > 0; `+experiment=evsi` sets it
+    experimental: str = "pd1"  # the trial's arms (strategies of the run)
+    control: str = "soc"
+    n_per_arm: list[int] = field(
+        default_factory=lambda: [30, 45, 60, 75, 90, 105, 120, 150, 300, 600]
+    )
+    fixed_cost: float = 1000000.0  # set-up, coordination, analysis
+    cost_per_patient: float = 15000.0  # per randomised patient (both arms)
+    decision_years: float = 10.0  # years the decision informs future patients
+    # patients per year the decision applies to: population x incidence (budget_impact)
+
+
+@dataclass
 class EconomicsConfig:
     name: str = "default"
     currency: str = MISSING
@@ -160,3 +201,7 @@ class EconomicsConfig:
     lifetime: LifetimeConfig = field(default_factory=LifetimeConfig)
     psa: PSAConfig = field(default_factory=PSAConfig)
     dsa: DSAConfig = field(default_factory=DSAConfig)
+    # price per dose / day at which each listed therapy's strategy becomes cost-effective
+    threshold_prices: list[ThresholdPriceItem] = field(default_factory=list)
+    budget_impact: BudgetImpactConfig = field(default_factory=BudgetImpactConfig)
+    evsi: EVSIConfig = field(default_factory=EVSIConfig)

@@ -14,6 +14,7 @@ from sim.config.checks import number, one_of
 from sim.config.economics import MRS_LEVELS
 from sim.config.paths import get_value
 from sim.config.schema import CONDITIONS, ConfigError, RunConfig
+from sim.economics.discount import DAYS_PER_YEAR
 from sim.economics.sampling import DIST_KINDS, correlation_matrix
 
 UTILITY_MIN = -1.0  # worse-than-death states exist (EQ-5D-3L UK tariff reaches -0.594)
@@ -177,3 +178,54 @@ def validate_economics(cfg: RunConfig) -> None:
         )
     if d.params and len(cfg.strategy) < 2:
         raise ConfigError("economics.dsa.params", "a one-way analysis needs >= 2 strategies")
+
+    _validate_extras(cfg)
+
+
+PRICE_UNITS = ("dose", "day")
+
+
+def _validate_extras(cfg: RunConfig) -> None:
+    """Threshold prices, budget impact and EVSI (issue 15's features)."""
+    e = cfg.economics
+    for i, item in enumerate(e.threshold_prices):
+        key = f"economics.threshold_prices.{i}"
+        one_of(f"{key}.therapy", item.therapy, e.costs.therapies)
+        one_of(f"{key}.per", item.per, PRICE_UNITS)
+        if item.comparator and item.comparator == item.strategy:
+            raise ConfigError(f"{key}.comparator", f"must differ from {key}.strategy")
+    b = e.budget_impact
+    number("economics.budget_impact.population", b.population, 0.0, open_low=True)
+    number("economics.budget_impact.incidence_per_100k", b.incidence_per_100k, 0.0)
+    for i, u in enumerate(b.uptake):
+        number(f"economics.budget_impact.uptake.{i}", u, 0.0, 1.0)
+    for side in ("new_strategy", "current_strategy"):
+        name = getattr(b, side)
+        if name:
+            one_of(f"economics.budget_impact.{side}", name, cfg.strategy)
+    if b.uptake and cfg.horizon_days > DAYS_PER_YEAR:
+        raise ConfigError(
+            "economics.budget_impact.uptake",
+            f"the budget impact puts the simulated acute phase in budget year 1, so it needs "
+            f"horizon_days <= {DAYS_PER_YEAR} (got {cfg.horizon_days:g}); set "
+            "economics.budget_impact.uptake=[] to switch it off",
+        )
+    v = e.evsi
+    if not v.enabled:
+        return
+    if e.psa.draws < 2:
+        raise ConfigError(
+            "economics.evsi.enabled", f"needs economics.psa.draws >= 2, got {e.psa.draws}"
+        )
+    for side in ("experimental", "control"):
+        one_of(f"economics.evsi.{side}", getattr(v, side), cfg.strategy)
+    if v.experimental == v.control:
+        raise ConfigError("economics.evsi.control", "must differ from economics.evsi.experimental")
+    if not v.n_per_arm:
+        raise ConfigError("economics.evsi.n_per_arm", "give at least one sample size")
+    for i, n in enumerate(v.n_per_arm):
+        if int(n) != n or n < 1:
+            raise ConfigError(f"economics.evsi.n_per_arm.{i}", f"must be an integer >= 1, got {n}")
+    number("economics.evsi.fixed_cost", v.fixed_cost, 0.0)
+    number("economics.evsi.cost_per_patient", v.cost_per_patient, 0.0)
+    number("economics.evsi.decision_years", v.decision_years, 0.0, open_low=True)

@@ -15,7 +15,6 @@ Writes, atomically, run.json last:
 
 from __future__ import annotations
 
-import math
 import warnings
 from pathlib import Path
 
@@ -26,11 +25,20 @@ from sim.app.tasks.finish import begin, finish
 from sim.config.schema import RunConfig
 from sim.core import io
 from sim.economics import plots as eplots
+from sim.economics.budget import budget_impact, year_costs
 from sim.economics.decision import cea_table, format_cea
 from sim.economics.dsa import default_pair, one_way
-from sim.economics.psa import run_psa, strategy_means, uncertainty_table
-from sim.economics.report import report
+from sim.economics.evsi import evsi_table
+from sim.economics.pricing import threshold_prices
+from sim.economics.psa import run_psa, uncertainty_table
+from sim.economics.report import ReportExtras, decision_thresholds, report
 from sim.economics.sampling import draw_parameters, groups, order_utilities
+from sim.economics.summary import (  # noqa: F401  (summarise_values: tests)
+    add_increment_se,
+    cea_by_condition,
+    psa_summary,
+    summarise_values,
+)
 from sim.economics.validate import validate_economics as validate  # noqa: F401  (task hook)
 from sim.economics.values import VALUE_COLUMNS, patient_values
 from sim.economics.voi import (
@@ -45,7 +53,10 @@ from sim.engine.run import chunks
 
 
 def base_case(cfg: RunConfig) -> pd.DataFrame:
-    """Per-patient values of the base case (every strategy), chunk by chunk."""
+    """Per-patient values of the base case (every strategy), chunk by chunk; with the
+    discounted doses / days of the threshold-price therapies (`doses_<t>`, `days_<t>`)
+    and, for the budget impact, the undiscounted cost in each year since diagnosis
+    (`budget_year_<k>`)."""
     bar = tqdm(
         total=cfg.cohort.n * len(cfg.strategy),
         unit="patient",
@@ -54,46 +65,47 @@ def base_case(cfg: RunConfig) -> pd.DataFrame:
         disable=not cfg.output.progress,
         mininterval=0.5,
     )
+    e = cfg.economics
+    units = tuple(dict.fromkeys(item.therapy for item in e.threshold_prices))
+    years = len(e.budget_impact.uptake)
     parts = []
     try:
         for c in chunks(cfg, bar):
             v = patient_values(
                 c.patients,
                 c.events,
-                cfg.economics,
+                e,
                 cfg.model,
                 cfg.monitoring,
                 cfg.therapies,
                 cfg.horizon_days,
+                units=units,
             )
+            if years:
+                yc = year_costs(
+                    c.patients,
+                    c.events,
+                    e,
+                    cfg.model,
+                    cfg.monitoring,
+                    cfg.therapies,
+                    cfg.horizon_days,
+                    years,
+                )
+                for k in range(1, years + 1):
+                    v[f"budget_year_{k}"] = yc[f"budget_year_{k}"].to_numpy()
             parts.append(v)
     finally:
         bar.close()
     return pd.concat(parts, ignore_index=True)
 
 
-def summarise_values(values: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
-    rows = [{"strategy": s, **strategy_means(values[values["strategy"] == s])} for s in strategies]
-    return pd.DataFrame(rows)
-
-
-def add_increment_se(cea: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
-    """Monte Carlo SEs of each frontier increment. The same patients ran under every
-    strategy (common random numbers), so the SE comes from per-patient differences:
-    much smaller than the two means' SEs combined."""
-    cea = cea.copy()
-    by = {s: g.set_index("patient_id") for s, g in values.groupby("strategy", sort=False)}
-    for col in ("cost", "qaly"):
-        se = []
-        for r in cea.itertuples():
-            if not r.comparator:
-                se.append(float("nan"))
-                continue
-            a, b = by[r.strategy], by[r.comparator]
-            d = a[col] - b.loc[a.index, col]
-            se.append(float(d.std(ddof=1) / math.sqrt(len(d))))
-        cea[f"inc_{col}_se"] = se
-    return cea
+def budget_strategies(cfg: RunConfig, cea: pd.DataFrame) -> tuple[str, str]:
+    """(new, current) of the budget impact: as configured, else the optimal strategy at
+    economics.wtp and the reference strategy (the first of `strategy`)."""
+    b = cfg.economics.budget_impact
+    new = b.new_strategy or str(cea.loc[cea["nmb"].to_numpy().argmax(), "strategy"])
+    return new, b.current_strategy or list(cfg.strategy)[0]
 
 
 def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
@@ -113,6 +125,18 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     )
     io.write_csv(out / "cost_breakdown.csv", breakdown)
     io.write_atomic(out / "patient_values.parquet", lambda p: values.to_parquet(p, index=False))
+    thresholds = decision_thresholds(cfg)
+    by_condition = cea_by_condition(values, strategies, e.wtp, list(cfg.cohort.mix) or None)
+    io.write_csv(out / "cea_by_condition.csv", by_condition)
+    prices = None
+    if e.threshold_prices:
+        prices = threshold_prices(values, e, strategies, thresholds)
+        io.write_csv(out / "threshold_prices.csv", prices)
+    budget = None
+    if e.budget_impact.uptake:
+        new, current = budget_strategies(cfg, cea)
+        budget = budget_impact(values, e, new, current)
+        io.write_csv(out / "budget_impact.csv", budget)
 
     dsa = None
     if e.dsa.params:
@@ -122,7 +146,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
             dsa = one_way(cfg, strategy, comparator, on_step=lambda: bar.update(1))
         io.write_csv(out / "dsa.csv", dsa)
 
-    psa = params = ceac_t = evpi_t = evppi_t = unc = None
+    psa = params = ceac_t = evpi_t = evppi_t = unc = summary = evsi_t = None
     n_reordered = 0
     if e.psa.draws > 0:
         from sim.config.ensemble import load_ensemble
@@ -158,6 +182,11 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
                 warnings.warn(msg, EVPPINoiseWarning, stacklevel=1)
         unc = uncertainty_table(psa)
         io.write_csv(out / "uncertainty.csv", unc)
+        summary = psa_summary(psa, strategies, thresholds, cea)
+        io.write_csv(out / "psa_summary.csv", summary)
+        if e.evsi.enabled:
+            evsi_t = evsi_table(psa, strategies, thresholds, e, cfg.seed)
+            io.write_csv(out / "evsi.csv", evsi_t)
 
     if cfg.output.plots:
         ref = strategies[0]
@@ -179,7 +208,14 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         )
     if evppi_t is not None:
         notes += evppi_noise_warnings(evppi_t, e.wtp, e.psa.draws)
-    text = report(cfg, cea, breakdown, dsa, evpi_t, ceac_t, unc, figures, evppi_t, notes)
+    extras = ReportExtras(
+        psa_summary=summary,
+        by_condition=by_condition,
+        threshold_prices=prices,
+        budget_impact=budget,
+        evsi=evsi_t,
+    )
+    text = report(cfg, cea, breakdown, dsa, evpi_t, ceac_t, unc, figures, evppi_t, notes, extras)
     io.write_text(out / "report.md", text)
     finish(
         out,

@@ -1,0 +1,119 @@
+"""Expected value of sample information (EVSI) of a two-arm trial and the expected net
+benefit of sampling (ENBS), from the PSA draws.
+
+The trial randomises n patients per arm to `experimental` and `control` and observes
+1-year survival (the primary endpoint of conf/trial/pd1_vs_soc.yaml). EVSI by the
+regression method of Strong, Oakley, Brennan & Breeze (Med Decis Making 2015;35:570-83):
+
+1. for each PSA draw d (parameters theta_d, true 1-year survival p_e,d and p_c,d of the
+   arms, net benefits NB_d,s of every strategy), simulate the trial's summary statistic
+   X_d = (p_e,d - p_c,d) + z_d sqrt((p_e,d (1 - p_e,d) + p_c,d (1 - p_c,d)) / n),
+   the normal approximation to the difference of two observed proportions (z_d standard
+   normal; the same z_d for every n: common random numbers across the grid);
+2. regress each strategy's incremental NB on X_d (cubic polynomial, as the EVPPI of
+   one parameter: `sim.economics.voi.conditional_means`), giving E[NB_s | X_d];
+3. EVSI = E_X[max_s E(NB_s | X)] - max_s E[NB_s] (computed as a mean regret).
+
+The draws' survival comes from `psa.n_patients` simulated patients (its first-order
+noise is read as parameter uncertainty: EVSI is then slightly overstated, as EVPI).
+Population EVSI = EVSI per patient x the patients the decision reaches: incident
+patients per year (economics.budget_impact) over `decision_years`, discounted
+continuously at the cost rate. Trial cost = fixed_cost + cost_per_patient x 2n;
+ENBS = population EVSI - trial cost; the optimal n maximises ENBS over the grid.
+Tested on a conjugate normal-normal case whose EVSI is known in closed form.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.config.economics import EconomicsConfig
+from sim.core.rng import generator
+from sim.economics.budget import incident_patients
+from sim.economics.discount import flow, force
+from sim.economics.voi import _regret, conditional_means, net_benefit
+
+EVSI_COLUMNS = [
+    "wtp",
+    "n_per_arm",
+    "evsi_per_patient",
+    "evpi_per_patient",
+    "population",
+    "evsi_population",
+    "trial_cost",
+    "enbs",
+    "optimal_n",
+]
+
+
+def evsi_from_statistic(x: np.ndarray, nb: np.ndarray) -> np.ndarray:
+    """EVSI per wtp from a summary statistic x (draws x k) and net benefits nb (wtp x
+    draws x strategies): the regression estimator of Strong et al. 2015."""
+    n_w, n, k = nb.shape
+    if k < 2:
+        return np.zeros(n_w)
+    inc = nb[:, :, 1:] - nb[:, :, :1]
+    y = inc.transpose(1, 0, 2).reshape(n, n_w * (k - 1))
+    fitted = conditional_means(x, y).reshape(n, n_w, k - 1).transpose(1, 0, 2)
+    full = np.concatenate([np.zeros((n_w, n, 1)), fitted], axis=2)
+    return np.maximum(_regret(full), 0.0)
+
+
+def trial_statistic(p_e: np.ndarray, p_c: np.ndarray, n: int, z: np.ndarray) -> np.ndarray:
+    """Observed difference in 1-year survival of a trial with n patients per arm, by its
+    normal approximation (z: one standard normal per draw)."""
+    var = (p_e * (1.0 - p_e) + p_c * (1.0 - p_c)) / n
+    return (p_e - p_c) + z * np.sqrt(var)
+
+
+def decision_population(econ: EconomicsConfig) -> float:
+    """Patients the decision reaches: incident patients per year over decision_years,
+    discounted continuously at the cost discount rate."""
+    per_year = incident_patients(econ)
+    return per_year * float(flow(0.0, econ.evsi.decision_years, force(econ.discount.costs)))
+
+
+def evsi_table(
+    psa: pd.DataFrame,
+    strategies: list[str],
+    thresholds: list[float],
+    econ: EconomicsConfig,
+    seed: int,
+) -> pd.DataFrame:
+    """psa: draws x strategies with cost, qaly and survival (share alive at the horizon).
+    One row per threshold and n of `economics.evsi.n_per_arm`."""
+    ev = econ.evsi
+    wtp = np.asarray(thresholds, dtype=float)
+    nb = net_benefit(psa, strategies, wtp)
+    surv = psa.pivot(index="draw", columns="strategy", values="survival")
+    p_e = surv[ev.experimental].to_numpy(dtype=float)
+    p_c = surv[ev.control].to_numpy(dtype=float)
+    z = generator(seed, "evsi/trial_statistic").standard_normal(len(p_e))
+    evpi = _regret(nb)
+    pop = decision_population(econ)
+    rows = []
+    for n in ev.n_per_arm:
+        x = trial_statistic(p_e, p_c, int(n), z)[:, None]
+        value = evsi_from_statistic(x, nb)
+        cost = ev.fixed_cost + ev.cost_per_patient * 2 * int(n)
+        for i, w in enumerate(wtp):
+            rows.append(
+                {
+                    "wtp": float(w),
+                    "n_per_arm": int(n),
+                    "evsi_per_patient": float(value[i]),
+                    "evpi_per_patient": float(evpi[i]),
+                    "population": pop,
+                    "evsi_population": float(value[i]) * pop,
+                    "trial_cost": cost,
+                    "enbs": float(value[i]) * pop - cost,
+                }
+            )
+    out = pd.DataFrame(rows)
+    best = out.loc[out.groupby("wtp")["enbs"].idxmax(), ["wtp", "n_per_arm"]]
+    out["optimal_n"] = [
+        n == best.set_index("wtp").loc[w, "n_per_arm"]
+        for w, n in zip(out["wtp"], out["n_per_arm"], strict=True)
+    ]
+    return out.sort_values(["wtp", "n_per_arm"], kind="stable").reset_index(drop=True)[EVSI_COLUMNS]

@@ -1,0 +1,361 @@
+"""Issue 15's features, each against an independent reference: probabilistic results
+(hand quantiles, the CEAC), subgroups (each condition's table alone; means recombine),
+threshold prices (a brute-force search that re-costs the same patients), budget impact
+(a constant-hazard closed form; years summing to the lifetime costs; a hand loop over
+cohorts) and EVSI (the closed form of a conjugate normal-normal case)."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sim.api import load_config
+from sim.config.economics import EconomicsConfig, LifetimeConfig, ThresholdPriceItem
+from sim.economics.budget import budget_impact, time_alive, year_costs
+from sim.economics.decision import cea_table
+from sim.economics.evsi import decision_population, evsi_from_statistic, evsi_table
+from sim.economics.pricing import threshold_prices, value_based_price
+from sim.economics.summary import cea_by_condition, psa_summary
+from sim.economics.values import patient_values
+from sim.economics.voi import ceac
+
+# ------------------------------------------------------------------ probabilistic results
+
+
+def _psa_frame(cost: dict[str, np.ndarray], qaly: dict[str, np.ndarray]) -> pd.DataFrame:
+    n = len(next(iter(cost.values())))
+    return pd.DataFrame(
+        [
+            {"draw": d, "strategy": s, "cost": cost[s][d], "qaly": qaly[s][d]}
+            for s in cost
+            for d in range(n)
+        ]
+    )
+
+
+def test_psa_summary_means_intervals_and_probabilistic_icer_by_hand():
+    n = 1000
+    gen = np.random.default_rng(7)
+    perm = gen.permutation(n).astype(float)
+    cost = {"a": perm, "b": perm + 1000.0, "c": perm + 5000.0}  # b - a = 1000 exactly
+    qaly = {"a": np.full(n, 1.0), "b": 1.0 + perm / 999.0, "c": np.full(n, 1.2)}
+    psa = _psa_frame(cost, qaly)
+    out = psa_summary(psa, ["a", "b", "c"], [2000.0]).set_index("strategy")
+    # costs 0..999 (+ shift): mean 499.5; numpy's linear quantile: 0.025 * 999 = 24.975
+    assert out.loc["a", "cost"] == pytest.approx(499.5)
+    assert out.loc["a", "cost_lo"] == pytest.approx(24.975)
+    assert out.loc["a", "cost_hi"] == pytest.approx(974.025)
+    assert out.loc["b", "qaly"] == pytest.approx(1.5)
+    # b vs a: +1000 cost, +0.5 QALY on average: probabilistic ICER 2000, inc NMB 0 at 2000
+    assert out.loc["b", "comparator"] == "a"
+    assert out.loc["b", "icer"] == pytest.approx(2000.0)
+    assert out.loc["b", "inc_cost_lo"] == out.loc["b", "inc_cost_hi"] == pytest.approx(1000.0)
+    assert out.loc["b", "inc_nmb"] == pytest.approx(0.0, abs=1e-9)
+    # inc NMB of b = 2000 * perm / 999 - 1000 > 0 for perm > 499.5: 500 of 1000 draws
+    assert out.loc["b", "p_inc_nmb_positive"] == pytest.approx(0.5)
+    # c: costs 5000 more than a for 0.2 QALYs: above b's line, extendedly dominated
+    assert out.loc["c", "dominance"] in ("strong", "extended")
+    assert out.loc["c", "comparator"] == "" or pd.isna(out.loc["c", "comparator"])
+    # P(cost-effective) is the CEAC at that threshold (sim.economics.voi, separate code)
+    cc = ceac(psa, ["a", "b", "c"], np.array([2000.0])).set_index("strategy")
+    for s in "abc":
+        assert out.loc[s, "p_cost_effective"] == pytest.approx(cc.loc[s, "probability"])
+
+
+def test_psa_summary_puts_the_deterministic_icer_beside_and_one_block_per_threshold():
+    n = 200
+    gen = np.random.default_rng(3)
+    cost = {"a": gen.gamma(20, 50, n), "b": gen.gamma(20, 100, n)}
+    qaly = {"a": gen.normal(1.0, 0.1, n), "b": gen.normal(1.5, 0.1, n)}
+    det = cea_table(
+        pd.DataFrame({"strategy": ["a", "b"], "cost": [1.0, 3.0], "qaly": [1.0, 2.0],
+                      "life_years": [1.0, 1.0]}), 10.0)  # fmt: skip
+    out = psa_summary(_psa_frame(cost, qaly), ["a", "b"], [10.0, 5000.0], det)
+    assert list(out["wtp"]) == [10.0, 10.0, 5000.0, 5000.0]
+    b = out[out["strategy"] == "b"]
+    assert (b["icer_deterministic"] == 2.0).all() and (b["comparator_deterministic"] == "a").all()
+    icer = (cost["b"].mean() - cost["a"].mean()) / (qaly["b"].mean() - qaly["a"].mean())
+    assert b["icer"].to_numpy() == pytest.approx([icer, icer])
+    nb = 5000.0 * (qaly["b"] - qaly["a"]) - (cost["b"] - cost["a"])
+    row = b[b["wtp"] == 5000.0].iloc[0]
+    assert row["inc_nmb"] == pytest.approx(nb.mean())
+    assert (row["inc_nmb_lo"], row["inc_nmb_hi"]) == pytest.approx(
+        tuple(np.percentile(nb, [2.5, 97.5]))
+    )
+
+
+# ------------------------------------------------------------------ subgroups
+
+
+def _values(rows: list[tuple[str, str, int, float, float]]) -> pd.DataFrame:
+    """(strategy, condition, patient_id, cost, qaly) rows -> a values frame."""
+    v = pd.DataFrame(rows, columns=["strategy", "condition", "patient_id", "cost", "qaly"])
+    v["life_years"] = v["qaly"]
+    return v
+
+
+def test_each_condition_gets_its_own_incremental_table():
+    gen = np.random.default_rng(11)
+    rows = []
+    for pid in range(60):
+        cond = "hiv" if pid < 40 else "natalizumab_ms"
+        base_q = gen.normal(2.0, 0.3)
+        base_c = gen.normal(1000.0, 100.0)
+        # x helps hiv a lot and natalizumab_ms not at all: the optimum differs by group
+        gain = 1.0 if cond == "hiv" else 0.0
+        rows += [
+            ("soc", cond, pid, base_c, base_q),
+            ("x", cond, pid, base_c + 5000.0, base_q + gain + gen.normal(0, 0.01)),
+        ]
+    v = _values(rows)
+    out = cea_by_condition(v, ["soc", "x"], 20000.0, ["natalizumab_ms", "hiv"])
+    assert list(dict.fromkeys(out["condition"])) == ["natalizumab_ms", "hiv"]
+    assert list(out.columns[:3]) == ["condition", "n_patients", "strategy"]
+    best = out[out["optimal"]].set_index("condition")["strategy"]
+    assert best["hiv"] == "x" and best["natalizumab_ms"] == "soc"
+    for cond, g in v.groupby("condition"):
+        sub = out[out["condition"] == cond].set_index("strategy")
+        for s in ("soc", "x"):
+            m = g[g["strategy"] == s]
+            assert sub.loc[s, "cost"] == pytest.approx(m["cost"].mean())
+            assert sub.loc[s, "n_patients"] == len(m)
+        # the increment's SE from per-patient differences, as cea.csv
+        d = (
+            g[g["strategy"] == "x"]["qaly"].to_numpy()
+            - g[g["strategy"] == "soc"]["qaly"].to_numpy()
+        )
+        assert sub.loc["x", "inc_qaly_se"] == pytest.approx(d.std(ddof=1) / math.sqrt(len(d)))
+    # the subgroup means, weighted by size, give back the whole cohort's mean
+    whole = v.groupby("strategy")["qaly"].mean()
+    for s in ("soc", "x"):
+        sub = out[out["strategy"] == s]
+        assert (sub["qaly"] * sub["n_patients"]).sum() / sub["n_patients"].sum() == pytest.approx(
+            whole[s]
+        )
+
+
+# ------------------------------------------------------------------ threshold prices
+
+
+@pytest.fixture(scope="module")
+def priced():
+    """soc and il7 on 150 patients, simulated once: their event logs re-costed below."""
+    from sim.engine.run import simulate
+
+    cfg = load_config(["+experiment=cea", "cohort.n=150", "strategy=[soc,il7,pd1]",
+                       "output.progress=false", "executor=inprocess"])  # fmt: skip
+    pts, ev, _ = simulate(cfg)
+    return cfg, pts, ev
+
+
+def _means(cfg, pts, ev, econ: EconomicsConfig, units=()) -> pd.DataFrame:
+    parts = []
+    for s in cfg.strategy:
+        p = pts[pts["strategy"] == s]
+        parts.append(
+            patient_values(
+                p,
+                ev[ev["strategy"] == s],
+                econ,
+                cfg.model,
+                cfg.monitoring,
+                cfg.therapies,
+                cfg.horizon_days,
+                units=units,
+            )  # fmt: skip
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _inc_nmb_at(cfg, pts, ev, therapy: str, price: float, s: str, c: str, wtp: float) -> float:
+    econ = copy.deepcopy(cfg.economics)
+    econ.costs.therapies[therapy].per_dose = price
+    m = _means(cfg, pts, ev, econ).groupby("strategy")[["cost", "qaly"]].mean()
+    return wtp * (m.loc[s, "qaly"] - m.loc[c, "qaly"]) - (m.loc[s, "cost"] - m.loc[c, "cost"])
+
+
+@pytest.mark.parametrize("therapy, strategy", [("rhil7", "il7"), ("pembrolizumab", "pd1")])
+def test_threshold_price_equals_a_brute_force_search_over_prices(priced, therapy, strategy):
+    """Bisection on the incremental NMB of fresh re-costings of the same patients (no
+    linearity assumed) finds the price the closed form gives."""
+    cfg, pts, ev = priced
+    econ = copy.deepcopy(cfg.economics)
+    econ.threshold_prices = [ThresholdPriceItem(therapy=therapy, strategy=strategy)]
+    values = _means(cfg, pts, ev, econ, units=(therapy,))
+    wtp = 30000.0
+    row = threshold_prices(values, econ, list(cfg.strategy), [wtp]).iloc[0]
+    assert row["comparator"] == "soc" and row["units"] > 0
+    lo, hi = 0.0, 1e6
+    f_lo = _inc_nmb_at(cfg, pts, ev, therapy, lo, strategy, "soc", wtp)
+    assert f_lo > 0 > _inc_nmb_at(cfg, pts, ev, therapy, hi, strategy, "soc", wtp)
+    for _ in range(45):
+        mid = (lo + hi) / 2.0
+        if _inc_nmb_at(cfg, pts, ev, therapy, mid, strategy, "soc", wtp) > 0:
+            lo = mid
+        else:
+            hi = mid
+    assert row["threshold_price"] == pytest.approx((lo + hi) / 2.0, rel=1e-7)
+    # the discounted doses are the cost's slope in the price, patient by patient
+    econ2 = copy.deepcopy(cfg.economics)
+    econ2.costs.therapies[therapy].per_dose += 1.0
+    plus = _means(cfg, pts, ev, econ2)
+    assert (plus["cost"] - values["cost"]).to_numpy() == pytest.approx(
+        values[f"doses_{therapy}"].to_numpy(), rel=1e-9, abs=1e-9
+    )
+
+
+def test_value_based_price_equals_a_grid_search_on_random_tables():
+    """The highest price at which the strategy has the highest NMB, against a fine grid
+    of prices on 300 random tables (some competitors give the therapy too)."""
+    gen = np.random.default_rng(2024)
+    checked = 0
+    for _ in range(300):
+        k = int(gen.integers(2, 5))
+        names = [f"s{i}" for i in range(k)]
+        nmb = dict(zip(names, gen.normal(0, 1000, k), strict=True))
+        units = dict(zip(names, np.where(gen.random(k) < 0.7, 0.0, gen.uniform(0, 3, k)),
+                         strict=True))  # fmt: skip
+        units["s0"] = gen.uniform(0.5, 3.0)
+        p0 = 100.0
+        vbp, _ = value_based_price(nmb, units, "s0", p0)
+        grid = np.linspace(-5000.0, 5000.0, 200001)
+        ahead = np.ones_like(grid, dtype=bool)
+        for o in names[1:]:
+            a = (nmb["s0"] - (grid - p0) * units["s0"]) - (nmb[o] - (grid - p0) * units[o])
+            ahead &= a >= 0
+        if not ahead.any():  # no price on the grid: none at all, or one below it
+            assert math.isnan(vbp) or vbp < grid[0]
+            continue
+        if ahead[-1]:
+            continue  # optimal beyond the grid: no upper bound found here
+        assert vbp == pytest.approx(grid[ahead].max(), abs=grid[1] - grid[0])
+        checked += 1
+    assert checked > 100
+
+
+# ------------------------------------------------------------------ budget impact
+
+
+def test_time_alive_matches_the_constant_hazard_closed_form():
+    lt = LifetimeConfig(max_age=200.0)
+    lam = np.array([0.05, 0.3])
+    terms = {"age": np.array([40.0, 60.0]), "a": np.full(2, 1e-300), "b": np.full(2, 0.1),
+             "hr": np.ones(2), "excess": lam}  # fmt: skip
+    for t0, t1 in ((0.0, 1.0), (2.0, 3.0), (0.5, 4.0)):
+        exact = (np.exp(-lam * t0) - np.exp(-lam * t1)) / lam
+        assert time_alive(t0, t1, terms, lt.max_age) == pytest.approx(exact, rel=1e-12)
+    # nobody lives past max_age: a 99-year-old with max_age 100 is alive < 1 year
+    terms99 = {k: v[:1] for k, v in terms.items()} | {"age": np.array([99.0])}
+    assert time_alive(0.0, 5.0, terms99, 100.0)[0] == pytest.approx(
+        (1 - np.exp(-0.05)) / 0.05, rel=1e-12
+    )
+
+
+def test_budget_years_add_up_to_the_undiscounted_lifetime_costs(priced):
+    """Years 2.. of every survivor, summed until all are dead, are the lifetime
+    extension's undiscounted long-term care plus end-of-life care (lifetime.py:
+    expected_years over the whole span, a separate quadrature)."""
+    cfg, pts, ev = priced
+    p = pts[pts["strategy"] == "soc"]
+    years = int(cfg.economics.lifetime.max_age - p["age"].min()) + 3
+    yc = year_costs(p, ev[ev["strategy"] == "soc"], cfg.economics, cfg.model, cfg.monitoring,
+                    cfg.therapies, cfg.horizon_days, years)  # fmt: skip
+    econ0 = copy.deepcopy(cfg.economics)
+    econ0.discount.costs = 0.0
+    v = _means(cfg, pts, ev, econ0)
+    v = v[v["strategy"] == "soc"].reset_index(drop=True)
+    later = yc[[f"budget_year_{k}" for k in range(2, years + 1)]].sum(axis=1).to_numpy()
+    alive = ~p.set_index("patient_id").loc[v["patient_id"], "died"].to_numpy(dtype=bool)
+    expected = v["cost_long_term"].to_numpy() + np.where(alive, cfg.economics.costs.death, 0.0)
+    assert later == pytest.approx(expected, rel=1e-9)
+    # year 1: everything but the lifetime extension, undiscounted
+    assert yc["budget_year_1"].to_numpy() == pytest.approx(
+        (v["cost"] - v["cost_long_term"] - np.where(alive, cfg.economics.costs.death, 0.0))
+        .to_numpy(), rel=1e-12)  # fmt: skip
+
+
+def test_budget_impact_by_hand_over_cohorts_and_uptake():
+    econ = EconomicsConfig(currency="X", price_year=2024)
+    econ.budget_impact.population = 1e6
+    econ.budget_impact.incidence_per_100k = 2.0  # 20 patients a year
+    econ.budget_impact.uptake = [0.25, 0.5, 1.0]
+    # cost by year since diagnosis: current 10, 1, 1; new 30, 2, 0
+    per = pd.DataFrame({"strategy": ["cur", "new"], "budget_year_1": [10.0, 30.0],
+                        "budget_year_2": [1.0, 2.0], "budget_year_3": [1.0, 0.0]})  # fmt: skip
+    out = budget_impact(per, econ, "new", "cur")
+    u = econ.budget_impact.uptake
+    cur = {1: 10.0, 2: 1.0, 3: 1.0}
+    new = {1: 30.0, 2: 2.0, 3: 0.0}
+    for y in (1, 2, 3):
+        impact = sum(20 * u[c - 1] * (new[y - c + 1] - cur[y - c + 1]) for c in range(1, y + 1))
+        assert out.loc[y - 1, "budget_impact"] == pytest.approx(impact)
+        assert out.loc[y - 1, "cost_current_scenario"] == pytest.approx(
+            20 * sum(cur[y - c + 1] for c in range(1, y + 1))
+        )
+    assert out["cumulative_impact"].iloc[-1] == pytest.approx(out["budget_impact"].sum())
+
+
+# ------------------------------------------------------------------ EVSI
+
+
+def _normal_evsi(mu0: float, sd0: float, sd_data: float, n: int) -> float:
+    """Two options, INB = theta ~ N(mu0, sd0^2), data mean ~ N(theta, sd_data^2 / n):
+    the posterior mean is N(mu0, s^2), s^2 = sd0^4 / (sd0^2 + sd_data^2 / n), and
+    EVSI = E[max(0, m)] - max(0, mu0) = s phi(mu0/s) + mu0 Phi(mu0/s) - max(0, mu0)."""
+    s = sd0**2 / math.sqrt(sd0**2 + sd_data**2 / n)
+    return s * stats.norm.pdf(mu0 / s) + mu0 * stats.norm.cdf(mu0 / s) - max(0.0, mu0)
+
+
+@pytest.mark.parametrize("n", [5, 50, 500])
+def test_regression_evsi_matches_the_conjugate_normal_closed_form(n):
+    mu0, sd0, sd_data, draws = 200.0, 1000.0, 4000.0, 40000
+    gen = np.random.default_rng(1500 + n)
+    theta = gen.normal(mu0, sd0, draws)
+    x = theta + gen.normal(0.0, sd_data / math.sqrt(n), draws)
+    nb = np.stack([np.zeros(draws), theta], axis=1)[None]
+    got = float(evsi_from_statistic(x[:, None], nb)[0])
+    exact = _normal_evsi(mu0, sd0, sd_data, n)
+    # MC error of the estimator: the sd of max(0, E[theta | x]) over draws / sqrt(draws)
+    post = mu0 + (sd0**2 / (sd0**2 + sd_data**2 / n)) * (x - mu0)
+    se = np.maximum(post, 0.0).std() / math.sqrt(draws)
+    assert abs(got - exact) < 4 * se + 1e-3 * exact, (got, exact, se)
+    evpi = float(np.maximum(theta, 0).mean() - max(theta.mean(), 0))
+    assert got <= evpi + 4 * se
+
+
+def test_evsi_table_arithmetic_population_and_optimal_n():
+    econ = load_config(["+experiment=evsi"]).economics
+    draws = 400
+    gen = np.random.default_rng(5)
+    p_c = gen.beta(40, 60, draws)
+    p_e = np.clip(p_c + gen.normal(0.05, 0.05, draws), 0.01, 0.99)
+    rows = []
+    for d in range(draws):
+        rows.append({"draw": d, "strategy": "soc", "cost": 1e4, "qaly": 3.0, "survival": p_c[d]})
+        gain = 20.0 * (p_e[d] - p_c[d])  # QALYs follow survival
+        rows.append({"draw": d, "strategy": "pd1", "cost": 4e4, "qaly": 3.0 + gain,
+                     "survival": p_e[d]})  # fmt: skip
+    psa = pd.DataFrame(rows)
+    out = evsi_table(psa, ["soc", "pd1"], [20000.0, 30000.0], econ, seed=1)
+    r = math.log1p(econ.discount.costs)
+    per_year = econ.budget_impact.population * econ.budget_impact.incidence_per_100k / 1e5
+    pop = per_year * (1 - math.exp(-r * econ.evsi.decision_years)) / r
+    assert decision_population(econ) == pytest.approx(pop, rel=1e-12)
+    assert out["population"].to_numpy() == pytest.approx(pop)
+    cost = econ.evsi.fixed_cost + 2 * out["n_per_arm"] * econ.evsi.cost_per_patient
+    assert out["trial_cost"].to_numpy() == pytest.approx(cost.to_numpy())
+    assert out["enbs"].to_numpy() == pytest.approx(
+        (out["evsi_per_patient"] * pop - cost).to_numpy()
+    )
+    for _, g in out.groupby("wtp"):
+        assert g["optimal_n"].sum() == 1
+        assert g.loc[g["optimal_n"], "enbs"].iloc[0] == g["enbs"].max()
+        assert (g["evsi_per_patient"] <= g["evpi_per_patient"] * 1.05 + 1.0).all()
+    # more patients, more information: EVSI rises over the grid (the same z for every n)
+    big = out[out["wtp"] == 30000.0]["evsi_per_patient"].to_numpy()
+    assert big[-1] > big[0]
