@@ -341,7 +341,7 @@ def test_evsi_table_arithmetic_population_and_optimal_n():
         rows.append({"draw": d, "strategy": "pd1", "cost": 4e4, "qaly": 3.0 + gain,
                      "survival": p_e[d]})  # fmt: skip
     psa = pd.DataFrame(rows)
-    out = evsi_table(psa, ["soc", "pd1"], [20000.0, 30000.0], econ, seed=1)
+    out = evsi_table(psa, ["soc", "pd1"], [20000.0, 30000.0], econ, seed=1, permutations=20)
     r = math.log1p(econ.discount.costs)
     per_year = econ.budget_impact.population * econ.budget_impact.incidence_per_100k / 1e5
     pop = per_year * (1 - math.exp(-r * econ.evsi.decision_years)) / r
@@ -356,6 +356,11 @@ def test_evsi_table_arithmetic_population_and_optimal_n():
         assert g["optimal_n"].sum() == 1
         assert g.loc[g["optimal_n"], "enbs"].iloc[0] == g["enbs"].max()
         assert (g["evsi_per_patient"] <= g["evpi_per_patient"] * 1.05 + 1.0).all()
+        # the noise floor (statistic permuted: no information) is one per threshold and
+        # far below the EVSI of the largest trial, whose statistic does inform
+        assert g["noise_p95"].nunique() == 1 and g["noise_mean"].iloc[0] >= 0
+        assert g["noise_p95"].iloc[0] < g["evsi_per_patient"].iloc[-1]
+        assert g["above_noise"].iloc[-1]
     # more patients, more information: EVSI rises over the grid (the same z for every n)
     big = out[out["wtp"] == 30000.0]["evsi_per_patient"].to_numpy()
     assert big[-1] > big[0]

@@ -20,7 +20,9 @@ Population EVSI = EVSI per patient x the patients the decision reaches: incident
 patients per year (economics.budget_impact) over `decision_years`, discounted
 continuously at the cost rate. Trial cost = fixed_cost + cost_per_patient x 2n;
 ENBS = population EVSI - trial cost; the optimal n maximises ENBS over the grid.
-Tested on a conjugate normal-normal case whose EVSI is known in closed form.
+With few draws the regression fits noise and EVSI is biased upward, as the EVPPI's
+(`sim.economics.voi`): the same permutation noise floor is given. Tested on a conjugate
+normal-normal case whose EVSI is known in closed form.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from sim.config.economics import EconomicsConfig
 from sim.core.rng import generator
 from sim.economics.budget import incident_patients
 from sim.economics.discount import flow, force
-from sim.economics.voi import _regret, conditional_means, net_benefit
+from sim.economics.voi import NOISE_QUANTILE, _regret, conditional_means, net_benefit
 
 EVSI_COLUMNS = [
     "wtp",
@@ -44,6 +46,9 @@ EVSI_COLUMNS = [
     "trial_cost",
     "enbs",
     "optimal_n",
+    "noise_mean",
+    "noise_p95",
+    "above_noise",
 ]
 
 
@@ -80,9 +85,13 @@ def evsi_table(
     thresholds: list[float],
     econ: EconomicsConfig,
     seed: int,
+    permutations: int = 0,
 ) -> pd.DataFrame:
     """psa: draws x strategies with cost, qaly and survival (share alive at the horizon).
-    One row per threshold and n of `economics.evsi.n_per_arm`."""
+    One row per threshold and n of `economics.evsi.n_per_arm`. With `permutations` > 0,
+    the noise floor: the EVSI of the statistic permuted across draws (it then carries no
+    information, so its EVSI is the regression's small-sample bias), the same for every
+    n (`noise_mean`, `noise_p95`; `above_noise`: EVSI above that 95th percentile)."""
     ev = econ.evsi
     wtp = np.asarray(thresholds, dtype=float)
     nb = net_benefit(psa, strategies, wtp)
@@ -111,6 +120,18 @@ def evsi_table(
                 }
             )
     out = pd.DataFrame(rows)
+    out["noise_mean"] = out["noise_p95"] = np.nan
+    if permutations > 0:
+        x = trial_statistic(p_e, p_c, int(max(ev.n_per_arm)), z)[:, None]
+        gen = generator(seed, "evsi/permutation")
+        floor = np.stack(
+            [evsi_from_statistic(x[gen.permutation(len(x))], nb) for _ in range(permutations)]
+        )
+        for i, w in enumerate(wtp):
+            at = out["wtp"] == float(w)
+            out.loc[at, "noise_mean"] = float(floor[:, i].mean())
+            out.loc[at, "noise_p95"] = float(np.quantile(floor[:, i], NOISE_QUANTILE))
+    out["above_noise"] = out["evsi_per_patient"] > out["noise_p95"]
     best = out.loc[out.groupby("wtp")["enbs"].idxmax(), ["wtp", "n_per_arm"]]
     out["optimal_n"] = [
         n == best.set_index("wtp").loc[w, "n_per_arm"]

@@ -367,7 +367,7 @@ def _extra_sections(cfg: RunConfig, x: ReportExtras, thresholds: list[float]) ->
                     "threshold_price": ",.0f",
                     "value_based_price": ",.0f",
                 },
-            ),  # fmt: skip
+            ),
         ]
     if x.budget_impact is not None and len(x.budget_impact):
         bi = x.budget_impact
@@ -400,7 +400,7 @@ def _extra_sections(cfg: RunConfig, x: ReportExtras, thresholds: list[float]) ->
                     "budget_impact": ",.0f",
                     "cumulative_impact": ",.0f",
                 },
-            ),  # fmt: skip
+            ),
         ]
     if x.evsi is not None and len(x.evsi):
         v = x.evsi
@@ -431,6 +431,7 @@ def _extra_sections(cfg: RunConfig, x: ReportExtras, thresholds: list[float]) ->
                         "evsi_population",
                         "trial_cost",
                         "enbs",
+                        "noise_p95",
                     ]
                 ],
                 {
@@ -440,8 +441,13 @@ def _extra_sections(cfg: RunConfig, x: ReportExtras, thresholds: list[float]) ->
                     "evsi_population": ",.0f",
                     "trial_cost": ",.0f",
                     "enbs": ",.0f",
+                    "noise_p95": ",.0f",
                 },
-            ),  # fmt: skip
+            ),
+            "",
+            "`noise_p95`: the EVSI of the trial statistic permuted across draws (no "
+            "information: the regression's small-sample bias); an EVSI not above it cannot "
+            "be told from noise.",
             "",
             "ENBS-optimal sample size (on the grid): "
             + "; ".join(lines)

@@ -185,7 +185,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         summary = psa_summary(psa, strategies, thresholds, cea)
         io.write_csv(out / "psa_summary.csv", summary)
         if e.evsi.enabled:
-            evsi_t = evsi_table(psa, strategies, thresholds, e, cfg.seed)
+            evsi_t = evsi_table(psa, strategies, thresholds, e, cfg.seed, e.psa.evppi_permutations)
             io.write_csv(out / "evsi.csv", evsi_t)
 
     if cfg.output.plots:
