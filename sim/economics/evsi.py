@@ -36,6 +36,8 @@ from sim.economics.budget import incident_patients
 from sim.economics.discount import flow, force
 from sim.economics.voi import NOISE_QUANTILE, _regret, conditional_means, net_benefit
 
+ARMS = 2  # a two-arm trial: 2n patients randomised
+
 EVSI_COLUMNS = [
     "wtp",
     "n_per_arm",
@@ -105,7 +107,7 @@ def evsi_table(
     for n in ev.n_per_arm:
         x = trial_statistic(p_e, p_c, int(n), z)[:, None]
         value = evsi_from_statistic(x, nb)
-        cost = ev.fixed_cost + ev.cost_per_patient * 2 * int(n)
+        cost = ev.fixed_cost + ev.cost_per_patient * ARMS * int(n)
         for i, w in enumerate(wtp):
             rows.append(
                 {
