@@ -111,7 +111,9 @@ def test_bad_economics_input_names_the_key(override, key):
 @pytest.mark.parametrize(
     "override,key",
     [
-        ("economics.evsi.n_per_arm=[30,0]", "economics.evsi.n_per_arm.1"),
+        ("economics.evsi.n=[30,1]", "economics.evsi.n.1"),
+        ("trial.sizing.n=[60,1]", "trial.sizing.n.1"),
+        ("trial.experimental=nope", "trial.experimental"),
         ("economics.evsi.control=nope", "economics.evsi.control"),
         ("economics.evsi.control=pd1", "economics.evsi.control"),
         ("economics.evsi.cost_per_patient=-1", "economics.evsi.cost_per_patient"),
@@ -421,7 +423,8 @@ def test_evsi_run_gives_the_enbs_optimal_sample_size(tmp_path):
     assert r.returncode == 0, r.stderr
     evsi = pd.read_csv(out / "evsi.csv")
     cfg = load_config(["+experiment=evsi"])
-    assert len(evsi) == 2 * len(cfg.economics.evsi.n_per_arm)
+    assert list(evsi["n"].unique()) == list(cfg.trial.sizing.n)  # the trial's sizing grid
+    assert len(evsi) == 2 * len(cfg.trial.sizing.n)
     assert (evsi.groupby("wtp")["optimal_n"].sum() == 1).all()
     assert (evsi["evsi_per_patient"] >= 0).all()
     assert "## Value of sample information (evsi.csv)" in (out / "report.md").read_text()

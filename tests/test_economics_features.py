@@ -18,7 +18,13 @@ from sim.api import load_config
 from sim.config.economics import EconomicsConfig, LifetimeConfig, ThresholdPriceItem
 from sim.economics.budget import budget_impact, time_alive, year_costs
 from sim.economics.decision import cea_table
-from sim.economics.evsi import decision_population, evsi_from_statistic, evsi_table
+from sim.economics.evsi import (
+    TrialDesign,
+    decision_population,
+    evsi_from_statistic,
+    evsi_table,
+    trial_design,
+)
 from sim.economics.pricing import threshold_prices, value_based_price
 from sim.economics.summary import cea_by_condition, psa_summary
 from sim.economics.values import patient_values
@@ -328,8 +334,20 @@ def test_regression_evsi_matches_the_conjugate_normal_closed_form(n):
     assert got <= evpi + 4 * se
 
 
+def test_the_trial_comes_from_the_trial_config_unless_economics_evsi_names_one():
+    cfg = load_config(["+experiment=evsi"])
+    d = trial_design(cfg)
+    assert (d.experimental, d.control) == (cfg.trial.experimental, cfg.trial.control)
+    assert [n for n, _, _ in d.sizes] == list(cfg.trial.sizing.n)
+    assert all(e + c == n and e == n // 2 for n, e, c in d.sizes)  # 1:1
+    cfg = load_config(["+experiment=evsi", "trial.randomisation.allocation=[2,1]",
+                       "economics.evsi.n=[90]", "economics.evsi.experimental=il7"])  # fmt: skip
+    assert trial_design(cfg) == TrialDesign("il7", "soc", [(90, 60, 30)])
+
+
 def test_evsi_table_arithmetic_population_and_optimal_n():
     econ = load_config(["+experiment=evsi"]).economics
+    design = TrialDesign("pd1", "soc", [(n, n // 2, n - n // 2) for n in (40, 100, 300, 1200)])
     draws = 400
     gen = np.random.default_rng(5)
     p_c = gen.beta(40, 60, draws)
@@ -341,13 +359,13 @@ def test_evsi_table_arithmetic_population_and_optimal_n():
         rows.append({"draw": d, "strategy": "pd1", "cost": 4e4, "qaly": 3.0 + gain,
                      "survival": p_e[d]})  # fmt: skip
     psa = pd.DataFrame(rows)
-    out = evsi_table(psa, ["soc", "pd1"], [20000.0, 30000.0], econ, seed=1, permutations=20)
+    out = evsi_table(psa, ["soc", "pd1"], [20000.0, 30000.0], econ, design, 1, permutations=20)
     r = math.log1p(econ.discount.costs)
     per_year = econ.budget_impact.population * econ.budget_impact.incidence_per_100k / 1e5
     pop = per_year * (1 - math.exp(-r * econ.evsi.decision_years)) / r
     assert decision_population(econ) == pytest.approx(pop, rel=1e-12)
     assert out["population"].to_numpy() == pytest.approx(pop)
-    cost = econ.evsi.fixed_cost + 2 * out["n_per_arm"] * econ.evsi.cost_per_patient
+    cost = econ.evsi.fixed_cost + out["n"] * econ.evsi.cost_per_patient
     assert out["trial_cost"].to_numpy() == pytest.approx(cost.to_numpy())
     assert out["enbs"].to_numpy() == pytest.approx(
         (out["evsi_per_patient"] * pop - cost).to_numpy()

@@ -172,14 +172,14 @@ class BudgetImpactConfig:
 @dataclass
 class EVSIConfig:
     """Expected value of sample information of a two-arm trial, and the expected net
-    benefit of sampling (ENBS) over a grid of sample sizes per arm."""
+    benefit of sampling (ENBS) over a grid of sample sizes. The trial is the run's
+    `trial` config (conf/trial/, as sized by `+experiment=trial_sizing`) unless the
+    arms or sizes are given here."""
 
     enabled: bool = False  # needs economics.psa.draws > 0; `+experiment=evsi` sets it
-    experimental: str = "pd1"  # the trial's arms (strategies of the run)
-    control: str = "soc"
-    n_per_arm: list[int] = field(
-        default_factory=lambda: [30, 45, 60, 75, 90, 105, 120, 150, 300, 600]
-    )
+    experimental: str = ""  # "" = trial.experimental
+    control: str = ""  # "" = trial.control
+    n: list[int] = field(default_factory=list)  # total randomised; [] = trial.sizing.n
     fixed_cost: float = 1000000.0  # set-up, coordination, analysis
     cost_per_patient: float = 15000.0  # per randomised patient (both arms)
     decision_years: float = 10.0  # years the decision informs future patients

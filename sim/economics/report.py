@@ -407,14 +407,16 @@ def _extra_sections(cfg: RunConfig, x: ReportExtras, thresholds: list[float]) ->
         ev = e.evsi
         best = v[v["optimal_n"].astype(bool)]
         lines = [
-            f"{r.wtp:,.0f} per QALY: n = {r.n_per_arm:,} per arm, ENBS {r.enbs:,.0f} {cur}"
+            f"{r.wtp:,.0f} per QALY: n = {r.n:,} ({r.n_experimental:,} + {r.n_control:,}), "
+            f"ENBS {r.enbs:,.0f} {cur}"
             for r in best.itertuples()
         ]
         out += [
             "",
             "## Value of sample information (evsi.csv)",
             "",
-            f"A trial of {ev.experimental} vs {ev.control} with n patients per arm observing "
+            f"A trial of {v['experimental'].iloc[0]} vs {v['control'].iloc[0]} with n "
+            "randomised patients (split by the allocation ratio) observing "
             "1-year survival; EVSI per patient by regression on the simulated trial "
             "statistic (Strong et al. 2015), times the patients the decision reaches "
             f"({v['population'].iloc[0]:,.1f}: incident patients over "
@@ -425,7 +427,9 @@ def _extra_sections(cfg: RunConfig, x: ReportExtras, thresholds: list[float]) ->
                 v[
                     [
                         "wtp",
-                        "n_per_arm",
+                        "n",
+                        "n_experimental",
+                        "n_control",
                         "evsi_per_patient",
                         "evpi_per_patient",
                         "evsi_population",

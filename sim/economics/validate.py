@@ -217,15 +217,23 @@ def _validate_extras(cfg: RunConfig) -> None:
         raise ConfigError(
             "economics.evsi.enabled", f"needs economics.psa.draws >= 2, got {e.psa.draws}"
         )
+    trial = cfg.trial
     for side in ("experimental", "control"):
-        one_of(f"economics.evsi.{side}", getattr(v, side), cfg.strategy)
-    if v.experimental == v.control:
-        raise ConfigError("economics.evsi.control", "must differ from economics.evsi.experimental")
-    if not v.n_per_arm:
-        raise ConfigError("economics.evsi.n_per_arm", "give at least one sample size")
-    for i, n in enumerate(v.n_per_arm):
-        if int(n) != n or n < 1:
-            raise ConfigError(f"economics.evsi.n_per_arm.{i}", f"must be an integer >= 1, got {n}")
+        own = getattr(v, side)
+        key = f"economics.evsi.{side}" if own else f"trial.{side}"
+        one_of(key, own or getattr(trial, side), cfg.strategy)
+    if (v.experimental or trial.experimental) == (v.control or trial.control):
+        raise ConfigError("economics.evsi.control", "the trial's arms must differ")
+    key, sizes = ("economics.evsi.n", v.n) if v.n else ("trial.sizing.n", trial.sizing.n)
+    if not sizes:
+        raise ConfigError(key, "give at least one sample size")
+    alloc = trial.randomisation.allocation
+    if len(alloc) != 2 or min(alloc) <= 0:
+        raise ConfigError("trial.randomisation.allocation", f"needs two ratios > 0, got {alloc}")
+    least = sum(alloc) / min(alloc)  # every arm gets at least one patient
+    for i, n in enumerate(sizes):
+        if int(n) != n or n < least:
+            raise ConfigError(f"{key}.{i}", f"must be an integer >= {least:g}, got {n}")
     number("economics.evsi.fixed_cost", v.fixed_cost, 0.0)
     number("economics.evsi.cost_per_patient", v.cost_per_patient, 0.0)
     number("economics.evsi.decision_years", v.decision_years, 0.0, open_low=True)

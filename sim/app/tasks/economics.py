@@ -28,7 +28,7 @@ from sim.economics import plots as eplots
 from sim.economics.budget import budget_impact, year_costs
 from sim.economics.decision import cea_table, format_cea
 from sim.economics.dsa import default_pair, one_way
-from sim.economics.evsi import evsi_table
+from sim.economics.evsi import evsi_table, trial_design
 from sim.economics.pricing import threshold_prices
 from sim.economics.psa import run_psa, uncertainty_table
 from sim.economics.report import ReportExtras, decision_thresholds, report
@@ -185,7 +185,10 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         summary = psa_summary(psa, strategies, thresholds, cea)
         io.write_csv(out / "psa_summary.csv", summary)
         if e.evsi.enabled:
-            evsi_t = evsi_table(psa, strategies, thresholds, e, cfg.seed, e.psa.evppi_permutations)
+            design = trial_design(cfg)
+            evsi_t = evsi_table(
+                psa, strategies, thresholds, e, design, cfg.seed, e.psa.evppi_permutations
+            )
             io.write_csv(out / "evsi.csv", evsi_t)
 
     if cfg.output.plots:
