@@ -380,6 +380,7 @@ def test_issue15_tables_agree_with_cea_dsa_and_the_patients(psa_run):
         assert g["n_patients"].sum() == 300
         assert (g["cost"] * g["n_patients"]).sum() / 300 == pytest.approx(cea.loc[s, "cost"])
 
+    cfg = load_config(SMALL)
     # threshold price of the one-way pair's own therapy: where dsa.csv's line crosses 0
     prices = pd.read_csv(out / "threshold_prices.csv")
     assert len(prices) == 3 * 2
@@ -393,6 +394,8 @@ def test_issue15_tables_agree_with_cea_dsa_and_the_patients(psa_run):
     assert row["threshold_price"] == pytest.approx(
         r["base_value"] - r["inc_nmb_base"] / slope, rel=1e-9
     )
+    n_doses = cfg.therapies[therapy].n_doses  # a full course
+    assert row["threshold_price_per_course"] == pytest.approx(n_doses * row["threshold_price"])
 
     budget = pd.read_csv(out / "budget_impact.csv")
     cfg = load_config(SMALL)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config.economics import EconomicsConfig
+from sim.config.schema import TherapyConfig
 
 PRICE_COLUMNS = [
     "wtp",
@@ -39,6 +40,9 @@ PRICE_COLUMNS = [
     "threshold_price",
     "value_based_price",
     "binding_strategy",
+    "doses_per_course",
+    "threshold_price_per_course",
+    "value_based_price_per_course",
 ]
 
 
@@ -57,10 +61,13 @@ def threshold_prices(
     econ: EconomicsConfig,
     strategies: list[str],
     thresholds: list[float],
+    therapies: dict[str, TherapyConfig] | None = None,
 ) -> pd.DataFrame:
     """values: per-patient base-case values of every strategy, with the unit columns of
     each `economics.threshold_prices` item. One row per threshold and item (items whose
-    strategy or comparator is not compared in this run are left out)."""
+    strategy or comparator is not compared in this run are left out). With the therapy
+    catalog, prices per dose are also given per full course (x `n_doses`: the list price
+    of a course whose every dose is given)."""
     means = values.groupby("strategy", sort=False).mean(numeric_only=True)
     rows = []
     for w in thresholds:
@@ -76,6 +83,9 @@ def threshold_prices(
             d_units = units[s] - units[c]
             inc = nmb[s] - nmb[c]
             threshold = p0 + inc / d_units if d_units > 0 else math.nan
+            per_course = math.nan
+            if item.per == "dose" and therapies is not None and item.therapy in therapies:
+                per_course = float(therapies[item.therapy].n_doses)
             vbp, binding = value_based_price({o: nmb[o] for o in strategies}, units, s, p0)
             rows.append(
                 {
@@ -91,6 +101,9 @@ def threshold_prices(
                     "threshold_price": threshold,
                     "value_based_price": vbp,
                     "binding_strategy": binding,
+                    "doses_per_course": per_course,
+                    "threshold_price_per_course": threshold * per_course,
+                    "value_based_price_per_course": vbp * per_course,
                 }
             )
     return pd.DataFrame(rows, columns=PRICE_COLUMNS)

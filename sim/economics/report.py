@@ -343,7 +343,8 @@ def _extra_sections(cfg: RunConfig, x: ReportExtras, thresholds: list[float]) ->
             "`binding_strategy` is the competitor that sets it). NMB is linear in the price: "
             "price + incremental NMB / discounted doses per patient. A negative price: not "
             "cost-effective even if free; '-': the price does not enter or no price makes "
-            "the strategy optimal.",
+            "the strategy optimal. `*_per_course`: per dose x the doses of a full course "
+            "(therapies.<t>.n_doses).",
             "",
             _md(
                 t[
@@ -358,6 +359,8 @@ def _extra_sections(cfg: RunConfig, x: ReportExtras, thresholds: list[float]) ->
                         "threshold_price",
                         "value_based_price",
                         "binding_strategy",
+                        "threshold_price_per_course",
+                        "value_based_price_per_course",
                     ]
                 ],
                 {
@@ -366,6 +369,8 @@ def _extra_sections(cfg: RunConfig, x: ReportExtras, thresholds: list[float]) ->
                     "units": ",.2f",
                     "threshold_price": ",.0f",
                     "value_based_price": ",.0f",
+                    "threshold_price_per_course": ",.0f",
+                    "value_based_price_per_course": ",.0f",
                 },
             ),
         ]

@@ -130,7 +130,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     io.write_csv(out / "cea_by_condition.csv", by_condition)
     prices = None
     if e.threshold_prices:
-        prices = threshold_prices(values, e, strategies, thresholds)
+        prices = threshold_prices(values, e, strategies, thresholds, cfg.therapies)
         io.write_csv(out / "threshold_prices.csv", prices)
     budget = None
     if e.budget_impact.uptake:
