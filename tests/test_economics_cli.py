@@ -99,6 +99,16 @@ def test_same_seed_same_numbers(psa_run, tmp_path):
         ("economics.threshold_prices.0.per=vial", "economics.threshold_prices.0.per"),
         ("economics.threshold_prices.1.therapy=nope", "economics.threshold_prices.1.therapy"),
         ("economics.evsi.enabled=true", "economics.evsi.enabled"),
+        ("economics.scenarios.1.name=qaly_discount_1.5", "economics.scenarios.1.name"),
+        ("economics.scenarios.0.name=base", "economics.scenarios.0.name"),
+        (
+            "economics.scenarios.2.values={economics.lifetime.enabled: 0.5}",
+            "economics.scenarios.2.values.economics.lifetime.enabled",
+        ),
+        (
+            "economics.scenarios.0.values={economics.discount.qalys: high}",
+            "economics.scenarios.0.values.economics.discount.qalys",
+        ),
     ],
 )
 def test_bad_economics_input_names_the_key(override, key):
@@ -397,6 +407,14 @@ def test_issue15_tables_agree_with_cea_dsa_and_the_patients(psa_run):
     n_doses = cfg.therapies[therapy].n_doses  # a full course
     assert row["threshold_price_per_course"] == pytest.approx(n_doses * row["threshold_price"])
 
+    sc = pd.read_csv(out / "scenarios.csv")
+    base = sc[sc["scenario"] == "base"].set_index("strategy")
+    assert np.allclose(base["cost"], cea.loc[base.index, "cost"], rtol=1e-12)
+    cfg_sc = [x.name for x in load_config(SMALL).economics.scenarios]
+    assert list(dict.fromkeys(sc["scenario"])) == ["base", *cfg_sc]
+    life = sc[sc["scenario"] == "acute_phase_only"].set_index("strategy")
+    assert (life["qaly"] < base.loc[life.index, "qaly"]).all()  # the lifetime is cut
+
     budget = pd.read_csv(out / "budget_impact.csv")
     cfg = load_config(SMALL)
     b = cfg.economics.budget_impact
@@ -409,6 +427,7 @@ def test_issue15_tables_agree_with_cea_dsa_and_the_patients(psa_run):
     text = (out / "report.md").read_text()
     headings = [line[3:] for line in text.splitlines() if line.startswith("## ")]
     for h in ("Probabilistic results", "Subgroups by underlying condition", "Threshold prices",
+              "Scenario analysis",
               "Budget impact", "Limitations", "CHEERS 2022 checklist"):  # fmt: skip
         assert any(x.startswith(h) for x in headings), h
     cheers = _md_tables(text)["CHEERS 2022 checklist"]

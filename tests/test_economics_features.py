@@ -382,3 +382,65 @@ def test_evsi_table_arithmetic_population_and_optimal_n():
     # more patients, more information: EVSI rises over the grid (the same z for every n)
     big = out[out["wtp"] == 30000.0]["evsi_per_patient"].to_numpy()
     assert big[-1] > big[0]
+
+
+# ------------------------------------------------------------------ scenarios
+
+
+def test_with_settings_sets_numbers_booleans_and_every_entry_of_a_mapping():
+    from sim.config.errors import ConfigError
+    from sim.economics.scenarios import with_settings
+
+    cfg = load_config(["+experiment=cea"])
+    c = with_settings(
+        cfg,
+        {
+            "economics.costs.condition_care_per_year.*": 0.0,
+            "economics.lifetime.enabled": False,
+            "economics.utilities.by_mrs.5": 0.2,
+        },
+    )
+    assert set(c.economics.costs.condition_care_per_year.values()) == {0.0}
+    assert len(c.economics.costs.condition_care_per_year) == 6
+    assert c.economics.lifetime.enabled is False and c.economics.utilities.by_mrs[5] == 0.2
+    assert cfg.economics.lifetime.enabled is True  # the original is untouched
+    for values, key in (
+        ({"economics.lifetime.enabled": 1.0}, "x.economics.lifetime.enabled"),
+        ({"economics.wtp": True}, "x.economics.wtp"),
+        ({"economics.costs.nope": 1.0}, "x.economics.costs.nope"),
+        ({"economics.currency": 1.0}, "x.economics.currency"),
+        ({"economics.wtp.*": 1.0}, "x.economics.wtp.*"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            with_settings(cfg, values, "x")
+        assert err.value.key == key
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("economics.discount.qalys", 0.015),  # re-costs the base-case patients
+        ("therapies.rhil7.levers.lymphocyte_expansion_per_day", 0.05),  # re-simulates
+    ],
+)
+def test_a_scenario_equals_a_fresh_base_case_with_its_value(key, value):
+    from sim.app.tasks.economics import base_case, run_scenarios, simulate_and_value
+    from sim.config.economics import Scenario
+    from sim.economics.scenarios import recosts_only, scenario_config
+
+    small = ["+experiment=cea", "cohort.n=120", "strategy=[soc,il7]", "output.progress=false"]
+    cfg = load_config(small)
+    sc = Scenario(name="s", label="S", values={key: value})
+    cfg.economics.scenarios = [sc]
+    recost = {"s": scenario_config(cfg, 0, sc).economics} if recosts_only(sc) else {}
+    assert bool(recost) == key.startswith("economics.")
+    values, recosted = simulate_and_value(cfg, recost)
+    table = run_scenarios(cfg, values, recosted).set_index(["scenario", "strategy"])
+    fresh = base_case(load_config([*small, f"{key}={value}"]))
+    for s in ("soc", "il7"):
+        m = fresh[fresh["strategy"] == s]
+        assert table.loc[("s", s), "cost"] == pytest.approx(m["cost"].mean(), rel=1e-12)
+        assert table.loc[("s", s), "qaly"] == pytest.approx(m["qaly"].mean(), rel=1e-12)
+        b = values[values["strategy"] == s]
+        assert table.loc[("base", s), "qaly"] == pytest.approx(b["qaly"].mean(), rel=1e-12)
+    assert table.loc[("s", "il7"), "qaly"] != table.loc[("base", "il7"), "qaly"]

@@ -9,6 +9,7 @@ defaults a user runs with, and their sources, are in the YAML files.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -187,6 +188,18 @@ class EVSIConfig:
 
 
 @dataclass
+class Scenario:
+    """A named alternative to the base case: dotted config keys and their values
+    (numbers or booleans; `*` for every entry of a mapping, e.g.
+    economics.costs.condition_care_per_year.*). Economics keys re-cost the base-case
+    patients; any other key re-simulates them (same seed)."""
+
+    name: str = MISSING
+    label: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class EconomicsConfig:
     name: str = "default"
     currency: str = MISSING
@@ -205,3 +218,5 @@ class EconomicsConfig:
     threshold_prices: list[ThresholdPriceItem] = field(default_factory=list)
     budget_impact: BudgetImpactConfig = field(default_factory=BudgetImpactConfig)
     evsi: EVSIConfig = field(default_factory=EVSIConfig)
+    # named scenarios run beside the base case (scenarios.csv)
+    scenarios: list[Scenario] = field(default_factory=list)

@@ -257,6 +257,7 @@ class ReportExtras:
 
     psa_summary: pd.DataFrame | None = None
     by_condition: pd.DataFrame | None = None
+    scenarios: pd.DataFrame | None = None
     threshold_prices: pd.DataFrame | None = None
     budget_impact: pd.DataFrame | None = None
     evsi: pd.DataFrame | None = None
@@ -330,6 +331,40 @@ def _extra_sections(cfg: RunConfig, x: ReportExtras, thresholds: list[float]) ->
             "subgroups carry large Monte Carlo error (see the `*_se` columns of the CSV).",
             "",
             _md(b[cols], {"cost": ",.0f", "icer": ",.0f", "nmb": ",.0f", "qaly": ",.3f"}),
+        ]
+    if x.scenarios is not None and len(x.scenarios):
+        sc = x.scenarios.copy()
+        sc["status"] = [
+            (str(d) if isinstance(d, str) else "") + (" optimal" if o else "")
+            for d, o in zip(sc["dominance"], sc["optimal"], strict=True)
+        ]
+        best = sc[sc["optimal"].astype(bool)]
+        out += [
+            "",
+            "## Scenario analysis (scenarios.csv)",
+            "",
+            "Each scenario's whole incremental table (economics inputs re-cost the base-case "
+            "patients; other inputs re-simulate them with the same seed); costs and NMB at "
+            f"{e.wtp:,.0f} per QALY in {cur}. Optimal: "
+            + "; ".join(f"{r.scenario} {r.strategy}" for r in best.itertuples())
+            + ".",
+            "",
+            _md(
+                sc[
+                    [
+                        "scenario",
+                        "label",
+                        "strategy",
+                        "cost",
+                        "qaly",
+                        "comparator",
+                        "icer",
+                        "nmb",
+                        "status",
+                    ]
+                ],
+                {"cost": ",.0f", "qaly": ",.3f", "icer": ",.0f", "nmb": ",.0f"},
+            ),  # fmt: skip
         ]
     if x.threshold_prices is not None and len(x.threshold_prices):
         t = x.threshold_prices.copy()

@@ -210,6 +210,22 @@ def _validate_extras(cfg: RunConfig) -> None:
             f"horizon_days <= {DAYS_PER_YEAR} (got {cfg.horizon_days:g}); set "
             "economics.budget_impact.uptake=[] to switch it off",
         )
+    names = set()
+    for i, sc in enumerate(e.scenarios):
+        key = f"economics.scenarios.{i}"
+        if not sc.name or sc.name == "base" or sc.name in names:
+            raise ConfigError(
+                f"{key}.name", f"needs a unique name other than 'base', got {sc.name!r}"
+            )
+        names.add(sc.name)
+        if not sc.values:
+            raise ConfigError(f"{key}.values", "give at least one key: value")
+        for k in sc.values:
+            if k.split(".")[0] in ("strategy", "task") or k.startswith("economics.scenarios"):
+                raise ConfigError(f"{key}.values.{k}", "a scenario may not change this key")
+        from sim.economics.scenarios import scenario_config
+
+        scenario_config(cfg, i, sc)  # every key exists and takes its value's type
     v = e.evsi
     if not v.enabled:
         return

@@ -22,6 +22,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.app.tasks.finish import begin, finish
+from sim.config.economics import EconomicsConfig
 from sim.config.schema import RunConfig
 from sim.core import io
 from sim.economics import plots as eplots
@@ -33,6 +34,7 @@ from sim.economics.pricing import threshold_prices
 from sim.economics.psa import run_psa, uncertainty_table
 from sim.economics.report import ReportExtras, decision_thresholds, report
 from sim.economics.sampling import draw_parameters, groups, order_utilities
+from sim.economics.scenarios import BASE, recosts_only, scenario_config, scenario_table
 from sim.economics.summary import (  # noqa: F401  (summarise_values: tests)
     add_increment_se,
     cea_by_condition,
@@ -57,18 +59,31 @@ def base_case(cfg: RunConfig) -> pd.DataFrame:
     discounted doses / days of the threshold-price therapies (`doses_<t>`, `days_<t>`)
     and, for the budget impact, the undiscounted cost in each year since diagnosis
     (`budget_year_<k>`)."""
+    return simulate_and_value(cfg)[0]
+
+
+def simulate_and_value(
+    cfg: RunConfig,
+    recost: dict[str, EconomicsConfig] | None = None,
+    extras: bool = True,
+    desc: str = "base case",
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Per-patient values of every strategy (with the `base_case` extras if `extras`),
+    and of the same patients re-costed under each economics config of `recost`."""
     bar = tqdm(
         total=cfg.cohort.n * len(cfg.strategy),
         unit="patient",
         unit_scale=True,
-        desc="base case",
+        desc=desc,
         disable=not cfg.output.progress,
         mininterval=0.5,
     )
     e = cfg.economics
-    units = tuple(dict.fromkeys(item.therapy for item in e.threshold_prices))
-    years = len(e.budget_impact.uptake)
-    parts = []
+    units = tuple(dict.fromkeys(item.therapy for item in e.threshold_prices)) if extras else ()
+    years = len(e.budget_impact.uptake) if extras else 0
+    recost = recost or {}
+    parts: list[pd.DataFrame] = []
+    others: dict[str, list[pd.DataFrame]] = {name: [] for name in recost}
     try:
         for c in chunks(cfg, bar):
             v = patient_values(
@@ -95,9 +110,40 @@ def base_case(cfg: RunConfig) -> pd.DataFrame:
                 for k in range(1, years + 1):
                     v[f"budget_year_{k}"] = yc[f"budget_year_{k}"].to_numpy()
             parts.append(v)
+            for name, econ in recost.items():
+                others[name].append(
+                    patient_values(
+                        c.patients,
+                        c.events,
+                        econ,
+                        cfg.model,
+                        cfg.monitoring,
+                        cfg.therapies,
+                        cfg.horizon_days,
+                    )
+                )
     finally:
         bar.close()
-    return pd.concat(parts, ignore_index=True)
+    return (
+        pd.concat(parts, ignore_index=True),
+        {name: pd.concat(p, ignore_index=True) for name, p in others.items()},
+    )
+
+
+def run_scenarios(
+    cfg: RunConfig, values: pd.DataFrame, recosted: dict[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """scenarios.csv: the base case, then each scenario (re-costed ones from `recosted`,
+    the others re-simulated here with the same seed)."""
+    e = cfg.economics
+    results = {BASE: ("base case", values)}
+    for i, sc in enumerate(e.scenarios):
+        if sc.name in recosted:
+            results[sc.name] = (sc.label, recosted[sc.name])
+        else:
+            c = scenario_config(cfg, i, sc)
+            results[sc.name] = (sc.label, simulate_and_value(c, extras=False, desc=sc.name)[0])
+    return scenario_table(results, list(cfg.strategy), e.wtp)
 
 
 def budget_strategies(cfg: RunConfig, cea: pd.DataFrame) -> tuple[str, str]:
@@ -114,7 +160,12 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     strategies = list(cfg.strategy)
     figures: list[str] = []
 
-    values = base_case(cfg)
+    recost = {
+        sc.name: scenario_config(cfg, i, sc).economics
+        for i, sc in enumerate(e.scenarios)
+        if recosts_only(sc)
+    }
+    values, recosted = simulate_and_value(cfg, recost)
     means = summarise_values(values, strategies)
     cea = add_increment_se(cea_table(means, e.wtp), values)
     io.write_csv(out / "cea.csv", cea)
@@ -128,6 +179,10 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     thresholds = decision_thresholds(cfg)
     by_condition = cea_by_condition(values, strategies, e.wtp, list(cfg.cohort.mix) or None)
     io.write_csv(out / "cea_by_condition.csv", by_condition)
+    scenarios = None
+    if e.scenarios:
+        scenarios = run_scenarios(cfg, values, recosted)
+        io.write_csv(out / "scenarios.csv", scenarios)
     prices = None
     if e.threshold_prices:
         prices = threshold_prices(values, e, strategies, thresholds, cfg.therapies)
@@ -214,6 +269,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     extras = ReportExtras(
         psa_summary=summary,
         by_condition=by_condition,
+        scenarios=scenarios,
         threshold_prices=prices,
         budget_impact=budget,
         evsi=evsi_t,
