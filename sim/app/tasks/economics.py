@@ -5,11 +5,14 @@ Writes, atomically, run.json last:
   comparator, icer, nmb, dominated, dominance, optimal, plus Monte Carlo SEs;
 * cost_breakdown.csv, patient_values.parquet (per patient), ce_plane.png,
   cost_breakdown.png;
+* cea_by_condition.csv (the table per underlying condition); with economics.scenarios:
+  scenarios.csv; with economics.threshold_prices: threshold_prices.csv; with
+  economics.budget_impact.uptake: budget_impact.csv;
 * with economics.dsa.params: dsa.csv and tornado.png;
 * with economics.psa.draws > 0: psa.parquet (one row per draw x strategy),
   psa_params.parquet (one row per draw), ceac.csv (wtp, strategy, probability,
   on_frontier), evpi.csv (wtp, evpi), evppi.csv (group, wtp, evppi), uncertainty.csv,
-  ceac.png, evpi.png;
+  ceac.png, evpi.png, psa_summary.csv; with economics.evsi.enabled: evsi.csv;
 * report.md, config.yaml, run.json.
 """
 
