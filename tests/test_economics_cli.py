@@ -364,6 +364,7 @@ def test_report_md_states_the_run_and_repeats_its_tables(psa_run):
     assert {f for f, _ in figures} == {"ce_plane.png", "cost_breakdown.png", "tornado.png"} | {
         "ceac.png",
         "evpi.png",
+        "twoway.png",
     }
     assert all((out / path).is_file() for _, path in figures)
 
@@ -407,6 +408,15 @@ def test_issue15_tables_agree_with_cea_dsa_and_the_patients(psa_run):
     n_doses = cfg.therapies[therapy].n_doses  # a full course
     assert row["threshold_price_per_course"] == pytest.approx(n_doses * row["threshold_price"])
 
+    tw = pd.read_csv(out / "twoway.csv")  # at the base-case prices: cea.csv's optimum
+    two = cfg.economics.two_way
+    assert len(tw) == 2 * two.points**2
+    base_x = cfg.economics.costs.therapies[two.axes[0].therapy].per_dose
+    base_y = cfg.economics.costs.therapies[two.axes[1].therapy].per_dose
+    at = tw[(tw["wtp"] == 30000.0) & np.isclose(tw["x_price"], base_x)
+            & np.isclose(tw["y_price"], base_y)]  # fmt: skip
+    assert len(at) == 1 and at["optimal"].iloc[0] == cea["nmb"].idxmax()
+    assert at["nmb"].iloc[0] == pytest.approx(cea["nmb"].max(), rel=1e-9)
     sc = pd.read_csv(out / "scenarios.csv")
     base = sc[sc["scenario"] == "base"].set_index("strategy")
     assert np.allclose(base["cost"], cea.loc[base.index, "cost"], rtol=1e-12)

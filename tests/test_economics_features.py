@@ -444,3 +444,31 @@ def test_a_scenario_equals_a_fresh_base_case_with_its_value(key, value):
         b = values[values["strategy"] == s]
         assert table.loc[("base", s), "qaly"] == pytest.approx(b["qaly"].mean(), rel=1e-12)
     assert table.loc[("s", "il7"), "qaly"] != table.loc[("base", "il7"), "qaly"]
+
+
+def test_two_way_map_equals_re_costing_at_every_grid_point(priced):
+    """The optimal strategy and its NMB at each point of a 4 x 4 price grid equal a fresh
+    re-costing of the same patients at those two prices."""
+    from sim.config.economics import PriceAxis, TwoWayConfig
+    from sim.economics.pricing import two_way
+
+    cfg, pts, ev = priced
+    econ = copy.deepcopy(cfg.economics)
+    econ.two_way = TwoWayConfig(
+        axes=[
+            PriceAxis(therapy="rhil7", per="dose", low=0.0, high=30000.0),
+            PriceAxis(therapy="pembrolizumab", per="dose", low=0.0, high=30000.0),
+        ],
+        points=4,
+    )
+    values = _means(cfg, pts, ev, econ, units=("rhil7", "pembrolizumab"))
+    table = two_way(values, econ, list(cfg.strategy), [30000.0])
+    assert len(table) == 16 and table["optimal"].nunique() >= 2  # the map has borders
+    for r in table.itertuples():
+        e2 = copy.deepcopy(cfg.economics)
+        e2.costs.therapies["rhil7"].per_dose = r.x_price
+        e2.costs.therapies["pembrolizumab"].per_dose = r.y_price
+        m = _means(cfg, pts, ev, e2).groupby("strategy")[["cost", "qaly"]].mean()
+        nmb = 30000.0 * m["qaly"] - m["cost"]
+        assert r.optimal == nmb.idxmax()
+        assert r.nmb == pytest.approx(nmb.max(), rel=1e-9)

@@ -158,6 +158,25 @@ class ThresholdPriceItem:
 
 
 @dataclass
+class PriceAxis:
+    """One axis of the two-way price analysis: a therapy's price per dose (or day)."""
+
+    therapy: str = MISSING
+    per: str = "dose"  # dose | day
+    low: float = 0.0
+    high: float = MISSING
+
+
+@dataclass
+class TwoWayConfig:
+    """Two-way sensitivity analysis of two therapy prices: the optimal strategy (highest
+    NMB) on a grid of both, at each threshold (twoway.csv, twoway.png)."""
+
+    axes: list[PriceAxis] = field(default_factory=list)  # two axes; [] = none
+    points: int = 41  # grid points per axis
+
+
+@dataclass
 class BudgetImpactConfig:
     """Budget impact over one budget year per entry of `uptake` (ISPOR good practice,
     Sullivan 2014: undiscounted cash flows by year, an incident population, uptake)."""
@@ -216,6 +235,7 @@ class EconomicsConfig:
     dsa: DSAConfig = field(default_factory=DSAConfig)
     # price per dose / day at which each listed therapy's strategy becomes cost-effective
     threshold_prices: list[ThresholdPriceItem] = field(default_factory=list)
+    two_way: TwoWayConfig = field(default_factory=TwoWayConfig)
     budget_impact: BudgetImpactConfig = field(default_factory=BudgetImpactConfig)
     evsi: EVSIConfig = field(default_factory=EVSIConfig)
     # named scenarios run beside the base case (scenarios.csv)

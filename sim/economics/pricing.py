@@ -132,3 +132,48 @@ def value_based_price(
     if not np.isfinite(upper) or upper < lower:
         return math.nan, binding
     return upper, binding
+
+
+TWOWAY_COLUMNS = ["wtp", "x_therapy", "x_price", "y_therapy", "y_price", "optimal", "nmb"]
+
+
+def two_way(
+    values: pd.DataFrame, econ: EconomicsConfig, strategies: list[str], thresholds: list[float]
+) -> pd.DataFrame:
+    """The optimal strategy on a grid of two therapy prices (`economics.two_way`), at each
+    threshold: NMB_s(px, py) = NMB_s - (px - px0) U_s^x - (py - py0) U_s^y, exact because
+    costs are linear in prices (the same patients re-costed would give the same). One
+    row per threshold and grid point; `nmb` is the optimum's. Ties go to the strategy
+    listed first."""
+    tw = econ.two_way
+    means = values.groupby("strategy", sort=False).mean(numeric_only=True).loc[strategies]
+    ax_x, ax_y = tw.axes
+    gx = np.linspace(ax_x.low, ax_x.high, tw.points)
+    gy = np.linspace(ax_y.low, ax_y.high, tw.points)
+    px, py = np.meshgrid(gx, gy, indexing="xy")
+    ux = means[unit_column(ax_x.therapy, ax_x.per)].to_numpy()
+    uy = means[unit_column(ax_y.therapy, ax_y.per)].to_numpy()
+    x0, y0 = base_price(econ, ax_x.therapy, ax_x.per), base_price(econ, ax_y.therapy, ax_y.per)
+    parts = []
+    for w in thresholds:
+        nmb0 = w * means["qaly"].to_numpy() - means["cost"].to_numpy()
+        nmb = (
+            nmb0[None, None, :]
+            - (px - x0)[..., None] * ux[None, None, :]
+            - (py - y0)[..., None] * uy[None, None, :]
+        )
+        best = nmb.argmax(axis=-1)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "wtp": float(w),
+                    "x_therapy": ax_x.therapy,
+                    "x_price": px.ravel(),
+                    "y_therapy": ax_y.therapy,
+                    "y_price": py.ravel(),
+                    "optimal": np.asarray(strategies)[best.ravel()],
+                    "nmb": np.take_along_axis(nmb, best[..., None], axis=-1).ravel(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)[TWOWAY_COLUMNS]

@@ -259,6 +259,7 @@ class ReportExtras:
     by_condition: pd.DataFrame | None = None
     scenarios: pd.DataFrame | None = None
     threshold_prices: pd.DataFrame | None = None
+    two_way: pd.DataFrame | None = None
     budget_impact: pd.DataFrame | None = None
     evsi: pd.DataFrame | None = None
 
@@ -408,6 +409,24 @@ def _extra_sections(cfg: RunConfig, x: ReportExtras, thresholds: list[float]) ->
                     "value_based_price_per_course": ",.0f",
                 },
             ),
+        ]
+    if x.two_way is not None and len(x.two_way):
+        tw = x.two_way
+        xt, yt = tw["x_therapy"].iloc[0], tw["y_therapy"].iloc[0]
+        shares = (tw.groupby(["wtp", "optimal"]).size() / tw.groupby("wtp").size()).reset_index(
+            name="share of the grid"
+        )
+        out += [
+            "",
+            "## Two-way price analysis (twoway.csv, twoway.png)",
+            "",
+            f"The optimal strategy on a grid of the {xt} and {yt} prices "
+            f"({tw['x_price'].min():,.0f}-{tw['x_price'].max():,.0f} and "
+            f"{tw['y_price'].min():,.0f}-{tw['y_price'].max():,.0f} {cur}), exact from the "
+            "discounted doses per patient (costs are linear in prices); share of the grid "
+            "where each strategy is optimal:",
+            "",
+            _md(shares, {"wtp": ",.0f", "share of the grid": ".0%"}),
         ]
     if x.budget_impact is not None and len(x.budget_impact):
         bi = x.budget_impact

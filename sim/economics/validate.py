@@ -194,6 +194,19 @@ def _validate_extras(cfg: RunConfig) -> None:
         one_of(f"{key}.per", item.per, PRICE_UNITS)
         if item.comparator and item.comparator == item.strategy:
             raise ConfigError(f"{key}.comparator", f"must differ from {key}.strategy")
+    tw = e.two_way
+    if tw.axes:
+        if len(tw.axes) != 2:
+            raise ConfigError("economics.two_way.axes", f"needs two axes, got {len(tw.axes)}")
+        for i, a in enumerate(tw.axes):
+            key = f"economics.two_way.axes.{i}"
+            one_of(f"{key}.therapy", a.therapy, e.costs.therapies)
+            one_of(f"{key}.per", a.per, PRICE_UNITS)
+            number(f"{key}.low", a.low, 0.0)
+            if a.high <= a.low:
+                raise ConfigError(f"{key}.high", f"must be > {key}.low ({a.low}), got {a.high}")
+        if tw.points < 2:
+            raise ConfigError("economics.two_way.points", f"must be >= 2, got {tw.points}")
     b = e.budget_impact
     number("economics.budget_impact.population", b.population, 0.0, open_low=True)
     number("economics.budget_impact.incidence_per_100k", b.incidence_per_100k, 0.0)

@@ -6,7 +6,8 @@ Writes, atomically, run.json last:
 * cost_breakdown.csv, patient_values.parquet (per patient), ce_plane.png,
   cost_breakdown.png;
 * cea_by_condition.csv (the table per underlying condition); with economics.scenarios:
-  scenarios.csv; with economics.threshold_prices: threshold_prices.csv; with
+  scenarios.csv; with economics.threshold_prices: threshold_prices.csv; with economics.two_way.axes:
+  twoway.csv and twoway.png; with
   economics.budget_impact.uptake: budget_impact.csv;
 * with economics.dsa.params: dsa.csv and tornado.png;
 * with economics.psa.draws > 0: psa.parquet (one row per draw x strategy),
@@ -33,7 +34,7 @@ from sim.economics.budget import budget_impact, year_costs
 from sim.economics.decision import cea_table, format_cea
 from sim.economics.dsa import default_pair, one_way
 from sim.economics.evsi import evsi_table, trial_design
-from sim.economics.pricing import threshold_prices
+from sim.economics.pricing import base_price, threshold_prices, two_way
 from sim.economics.psa import run_psa, uncertainty_table
 from sim.economics.report import ReportExtras, decision_thresholds, report
 from sim.economics.sampling import draw_parameters, groups, order_utilities
@@ -82,7 +83,8 @@ def simulate_and_value(
         mininterval=0.5,
     )
     e = cfg.economics
-    units = tuple(dict.fromkeys(item.therapy for item in e.threshold_prices)) if extras else ()
+    priced = [item.therapy for item in e.threshold_prices] + [a.therapy for a in e.two_way.axes]
+    units = tuple(dict.fromkeys(priced)) if extras else ()
     years = len(e.budget_impact.uptake) if extras else 0
     recost = recost or {}
     parts: list[pd.DataFrame] = []
@@ -190,6 +192,10 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     if e.threshold_prices:
         prices = threshold_prices(values, e, strategies, thresholds, cfg.therapies)
         io.write_csv(out / "threshold_prices.csv", prices)
+    twoway = None
+    if e.two_way.axes:
+        twoway = two_way(values, e, strategies, thresholds)
+        io.write_csv(out / "twoway.csv", twoway)
     budget = None
     if e.budget_impact.uptake:
         new, current = budget_strategies(cfg, cea)
@@ -254,6 +260,14 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         eplots.plot_ce_plane(cea, psa, ref, e.wtp, e.currency, out / "ce_plane.png")
         eplots.plot_cost_breakdown(breakdown, e.currency, out / "cost_breakdown.png")
         figures += ["ce_plane.png", "cost_breakdown.png"]
+        if twoway is not None:
+            ax_x, ax_y = e.two_way.axes
+            base_prices = (
+                base_price(e, ax_x.therapy, ax_x.per),
+                base_price(e, ax_y.therapy, ax_y.per),
+            )
+            eplots.plot_two_way(twoway, base_prices, e.currency, out / "twoway.png")
+            figures.append("twoway.png")
         if dsa is not None:
             eplots.plot_tornado(dsa, e.currency, out / "tornado.png")
             figures.append("tornado.png")
@@ -274,6 +288,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         by_condition=by_condition,
         scenarios=scenarios,
         threshold_prices=prices,
+        two_way=twoway,
         budget_impact=budget,
         evsi=evsi_t,
     )
