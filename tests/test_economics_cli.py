@@ -417,6 +417,13 @@ def test_issue15_tables_agree_with_cea_dsa_and_the_patients(psa_run):
             & np.isclose(tw["y_price"], base_y)]  # fmt: skip
     assert len(at) == 1 and at["optimal"].iloc[0] == cea["nmb"].idxmax()
     assert at["nmb"].iloc[0] == pytest.approx(cea["nmb"].max(), rel=1e-9)
+    sv = pd.read_csv(out / "severity.csv").set_index("group")
+    assert sv.loc["all", "qaly_current_care"] == pytest.approx(cea.loc["soc", "qaly"])
+    assert sv.loc["all", "n_patients"] == 300
+    assert sv.loc["all", "absolute_shortfall"] == pytest.approx(
+        values.loc[values["strategy"] == "soc", "qaly_general_population"].mean()
+        - cea.loc["soc", "qaly"]
+    )
     sc = pd.read_csv(out / "scenarios.csv")
     base = sc[sc["scenario"] == "base"].set_index("strategy")
     assert np.allclose(base["cost"], cea.loc[base.index, "cost"], rtol=1e-12)
@@ -437,7 +444,7 @@ def test_issue15_tables_agree_with_cea_dsa_and_the_patients(psa_run):
     text = (out / "report.md").read_text()
     headings = [line[3:] for line in text.splitlines() if line.startswith("## ")]
     for h in ("Probabilistic results", "Subgroups by underlying condition", "Threshold prices",
-              "Scenario analysis",
+              "Scenario analysis", "Severity modifier", "Two-way price analysis",
               "Budget impact", "Limitations", "CHEERS 2022 checklist"):  # fmt: skip
         assert any(x.startswith(h) for x in headings), h
     cheers = _md_tables(text)["CHEERS 2022 checklist"]

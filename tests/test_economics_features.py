@@ -472,3 +472,80 @@ def test_two_way_map_equals_re_costing_at_every_grid_point(priced):
         nmb = 30000.0 * m["qaly"] - m["cost"]
         assert r.optimal == nmb.idxmax()
         assert r.nmb == pytest.approx(nmb.max(), rel=1e-9)
+
+
+# ------------------------------------------------------------------ severity modifier
+
+
+def test_general_population_qalys_equal_a_numerical_integral():
+    from scipy import integrate
+
+    from sim.economics.severity import general_population_qalys
+
+    econ = load_config(["+experiment=cea"]).economics
+    lt = econ.lifetime
+    d = math.log1p(econ.discount.qalys)
+    u = econ.severity.population_utility
+    for age, female in ((45.0, False), (70.0, True)):
+        g = lt.background_female if female else lt.background_male
+        male = 0.0 if female else 1.0
+
+        def f(s, age=age, g=g, male=male):
+            surv = math.exp(-(g.a / g.b) * math.exp(g.b * age) * math.expm1(g.b * s))
+            util = u.intercept + u.male * male + u.age * (age + s) + u.age2 * (age + s) ** 2
+            return surv * util * math.exp(-d * s)
+
+        exact, _ = integrate.quad(f, 0.0, lt.max_age - age, epsabs=1e-12, limit=200)
+        got = general_population_qalys(np.array([age]), np.array([female]), econ)[0]
+        assert got == pytest.approx(exact, rel=1e-9)
+
+
+def test_with_utility_one_and_no_discounting_it_is_the_life_expectancy():
+    from sim.economics.lifetime import life_expectancy
+    from sim.economics.severity import general_population_qalys
+
+    econ = copy.deepcopy(load_config(["+experiment=cea"]).economics)
+    econ.discount.qalys = 0.0
+    pu = econ.severity.population_utility
+    pu.intercept, pu.male, pu.age, pu.age2 = 1.0, 0.0, 0.0, 0.0
+    got = general_population_qalys(np.array([65.0, 65.0]), np.array([False, True]), econ)
+    # ONS 2020-22 life expectancy at 65: 18.3 (men), 20.8 (women), as the life table fit
+    expected = [life_expectancy(65.0, female, econ.lifetime) for female in (False, True)]
+    assert got == pytest.approx(expected, rel=1e-10)
+    assert got == pytest.approx([18.3, 20.8], abs=0.05)
+
+
+@pytest.mark.parametrize(
+    "absolute, proportional, expected",
+    [(11.99, 0.8499, 1.0), (12.0, 0.5, 1.2), (5.0, 0.85, 1.2), (17.99, 0.9499, 1.2),
+     (18.0, 0.1, 1.7), (1.0, 0.95, 1.7), (30.0, 0.99, 1.7)],
+)  # fmt: skip
+def test_nice_severity_weights_at_their_bounds(absolute, proportional, expected):
+    from sim.economics.severity import weight
+
+    econ = load_config(["+experiment=cea"]).economics
+    assert weight(absolute, proportional, econ) == expected
+
+
+def test_severity_table_by_hand():
+    from sim.economics.severity import severity_table
+
+    econ = load_config(["+experiment=cea"]).economics
+    v = pd.DataFrame(
+        {
+            "strategy": ["soc"] * 4 + ["x"] * 4,
+            "condition": ["a", "a", "b", "b"] * 2,
+            "qaly": [1.0, 3.0, 10.0, 12.0, 9.0, 9.0, 9.0, 9.0],
+            "qaly_general_population": [20.0, 22.0, 14.0, 16.0] * 2,
+            "age": [50.0, 60.0, 40.0, 30.0] * 2,
+            "female": [True, False, False, False] * 2,
+        }
+    )
+    t = severity_table(v, econ, "soc").set_index("group")
+    assert list(t.index) == ["all", "a", "b"]
+    assert t.loc["all", "absolute_shortfall"] == pytest.approx(18.0 - 6.5)
+    assert t.loc["a", "absolute_shortfall"] == pytest.approx(19.0)  # 21 - 2
+    assert t.loc["a", "proportional_shortfall"] == pytest.approx(19.0 / 21.0)
+    assert t.loc["a", "weight"] == 1.7 and t.loc["b", "weight"] == 1.0
+    assert t.loc["all", "weight"] == 1.0  # 11.5 QALYs, 64%
+    assert t.loc["all", "share_male"] == pytest.approx(0.75)

@@ -177,6 +177,39 @@ class TwoWayConfig:
 
 
 @dataclass
+class SeverityStep:
+    """A severity modifier step: QALY weight when the absolute or proportional QALY
+    shortfall reaches its bound."""
+
+    absolute: float = MISSING  # QALYs lost against the general population
+    proportional: float = MISSING  # share of the general population's QALYs lost
+    weight: float = MISSING
+
+
+@dataclass
+class PopulationUtility:
+    """General-population utility by age and sex: b0 + male x b_male + age x b_age +
+    age^2 x b_age2."""
+
+    intercept: float = 0.9508566
+    male: float = 0.0212126
+    age: float = -0.0002587
+    age2: float = -0.0000332
+
+
+@dataclass
+class SeverityConfig:
+    """Severity modifier: the QALY shortfall of patients under current care against the
+    general population of the same age and sex (expected discounted QALYs), and the QALY
+    weight it earns (severity.csv)."""
+
+    enabled: bool = True
+    current_strategy: str = ""  # "" = the reference strategy (the first of `strategy`)
+    steps: list[SeverityStep] = field(default_factory=list)  # by increasing weight
+    population_utility: PopulationUtility = field(default_factory=PopulationUtility)
+
+
+@dataclass
 class BudgetImpactConfig:
     """Budget impact over one budget year per entry of `uptake` (ISPOR good practice,
     Sullivan 2014: undiscounted cash flows by year, an incident population, uptake)."""
@@ -237,6 +270,7 @@ class EconomicsConfig:
     threshold_prices: list[ThresholdPriceItem] = field(default_factory=list)
     two_way: TwoWayConfig = field(default_factory=TwoWayConfig)
     budget_impact: BudgetImpactConfig = field(default_factory=BudgetImpactConfig)
+    severity: SeverityConfig = field(default_factory=SeverityConfig)
     evsi: EVSIConfig = field(default_factory=EVSIConfig)
     # named scenarios run beside the base case (scenarios.csv)
     scenarios: list[Scenario] = field(default_factory=list)

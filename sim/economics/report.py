@@ -242,7 +242,7 @@ def report(
                 "",
                 _md(_uncertainty_rows(uncertainty)),
             ]
-    out += _extra_sections(cfg, x, thresholds)
+    out += _extra_sections(cfg, x, thresholds, cea)
     out += _limitations(cfg)
     out += _cheers(cfg, x, dsa is not None and len(dsa) > 0, evpi is not None)
     if notes:
@@ -260,6 +260,7 @@ class ReportExtras:
     scenarios: pd.DataFrame | None = None
     threshold_prices: pd.DataFrame | None = None
     two_way: pd.DataFrame | None = None
+    severity: pd.DataFrame | None = None
     budget_impact: pd.DataFrame | None = None
     evsi: pd.DataFrame | None = None
 
@@ -283,7 +284,9 @@ def _interval(r, name: str, fmt: str) -> str:
     return f"{format(mean, fmt)} ({format(lo, fmt)} to {format(hi, fmt)})"
 
 
-def _extra_sections(cfg: RunConfig, x: ReportExtras, thresholds: list[float]) -> list[str]:
+def _extra_sections(
+    cfg: RunConfig, x: ReportExtras, thresholds: list[float], cea: pd.DataFrame
+) -> list[str]:
     e = cfg.economics
     cur = e.currency
     out: list[str] = []
@@ -428,6 +431,41 @@ def _extra_sections(cfg: RunConfig, x: ReportExtras, thresholds: list[float]) ->
             "",
             _md(shares, {"wtp": ",.0f", "share of the grid": ".0%"}),
         ]
+    if x.severity is not None and len(x.severity):
+        sv = x.severity
+        w = float(sv["weight"].iloc[0])
+        out += [
+            "",
+            "## Severity modifier (severity.csv)",
+            "",
+            f"Expected discounted QALYs from diagnosis of the general population of the same "
+            f"age and sex against the patients' under current care "
+            f"({sv['current_strategy'].iloc[0]}), and the QALY weight the shortfall earns "
+            "(economics.severity.steps); the whole cohort first, then each condition.",
+            "",
+            _md(
+                sv.drop(columns="current_strategy"),
+                {
+                    "mean_age": ",.1f",
+                    "share_male": ".0%",
+                    "qaly_general_population": ",.2f",
+                    "qaly_current_care": ",.2f",
+                    "absolute_shortfall": ",.2f",
+                    "proportional_shortfall": ".2f",
+                    "weight": "g",
+                },
+            ),  # fmt: skip
+        ]
+        if w != 1.0:
+            best = []
+            for t in thresholds:
+                nmb = w * t * cea["qaly"] - cea["cost"]
+                best.append(f"{t:,.0f}: {cea['strategy'].iloc[int(nmb.to_numpy().argmax())]}")
+            out += [
+                "",
+                f"With QALYs weighted x{w:g} (the whole cohort's weight), the optimal strategy "
+                "at " + "; ".join(best) + ".",
+            ]
     if x.budget_impact is not None and len(x.budget_impact):
         bi = x.budget_impact
         b = e.budget_impact

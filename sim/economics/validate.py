@@ -194,6 +194,14 @@ def _validate_extras(cfg: RunConfig) -> None:
         one_of(f"{key}.per", item.per, PRICE_UNITS)
         if item.comparator and item.comparator == item.strategy:
             raise ConfigError(f"{key}.comparator", f"must differ from {key}.strategy")
+    sv = e.severity
+    if sv.current_strategy:
+        one_of("economics.severity.current_strategy", sv.current_strategy, cfg.strategy)
+    for i, st in enumerate(sv.steps):
+        key = f"economics.severity.steps.{i}"
+        number(f"{key}.absolute", st.absolute, 0.0)
+        number(f"{key}.proportional", st.proportional, 0.0, 1.0)
+        number(f"{key}.weight", st.weight, 1.0)
     tw = e.two_way
     if tw.axes:
         if len(tw.axes) != 2:

@@ -7,7 +7,7 @@ Writes, atomically, run.json last:
   cost_breakdown.png;
 * cea_by_condition.csv (the table per underlying condition); with economics.scenarios:
   scenarios.csv; with economics.threshold_prices: threshold_prices.csv; with economics.two_way.axes:
-  twoway.csv and twoway.png; with
+  twoway.csv and twoway.png; with economics.severity.enabled: severity.csv; with
   economics.budget_impact.uptake: budget_impact.csv;
 * with economics.dsa.params: dsa.csv and tornado.png;
 * with economics.psa.draws > 0: psa.parquet (one row per draw x strategy),
@@ -39,6 +39,7 @@ from sim.economics.psa import run_psa, uncertainty_table
 from sim.economics.report import ReportExtras, decision_thresholds, report
 from sim.economics.sampling import draw_parameters, groups, order_utilities
 from sim.economics.scenarios import BASE, recosts_only, scenario_config, scenario_table
+from sim.economics.severity import general_population_qalys, severity_table
 from sim.economics.summary import (  # noqa: F401  (summarise_values: tests)
     add_increment_se,
     cea_by_condition,
@@ -114,6 +115,13 @@ def simulate_and_value(
                 )
                 for k in range(1, years + 1):
                     v[f"budget_year_{k}"] = yc[f"budget_year_{k}"].to_numpy()
+            if extras and e.severity.enabled:
+                pts = c.patients.set_index("patient_id").loc[v["patient_id"]]
+                v["age"] = pts["age"].to_numpy(dtype=float)
+                v["female"] = pts["female"].to_numpy(dtype=bool)
+                v["qaly_general_population"] = general_population_qalys(
+                    v["age"].to_numpy(), v["female"].to_numpy(), e
+                )
             parts.append(v)
             for name, econ in recost.items():
                 others[name].append(
@@ -192,6 +200,10 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     if e.threshold_prices:
         prices = threshold_prices(values, e, strategies, thresholds, cfg.therapies)
         io.write_csv(out / "threshold_prices.csv", prices)
+    severity = None
+    if e.severity.enabled:
+        severity = severity_table(values, e, e.severity.current_strategy or strategies[0])
+        io.write_csv(out / "severity.csv", severity)
     twoway = None
     if e.two_way.axes:
         twoway = two_way(values, e, strategies, thresholds)
@@ -289,6 +301,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         scenarios=scenarios,
         threshold_prices=prices,
         two_way=twoway,
+        severity=severity,
         budget_impact=budget,
         evsi=evsi_t,
     )
