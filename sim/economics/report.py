@@ -111,6 +111,10 @@ def report(
         "",
         f"- Population: {cfg.cohort.name} mix of underlying conditions "
         f"({_mix(cfg)}); comparators: {', '.join(cfg.strategy)} (conf/strategy/).",
+        "- Model: individual-patient discrete-event simulation of PML from diagnosis "
+        f"(virus, immunity, lesions, therapies and their rules) for {cfg.horizon_days:g} days, "
+        "then a lifetime extension by residual disability (docs/economics.md s.1-2; "
+        "calibration: docs/calibration.md).",
         f"- Perspective: {e.perspective}; costs in {e.currency} ({e.price_year} prices).",
         f"- Utilities: {e.utilities.source or 'source not stated (economics.utilities.source)'}.",
         f"- Discounting: costs {e.discount.costs:.1%}, QALYs {e.discount.qalys:.1%} per year, "
@@ -620,21 +624,24 @@ def _cheers(cfg: RunConfig, x: ReportExtras, has_dsa: bool, has_psa: bool) -> li
         "Probabilistic analysis": has_psa,
         "Probabilistic results": x.psa_summary is not None,
         "Subgroups by underlying condition": x.by_condition is not None,
+        "One-way sensitivity": has_dsa,
+        "Scenario analysis": x.scenarios is not None and len(x.scenarios) > 0,
     }
-    fallback = {
-        "Probabilistic analysis": "One-way sensitivity" if has_dsa else None,
-        "Probabilistic results": "One-way sensitivity" if has_dsa else None,
-    }
+    # uncertainty without a PSA: the one-way analysis, else the scenarios
+    fallback = ["One-way sensitivity", "Scenario analysis"]
     rows = []
     for item, topic, where in CHEERS_ITEMS:
         if where is not None and not present.get(where, True):
-            where = fallback.get(where)
-        if where is None:
+            where = next((f for f in fallback if present[f]), None)
+        sections = [where] if where else []
+        if item == 20 and present["Scenario analysis"] and "Scenario analysis" not in sections:
+            sections.append("Scenario analysis")
+        if not sections:
             loc = "not in this report (the analyst's text)"
-        elif where.startswith("title"):
-            loc = where
+        elif sections[0].startswith("title"):
+            loc = sections[0]
         else:
-            loc = f"section '{where}'"
+            loc = ", ".join(f"section '{w}'" for w in sections)
         rows.append({"item": str(item), "topic": topic, "reported in": loc})
     return [
         "",
