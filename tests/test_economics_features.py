@@ -549,3 +549,52 @@ def test_severity_table_by_hand():
     assert t.loc["a", "weight"] == 1.7 and t.loc["b", "weight"] == 1.0
     assert t.loc["all", "weight"] == 1.0  # 11.5 QALYs, 64%
     assert t.loc["all", "share_male"] == pytest.approx(0.75)
+
+
+# ------------------------------------------------------------------ age-adjusted utilities
+
+
+def test_age_adjusted_lifetime_qalys_equal_a_numerical_integral(priced):
+    """Each survivor's lifetime QALYs with age-adjusted utilities: u[mRS] x the integral
+    from the horizon of S(s) x norm(age + s) / norm(age at diagnosis) x exp(-d s),
+    discounted to diagnosis; scipy's adaptive quadrature on three survivors."""
+    from scipy import integrate
+
+    cfg, pts, ev = priced
+    econ = copy.deepcopy(cfg.economics)
+    econ.utilities.age_adjusted = True
+    p = pts[pts["strategy"] == "il7"]
+    v = patient_values(
+        p, ev[ev["strategy"] == "il7"], econ, cfg.model, cfg.monitoring, cfg.therapies,
+        cfg.horizon_days,
+    ).set_index("patient_id")  # fmt: skip
+    plain = patient_values(
+        p, ev[ev["strategy"] == "il7"], cfg.economics, cfg.model, cfg.monitoring,
+        cfg.therapies, cfg.horizon_days,
+    ).set_index("patient_id")  # fmt: skip
+    lt, pu = econ.lifetime, econ.severity.population_utility
+    d = math.log1p(econ.discount.qalys)
+    t0 = cfg.horizon_days / 365.25
+    survivors = p[~p["died"]].head(3)
+    assert len(survivors) == 3
+    for r in survivors.itertuples():
+        g = lt.background_female if r.female else lt.background_male
+        hr = lt.mrs_mortality_hr[int(r.mrs)]
+        ex = lt.excess_mortality_per_year.get(str(r.condition), 0.0)
+        male = 0.0 if r.female else 1.0
+        a0 = r.age + t0
+
+        def norm(a, male=male):
+            return pu.intercept + pu.male * male + pu.age * a + pu.age2 * a**2
+
+        def f(s, a0=a0, g=g, hr=hr, ex=ex, r=r, norm=norm):
+            h = hr * (g.a / g.b) * math.exp(g.b * a0) * math.expm1(g.b * s) + ex * s
+            return math.exp(-h - d * s) * norm(a0 + s) / norm(r.age)
+
+        integral, _ = integrate.quad(f, 0.0, lt.max_age - a0, epsabs=1e-12, limit=200)
+        u = econ.utilities.by_mrs[int(r.mrs)]
+        expected = u * math.exp(-d * t0) * integral
+        assert v.loc[r.patient_id, "qaly_lifetime"] == pytest.approx(expected, rel=1e-8)
+        assert v.loc[r.patient_id, "qaly_lifetime"] < plain.loc[r.patient_id, "qaly_lifetime"]
+    # everything else is unchanged
+    assert (v["cost"] == plain["cost"]).all() and (v["qaly_acute"] == plain["qaly_acute"]).all()

@@ -54,6 +54,9 @@ class UtilitiesConfig:
     iris_decrement: float = 0.0  # subtracted while IRIS is active (diagnosis to resolution)
     severe_side_effect_qaly_loss: float = 0.0  # once per severe side effect
     source: str = ""  # where by_mrs comes from (instrument, value set), for the report
+    # after the horizon, scale utilities by the general-population norm at each age over
+    # that at diagnosis (economics.severity.population_utility; NICE DSU TSD 12)
+    age_adjusted: bool = False
 
 
 @dataclass

@@ -40,6 +40,7 @@ from sim.config.schema import ModelConfig, MonitoringConfig, TherapyConfig
 from sim.economics.courses import check_therapy_events
 from sim.economics.discount import DAYS_PER_YEAR, factor, flow, force, linear_flow
 from sim.economics.lifetime import expected_years
+from sim.economics.severity import population_utility
 from sim.model.disability import mrs_level
 from sim.model.events import Event, event_codes
 
@@ -196,7 +197,20 @@ def patient_values(
         years = {d: expected_years(age, female, hr, excess, d, lt) for d in {0.0, dc, dq}}
         life_years[alive] += years[0.0]
         ly_disc[alive] += factor(t0, dq) * years[dq]
-        qaly_life[alive] = u[m_alive] * factor(t0, dq) * years[dq]
+        q_years = years[dq]
+        if econ.utilities.age_adjusted:  # norm(attained age) / norm(age at diagnosis)
+            male = ~female
+            at_dx = population_utility(age - t0, male, econ)
+            q_years = expected_years(
+                age,
+                female,
+                hr,
+                excess,
+                dq,
+                lt,
+                weight=lambda a: population_utility(a, male[:, None], econ) / at_dx[:, None],
+            )
+        qaly_life[alive] = u[m_alive] * factor(t0, dq) * q_years
         yearly = np.asarray(c.long_term_care_per_year, dtype=float)[m_alive] + np.array(
             [c.condition_care_per_year.get(x, 0.0) for x in cond]
         )
