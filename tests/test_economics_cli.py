@@ -445,8 +445,15 @@ def test_issue15_tables_agree_with_cea_dsa_and_the_patients(psa_run):
     headings = [line[3:] for line in text.splitlines() if line.startswith("## ")]
     for h in ("Probabilistic results", "Subgroups by underlying condition", "Threshold prices",
               "Scenario analysis", "Severity modifier", "Two-way price analysis",
-              "Budget impact", "Limitations", "CHEERS 2022 checklist"):  # fmt: skip
+              "Budget impact", "Impact inventory", "Limitations",
+              "CHEERS 2022 checklist"):  # fmt: skip
         assert any(x.startswith(h) for x in headings), h
+    inventory = _md_tables(text)["Impact inventory"].set_index("impact")
+    drugs = pd.read_csv(out / "cost_breakdown.csv")["cost_drugs"]
+    assert inventory.loc["drugs and administration", "counted"] == (
+        f"yes ({drugs.min():,.0f}-{drugs.max():,.0f} per patient)"
+    )
+    assert inventory.loc["unpaid carers' time", "counted"].startswith("no")
     cheers = _md_tables(text)["CHEERS 2022 checklist"]
     assert list(cheers["item"]) == [str(i) for i in range(1, 29)]
     named = [name for where in cheers["reported in"] for name in re.findall(r"'([^']+)'", where)]

@@ -247,6 +247,7 @@ def report(
                 _md(_uncertainty_rows(uncertainty)),
             ]
     out += _extra_sections(cfg, x, thresholds, cea)
+    out += _impact_inventory(cfg, breakdown)
     out += _limitations(cfg)
     out += _cheers(cfg, x, dsa is not None and len(dsa) > 0, evpi is not None)
     if notes:
@@ -566,6 +567,48 @@ def _extra_sections(
     return out
 
 
+# impact inventory (Second Panel, Sanders et al. JAMA 2016): sector, impact, where in the model
+IMPACTS = [
+    ("formal health care", "drugs and administration", "cost_drugs"),
+    ("formal health care", "hospital days, IRIS management", "cost_hospital"),
+    ("formal health care", "visits, MRI, lumbar punctures", "cost_monitoring"),
+    ("formal health care", "adverse events", "cost_adverse_events"),
+    ("formal health care", "end-of-life care", "cost_end_of_life"),
+    ("formal health care and social care", "care after discharge until the horizon",
+     "cost_post_discharge"),
+    ("formal health care and social care", "long-term care by mRS and condition care, lifetime",
+     "cost_long_term"),
+    ("health", "QALYs (utility by mRS, IRIS, severe side effects), life-years", "qaly"),
+    ("informal care", "unpaid carers' time", None),
+    ("productivity", "patients' and carers' paid work", None),
+    ("patient", "time and travel for care", None),
+]  # fmt: skip
+
+
+def _impact_inventory(cfg: RunConfig, breakdown: pd.DataFrame) -> list[str]:
+    """What the evaluation counts, sector by sector, with the mean per patient of the
+    strategies compared where it is counted; what a societal perspective would add."""
+    rows = []
+    for sector, impact, col in IMPACTS:
+        if col is None:
+            counted = "no (not modelled; a societal perspective would add it)"
+        elif col in breakdown:
+            values = breakdown[col].to_numpy(dtype=float)
+            counted = f"yes ({values.min():,.0f}-{values.max():,.0f} per patient)"
+        else:
+            counted = "yes"
+        rows.append({"sector": sector, "impact": impact, "counted": counted})
+    return [
+        "",
+        "## Impact inventory",
+        "",
+        f"Perspective: {cfg.economics.perspective}. Mean discounted cost per patient across "
+        f"the strategies, {cfg.economics.currency} (cost_breakdown.csv).",
+        "",
+        _md(pd.DataFrame(rows)),
+    ]
+
+
 def _limitations(cfg: RunConfig) -> list[str]:
     return [
         "",
@@ -598,7 +641,7 @@ CHEERS_ITEMS = [
     (11, "Selection of outcomes", "Incremental analysis"),
     (12, "Measurement of outcomes", "Methods and inputs"),
     (13, "Valuation of outcomes", "Methods and inputs"),
-    (14, "Measurement and valuation of resources and costs", "Cost components"),
+    (14, "Measurement and valuation of resources and costs", "Impact inventory"),
     (15, "Currency, price date, and conversion", "Methods and inputs"),
     (16, "Rationale and description of model", "Methods and inputs"),
     (17, "Analytics and assumptions", "Limitations"),
