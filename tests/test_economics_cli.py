@@ -92,11 +92,47 @@ def test_same_seed_same_numbers(psa_run, tmp_path):
         ("economics.psa.correlations.0.rho=1.5", "economics.psa.correlations.0.rho"),
         ("economics.dsa.comparator=nope", "economics.dsa.comparator"),
         ("~economics.costs.therapies.plex", "economics.costs.therapies.plex"),
+        ("economics.budget_impact.uptake=[0.1,1.5]", "economics.budget_impact.uptake.1"),
+        ("economics.budget_impact.population=0", "economics.budget_impact.population"),
+        ("economics.budget_impact.new_strategy=nope", "economics.budget_impact.new_strategy"),
+        ("horizon_days=730", "economics.budget_impact.uptake"),
+        ("economics.threshold_prices.0.per=vial", "economics.threshold_prices.0.per"),
+        ("economics.threshold_prices.1.therapy=nope", "economics.threshold_prices.1.therapy"),
+        ("economics.evsi.enabled=true", "economics.evsi.enabled"),
+        ("economics.scenarios.1.name=qaly_discount_1.5", "economics.scenarios.1.name"),
+        ("economics.scenarios.0.name=base", "economics.scenarios.0.name"),
+        (
+            "economics.scenarios.2.values={economics.lifetime.enabled: 0.5}",
+            "economics.scenarios.2.values.economics.lifetime.enabled",
+        ),
+        (
+            "economics.scenarios.0.values={economics.discount.qalys: high}",
+            "economics.scenarios.0.values.economics.discount.qalys",
+        ),
     ],
 )
 def test_bad_economics_input_names_the_key(override, key):
+    experiment = "+experiment=cea" if "evsi" in override else "+experiment=psa"
     with pytest.raises(ConfigError) as err:
-        load_config(["+experiment=psa", override])
+        load_config([experiment, override])
+    assert err.value.key == key
+
+
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("economics.evsi.n=[30,1]", "economics.evsi.n.1"),
+        ("trial.sizing.n=[60,1]", "trial.sizing.n.1"),
+        ("trial.experimental=nope", "trial.experimental"),
+        ("economics.evsi.control=nope", "economics.evsi.control"),
+        ("economics.evsi.control=pd1", "economics.evsi.control"),
+        ("economics.evsi.cost_per_patient=-1", "economics.evsi.cost_per_patient"),
+        ("economics.evsi.decision_years=0", "economics.evsi.decision_years"),
+    ],
+)
+def test_bad_evsi_input_names_the_key(override, key):
+    with pytest.raises(ConfigError) as err:
+        load_config(["+experiment=evsi", override])
     assert err.value.key == key
 
 
@@ -328,8 +364,116 @@ def test_report_md_states_the_run_and_repeats_its_tables(psa_run):
     assert {f for f, _ in figures} == {"ce_plane.png", "cost_breakdown.png", "tornado.png"} | {
         "ceac.png",
         "evpi.png",
+        "twoway.png",
     }
     assert all((out / path).is_file() for _, path in figures)
+
+
+def test_issue15_tables_agree_with_cea_dsa_and_the_patients(psa_run):
+    """psa_summary, cea_by_condition, threshold_prices and budget_impact of the PSA run,
+    each checked against another output of the same run."""
+    out, _ = psa_run
+    cea = pd.read_csv(out / "cea.csv").set_index("strategy")
+    summary = pd.read_csv(out / "psa_summary.csv")
+    assert sorted(summary["wtp"].unique()) == [20000.0, 30000.0] and len(summary) == 8
+    psa = pd.read_parquet(out / "psa.parquet")
+    at = summary[summary["wtp"] == 30000.0].set_index("strategy")
+    for s in cea.index:
+        assert at.loc[s, "cost"] == pytest.approx(psa.loc[psa["strategy"] == s, "cost"].mean())
+        assert at.loc[s, "cost_lo"] <= at.loc[s, "cost"] <= at.loc[s, "cost_hi"]
+        assert at.loc[s, "icer_deterministic"] == pytest.approx(cea.loc[s, "icer"], nan_ok=True)
+    assert psa["survival"].between(0, 1).all()  # the EVSI's trial endpoint, per draw
+
+    values = pd.read_parquet(out / "patient_values.parquet")
+    sub = pd.read_csv(out / "cea_by_condition.csv")
+    assert set(sub["condition"]) == set(values["condition"])
+    for s, g in sub.groupby("strategy"):  # subgroup means recombine to cea.csv's
+        assert g["n_patients"].sum() == 300
+        assert (g["cost"] * g["n_patients"]).sum() / 300 == pytest.approx(cea.loc[s, "cost"])
+
+    cfg = load_config(SMALL)
+    # threshold price of the one-way pair's own therapy: where dsa.csv's line crosses 0
+    prices = pd.read_csv(out / "threshold_prices.csv")
+    assert len(prices) == 3 * 2
+    dsa = pd.read_csv(out / "dsa.csv").set_index("key")
+    s, c = dsa["strategy"].iloc[0], dsa["comparator"].iloc[0]
+    therapy = {"il7": "rhil7", "pd1": "pembrolizumab", "vst": "vst"}[s]
+    r = dsa.loc[f"economics.costs.therapies.{therapy}.per_dose"]
+    slope = (r["inc_nmb_high"] - r["inc_nmb_low"]) / (r["high"] - r["low"])
+    row = prices[(prices["therapy"] == therapy) & (prices["wtp"] == 30000.0)].iloc[0]
+    assert row["comparator"] == c
+    assert row["threshold_price"] == pytest.approx(
+        r["base_value"] - r["inc_nmb_base"] / slope, rel=1e-9
+    )
+    n_doses = cfg.therapies[therapy].n_doses  # a full course
+    assert row["threshold_price_per_course"] == pytest.approx(n_doses * row["threshold_price"])
+
+    tw = pd.read_csv(out / "twoway.csv")  # at the base-case prices: cea.csv's optimum
+    two = cfg.economics.two_way
+    assert len(tw) == 2 * two.points**2
+    base_x = cfg.economics.costs.therapies[two.axes[0].therapy].per_dose
+    base_y = cfg.economics.costs.therapies[two.axes[1].therapy].per_dose
+    at = tw[(tw["wtp"] == 30000.0) & np.isclose(tw["x_price"], base_x)
+            & np.isclose(tw["y_price"], base_y)]  # fmt: skip
+    assert len(at) == 1 and at["optimal"].iloc[0] == cea["nmb"].idxmax()
+    assert at["nmb"].iloc[0] == pytest.approx(cea["nmb"].max(), rel=1e-9)
+    sv = pd.read_csv(out / "severity.csv").set_index("group")
+    assert sv.loc["all", "qaly_current_care"] == pytest.approx(cea.loc["soc", "qaly"])
+    assert sv.loc["all", "n_patients"] == 300
+    assert sv.loc["all", "absolute_shortfall"] == pytest.approx(
+        values.loc[values["strategy"] == "soc", "qaly_general_population"].mean()
+        - cea.loc["soc", "qaly"]
+    )
+    sc = pd.read_csv(out / "scenarios.csv")
+    base = sc[sc["scenario"] == "base"].set_index("strategy")
+    assert np.allclose(base["cost"], cea.loc[base.index, "cost"], rtol=1e-12)
+    cfg_sc = [x.name for x in load_config(SMALL).economics.scenarios]
+    assert list(dict.fromkeys(sc["scenario"])) == ["base", *cfg_sc]
+    life = sc[sc["scenario"] == "acute_phase_only"].set_index("strategy")
+    assert (life["qaly"] < base.loc[life.index, "qaly"]).all()  # the lifetime is cut
+
+    budget = pd.read_csv(out / "budget_impact.csv")
+    cfg = load_config(SMALL)
+    b = cfg.economics.budget_impact
+    assert list(budget["year"]) == [1, 2, 3, 4, 5]
+    n = b.population * b.incidence_per_100k / 1e5
+    soc_year1 = values.loc[values["strategy"] == "soc", "budget_year_1"].mean()
+    assert budget["cost_current_scenario"].iloc[0] == pytest.approx(n * soc_year1)
+    assert budget["new_strategy"].iloc[0] == cea["nmb"].idxmax()
+
+    text = (out / "report.md").read_text()
+    headings = [line[3:] for line in text.splitlines() if line.startswith("## ")]
+    for h in ("Probabilistic results", "Subgroups by underlying condition", "Threshold prices",
+              "Scenario analysis", "Severity modifier", "Two-way price analysis",
+              "Budget impact", "Impact inventory", "Limitations",
+              "CHEERS 2022 checklist"):  # fmt: skip
+        assert any(x.startswith(h) for x in headings), h
+    inventory = _md_tables(text)["Impact inventory"].set_index("impact")
+    drugs = pd.read_csv(out / "cost_breakdown.csv")["cost_drugs"]
+    assert inventory.loc["drugs and administration", "counted"] == (
+        f"yes ({drugs.min():,.0f}-{drugs.max():,.0f} per patient)"
+    )
+    assert inventory.loc["unpaid carers' time", "counted"].startswith("no")
+    cheers = _md_tables(text)["CHEERS 2022 checklist"]
+    assert list(cheers["item"]) == [str(i) for i in range(1, 29)]
+    named = [name for where in cheers["reported in"] for name in re.findall(r"'([^']+)'", where)]
+    assert {"Probabilistic results", "Scenario analysis", "Limitations"} <= set(named)
+    for name in named:  # each item points at sections of this report
+        assert any(x.startswith(name) for x in headings), name
+
+
+def test_evsi_run_gives_the_enbs_optimal_sample_size(tmp_path):
+    out = tmp_path / "evsi"
+    r = pml_sim("+experiment=evsi", *SMALL[1:], "economics.dsa.params=[]",
+                f"hydra.run.dir={out}")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    evsi = pd.read_csv(out / "evsi.csv")
+    cfg = load_config(["+experiment=evsi"])
+    assert list(evsi["n"].unique()) == list(cfg.trial.sizing.n)  # the trial's sizing grid
+    assert len(evsi) == 2 * len(cfg.trial.sizing.n)
+    assert (evsi.groupby("wtp")["optimal_n"].sum() == 1).all()
+    assert (evsi["evsi_per_patient"] >= 0).all()
+    assert "## Value of sample information (evsi.csv)" in (out / "report.md").read_text()
 
 
 def test_ce_plane_uses_its_axes_and_separates_thousands(tmp_path, monkeypatch):

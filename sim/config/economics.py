@@ -9,6 +9,7 @@ defaults a user runs with, and their sources, are in the YAML files.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -53,6 +54,9 @@ class UtilitiesConfig:
     iris_decrement: float = 0.0  # subtracted while IRIS is active (diagnosis to resolution)
     severe_side_effect_qaly_loss: float = 0.0  # once per severe side effect
     source: str = ""  # where by_mrs comes from (instrument, value set), for the report
+    # after the horizon, scale utilities by the general-population norm at each age over
+    # that at diagnosis (economics.severity.population_utility; NICE DSU TSD 12)
+    age_adjusted: bool = False
 
 
 @dataclass
@@ -146,6 +150,111 @@ class DSAConfig:
 
 
 @dataclass
+class ThresholdPriceItem:
+    """A therapy whose threshold (value-based) price is sought: the price per dose (or
+    per day) at which `strategy` has the same NMB as `comparator` at each WTP."""
+
+    therapy: str = MISSING  # a priced therapy (economics.costs.therapies)
+    strategy: str = MISSING  # the strategy that gives it
+    comparator: str = ""  # "" = the reference strategy (the first of `strategy`)
+    per: str = "dose"  # dose | day: which price of the therapy is solved for
+
+
+@dataclass
+class PriceAxis:
+    """One axis of the two-way price analysis: a therapy's price per dose (or day)."""
+
+    therapy: str = MISSING
+    per: str = "dose"  # dose | day
+    low: float = 0.0
+    high: float = MISSING
+
+
+@dataclass
+class TwoWayConfig:
+    """Two-way sensitivity analysis of two therapy prices: the optimal strategy (highest
+    NMB) on a grid of both, at each threshold (twoway.csv, twoway.png)."""
+
+    axes: list[PriceAxis] = field(default_factory=list)  # two axes; [] = none
+    points: int = 41  # grid points per axis
+
+
+@dataclass
+class SeverityStep:
+    """A severity modifier step: QALY weight when the absolute or proportional QALY
+    shortfall reaches its bound."""
+
+    absolute: float = MISSING  # QALYs lost against the general population
+    proportional: float = MISSING  # share of the general population's QALYs lost
+    weight: float = MISSING
+
+
+@dataclass
+class PopulationUtility:
+    """General-population utility by age and sex: b0 + male x b_male + age x b_age +
+    age^2 x b_age2."""
+
+    intercept: float = 0.9508566
+    male: float = 0.0212126
+    age: float = -0.0002587
+    age2: float = -0.0000332
+
+
+@dataclass
+class SeverityConfig:
+    """Severity modifier: the QALY shortfall of patients under current care against the
+    general population of the same age and sex (expected discounted QALYs), and the QALY
+    weight it earns (severity.csv)."""
+
+    enabled: bool = True
+    current_strategy: str = ""  # "" = the reference strategy (the first of `strategy`)
+    steps: list[SeverityStep] = field(default_factory=list)  # by increasing weight
+    population_utility: PopulationUtility = field(default_factory=PopulationUtility)
+
+
+@dataclass
+class BudgetImpactConfig:
+    """Budget impact over one budget year per entry of `uptake` (ISPOR good practice,
+    Sullivan 2014: undiscounted cash flows by year, an incident population, uptake)."""
+
+    population: float = 67600000.0  # people covered by the budget holder
+    incidence_per_100k: float = 0.11  # new PML diagnoses per 100,000 person-years
+    # share of each year's incident patients who get `new_strategy` (the rest `current`)
+    uptake: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5])
+    new_strategy: str = ""  # "" = the optimal strategy at economics.wtp
+    current_strategy: str = ""  # "" = the reference strategy (the first of `strategy`)
+
+
+@dataclass
+class EVSIConfig:
+    """Expected value of sample information of a two-arm trial, and the expected net
+    benefit of sampling (ENBS) over a grid of sample sizes. The trial is the run's
+    `trial` config (conf/trial/, as sized by `+experiment=trial_sizing`) unless the
+    arms or sizes are given here."""
+
+    enabled: bool = False  # needs economics.psa.draws > 0; `+experiment=evsi` sets it
+    experimental: str = ""  # "" = trial.experimental
+    control: str = ""  # "" = trial.control
+    n: list[int] = field(default_factory=list)  # total randomised; [] = trial.sizing.n
+    fixed_cost: float = 1000000.0  # set-up, coordination, analysis
+    cost_per_patient: float = 15000.0  # per randomised patient (both arms)
+    decision_years: float = 10.0  # years the decision informs future patients
+    # patients per year the decision applies to: population x incidence (budget_impact)
+
+
+@dataclass
+class Scenario:
+    """A named alternative to the base case: dotted config keys and their values
+    (numbers or booleans; `*` for every entry of a mapping, e.g.
+    economics.costs.condition_care_per_year.*). Economics keys re-cost the base-case
+    patients; any other key re-simulates them (same seed)."""
+
+    name: str = MISSING
+    label: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class EconomicsConfig:
     name: str = "default"
     currency: str = MISSING
@@ -160,3 +269,11 @@ class EconomicsConfig:
     lifetime: LifetimeConfig = field(default_factory=LifetimeConfig)
     psa: PSAConfig = field(default_factory=PSAConfig)
     dsa: DSAConfig = field(default_factory=DSAConfig)
+    # price per dose / day at which each listed therapy's strategy becomes cost-effective
+    threshold_prices: list[ThresholdPriceItem] = field(default_factory=list)
+    two_way: TwoWayConfig = field(default_factory=TwoWayConfig)
+    budget_impact: BudgetImpactConfig = field(default_factory=BudgetImpactConfig)
+    severity: SeverityConfig = field(default_factory=SeverityConfig)
+    evsi: EVSIConfig = field(default_factory=EVSIConfig)
+    # named scenarios run beside the base case (scenarios.csv)
+    scenarios: list[Scenario] = field(default_factory=list)

@@ -19,6 +19,8 @@ exact to ~1e-10 for these smooth integrands, one vectorised pass for all patient
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from sim.config.economics import LifetimeConfig
@@ -42,8 +44,11 @@ def expected_years(
     excess: np.ndarray,
     delta: float,
     cfg: LifetimeConfig,
+    weight: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Expected life-years from `age` on, discounted at force `delta` (0 = undiscounted)."""
+    """Expected life-years from `age` on, discounted at force `delta` (0 = undiscounted).
+    `weight`: a factor by attained age (patients x nodes -> same shape) inside the
+    integral, e.g. age-adjusted utility."""
     age = np.asarray(age, dtype=float)
     female = np.asarray(female, dtype=bool)
     a = np.where(female, cfg.background_female.a, cfg.background_male.a)
@@ -53,6 +58,8 @@ def expected_years(
     s = (span / 2.0)[:, None] * (_NODES[None, :] + 1.0)
     h = cumulative_hazard(s, age[:, None], a[:, None], b[:, None], hr[:, None], excess[:, None])
     integrand = np.exp(-h - delta * s)
+    if weight is not None:
+        integrand = integrand * weight(age[:, None] + s)
     return (span / 2.0) * (integrand @ _WEIGHTS)
 
 

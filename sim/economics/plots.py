@@ -175,3 +175,29 @@ def plot_cost_breakdown(breakdown: pd.DataFrame, currency: str, path: Path) -> P
     ax.tick_params(axis="x", rotation=30)
     ax.legend(fontsize=8)
     return _save_atomic(fig, path)
+
+
+def plot_two_way(table: pd.DataFrame, base: tuple[float, float], currency: str, path: Path) -> Path:
+    """Optimal-strategy map over two prices, one panel per threshold; the base-case
+    prices marked."""
+    thresholds = list(dict.fromkeys(table["wtp"]))
+    names = list(dict.fromkeys(table["optimal"]))
+    fig, axes = plt.subplots(
+        1, len(thresholds), figsize=(5.2 * len(thresholds), 5.0), squeeze=False
+    )
+    cmap = plt.get_cmap("tab10")
+    for ax, w in zip(axes[0], thresholds, strict=True):
+        t = table[table["wtp"] == w]
+        for k, name in enumerate(names):
+            m = t["optimal"] == name
+            ax.scatter(t.loc[m, "x_price"], t.loc[m, "y_price"], s=9, marker="s",
+                       color=cmap(k % 10), label=name)  # fmt: skip
+        ax.plot(*base, marker="*", ms=14, color="black", ls="none", label="base-case prices")
+        ax.set_xlabel(f"{t['x_therapy'].iloc[0]} price ({currency})")
+        ax.set_ylabel(f"{t['y_therapy'].iloc[0]} price ({currency})")
+        ax.xaxis.set_major_locator(mticker.MaxNLocator(5))
+        _thousands(ax)
+        ax.set_title(f"Optimal strategy at {w:,.0f} {currency} per QALY", fontsize=10)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
+    fig.tight_layout()
+    return _save_atomic(fig, path)

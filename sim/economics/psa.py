@@ -40,6 +40,7 @@ PSA_COLUMNS = [
     "qaly_se",
     "life_years_se",
     "n_patients",
+    "survival",
 ]
 SEED_BITS = 31  # draw seeds are non-negative 32-bit integers (RunConfig.seed)
 
@@ -72,7 +73,8 @@ def run_draw(cfg: RunConfig, values: dict[str, float], draw: int) -> pd.DataFram
         v = patient_values(
             ch.patients, ch.events, c.economics, c.model, c.monitoring, c.therapies, c.horizon_days
         )
-        rows.append({"draw": draw, "strategy": sname, **strategy_means(v)})
+        survival = 1.0 - float(ch.patients["died"].to_numpy(dtype=bool).mean())
+        rows.append({"draw": draw, "strategy": sname, **strategy_means(v), "survival": survival})
     return pd.DataFrame(rows)[PSA_COLUMNS]
 
 

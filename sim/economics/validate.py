@@ -14,6 +14,7 @@ from sim.config.checks import number, one_of
 from sim.config.economics import MRS_LEVELS
 from sim.config.paths import get_value
 from sim.config.schema import CONDITIONS, ConfigError, RunConfig
+from sim.economics.discount import DAYS_PER_YEAR
 from sim.economics.sampling import DIST_KINDS, correlation_matrix
 
 UTILITY_MIN = -1.0  # worse-than-death states exist (EQ-5D-3L UK tariff reaches -0.594)
@@ -177,3 +178,99 @@ def validate_economics(cfg: RunConfig) -> None:
         )
     if d.params and len(cfg.strategy) < 2:
         raise ConfigError("economics.dsa.params", "a one-way analysis needs >= 2 strategies")
+
+    _validate_extras(cfg)
+
+
+PRICE_UNITS = ("dose", "day")
+
+
+def _validate_extras(cfg: RunConfig) -> None:
+    """Threshold prices, budget impact and EVSI (issue 15's features)."""
+    e = cfg.economics
+    for i, item in enumerate(e.threshold_prices):
+        key = f"economics.threshold_prices.{i}"
+        one_of(f"{key}.therapy", item.therapy, e.costs.therapies)
+        one_of(f"{key}.per", item.per, PRICE_UNITS)
+        if item.comparator and item.comparator == item.strategy:
+            raise ConfigError(f"{key}.comparator", f"must differ from {key}.strategy")
+    sv = e.severity
+    if sv.current_strategy:
+        one_of("economics.severity.current_strategy", sv.current_strategy, cfg.strategy)
+    for i, st in enumerate(sv.steps):
+        key = f"economics.severity.steps.{i}"
+        number(f"{key}.absolute", st.absolute, 0.0)
+        number(f"{key}.proportional", st.proportional, 0.0, 1.0)
+        number(f"{key}.weight", st.weight, 1.0)
+    tw = e.two_way
+    if tw.axes:
+        if len(tw.axes) != 2:
+            raise ConfigError("economics.two_way.axes", f"needs two axes, got {len(tw.axes)}")
+        for i, a in enumerate(tw.axes):
+            key = f"economics.two_way.axes.{i}"
+            one_of(f"{key}.therapy", a.therapy, e.costs.therapies)
+            one_of(f"{key}.per", a.per, PRICE_UNITS)
+            number(f"{key}.low", a.low, 0.0)
+            if a.high <= a.low:
+                raise ConfigError(f"{key}.high", f"must be > {key}.low ({a.low}), got {a.high}")
+        if tw.points < 2:
+            raise ConfigError("economics.two_way.points", f"must be >= 2, got {tw.points}")
+    b = e.budget_impact
+    number("economics.budget_impact.population", b.population, 0.0, open_low=True)
+    number("economics.budget_impact.incidence_per_100k", b.incidence_per_100k, 0.0)
+    for i, u in enumerate(b.uptake):
+        number(f"economics.budget_impact.uptake.{i}", u, 0.0, 1.0)
+    for side in ("new_strategy", "current_strategy"):
+        name = getattr(b, side)
+        if name:
+            one_of(f"economics.budget_impact.{side}", name, cfg.strategy)
+    if b.uptake and cfg.horizon_days > DAYS_PER_YEAR:
+        raise ConfigError(
+            "economics.budget_impact.uptake",
+            f"the budget impact puts the simulated acute phase in budget year 1, so it needs "
+            f"horizon_days <= {DAYS_PER_YEAR} (got {cfg.horizon_days:g}); set "
+            "economics.budget_impact.uptake=[] to switch it off",
+        )
+    names = set()
+    for i, sc in enumerate(e.scenarios):
+        key = f"economics.scenarios.{i}"
+        if not sc.name or sc.name == "base" or sc.name in names:
+            raise ConfigError(
+                f"{key}.name", f"needs a unique name other than 'base', got {sc.name!r}"
+            )
+        names.add(sc.name)
+        if not sc.values:
+            raise ConfigError(f"{key}.values", "give at least one key: value")
+        for k in sc.values:
+            if k.split(".")[0] in ("strategy", "task") or k.startswith("economics.scenarios"):
+                raise ConfigError(f"{key}.values.{k}", "a scenario may not change this key")
+        from sim.economics.scenarios import scenario_config
+
+        scenario_config(cfg, i, sc)  # every key exists and takes its value's type
+    v = e.evsi
+    if not v.enabled:
+        return
+    if e.psa.draws < 2:
+        raise ConfigError(
+            "economics.evsi.enabled", f"needs economics.psa.draws >= 2, got {e.psa.draws}"
+        )
+    trial = cfg.trial
+    for side in ("experimental", "control"):
+        own = getattr(v, side)
+        key = f"economics.evsi.{side}" if own else f"trial.{side}"
+        one_of(key, own or getattr(trial, side), cfg.strategy)
+    if (v.experimental or trial.experimental) == (v.control or trial.control):
+        raise ConfigError("economics.evsi.control", "the trial's arms must differ")
+    key, sizes = ("economics.evsi.n", v.n) if v.n else ("trial.sizing.n", trial.sizing.n)
+    if not sizes:
+        raise ConfigError(key, "give at least one sample size")
+    alloc = trial.randomisation.allocation
+    if len(alloc) != 2 or min(alloc) <= 0:
+        raise ConfigError("trial.randomisation.allocation", f"needs two ratios > 0, got {alloc}")
+    least = sum(alloc) / min(alloc)  # every arm gets at least one patient
+    for i, n in enumerate(sizes):
+        if int(n) != n or n < least:
+            raise ConfigError(f"{key}.{i}", f"must be an integer >= {least:g}, got {n}")
+    number("economics.evsi.fixed_cost", v.fixed_cost, 0.0)
+    number("economics.evsi.cost_per_patient", v.cost_per_patient, 0.0)
+    number("economics.evsi.decision_years", v.decision_years, 0.0, open_low=True)

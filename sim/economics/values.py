@@ -40,6 +40,7 @@ from sim.config.schema import ModelConfig, MonitoringConfig, TherapyConfig
 from sim.economics.courses import check_therapy_events
 from sim.economics.discount import DAYS_PER_YEAR, factor, flow, force, linear_flow
 from sim.economics.lifetime import expected_years
+from sim.economics.severity import population_utility
 from sim.model.disability import mrs_level
 from sim.model.events import Event, event_codes
 
@@ -76,8 +77,13 @@ def patient_values(
     monitoring: MonitoringConfig,
     therapies: dict[str, TherapyConfig],
     horizon_days: float,
+    units: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """One strategy's patients (unique, any order) -> their costs, QALYs and life-years."""
+    """One strategy's patients (unique, any order) -> their costs, QALYs and life-years.
+
+    `units`: therapies whose discounted quantities are added as columns `doses_<t>`
+    (discounted doses given: the cost is linear in the price per dose with this slope)
+    and `days_<t>` (discounted days on therapy), for threshold prices."""
     pts = patients.sort_values("patient_id", kind="stable")
     pid = pts["patient_id"].to_numpy()
     n = len(pid)
@@ -99,28 +105,33 @@ def patient_values(
     drugs = np.zeros(n)
     has_doses = {name: t.dose_interval_days > 0.0 for name, t in therapies.items()}
     index_of = {name: k for k, name in enumerate(therapies)}
+    extra: dict[str, np.ndarray] = {}
     for name, tc in c.therapies.items():
         if name not in index_of:  # not in the catalog: no event can name it
             continue
         this = th_idx == index_of[name]
         given_kind = Event.DOSE if has_doses.get(name, False) else Event.THERAPY_START
-        if tc.per_dose:
+        wanted = name in units
+        if tc.per_dose or wanted:
             m = (kind == given_kind) & this
-            drugs += _sum_at(n, row[m], tc.per_dose * factor(t_ev[m], dc))
-        if tc.per_day:
+            if tc.per_dose:
+                drugs += _sum_at(n, row[m], tc.per_dose * factor(t_ev[m], dc))
+            if wanted:
+                extra[f"doses_{name}"] = _sum_at(n, row[m], factor(t_ev[m], dc))
+        if tc.per_day or wanted:
             starts = (kind == Event.THERAPY_START) & this
             stops = (kind == Event.THERAPY_STOP) & this
-            drugs += (
-                tc.per_day
-                * DAYS_PER_YEAR
-                * _on_therapy(
-                    n,
-                    (row[starts], course[starts], t_ev[starts]),
-                    (row[stops], course[stops], t_ev[stops]),
-                    t_end,
-                    dc,
-                )
+            years_on = _on_therapy(
+                n,
+                (row[starts], course[starts], t_ev[starts]),
+                (row[stops], course[stops], t_ev[stops]),
+                t_end,
+                dc,
             )
+            if tc.per_day:
+                drugs += tc.per_day * DAYS_PER_YEAR * years_on
+            if wanted:
+                extra[f"days_{name}"] = DAYS_PER_YEAR * years_on
 
     # hospital: diagnostic admission (at day 0) and IRIS episodes
     iris_dx = kind == Event.IRIS_DIAGNOSIS
@@ -186,7 +197,20 @@ def patient_values(
         years = {d: expected_years(age, female, hr, excess, d, lt) for d in {0.0, dc, dq}}
         life_years[alive] += years[0.0]
         ly_disc[alive] += factor(t0, dq) * years[dq]
-        qaly_life[alive] = u[m_alive] * factor(t0, dq) * years[dq]
+        q_years = years[dq]
+        if econ.utilities.age_adjusted:  # norm(attained age) / norm(age at diagnosis)
+            male = ~female
+            at_dx = population_utility(age - t0, male, econ)
+            q_years = expected_years(
+                age,
+                female,
+                hr,
+                excess,
+                dq,
+                lt,
+                weight=lambda a: population_utility(a, male[:, None], econ) / at_dx[:, None],
+            )
+        qaly_life[alive] = u[m_alive] * factor(t0, dq) * q_years
         yearly = np.asarray(c.long_term_care_per_year, dtype=float)[m_alive] + np.array(
             [c.condition_care_per_year.get(x, 0.0) for x in cond]
         )
@@ -214,6 +238,9 @@ def patient_values(
             "life_years_discounted": ly_disc,
         }
     )
+    for name in units:
+        for col in (f"doses_{name}", f"days_{name}"):
+            out[col] = extra.get(col, np.zeros(n))
     if "strategy" in pts:
         out.insert(0, "strategy", pts["strategy"].to_numpy())
     return out

@@ -5,17 +5,20 @@ Writes, atomically, run.json last:
   comparator, icer, nmb, dominated, dominance, optimal, plus Monte Carlo SEs;
 * cost_breakdown.csv, patient_values.parquet (per patient), ce_plane.png,
   cost_breakdown.png;
+* cea_by_condition.csv (the table per underlying condition); with economics.scenarios:
+  scenarios.csv; with economics.threshold_prices: threshold_prices.csv; with economics.two_way.axes:
+  twoway.csv and twoway.png; with economics.severity.enabled: severity.csv; with
+  economics.budget_impact.uptake: budget_impact.csv;
 * with economics.dsa.params: dsa.csv and tornado.png;
 * with economics.psa.draws > 0: psa.parquet (one row per draw x strategy),
   psa_params.parquet (one row per draw), ceac.csv (wtp, strategy, probability,
   on_frontier), evpi.csv (wtp, evpi), evppi.csv (group, wtp, evppi), uncertainty.csv,
-  ceac.png, evpi.png;
+  ceac.png, evpi.png, psa_summary.csv; with economics.evsi.enabled: evsi.csv;
 * report.md, config.yaml, run.json.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from pathlib import Path
 
@@ -23,14 +26,26 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.app.tasks.finish import begin, finish
+from sim.config.economics import EconomicsConfig
 from sim.config.schema import RunConfig
 from sim.core import io
 from sim.economics import plots as eplots
+from sim.economics.budget import budget_impact, year_costs
 from sim.economics.decision import cea_table, format_cea
 from sim.economics.dsa import default_pair, one_way
-from sim.economics.psa import run_psa, strategy_means, uncertainty_table
-from sim.economics.report import report
+from sim.economics.evsi import evsi_table, trial_design
+from sim.economics.pricing import base_price, threshold_prices, two_way
+from sim.economics.psa import run_psa, uncertainty_table
+from sim.economics.report import ReportExtras, decision_thresholds, report
 from sim.economics.sampling import draw_parameters, groups, order_utilities
+from sim.economics.scenarios import BASE, recosts_only, scenario_config, scenario_table
+from sim.economics.severity import general_population_qalys, severity_table
+from sim.economics.summary import (  # noqa: F401  (summarise_values: tests)
+    add_increment_se,
+    cea_by_condition,
+    psa_summary,
+    summarise_values,
+)
 from sim.economics.validate import validate_economics as validate  # noqa: F401  (task hook)
 from sim.economics.values import VALUE_COLUMNS, patient_values
 from sim.economics.voi import (
@@ -45,55 +60,111 @@ from sim.engine.run import chunks
 
 
 def base_case(cfg: RunConfig) -> pd.DataFrame:
-    """Per-patient values of the base case (every strategy), chunk by chunk."""
+    """Per-patient values of the base case (every strategy), chunk by chunk; with the
+    discounted doses / days of the threshold-price therapies (`doses_<t>`, `days_<t>`)
+    and, for the budget impact, the undiscounted cost in each year since diagnosis
+    (`budget_year_<k>`)."""
+    return simulate_and_value(cfg)[0]
+
+
+def simulate_and_value(
+    cfg: RunConfig,
+    recost: dict[str, EconomicsConfig] | None = None,
+    extras: bool = True,
+    desc: str = "base case",
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Per-patient values of every strategy (with the `base_case` extras if `extras`),
+    and of the same patients re-costed under each economics config of `recost`."""
     bar = tqdm(
         total=cfg.cohort.n * len(cfg.strategy),
         unit="patient",
         unit_scale=True,
-        desc="base case",
+        desc=desc,
         disable=not cfg.output.progress,
         mininterval=0.5,
     )
-    parts = []
+    e = cfg.economics
+    priced = [item.therapy for item in e.threshold_prices] + [a.therapy for a in e.two_way.axes]
+    units = tuple(dict.fromkeys(priced)) if extras else ()
+    years = len(e.budget_impact.uptake) if extras else 0
+    recost = recost or {}
+    parts: list[pd.DataFrame] = []
+    others: dict[str, list[pd.DataFrame]] = {name: [] for name in recost}
     try:
         for c in chunks(cfg, bar):
             v = patient_values(
                 c.patients,
                 c.events,
-                cfg.economics,
+                e,
                 cfg.model,
                 cfg.monitoring,
                 cfg.therapies,
                 cfg.horizon_days,
+                units=units,
             )
+            if years:
+                yc = year_costs(
+                    c.patients,
+                    c.events,
+                    e,
+                    cfg.model,
+                    cfg.monitoring,
+                    cfg.therapies,
+                    cfg.horizon_days,
+                    years,
+                )
+                for k in range(1, years + 1):
+                    v[f"budget_year_{k}"] = yc[f"budget_year_{k}"].to_numpy()
+            if extras and e.severity.enabled:
+                pts = c.patients.set_index("patient_id").loc[v["patient_id"]]
+                v["age"] = pts["age"].to_numpy(dtype=float)
+                v["female"] = pts["female"].to_numpy(dtype=bool)
+                v["qaly_general_population"] = general_population_qalys(
+                    v["age"].to_numpy(), v["female"].to_numpy(), e
+                )
             parts.append(v)
+            for name, econ in recost.items():
+                others[name].append(
+                    patient_values(
+                        c.patients,
+                        c.events,
+                        econ,
+                        cfg.model,
+                        cfg.monitoring,
+                        cfg.therapies,
+                        cfg.horizon_days,
+                    )
+                )
     finally:
         bar.close()
-    return pd.concat(parts, ignore_index=True)
+    return (
+        pd.concat(parts, ignore_index=True),
+        {name: pd.concat(p, ignore_index=True) for name, p in others.items()},
+    )
 
 
-def summarise_values(values: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
-    rows = [{"strategy": s, **strategy_means(values[values["strategy"] == s])} for s in strategies]
-    return pd.DataFrame(rows)
+def run_scenarios(
+    cfg: RunConfig, values: pd.DataFrame, recosted: dict[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """scenarios.csv: the base case, then each scenario (re-costed ones from `recosted`,
+    the others re-simulated here with the same seed)."""
+    e = cfg.economics
+    results = {BASE: ("base case", values)}
+    for i, sc in enumerate(e.scenarios):
+        if sc.name in recosted:
+            results[sc.name] = (sc.label, recosted[sc.name])
+        else:
+            c = scenario_config(cfg, i, sc)
+            results[sc.name] = (sc.label, simulate_and_value(c, extras=False, desc=sc.name)[0])
+    return scenario_table(results, list(cfg.strategy), e.wtp)
 
 
-def add_increment_se(cea: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
-    """Monte Carlo SEs of each frontier increment. The same patients ran under every
-    strategy (common random numbers), so the SE comes from per-patient differences:
-    much smaller than the two means' SEs combined."""
-    cea = cea.copy()
-    by = {s: g.set_index("patient_id") for s, g in values.groupby("strategy", sort=False)}
-    for col in ("cost", "qaly"):
-        se = []
-        for r in cea.itertuples():
-            if not r.comparator:
-                se.append(float("nan"))
-                continue
-            a, b = by[r.strategy], by[r.comparator]
-            d = a[col] - b.loc[a.index, col]
-            se.append(float(d.std(ddof=1) / math.sqrt(len(d))))
-        cea[f"inc_{col}_se"] = se
-    return cea
+def budget_strategies(cfg: RunConfig, cea: pd.DataFrame) -> tuple[str, str]:
+    """(new, current) of the budget impact: as configured, else the optimal strategy at
+    economics.wtp and the reference strategy (the first of `strategy`)."""
+    b = cfg.economics.budget_impact
+    new = b.new_strategy or str(cea.loc[cea["nmb"].to_numpy().argmax(), "strategy"])
+    return new, b.current_strategy or list(cfg.strategy)[0]
 
 
 def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
@@ -102,7 +173,12 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     strategies = list(cfg.strategy)
     figures: list[str] = []
 
-    values = base_case(cfg)
+    recost = {
+        sc.name: scenario_config(cfg, i, sc).economics
+        for i, sc in enumerate(e.scenarios)
+        if recosts_only(sc)
+    }
+    values, recosted = simulate_and_value(cfg, recost)
     means = summarise_values(values, strategies)
     cea = add_increment_se(cea_table(means, e.wtp), values)
     io.write_csv(out / "cea.csv", cea)
@@ -113,6 +189,30 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     )
     io.write_csv(out / "cost_breakdown.csv", breakdown)
     io.write_atomic(out / "patient_values.parquet", lambda p: values.to_parquet(p, index=False))
+    thresholds = decision_thresholds(cfg)
+    by_condition = cea_by_condition(values, strategies, e.wtp, list(cfg.cohort.mix) or None)
+    io.write_csv(out / "cea_by_condition.csv", by_condition)
+    scenarios = None
+    if e.scenarios:
+        scenarios = run_scenarios(cfg, values, recosted)
+        io.write_csv(out / "scenarios.csv", scenarios)
+    prices = None
+    if e.threshold_prices:
+        prices = threshold_prices(values, e, strategies, thresholds, cfg.therapies)
+        io.write_csv(out / "threshold_prices.csv", prices)
+    severity = None
+    if e.severity.enabled:
+        severity = severity_table(values, e, e.severity.current_strategy or strategies[0])
+        io.write_csv(out / "severity.csv", severity)
+    twoway = None
+    if e.two_way.axes:
+        twoway = two_way(values, e, strategies, thresholds)
+        io.write_csv(out / "twoway.csv", twoway)
+    budget = None
+    if e.budget_impact.uptake:
+        new, current = budget_strategies(cfg, cea)
+        budget = budget_impact(values, e, new, current)
+        io.write_csv(out / "budget_impact.csv", budget)
 
     dsa = None
     if e.dsa.params:
@@ -122,7 +222,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
             dsa = one_way(cfg, strategy, comparator, on_step=lambda: bar.update(1))
         io.write_csv(out / "dsa.csv", dsa)
 
-    psa = params = ceac_t = evpi_t = evppi_t = unc = None
+    psa = params = ceac_t = evpi_t = evppi_t = unc = summary = evsi_t = None
     n_reordered = 0
     if e.psa.draws > 0:
         from sim.config.ensemble import load_ensemble
@@ -158,12 +258,28 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
                 warnings.warn(msg, EVPPINoiseWarning, stacklevel=1)
         unc = uncertainty_table(psa)
         io.write_csv(out / "uncertainty.csv", unc)
+        summary = psa_summary(psa, strategies, thresholds, cea)
+        io.write_csv(out / "psa_summary.csv", summary)
+        if e.evsi.enabled:
+            design = trial_design(cfg)
+            evsi_t = evsi_table(
+                psa, strategies, thresholds, e, design, cfg.seed, e.psa.evppi_permutations
+            )
+            io.write_csv(out / "evsi.csv", evsi_t)
 
     if cfg.output.plots:
         ref = strategies[0]
         eplots.plot_ce_plane(cea, psa, ref, e.wtp, e.currency, out / "ce_plane.png")
         eplots.plot_cost_breakdown(breakdown, e.currency, out / "cost_breakdown.png")
         figures += ["ce_plane.png", "cost_breakdown.png"]
+        if twoway is not None:
+            ax_x, ax_y = e.two_way.axes
+            base_prices = (
+                base_price(e, ax_x.therapy, ax_x.per),
+                base_price(e, ax_y.therapy, ax_y.per),
+            )
+            eplots.plot_two_way(twoway, base_prices, e.currency, out / "twoway.png")
+            figures.append("twoway.png")
         if dsa is not None:
             eplots.plot_tornado(dsa, e.currency, out / "tornado.png")
             figures.append("tornado.png")
@@ -179,7 +295,17 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         )
     if evppi_t is not None:
         notes += evppi_noise_warnings(evppi_t, e.wtp, e.psa.draws)
-    text = report(cfg, cea, breakdown, dsa, evpi_t, ceac_t, unc, figures, evppi_t, notes)
+    extras = ReportExtras(
+        psa_summary=summary,
+        by_condition=by_condition,
+        scenarios=scenarios,
+        threshold_prices=prices,
+        two_way=twoway,
+        severity=severity,
+        budget_impact=budget,
+        evsi=evsi_t,
+    )
+    text = report(cfg, cea, breakdown, dsa, evpi_t, ceac_t, unc, figures, evppi_t, notes, extras)
     io.write_text(out / "report.md", text)
     finish(
         out,
