@@ -3,10 +3,12 @@ module's test files: a quick check after adding tests, without mutmut's full run
 
     nice -n 19 python experiments/mutation_recheck.py sim/model/rules.py [tests/...]
     nice -n 19 python experiments/mutation_recheck.py --all sim/model/therapies.py tests/...
+    python experiments/mutation_recheck.py --all --only record,doses sim/model/schedule.py
 
 With --all, every mutant of the module is run (not only the listed survivors), and each
 survivor's changed lines are printed: a whole re-measurement with fast test files, which
-need not wait for mutmut's tracing pass.
+need not wait for mutmut's tracing pass. `--only f,g` restricts --all to the mutants of
+the functions (or methods) named, so a long module can be measured in parts.
 
 Like mutmut 3 (and with its mutation and trampoline code): the module is mutated in a
 copy of the tracked tree, one parent process imports everything, and each mutant runs
@@ -53,10 +55,22 @@ def _changed_lines(code: str, name: str) -> list[str]:
     ]
 
 
+def _function(name: str) -> str:
+    """The function (or method) a mutant's name belongs to: `f` of `mod.x_f__mutmut_3`,
+    `m` of `mod.xǁClassǁm__mutmut_3`."""
+    short = name.rsplit(".", 1)[-1].rsplit("__mutmut_", 1)[0]
+    return short.split("ǁ")[-1] if "ǁ" in short else short.removeprefix("x_")
+
+
 def main() -> None:
     args = sys.argv[1:]
     every = "--all" in args  # every mutant of the module, not only the listed survivors
     args = [a for a in args if a != "--all"]
+    only: set[str] = set()  # with --all: only the mutants of these functions
+    if "--only" in args:
+        i = args.index("--only")
+        only = set(args[i + 1].split(","))
+        del args[i : i + 2]
     module, tests = args[0], args[1:] or MODULES[args[0]]
     listing = SURVIVORS / (module.replace("/", ".").removesuffix(".py") + ".txt")
     dotted = module.removesuffix(".py").replace("/", ".")
@@ -77,6 +91,8 @@ def main() -> None:
     (work / module).write_text(mutated.code)
     if every:
         names = [n if n.startswith(dotted + ".") else f"{dotted}.{n}" for n in mutated.mutant_names]
+        if only:
+            names = [n for n in names if _function(n) in only]
     os.chdir(work)
     sys.path[:0] = [str(work), str(work / "tests")]
     os.environ["MUTANT_UNDER_TEST"] = ""
