@@ -321,6 +321,41 @@ def test_lever_levels_combine_the_courses_of_a_step():
         np.testing.assert_array_equal(doses[k[name]], [n, 0], err_msg=name)
 
 
+def test_a_therapys_continuous_lever_acts_between_its_doses():
+    """A therapy may move a per-dose lever and a continuous one (the module docstring of
+    sim.model.levers): the per-dose lever acts only in a step with a dose, the continuous
+    one at the course's mean activity in every step, with or without a dose. Here the
+    per-dose lever comes first in LEVERS' order, so a step without a dose must not skip
+    the levers after it. Patient 1 starts on day 8.5 (half of the step [8, 9))."""
+    cat = Catalog.build(
+        {
+            "vst_av": TherapyConfig(
+                label="infusions with an antiviral",
+                levers={"effector_transfer_per_dose": 0.8, "antiviral": 0.3},
+                n_doses=3,
+                dose_interval_days=7.0,
+            )
+        }
+    )
+    assert cat.levers[0] == ("effector_transfer_per_dose", "antiviral")
+    start = np.array([[0.0, 8.5]])
+    sch = Schedule(cat, start, np.full_like(start, INF), [0], np.ones_like(start, dtype=bool))
+    # [2, 5): no dose for either patient; patient 0 on the drug all along, 1 not yet
+    levels, doses = lever_levels(2.0, 3.0, cat, sch)
+    np.testing.assert_allclose(levels["antiviral"], [0.3, 0.0], rtol=RTOL)
+    np.testing.assert_array_equal(levels["effector_transfer_per_dose"], [0.0, 0.0])
+    assert doses == {}
+    # [7, 8): patient 0's second infusion; [8, 9): patient 1's first, on for half the step
+    levels, doses = lever_levels(7.0, 1.0, cat, sch)
+    np.testing.assert_allclose(levels["effector_transfer_per_dose"], [0.8, 0.0], rtol=RTOL)
+    np.testing.assert_allclose(levels["antiviral"], [0.3, 0.0], rtol=RTOL)
+    np.testing.assert_array_equal(doses[0], [1, 0])
+    levels, doses = lever_levels(8.0, 1.0, cat, sch)
+    np.testing.assert_allclose(levels["effector_transfer_per_dose"], [0.0, 0.8], rtol=RTOL)
+    np.testing.assert_allclose(levels["antiviral"], [0.3, 0.3 * 0.5], rtol=RTOL)
+    np.testing.assert_array_equal(doses[0], [0, 1])
+
+
 # --------------------------------------------------------------------------- step
 
 
