@@ -8,7 +8,8 @@ module's test files: a quick check after adding tests, without mutmut's full run
 With --all, every mutant of the module is run (not only the listed survivors), and each
 survivor's changed lines are printed: a whole re-measurement with fast test files, which
 need not wait for mutmut's tracing pass. `--only f,g` restricts --all to the mutants of
-the functions (or methods) named, so a long module can be measured in parts.
+the functions (or methods) named, so a long module can be measured in parts, and
+`--done LOG` skips the mutants an earlier (interrupted) run's output LOG reports.
 
 Like mutmut 3 (and with its mutation and trampoline code): the module is mutated in a
 copy of the tracked tree, one parent process imports everything, and each mutant runs
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import importlib
 import os
 import re
@@ -38,13 +40,21 @@ from mutation_score import MODULES, ROOT, SURVIVORS, _copy_tree  # noqa: E402
 TIMEOUT = 300.0
 
 
+@functools.cache
+def _functions(code: str) -> dict[str, str]:
+    """Every function's source in the mutated module, by name (parsed once: the module
+    holds a copy of a function per mutant, a megabyte for a long module)."""
+    lines = code.splitlines()
+    return {
+        f.name: "\n".join(lines[f.lineno - 1 : f.end_lineno])
+        for f in ast.walk(ast.parse(code))
+        if isinstance(f, ast.FunctionDef) and f.end_lineno is not None
+    }
+
+
 def _changed_lines(code: str, name: str) -> list[str]:
     """The lines mutant `name` changes in its function ('- original', '+ mutant')."""
-    funcs = {
-        f.name: ast.get_source_segment(code, f)
-        for f in ast.walk(ast.parse(code))
-        if isinstance(f, ast.FunctionDef)
-    }
+    funcs = _functions(code)
     short = name.rsplit(".", 1)[-1]
     orig = funcs.get(short.rsplit("__mutmut_", 1)[0] + "__mutmut_orig") or ""
     diff = difflib.unified_diff(orig.splitlines(), (funcs.get(short) or "").splitlines(), n=0)
@@ -71,6 +81,11 @@ def main() -> None:
         i = args.index("--only")
         only = set(args[i + 1].split(","))
         del args[i : i + 2]
+    done: set[str] = set()  # mutants reported in an earlier output (--done LOG): skipped
+    if "--done" in args:
+        i = args.index("--done")
+        done = set(re.findall(r"^(?:KILLED|SURVIVED) (\S+)", Path(args[i + 1]).read_text(), re.M))
+        del args[i : i + 2]
     module, tests = args[0], args[1:] or MODULES[args[0]]
     listing = SURVIVORS / (module.replace("/", ".").removesuffix(".py") + ".txt")
     dotted = module.removesuffix(".py").replace("/", ".")
@@ -93,6 +108,7 @@ def main() -> None:
         names = [n if n.startswith(dotted + ".") else f"{dotted}.{n}" for n in mutated.mutant_names]
         if only:
             names = [n for n in names if _function(n) in only]
+    names = [n for n in names if n not in done]
     os.chdir(work)
     sys.path[:0] = [str(work), str(work / "tests")]
     os.environ["MUTANT_UNDER_TEST"] = ""
