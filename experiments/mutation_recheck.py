@@ -10,6 +10,9 @@ survivor's changed lines are printed: a whole re-measurement with fast test file
 need not wait for mutmut's tracing pass. `--only f,g` restricts --all to the mutants of
 the functions (or methods) named, so a long module can be measured in parts, and
 `--done LOG` skips the mutants an earlier (interrupted) run's output LOG reports.
+`--timeout S` (default 300): a mutant whose tests run longer is reported TIMEOUT and
+counted as killed (as mutmut does), so on a starved core raise it, or a slow survivor
+passes for a kill.
 
 Like mutmut 3 (and with its mutation and trampoline code): the module is mutated in a
 copy of the tracked tree, one parent process imports everything, and each mutant runs
@@ -81,10 +84,16 @@ def main() -> None:
         i = args.index("--only")
         only = set(args[i + 1].split(","))
         del args[i : i + 2]
+    timeout = TIMEOUT
+    if "--timeout" in args:  # a survivor can take minutes on a starved core: not a kill
+        i = args.index("--timeout")
+        timeout = float(args[i + 1])
+        del args[i : i + 2]
     done: set[str] = set()  # mutants reported in an earlier output (--done LOG): skipped
     if "--done" in args:
         i = args.index("--done")
-        done = set(re.findall(r"^(?:KILLED|SURVIVED) (\S+)", Path(args[i + 1]).read_text(), re.M))
+        reported = Path(args[i + 1]).read_text()
+        done = set(re.findall(r"^(?:KILLED|SURVIVED|TIMEOUT) (\S+)", reported, re.M))
         del args[i : i + 2]
     module, tests = args[0], args[1:] or MODULES[args[0]]
     listing = SURVIVORS / (module.replace("/", ".").removesuffix(".py") + ".txt")
@@ -137,13 +146,13 @@ def main() -> None:
             if done:
                 rc = os.waitstatus_to_exitcode(status)
                 break
-            if time.time() - started > TIMEOUT:
+            if time.time() - started > timeout:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
                 rc = "timeout"
                 break
             time.sleep(0.2)
-        verdict = "SURVIVED" if rc == 0 else "KILLED"
+        verdict = "SURVIVED" if rc == 0 else "TIMEOUT" if rc == "timeout" else "KILLED"
         failed = re.findall(r"^FAILED (\S+)", out.read_text(errors="replace"), re.M)
         by = f" by {failed[0]}" if failed else ""
         print(f"{verdict} {name} ({time.time() - started:.0f} s){by}", flush=True)
