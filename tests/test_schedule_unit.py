@@ -410,6 +410,19 @@ def test_doses_of_a_step_and_none_when_there_are_none(cat):
     assert sch2.doses(k, 0.0, 0.5) is None
 
 
+def test_an_open_ended_course_gets_its_n_doses_and_no_more(cat):
+    """Dose j is given at start + 3j for j < n_doses = 2 (therapies.doses_in_step): a
+    course with no end (zap: course_days None) still stops dosing after its second dose,
+    in a long step holding both doses and later dose times, and in a step in which
+    another patient's course is dosing (p1, from day 20)."""
+    k = cat.index("zap")
+    sch = _schedule(cat, 2, start={"zap": [0.0, 20.0]})
+    assert sch.doses(k, 0.0, 40.0).tolist() == [2.0, 2.0]  # days 0, 3 and 20, 23
+    assert sch.doses(k, 5.0, 25.0).tolist() == [0.0, 2.0]  # p0 is done dosing by day 5
+    assert sch.doses(k, 21.0, 1.0) is None  # between p1's doses
+    assert sch.doses(k, 23.0, 1.0).tolist() == [0.0, 1.0]
+
+
 def test_has_event_finds_starts_ends_and_side_effects_in_its_window(cat):
     k = cat.index("pulse")
     sch = _schedule(cat, 2, start={"pulse": [2.0, 5.0]})  # ends 12, 15
