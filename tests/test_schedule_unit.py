@@ -393,6 +393,17 @@ def test_levels_are_the_uncached_formula_through_starts_stops_and_steps(cat):
     assert checked >= 240 and len(sch.used) > 2
 
 
+def test_a_level_cached_up_to_an_end_is_not_used_after_it(cat):
+    """A step that ends exactly where a course ends: its level (1, the ramp done) may be
+    cached until that end, never beyond it; the next steps have level 0, and a step
+    ending exactly at a start still has 0 (the level counts from the start on)."""
+    k = cat.index("itchy")  # onset 1 day, open-ended
+    sch = _schedule(cat, 2, start={"itchy": [0.0, INF]}, stop={"itchy": [5.0, INF]})
+    assert sch.activity(k, 2.0, 3.0).tolist() == [1.0, 0.0]
+    assert sch.activity(k, 5.0, 1.0).tolist() == [0.0, 0.0]
+    assert sch.activity(k, 6.0, 4.0).tolist() == [0.0, 0.0]
+
+
 def test_doses_of_a_step_and_none_when_there_are_none(cat):
     k = cat.index("pulse")
     applies = np.ones((3, 3), dtype=bool)
