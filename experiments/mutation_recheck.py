@@ -3,10 +3,16 @@ module's test files: a quick check after adding tests, without mutmut's full run
 
     nice -n 19 python experiments/mutation_recheck.py sim/model/rules.py [tests/...]
     nice -n 19 python experiments/mutation_recheck.py --all sim/model/therapies.py tests/...
+    python experiments/mutation_recheck.py --all --only record,doses sim/model/schedule.py
 
 With --all, every mutant of the module is run (not only the listed survivors), and each
 survivor's changed lines are printed: a whole re-measurement with fast test files, which
-need not wait for mutmut's tracing pass.
+need not wait for mutmut's tracing pass. `--only f,g` restricts --all to the mutants of
+the functions (or methods) named, so a long module can be measured in parts, and
+`--done LOG` skips the mutants an earlier (interrupted) run's output LOG reports.
+`--timeout S` (default 300): a mutant whose tests run longer is reported TIMEOUT and
+counted as killed (as mutmut does), so on a starved core raise it, or a slow survivor
+passes for a kill.
 
 Like mutmut 3 (and with its mutation and trampoline code): the module is mutated in a
 copy of the tracked tree, one parent process imports everything, and each mutant runs
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import importlib
 import os
 import re
@@ -36,13 +43,21 @@ from mutation_score import MODULES, ROOT, SURVIVORS, _copy_tree  # noqa: E402
 TIMEOUT = 300.0
 
 
+@functools.cache
+def _functions(code: str) -> dict[str, str]:
+    """Every function's source in the mutated module, by name (parsed once: the module
+    holds a copy of a function per mutant, a megabyte for a long module)."""
+    lines = code.splitlines()
+    return {
+        f.name: "\n".join(lines[f.lineno - 1 : f.end_lineno])
+        for f in ast.walk(ast.parse(code))
+        if isinstance(f, ast.FunctionDef) and f.end_lineno is not None
+    }
+
+
 def _changed_lines(code: str, name: str) -> list[str]:
     """The lines mutant `name` changes in its function ('- original', '+ mutant')."""
-    funcs = {
-        f.name: ast.get_source_segment(code, f)
-        for f in ast.walk(ast.parse(code))
-        if isinstance(f, ast.FunctionDef)
-    }
+    funcs = _functions(code)
     short = name.rsplit(".", 1)[-1]
     orig = funcs.get(short.rsplit("__mutmut_", 1)[0] + "__mutmut_orig") or ""
     diff = difflib.unified_diff(orig.splitlines(), (funcs.get(short) or "").splitlines(), n=0)
@@ -53,10 +68,33 @@ def _changed_lines(code: str, name: str) -> list[str]:
     ]
 
 
+def _function(name: str) -> str:
+    """The function (or method) a mutant's name belongs to: `f` of `mod.x_f__mutmut_3`,
+    `m` of `mod.xǁClassǁm__mutmut_3`."""
+    short = name.rsplit(".", 1)[-1].rsplit("__mutmut_", 1)[0]
+    return short.split("ǁ")[-1] if "ǁ" in short else short.removeprefix("x_")
+
+
 def main() -> None:
     args = sys.argv[1:]
     every = "--all" in args  # every mutant of the module, not only the listed survivors
     args = [a for a in args if a != "--all"]
+    only: set[str] = set()  # with --all: only the mutants of these functions
+    if "--only" in args:
+        i = args.index("--only")
+        only = set(args[i + 1].split(","))
+        del args[i : i + 2]
+    timeout = TIMEOUT
+    if "--timeout" in args:  # a survivor can take minutes on a starved core: not a kill
+        i = args.index("--timeout")
+        timeout = float(args[i + 1])
+        del args[i : i + 2]
+    done: set[str] = set()  # mutants reported in an earlier output (--done LOG): skipped
+    if "--done" in args:
+        i = args.index("--done")
+        reported = Path(args[i + 1]).read_text()
+        done = set(re.findall(r"^(?:KILLED|SURVIVED|TIMEOUT) (\S+)", reported, re.M))
+        del args[i : i + 2]
     module, tests = args[0], args[1:] or MODULES[args[0]]
     listing = SURVIVORS / (module.replace("/", ".").removesuffix(".py") + ".txt")
     dotted = module.removesuffix(".py").replace("/", ".")
@@ -77,6 +115,9 @@ def main() -> None:
     (work / module).write_text(mutated.code)
     if every:
         names = [n if n.startswith(dotted + ".") else f"{dotted}.{n}" for n in mutated.mutant_names]
+        if only:
+            names = [n for n in names if _function(n) in only]
+    names = [n for n in names if n not in done]
     os.chdir(work)
     sys.path[:0] = [str(work), str(work / "tests")]
     os.environ["MUTANT_UNDER_TEST"] = ""
@@ -84,6 +125,10 @@ def main() -> None:
     from mutmut.mutation.trampoline import set_mutant_under_test
 
     importlib.import_module(dotted)
+    # what tests/conftest.py imports in every child (about 1.3 s of CPU each): imported
+    # once here, before the forks; none of it calls the mutated module at import time
+    for mod in ("sim.api", "sim.engine.run", "scipy", "statsmodels", "lifelines"):
+        importlib.import_module(mod)
     for name in names:
         started = time.time()
         out = work / "pytest-output.txt"
@@ -101,13 +146,13 @@ def main() -> None:
             if done:
                 rc = os.waitstatus_to_exitcode(status)
                 break
-            if time.time() - started > TIMEOUT:
+            if time.time() - started > timeout:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
                 rc = "timeout"
                 break
             time.sleep(0.2)
-        verdict = "SURVIVED" if rc == 0 else "KILLED"
+        verdict = "SURVIVED" if rc == 0 else "TIMEOUT" if rc == "timeout" else "KILLED"
         failed = re.findall(r"^FAILED (\S+)", out.read_text(errors="replace"), re.M)
         by = f" by {failed[0]}" if failed else ""
         print(f"{verdict} {name} ({time.time() - started:.0f} s){by}", flush=True)

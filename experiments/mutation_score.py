@@ -63,7 +63,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_dynamics.py",
         "tests/test_mechanisms.py",
     ],
-    # lever combination (moved out of dynamics.py this session; not yet measured)
+    # lever combination (moved out of dynamics.py on 2026-12-05)
     "sim/model/levers.py": ["tests/test_dynamics_unit.py", "tests/test_rng_names.py"],
     "sim/outcomes/survival.py": ["tests/test_survival.py", "tests/test_survival_edges.py"],
     "sim/economics/decision.py": ["tests/test_economics.py", "tests/test_decision.py"],

@@ -20,6 +20,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.integrate import quad
 
@@ -319,6 +320,41 @@ def test_lever_levels_combine_the_courses_of_a_step():
     assert sorted(doses) == sorted([k["c_plex"], k["d_vst"], k["e_daily"]])
     for name, n in (("c_plex", 2), ("d_vst", 2), ("e_daily", 6)):
         np.testing.assert_array_equal(doses[k[name]], [n, 0], err_msg=name)
+
+
+def test_a_therapys_continuous_lever_acts_between_its_doses():
+    """A therapy may move a per-dose lever and a continuous one (the module docstring of
+    sim.model.levers): the per-dose lever acts only in a step with a dose, the continuous
+    one at the course's mean activity in every step, with or without a dose. Here the
+    per-dose lever comes first in LEVERS' order, so a step without a dose must not skip
+    the levers after it. Patient 1 starts on day 8.5 (half of the step [8, 9))."""
+    cat = Catalog.build(
+        {
+            "vst_av": TherapyConfig(
+                label="infusions with an antiviral",
+                levers={"effector_transfer_per_dose": 0.8, "antiviral": 0.3},
+                n_doses=3,
+                dose_interval_days=7.0,
+            )
+        }
+    )
+    assert cat.levers[0] == ("effector_transfer_per_dose", "antiviral")
+    start = np.array([[0.0, 8.5]])
+    sch = Schedule(cat, start, np.full_like(start, INF), [0], np.ones_like(start, dtype=bool))
+    # [2, 5): no dose for either patient; patient 0 on the drug all along, 1 not yet
+    levels, doses = lever_levels(2.0, 3.0, cat, sch)
+    np.testing.assert_allclose(levels["antiviral"], [0.3, 0.0], rtol=RTOL)
+    np.testing.assert_array_equal(levels["effector_transfer_per_dose"], [0.0, 0.0])
+    assert doses == {}
+    # [7, 8): patient 0's second infusion; [8, 9): patient 1's first, on for half the step
+    levels, doses = lever_levels(7.0, 1.0, cat, sch)
+    np.testing.assert_allclose(levels["effector_transfer_per_dose"], [0.8, 0.0], rtol=RTOL)
+    np.testing.assert_allclose(levels["antiviral"], [0.3, 0.0], rtol=RTOL)
+    np.testing.assert_array_equal(doses[0], [1, 0])
+    levels, doses = lever_levels(8.0, 1.0, cat, sch)
+    np.testing.assert_allclose(levels["effector_transfer_per_dose"], [0.0, 0.8], rtol=RTOL)
+    np.testing.assert_allclose(levels["antiviral"], [0.3, 0.3 * 0.5], rtol=RTOL)
+    np.testing.assert_array_equal(doses[0], [0, 1])
 
 
 # --------------------------------------------------------------------------- step
@@ -710,3 +746,56 @@ def test_an_episode_that_runs_out_at_the_end_of_the_step_resolves_in_it():
     _, ev = _step(p, st, t=t, dt=dt, iris_resolution_speedup=0.5)
     assert st.iris.tolist() == [2, 1]
     assert _times(ev, "iris_resolved") == {100: t + dt}
+
+
+def test_a_patients_step_does_not_depend_on_who_shares_its_arrays():
+    """Same seed, same numbers, whatever the chunk size (docs/scale.md; the reference
+    engine runs this kernel one patient at a time): a patient stepped together with
+    others must end bit for bit where it ends stepped alone, even where the kernel skips
+    work for a group in which no one needs it (cytokine expansion, IRIS inflammation).
+    Half the patients are on a cytokine, some have an active IRIS episode, the CD4
+    counts are spread so that rounding would show; exact comparison of every field of
+    the state and of the events."""
+    n = 24
+    spread = np.linspace(0.0, 1.0, n)
+    values = dict(
+        cd4_0=40.0 + 700.0 * spread,
+        cd4_ceiling=900.0 - 100.0 * spread,
+        recovery_rate=0.005 + 0.04 * spread[::-1],
+        jcv_0=1.0 + 5.0 * spread,
+        lesion_0=0.1 + 0.5 * spread,
+        t_cell_function=0.2 + 0.7 * spread[::-1],
+        cytokine_response=0.5 + 2.0 * spread,
+        natalizumab=np.arange(n) % 4 == 1,
+    )
+    levers = dict(
+        lymphocyte_expansion_per_day=np.where(np.arange(n) % 2 == 0, 0.04, 0.0),
+        immune_restoration=np.where(np.arange(n) % 3 == 0, 0.7, 0.0),
+        iris_inflammation=np.where(np.arange(n) % 5 == 0, 0.5, 0.0),
+        natalizumab_stop=(np.arange(n) % 4 == 1).astype(float),
+    )
+
+    def run(idx):
+        p = _patients(len(idx), **{k: v[idx] for k, v in values.items()})
+        p = replace(p, patient_id=100 + idx)
+        st = State.initial(p, M)
+        st.cd4 = st.cd4 * (1.0 + 0.37 * spread[idx])  # some expanded by an earlier course
+        active = idx % 6 == 3
+        st.iris[active] = 1
+        st.iris_remaining[active] = 12.0
+        lv = {k: v[idx] for k, v in levers.items()}
+        events = []
+        for t, dt in ((0.0, 1.0), (1.0, 2.0), (3.0, 7.0), (10.0, 7.0)):
+            events.append(_step(p, st, t=t, dt=dt, **lv)[1])
+        return st, pd.concat(events)
+
+    together, ev_together = run(np.arange(n))
+    assert np.all(together.iris[np.arange(n) % 6 == 3] == 2)  # inflamed, then resolved
+    alone = [run(np.array([i])) for i in range(n)]
+    for f in State.__dataclass_fields__:
+        mine = np.concatenate([getattr(st, f) for st, _ in alone])
+        np.testing.assert_array_equal(getattr(together, f), mine, err_msg=f, strict=True)
+    cols = ["patient_id", "time_days", "event"]
+    a = ev_together[cols].astype(str).sort_values(cols).reset_index(drop=True)
+    b = pd.concat([ev for _, ev in alone])[cols].astype(str)
+    pd.testing.assert_frame_equal(a, b.sort_values(cols).reset_index(drop=True))

@@ -393,6 +393,17 @@ def test_levels_are_the_uncached_formula_through_starts_stops_and_steps(cat):
     assert checked >= 240 and len(sch.used) > 2
 
 
+def test_a_level_cached_up_to_an_end_is_not_used_after_it(cat):
+    """A step that ends exactly where a course ends: its level (1, the ramp done) may be
+    cached until that end, never beyond it; the next steps have level 0, and a step
+    ending exactly at a start still has 0 (the level counts from the start on)."""
+    k = cat.index("itchy")  # onset 1 day, open-ended
+    sch = _schedule(cat, 2, start={"itchy": [0.0, INF]}, stop={"itchy": [5.0, INF]})
+    assert sch.activity(k, 2.0, 3.0).tolist() == [1.0, 0.0]
+    assert sch.activity(k, 5.0, 1.0).tolist() == [0.0, 0.0]
+    assert sch.activity(k, 6.0, 4.0).tolist() == [0.0, 0.0]
+
+
 def test_doses_of_a_step_and_none_when_there_are_none(cat):
     k = cat.index("pulse")
     applies = np.ones((3, 3), dtype=bool)
@@ -408,6 +419,19 @@ def test_doses_of_a_step_and_none_when_there_are_none(cat):
     # only p2 has a dose in [0, 0.5), and it does not apply: None
     sch2 = _schedule(cat, 3, start={"pulse": [INF, INF, 0.0]}, applies=applies)
     assert sch2.doses(k, 0.0, 0.5) is None
+
+
+def test_an_open_ended_course_gets_its_n_doses_and_no_more(cat):
+    """Dose j is given at start + 3j for j < n_doses = 2 (therapies.doses_in_step): a
+    course with no end (zap: course_days None) still stops dosing after its second dose,
+    in a long step holding both doses and later dose times, and in a step in which
+    another patient's course is dosing (p1, from day 20)."""
+    k = cat.index("zap")
+    sch = _schedule(cat, 2, start={"zap": [0.0, 20.0]})
+    assert sch.doses(k, 0.0, 40.0).tolist() == [2.0, 2.0]  # days 0, 3 and 20, 23
+    assert sch.doses(k, 5.0, 25.0).tolist() == [0.0, 2.0]  # p0 is done dosing by day 5
+    assert sch.doses(k, 21.0, 1.0) is None  # between p1's doses
+    assert sch.doses(k, 23.0, 1.0).tolist() == [0.0, 1.0]
 
 
 def test_has_event_finds_starts_ends_and_side_effects_in_its_window(cat):
