@@ -240,6 +240,16 @@ def hazard_ratio(
     return math.exp(beta), math.exp(beta - Z95 * se), math.exp(beta + Z95 * se)
 
 
+def csf_samples(t: Target, p: pd.DataFrame) -> pd.Series:
+    """A CSF target's per-patient values: patients alive at at_days with a sample then."""
+    column = (
+        undetectable_column(t)
+        if t.quantity == "csf_undetectable"
+        else f"csf_jcv_change_{t.at_days:g}"
+    )
+    return p.loc[alive_at(p, t.at_days) > 0, column].dropna()
+
+
 def measure(t: Target, patients: pd.DataFrame, study: StudyConfig) -> float:
     """The target's quantity on simulated patients of one strategy."""
     p = patients
@@ -259,12 +269,10 @@ def measure(t: Target, patients: pd.DataFrame, study: StudyConfig) -> float:
         dead = p.loc[p["died"] & (p["time_days"] <= t.at_days), "time_days"]
         return float(dead.median()) if len(dead) else math.nan
     if q == "csf_jcv_change_log10":
-        alive = alive_at(p, t.at_days) > 0
-        change = p.loc[alive, f"csf_jcv_change_{t.at_days:g}"].dropna()
+        change = csf_samples(t, p)
         return float(change.median()) if len(change) else math.nan
     if q == "csf_undetectable":
-        alive = alive_at(p, t.at_days) > 0
-        sampled = p.loc[alive, undetectable_column(t)].dropna()
+        sampled = csf_samples(t, p)
         return float(sampled.mean()) if len(sampled) else math.nan
     if q == "hazard_ratio":
         return hazard_ratio(p, t.predictor, t.at_days)[0]
@@ -426,24 +434,22 @@ def measure_with_error(
     p = patients
     if t.population.condition != "all":
         p = p[p["condition"] == t.population.condition]
+    if t.quantity in RATIOS:  # the estimate and its CI from one fit
+        if t.quantity == "odds_ratio":
+            exposed = exposure(p, study, t.predictor)
+            value, lo, hi, _ = odds_ratio(alive_at(p, t.at_days), exposed)
+        else:
+            value, lo, hi = hazard_ratio(p, t.predictor, t.at_days)
+        if not math.isfinite(value):
+            return value, math.nan, math.nan, math.nan
+        return value, (math.log(hi) - math.log(lo)) / (2.0 * Z95), lo, hi
     value = measure(t, patients, study)
     if not math.isfinite(value):
         return value, math.nan, math.nan, math.nan
-    if t.quantity == "odds_ratio":
-        exposed = exposure(p, study, t.predictor)
-        _, lo, hi, _ = odds_ratio(alive_at(p, t.at_days), exposed)
-        return value, (math.log(hi) - math.log(lo)) / (2.0 * Z95), lo, hi
-    if t.quantity == "hazard_ratio":
-        _, lo, hi = hazard_ratio(p, t.predictor, t.at_days)
-        return value, (math.log(hi) - math.log(lo)) / (2.0 * Z95), lo, hi
     if t.quantity == "median_time_to_death_days":
         k = int((p["died"] & (p["time_days"] <= t.at_days)).sum())
-    elif t.quantity == "csf_jcv_change_log10":
-        alive = alive_at(p, t.at_days) > 0
-        k = int(p.loc[alive, f"csf_jcv_change_{t.at_days:g}"].notna().sum())
-    elif t.quantity == "csf_undetectable":
-        alive = alive_at(p, t.at_days) > 0
-        k = int(p.loc[alive, undetectable_column(t)].notna().sum())
+    elif t.quantity in CSF_QUANTITIES:
+        k = len(csf_samples(t, p))
     else:
         k = len(p)
     se = mc_standard_error(t, value, max(k, 1))
