@@ -51,13 +51,18 @@ from sim.core import rng
 from sim.trial import analyses
 from sim.trial.accrual import DAYS_PER_MONTH, intensity, randomised_times
 from sim.trial.boundaries import CALENDAR_DIGITS, efficacy_bounds
+from sim.trial.phase2 import Plan, run_phase2
 from sim.trial.pool import Outcomes, Pool
 from sim.trial.randomise import permuted_blocks
+from sim.trial.rmst import rmst_difference
 
 BINARY = ("survival_1y", "csf_clearance_12w", "no_iris")
 ENDPOINTS = (*BINARY, "time_to_death")
 SCENARIOS = ("alternative", "null")
 DAYS_PER_YEAR = 365.25
+# days added to an event-driven analysis date (a death's calendar day) so that the
+# analyses, which test death_day <= day - entry, count that death despite rounding
+SAME_DAY = 1e-6
 _ENROLMENT = "trial/enrolment"  # random stream (sim.core.rng) of a trial's enrolment
 
 
@@ -251,6 +256,40 @@ def single_arm_exact(
     return size, power
 
 
+def analysis_day(
+    d: DesignConfig, t: TrialConfig, e: Enrolled, ep: Endpoint, target_events: int | None
+) -> float:
+    """The final analysis's calendar day: min_followup_months after the last
+    randomisation, or (analysis: events) the day the target_events-th death is observed;
+    a trial that never observes that many (deaths are followed to the pool's horizon)
+    is analysed once everyone's follow-up has ended, last randomisation + horizon."""
+    if d.analysis != "events" or target_events is None:
+        return float(e.entry.max()) + t.followup.min_followup_months * DAYS_PER_MONTH
+    deaths = np.sort(ep.info_day[np.isfinite(ep.info_day)])
+    if len(deaths) >= target_events:
+        return float(deaths[target_events - 1]) + SAME_DAY
+    return float(e.entry.max()) + e.horizon_days
+
+
+RMST_KEYS = ("rmst_z", "rmst_difference", "rmst_tau_days", "rmst_reject")
+
+
+def rmst_at(d: DesignConfig, e: Enrolled, o: Outcomes, day: float, critical: float) -> dict:
+    """The secondary RMST analysis (rmst_tau_days) at the stopping analysis, against the
+    primary's critical z at that look (NaN / False without one)."""
+    if d.rmst_tau_days is None:
+        return {"rmst_z": math.nan, "rmst_difference": math.nan, "rmst_tau_days": math.nan,
+                "rmst_reject": False}  # fmt: skip
+    on = e.entry <= day
+    fu = np.minimum(np.minimum(e.dropout, day - e.entry), e.horizon_days)[on]
+    death = o.death_day[on]
+    r, tau = rmst_difference(
+        np.minimum(fu, death), death <= fu, e.experimental[on], d.rmst_tau_days
+    )
+    return {"rmst_z": r.z, "rmst_difference": r.estimate, "rmst_tau_days": tau,
+            "rmst_reject": bool(r.z >= critical)}  # fmt: skip
+
+
 def run_design(
     name: str,
     d: DesignConfig,
@@ -259,6 +298,7 @@ def run_design(
     o: Outcomes,
     futility_bounds: np.ndarray | None = None,
     p_alternative: float | None = None,
+    target_events: int | None = None,
 ) -> dict[str, float | int | str | bool]:
     """Analyse one trial under one design: the row of trials.parquet.
 
@@ -266,8 +306,8 @@ def run_design(
     computes them from the planned effect at this n), or None. `p_alternative`
     (single-arm designs): the experimental arm's true value of the endpoint, for the
     exact power given this trial's looks (`single_arm_exact`)."""
-    final_day = float(e.entry.max()) + t.followup.min_followup_months * DAYS_PER_MONTH
     ep = endpoint_data(d.endpoint, t, e, o)
+    final_day = analysis_day(d, t, e, ep, target_events)
     days, bounds, index = looks(d, t, ep, final_day)
     k = len(days)
     floors = [d.futility_z if futility_bounds is None else futility_bounds[j] for j in index]
@@ -284,7 +324,9 @@ def run_design(
             break
     on = e.entry <= day
     deaths = int((o.death_day[on] <= np.minimum(e.dropout, day - e.entry)[on]).sum())
+    rm = rmst_at(d, e, o, day, float(c))
     return {
+        **rm,
         "design": name,
         "stage": i + 1,  # rpact: the stage at which the trial stopped
         "looks": k,
@@ -338,14 +380,24 @@ def simulate_trials(
     lo: int,
     hi: int,
     futility: dict[str, np.ndarray] | None = None,
+    plans: dict[str, Plan] | None = None,
+    events: dict[str, int] | None = None,
 ) -> list[dict]:
     """Trials lo..hi-1 of one (n, accrual scale): every design under both scenarios.
 
-    `futility`: beta-spending futility bounds per design (sim.trial.sizing). A pure
-    function of its arguments: any worker computes the same rows.
+    `futility`: beta-spending futility bounds per design (sim.trial.sizing). `plans`:
+    single-arm designs with their own rule and n (sim.trial.phase2), analysed only at
+    their n; the other designs only at the grid's n (sizing.n). `events`: the target
+    deaths of event-driven designs (analysis: events). A pure function of its
+    arguments: any worker computes the same rows.
     """
     futility = futility or {}
+    plans = plans or {}
+    events = events or {}
     t = spec.trial
+    names = [
+        name for name in t.designs if (plans[name].n == n if name in plans else n in t.sizing.n)
+    ]
     p_alt: dict[str, float] = {}
     if t.comparator == "historical":
         p_alt = {name: superpopulation(spec, d.endpoint)["p_e"] for name, d in t.designs.items()}
@@ -359,8 +411,26 @@ def simulate_trials(
             )
         for scenario in SCENARIOS:
             o = outcomes(spec, e, scenario)
-            for name, d in spec.trial.designs.items():
-                row = run_design(name, d, t, e, o, futility.get(name), p_alt.get(name))
+            for name in names:
+                d = t.designs[name]
+                if name in plans:
+                    ep = endpoint_data(d.endpoint, t, e, o)
+                    row = run_phase2(
+                        name,
+                        d,
+                        plans[name],
+                        t,
+                        e.entry,
+                        e.dropout,
+                        o,
+                        ep.info_day,
+                        ep.success,
+                        p_alt[name],
+                    )
+                else:
+                    row = run_design(
+                        name, d, t, e, o, futility.get(name), p_alt.get(name), events.get(name)
+                    )
                 rows.append(
                     {
                         "n": n,

@@ -6,16 +6,19 @@ import math
 
 from sim.config.checks import number, one_of
 from sim.config.schema import CONDITIONS, ConfigError, RunConfig
+from sim.config.trial import DesignConfig, TrialConfig
 from sim.model.validate import MAX_HORIZON_DAYS
 from sim.trial.accrual import DAYS_PER_MONTH
 from sim.trial.analyses import VARIANCES
 from sim.trial.boundaries import BETA_TYPES, TYPES
 from sim.trial.design import BINARY, ENDPOINTS
+from sim.trial.phase2 import DESIGNS, MAX_SEARCH_N
 
 EFFECTS = ("model", "assumed")
 COMPARATORS = ("randomised", "historical")
 TESTS = ("z", "fisher", "km", "logrank")
 TIMINGS = ("information", "calendar")
+ANALYSES = ("followup", "events")
 
 
 def _int(key: str, value: int, low: int) -> None:
@@ -29,6 +32,67 @@ def _increasing(key: str, values: list[float], low: float, high: float) -> None:
     )
     if not values or not ok:
         raise ConfigError(key, f"must be increasing values in ({low}, {high}], got {list(values)}")
+
+
+def _single_arm_design(key: str, d: DesignConfig, t: TrialConfig) -> None:
+    """A design with its own rule and n (sim.trial.phase2)."""
+    one_of(f"{key}.design", d.design, DESIGNS)
+    if d.design == "group_sequential":
+        if d.p1 is not None:
+            raise ConfigError(f"{key}.p1", f"only used with design: {', '.join(DESIGNS[1:])}")
+        return
+    if t.comparator != "historical":
+        raise ConfigError(
+            f"{key}.design",
+            f"{d.design} is a single-arm design: needs trial.comparator: historical",
+        )
+    if d.test != "fisher":
+        raise ConfigError(f"{key}.test", f"{d.design} is an exact binomial rule: use test: fisher")
+    own = (
+        d.type_of_design == "none"
+        and list(d.information_rates) == [1.0]
+        and d.futility_z is None
+        and d.type_beta_spending == "none"
+        and d.timing == "information"
+    )
+    if not own:
+        raise ConfigError(
+            f"{key}.type_of_design",
+            f"{d.design} has its own looks: leave type_of_design: none, information_rates: "
+            "[1.0], timing: information, no futility_z or type_beta_spending",
+        )
+    number(f"{key}.beta", d.beta, 0.0, 1.0 - t.alpha, open_low=True)
+    p0 = getattr(t.historical, d.endpoint, None)
+    if d.p1 is not None and p0 is not None and not p0 < d.p1 < 1.0:
+        raise ConfigError(
+            f"{key}.p1", f"must be in (p0 = trial.historical.{d.endpoint} = {p0}, 1), got {d.p1}"
+        )
+    if not 2 <= d.n_max <= MAX_SEARCH_N:
+        raise ConfigError(
+            f"{key}.n_max", f"must be an integer in [2, {MAX_SEARCH_N}], got {d.n_max}"
+        )
+
+
+def _time_to_event(key: str, d: DesignConfig, horizon_days: float) -> None:
+    """Event-driven analysis and the secondary RMST analysis (time_to_death only)."""
+    one_of(f"{key}.analysis", d.analysis, ANALYSES)
+    if d.analysis == "events":
+        if d.endpoint != "time_to_death":
+            raise ConfigError(f"{key}.analysis", "events (event-driven) needs time_to_death")
+        if d.type_beta_spending != "none" or d.timing != "information":
+            raise ConfigError(
+                f"{key}.analysis",
+                "event-driven designs take looks at information_rates x target_events, with "
+                "futility_z (no beta spending, no calendar timing)",
+            )
+    if d.target_events is not None:
+        if d.analysis != "events":
+            raise ConfigError(f"{key}.target_events", "only used with analysis: events")
+        _int(f"{key}.target_events", d.target_events, 1)
+    if d.rmst_tau_days is not None:
+        if d.endpoint != "time_to_death":
+            raise ConfigError(f"{key}.rmst_tau_days", "the RMST analysis needs time_to_death")
+        number(f"{key}.rmst_tau_days", d.rmst_tau_days, 0.0, horizon_days, open_low=True)
 
 
 def check_trial(cfg: RunConfig) -> None:
@@ -124,6 +188,8 @@ def check_trial(cfg: RunConfig) -> None:
         one_of(f"{key}.logrank_variance", d.logrank_variance, VARIANCES)
         if d.logrank_variance != "hypergeometric" and d.test != "logrank":
             raise ConfigError(f"{key}.logrank_variance", "only used with test: logrank")
+        _single_arm_design(key, d, t)
+        _time_to_event(key, d, cfg.horizon_days)
         one_of(f"{key}.type_of_design", d.type_of_design, TYPES)
         one_of(f"{key}.timing", d.timing, TIMINGS)
         _increasing(f"{key}.information_rates", d.information_rates, 0.0, 1.0)

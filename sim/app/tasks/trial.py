@@ -21,7 +21,7 @@ from sim.trial.accrual import intensity
 from sim.trial.design import Spec, enrol
 from sim.trial.plots import plot_accrual, plot_duration, plot_power_curve
 from sim.trial.pool import build_pool
-from sim.trial.sizing import operating_characteristics, simulate_grid, sizing_markdown
+from sim.trial.sizing import grid_n, operating_characteristics, simulate_grid, sizing_markdown
 from sim.trial.validate import check_trial as validate  # noqa: F401  (task hook)
 
 ACCRUAL_EXAMPLES = 10  # simulated accrual paths drawn on accrual.png
@@ -33,7 +33,7 @@ def run_sizing(cfg: RunConfig, progress: bool = False) -> tuple[Spec, pd.DataFra
     pool = build_pool(cfg)
     spec = Spec(cfg.seed, t, pool)
     sz = t.sizing
-    total = sz.trials * len(sz.n) * len(sz.accrual_scale)
+    total = sz.trials * len(grid_n(spec)) * len(sz.accrual_scale)
     bar = tqdm(
         total=total, desc="simulating trials", unit="trial", disable=not progress, mininterval=0.5
     )
