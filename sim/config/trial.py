@@ -124,6 +124,26 @@ class SizingConfig:
 
 
 @dataclass
+class BorrowingConfig:
+    """Bayesian borrowing of a historical control for a two-arm binary endpoint
+    (sim/trial/borrowing.py): exact operating characteristics of the decision
+    P(p_e > p_c | data) >= threshold over the true control rate (prior-data conflict),
+    written to borrowing.csv; prior none: off."""
+
+    prior: str = "none"  # none | power | robust_map (and none, for comparison)
+    endpoint: str = "survival_1y"  # a binary endpoint
+    historical_n: int = 100  # historical control patients
+    historical_x: int = 40  # ... with the good outcome
+    vague_a: float = 1.0  # the vague Beta(a, b) prior (both arms; robust component)
+    vague_b: float = 1.0
+    power_delta: float = 0.5  # power prior: weight of a historical patient
+    map_weight: float = 0.8  # robust MAP: weight of the informative component
+    threshold: float = 0.975  # reject H0 if P(p_e > p_c | data) >= threshold
+    # true control rates at which type I error and power are traced (the conflict curve)
+    control_rates: list[float] = field(default_factory=lambda: [0.3, 0.4, 0.5])
+
+
+@dataclass
 class TrialConfig:
     name: str = "trial"
     experimental: str = "pd1"  # strategy name (conf/strategy/)
@@ -141,3 +161,4 @@ class TrialConfig:
     historical: HistoricalControlConfig = field(default_factory=HistoricalControlConfig)
     designs: dict[str, DesignConfig] = field(default_factory=dict)
     sizing: SizingConfig = field(default_factory=SizingConfig)
+    borrowing: BorrowingConfig = field(default_factory=BorrowingConfig)

@@ -51,13 +51,14 @@ from sim.core import rng
 from sim.trial import analyses
 from sim.trial.accrual import DAYS_PER_MONTH, intensity, randomised_times
 from sim.trial.boundaries import CALENDAR_DIGITS, efficacy_bounds
+from sim.trial.ordinal import MRS_CATEGORIES, proportional_odds
 from sim.trial.phase2 import Plan, run_phase2
 from sim.trial.pool import Outcomes, Pool
 from sim.trial.randomise import permuted_blocks
 from sim.trial.rmst import rmst_difference
 
 BINARY = ("survival_1y", "csf_clearance_12w", "no_iris")
-ENDPOINTS = (*BINARY, "time_to_death")
+ENDPOINTS = (*BINARY, "time_to_death", "mrs_12m")
 SCENARIOS = ("alternative", "null")
 DAYS_PER_YEAR = 365.25
 # days added to an event-driven analysis date (a death's calendar day) so that the
@@ -121,6 +122,7 @@ def outcomes(spec: Spec, e: Enrolled, scenario: str) -> Outcomes:
         np.where(w, exp.death_day, ctl.death_day),
         np.where(w, exp.iris_day, ctl.iris_day),
         np.where(w, exp.csf_cleared, ctl.csf_cleared),
+        np.where(w, exp.mrs, ctl.mrs),
     )
 
 
@@ -130,12 +132,18 @@ class Endpoint:
 
     info_day: np.ndarray  # calendar day the patient adds information (inf: never)
     success: np.ndarray | None  # binary endpoints: the good outcome
+    level: np.ndarray | None = None  # ordinal endpoint (mrs_12m): mRS 0-6, lower is better
+    settle_day: np.ndarray | None = None  # binary: days from randomisation to the outcome
 
 
 def endpoint_data(name: str, t: TrialConfig, e: Enrolled, o: Outcomes) -> Endpoint:
     if name == "time_to_death":
         seen = o.death_day <= e.dropout
         return Endpoint(np.where(seen, e.entry + o.death_day, np.inf), None)
+    if name == "mrs_12m":  # read at the model horizon (validation: 365 days)
+        window = e.horizon_days
+        known = e.dropout >= np.minimum(o.death_day, window)
+        return Endpoint(np.where(known, e.entry + window, np.inf), None, o.mrs)
     if name == "survival_1y":
         window = t.survival_day
         settle = np.minimum(o.death_day, window)
@@ -151,7 +159,7 @@ def endpoint_data(name: str, t: TrialConfig, e: Enrolled, o: Outcomes) -> Endpoi
     known = e.dropout >= settle
     # counted once the whole window has passed, even if settled earlier (by death):
     # counting early deaths of recent patients would select on the outcome
-    return Endpoint(np.where(known, e.entry + window, np.inf), good)
+    return Endpoint(np.where(known, e.entry + window, np.inf), good, settle_day=settle)
 
 
 def _test(
@@ -174,6 +182,17 @@ def _test(
         return r, int(arm.sum()), int((~arm).sum())
     known = ep.info_day <= day
     ok = ep.success
+    if d.endpoint == "mrs_12m":  # proportional odds on the arm x (stratum x) mRS table
+        ke, kc = known & e.experimental, known & ~e.experimental
+        k = MRS_CATEGORIES
+        s = int(e.stratum.max()) + 1 if d.stratified and len(e.stratum) else 1
+
+        def table(mask: np.ndarray) -> np.ndarray:
+            cell = (e.stratum[mask] if s > 1 else 0) * k + ep.level[mask]
+            return np.bincount(cell, minlength=s * k).reshape(s, k)
+
+        r = proportional_odds(table(ke), table(kc))
+        return r, int(ke.sum()), int(kc.sum())
     if d.test == "km":  # 1-year survival, censored at loss to follow-up
         window = e.entry + t.survival_day <= day  # whole window passed: as ep.info_day
         fu = np.minimum(e.dropout, t.survival_day)[window]
@@ -271,9 +290,6 @@ def analysis_day(
     return float(e.entry.max()) + e.horizon_days
 
 
-RMST_KEYS = ("rmst_z", "rmst_difference", "rmst_tau_days", "rmst_reject")
-
-
 def rmst_at(d: DesignConfig, e: Enrolled, o: Outcomes, day: float, critical: float) -> dict:
     """The secondary RMST analysis (rmst_tau_days) at the stopping analysis, against the
     primary's critical z at that look (NaN / False without one)."""
@@ -305,7 +321,8 @@ def run_design(
     `futility_bounds`: beta-spending futility z bounds of the planned looks (sizing
     computes them from the planned effect at this n), or None. `p_alternative`
     (single-arm designs): the experimental arm's true value of the endpoint, for the
-    exact power given this trial's looks (`single_arm_exact`)."""
+    exact power given this trial's looks (`single_arm_exact`): the probability that an
+    analysed (complete-case) patient has the good outcome."""
     ep = endpoint_data(d.endpoint, t, e, o)
     final_day = analysis_day(d, t, e, ep, target_events)
     days, bounds, index = looks(d, t, ep, final_day)
@@ -350,18 +367,30 @@ def run_design(
     }
 
 
-def superpopulation(spec: Spec, endpoint: str) -> dict[str, float]:
-    """The pool's true value of an endpoint per arm (and its HR for time to death)."""
+def superpopulation(spec: Spec, endpoint: str) -> dict:
+    """The pool's true value of an endpoint per arm (and its HR for time to death; for
+    mrs_12m the category shares per arm and the proportional-odds common odds ratio)."""
     t, pool = spec.trial, spec.pool
     o_c, o_e = pool.outcomes["control"], pool.outcomes["experimental"]
     m = len(pool)
+    if endpoint == "mrs_12m":
+        c_e = np.bincount(o_e.mrs, minlength=MRS_CATEGORIES)
+        c_c = np.bincount(o_c.mrs, minlength=MRS_CATEGORIES)
+        return {"levels_e": c_e / m, "levels_c": c_c / m,
+                "odds_ratio": proportional_odds(c_e, c_c).estimate}  # fmt: skip
     if endpoint in BINARY:
         e = Enrolled(
             np.zeros(m), np.arange(m), np.ones(m, bool), pool.condition, np.full(m, np.inf), m, 0.0
         )
+        ep_e, ep_c = endpoint_data(endpoint, t, e, o_e), endpoint_data(endpoint, t, e, o_c)
+        # complete cases: a patient's outcome is analysed if follow-up lasts until it is
+        # settled, probability exp(-dropout rate x settle day); early deaths are kept more
+        # often than survivors (docs/trial.md), so the analysed proportion differs
+        keep = np.exp(-t.followup.dropout_per_year / DAYS_PER_YEAR * ep_e.settle_day)
         return {
-            "p_e": float(endpoint_data(endpoint, t, e, o_e).success.mean()),
-            "p_c": float(endpoint_data(endpoint, t, e, o_c).success.mean()),
+            "p_e": float(ep_e.success.mean()),
+            "p_c": float(ep_c.success.mean()),
+            "p_e_analysed": float((keep * ep_e.success).sum() / keep.sum()),
         }
     both = Outcomes(
         *(np.concatenate([getattr(o_e, f), getattr(o_c, f)]) for f in Outcomes.__dataclass_fields__)
@@ -400,7 +429,9 @@ def simulate_trials(
     ]
     p_alt: dict[str, float] = {}
     if t.comparator == "historical":
-        p_alt = {name: superpopulation(spec, d.endpoint)["p_e"] for name, d in t.designs.items()}
+        p_alt = {
+            name: superpopulation(spec, d.endpoint)["p_e_analysed"] for name, d in t.designs.items()
+        }
     rows = []
     for i in range(lo, hi):
         e = enrol(spec, n, scale, scale_index, i)

@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from scipy.stats import poisson
+from scipy.stats import norm, poisson
 
 from sim.config.errors import ConfigError
 from sim.config.schema import ExecutorConfig
@@ -40,6 +40,7 @@ from sim.trial import analyses
 from sim.trial.accrual import DAYS_PER_MONTH, intensity
 from sim.trial.boundaries import crossing_probabilities, efficacy_bounds, futility_bounds
 from sim.trial.design import Spec, simulate_trials, superpopulation
+from sim.trial.ordinal import whitehead_drift, whitehead_n
 from sim.trial.phase2 import Plan, plan
 from sim.trial.survival_sizing import schoenfeld_events
 
@@ -89,8 +90,9 @@ OC_COLUMNS = [
     "planned_pet_h0",
     "planned_pet_h1",
     # event-driven designs (analysis: events): the planned deaths and the share of trials
-    # (H1) that observed them; secondary RMST difference (rmst_tau_days): rejection rates
-    # at the stopping analysis against the primary's boundary, and the mean estimate
+    # (H1) reaching the final analysis that observed them; secondary RMST difference
+    # (rmst_tau_days): rejection rates at the stopping analysis against the primary's
+    # boundary, and the mean estimate
     "target_events",
     "p_events_reached",
     "rmst_power",
@@ -175,6 +177,8 @@ def planned_drift(spec: Spec, d: DesignConfig, n: int) -> float:
     a, c = t.randomisation.allocation
     share = a / (a + c)
     sp = superpopulation(spec, d.endpoint)
+    if d.endpoint == "mrs_12m":
+        return whitehead_drift(sp["levels_c"], sp["odds_ratio"], n, share)
     if d.endpoint == "time_to_death":
         o_e, o_c = spec.pool.outcomes["experimental"], spec.pool.outcomes["control"]
         p_death = share * np.isfinite(o_e.death_day).mean()
@@ -225,7 +229,12 @@ def analytic_power(spec: Spec, design: str, alt: pd.DataFrame) -> float:
     n_e = float(final["n_analysed_e"].mean())
     n_c = float(final["n_analysed_c"].mean())
     fixed = d.type_of_design == "none"
-    if d.endpoint == "time_to_death":
+    if d.endpoint == "mrs_12m":  # Whitehead 1993 at the mean analysed sizes
+        drift = whitehead_drift(sp["levels_c"], sp["odds_ratio"], n_e + n_c, n_e / (n_e + n_c))
+        if fixed:
+            return float(norm.cdf(drift - norm.isf(t.alpha)))
+        ratio = 1.0
+    elif d.endpoint == "time_to_death":
         deaths = float(final["deaths"].mean())
         if fixed:
             return analyses.power_logrank(sp["hr"], deaths, share, t.alpha)
@@ -262,6 +271,15 @@ def recruitment(spec: Spec, n: int, scale: float) -> tuple[float, float]:
     cap = t.accrual.max_accrual_months * DAYS_PER_MONTH - t.eligibility.randomisation_delay_days
     mean = float(intensity(t.accrual, scale, p_rand).at(max(cap, 0.0)))
     return mean, float(poisson.sf(n - 1, mean))
+
+
+def _events_reached(alt: pd.DataFrame, target: int | None) -> float:
+    """Share of the trials that reached their final analysis (no early stop) with the
+    target deaths observed (the others were analysed at the end of follow-up)."""
+    if target is None:
+        return math.nan
+    final = alt[alt["stage"] == alt["looks"]]
+    return float((final["deaths"] >= target).mean()) if len(final) else math.nan
 
 
 def _planned(p: Plan | None) -> dict[str, float | str]:
@@ -325,11 +343,7 @@ def operating_characteristics(spec: Spec, trials: pd.DataFrame) -> pd.DataFrame:
                 "recruitable": p_recruited >= t.sizing.min_p_recruited,
                 **_planned(plans.get(design)),
                 "target_events": events.get(design, math.nan),
-                "p_events_reached": (
-                    float((alt["deaths"] >= events[design]).mean())
-                    if design in events
-                    else math.nan
-                ),
+                "p_events_reached": _events_reached(alt, events.get(design)),
                 "rmst_power": float(alt["rmst_reject"].mean()) if rmst else math.nan,
                 "rmst_type1_error": float(null["rmst_reject"].mean()) if rmst else math.nan,
                 "rmst_difference": float(alt["rmst_difference"].mean()) if rmst else math.nan,
@@ -373,6 +387,28 @@ def _phase2_markdown(oc: pd.DataFrame, t: TrialConfig) -> list[str]:
             f"| {r['p_recruited']:.3f} |"
         )
     return lines
+
+
+def _whitehead_markdown(spec: Spec) -> list[str]:
+    """mrs_12m designs: the pool's mRS distributions, common odds ratio and Whitehead's
+    (1993) fixed-design n for the target power."""
+    t = spec.trial
+    if not any(d.endpoint == "mrs_12m" for d in t.designs.values()):
+        return []
+    sp = superpopulation(spec, "mrs_12m")
+    a, c = t.randomisation.allocation
+    n = whitehead_n(
+        sp["levels_c"], sp["odds_ratio"], t.alpha, 1 - t.sizing.target_power, a / (a + c)
+    )
+    dist = lambda v: " / ".join(f"{x:.3f}" for x in v)  # noqa: E731
+    return [
+        "",
+        f"**mRS at 12 months** (pool; mRS 0 / 1 / ... / 6 = dead): {t.experimental} "
+        f"{dist(sp['levels_e'])}; {t.control} {dist(sp['levels_c'])}; common odds ratio of "
+        f"a better mRS (proportional odds) {sp['odds_ratio']:.3f}. Whitehead (1993): "
+        f"{math.ceil(n)} patients with analysed outcomes for {t.sizing.target_power:.0%} power "
+        "(fixed design, no dropout).",
+    ]
 
 
 def sizing_markdown(oc: pd.DataFrame, spec: Spec) -> str:
@@ -445,6 +481,7 @@ def sizing_markdown(oc: pd.DataFrame, spec: Spec) -> str:
             "(recruitable = False) and are never the smallest n.",
         ]
     lines += _phase2_markdown(oc, t)
+    lines += _whitehead_markdown(spec)
     if single:
         lines += [
             "",

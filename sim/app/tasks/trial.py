@@ -18,6 +18,7 @@ from sim.app.tasks.finish import begin, finish
 from sim.config.schema import RunConfig
 from sim.core import io
 from sim.trial.accrual import intensity
+from sim.trial.conflict import conflict_markdown, conflict_table
 from sim.trial.design import Spec, enrol
 from sim.trial.plots import plot_accrual, plot_duration, plot_power_curve
 from sim.trial.pool import build_pool
@@ -57,6 +58,10 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     spec, trials, oc = run_sizing(cfg, progress=cfg.output.progress)
     io.write_csv(out / "operating_characteristics.csv", oc)
     md = sizing_markdown(oc, spec)
+    if t.borrowing.prior != "none":
+        borrowing = conflict_table(spec)
+        io.write_csv(out / "borrowing.csv", borrowing)
+        md += conflict_markdown(borrowing, spec)
     io.write_text(out / "sizing.md", md)
     io.write_atomic(out / "trials.parquet", lambda p: trials.to_parquet(p, index=False))
     if cfg.output.plots:
