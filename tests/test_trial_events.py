@@ -22,7 +22,7 @@ from sim.api import load_config
 from sim.app.tasks.trial import run_sizing
 from sim.config.schema import ConfigError
 from sim.trial.rmst import rmst, rmst_difference
-from sim.trial.sizing import superpopulation, target_events
+from sim.trial.sizing import sizing_markdown, superpopulation, target_events
 from sim.trial.survival_sizing import (
     event_probability,
     hazard_from_survival,
@@ -127,6 +127,7 @@ def test_event_driven_analysis_comes_at_schoenfelds_deaths(assumed_run):
     assert (ev["duration_months"].to_numpy() <= fu["duration_months"].to_numpy()).all()
     row = oc[oc["design"] == "events_logrank"].iloc[0]
     assert row["p_events_reached"] == 1.0 and row["target_events"] == d
+    assert f"events_logrank: {d} (Schoenfeld 1983 for HR {hr:.3f}" in sizing_markdown(oc, spec)
     # power at d deaths under proportional hazards: Schoenfeld's 1 - beta (unrounded d)
     schoenfeld = norm.cdf(math.sqrt(d * 0.25) * -math.log(hr) - norm.isf(cfg.trial.alpha))
     se = math.sqrt(schoenfeld * (1 - schoenfeld) / TRIALS)

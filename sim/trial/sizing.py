@@ -389,6 +389,30 @@ def _phase2_markdown(oc: pd.DataFrame, t: TrialConfig) -> list[str]:
     return lines
 
 
+def _events_markdown(spec: Spec) -> list[str]:
+    """Event-driven designs: their target deaths and where the number comes from."""
+    t = spec.trial
+    events = target_events(spec)
+    if not events:
+        return []
+    hr = superpopulation(spec, "time_to_death")["hr"]
+    items = ", ".join(
+        f"{name}: {d}"
+        + (
+            f" (Schoenfeld 1983 for HR {hr:.3f}, power {1 - t.designs[name].beta:g})"
+            if t.designs[name].target_events is None
+            else " (target_events)"
+        )
+        for name, d in events.items()
+    )
+    return [
+        "",
+        f"**Event-driven designs** (final analysis at the target deaths): {items}; "
+        "p_events_reached in operating_characteristics.csv is the share of trials that "
+        "observed them.",
+    ]
+
+
 def _whitehead_markdown(spec: Spec) -> list[str]:
     """mrs_12m designs: the pool's mRS distributions, common odds ratio and Whitehead's
     (1993) fixed-design n for the target power."""
@@ -482,6 +506,7 @@ def sizing_markdown(oc: pd.DataFrame, spec: Spec) -> str:
         ]
     lines += _phase2_markdown(oc, t)
     lines += _whitehead_markdown(spec)
+    lines += _events_markdown(spec)
     if single:
         lines += [
             "",
