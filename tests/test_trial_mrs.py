@@ -85,6 +85,12 @@ def test_proportional_odds_edge_cases():
     # strong separation still converges (likelihood-monotone steps)
     sep = proportional_odds(np.array([9, 1, 0, 0, 0, 0, 0]), np.array([0, 0, 0, 0, 0, 1, 9]))
     assert sep.z > 3 and sep.estimate > 100
+    # a sparse stratified table (a stratum with one arm only; a category seen in one
+    # stratum) that once made the information matrix singular: a finite score test
+    sparse_e = np.array([[0, 2, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 2]])
+    sparse_c = np.array([[0, 0, 0, 0, 0, 0, 4], [1, 1, 0, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0, 3]])
+    r = proportional_odds(sparse_e, sparse_c)
+    assert math.isfinite(r.z) and 0.0 <= r.p <= 1.0
 
 
 def test_shifted_multiplies_every_cumulative_odds():

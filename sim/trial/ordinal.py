@@ -103,9 +103,11 @@ def proportional_odds(counts_e: np.ndarray, counts_c: np.ndarray) -> TestResult:
     levels = np.arange(all_e.shape[1])
     mean_e = float(all_e.sum(axis=0) @ levels / all_e.sum())
     mean_c = float(all_c.sum(axis=0) @ levels / all_c.sum())
-    # strata whose patients all share one category say nothing about beta, and their
-    # stratum effect has no finite MLE: left out; then categories nobody reached
-    used = ((all_e + all_c) > 0).sum(axis=1) > 1
+    # strata with one arm only, or whose patients all share one category, say nothing
+    # about beta (and the latter's stratum effect has no finite MLE): left out; then
+    # the categories nobody left reached
+    both_arms = (all_e.sum(axis=1) > 0) & (all_c.sum(axis=1) > 0)
+    used = both_arms & (((all_e + all_c) > 0).sum(axis=1) > 1)
     ce, cc = all_e[used], all_c[used]
     present = (ce + cc).sum(axis=0) > 0
     ce, cc = ce[:, present], cc[:, present]
@@ -121,20 +123,24 @@ def proportional_odds(counts_e: np.ndarray, counts_c: np.ndarray) -> TestResult:
     psi, info, converged = _fit(psi, counts, design, free)
     beta = float(psi[k - 1])
     if converged and abs(beta) < MAX_LOG_OR:
-        var = float(np.linalg.inv(info)[k - 1, k - 1])
+        var = float(np.linalg.pinv(info)[k - 1, k - 1])
         if var > 0:
             z = beta / math.sqrt(var)
             return TestResult(z, _upper(z), math.exp(beta), mean_e, mean_c)
-    # no finite MLE (separation): the score test of beta = 0 at the constrained MLE
+    # no finite MLE (separation, or a sparse table): the score test of beta = 0 at the
+    # constrained MLE (pseudo-inverse: parameters the sparse data do not identify)
     free[k - 1] = False
     psi0 = np.r_[np.log(cum / (1.0 - cum)), np.zeros(s)]
     psi0, _, _ = _fit(psi0, counts, design, free)
     score, info, _ = _score_information(psi0, counts, design)
     rest = np.flatnonzero(free)
-    efficient = info[k - 1, k - 1] - info[k - 1, rest] @ np.linalg.solve(
-        info[np.ix_(rest, rest)], info[rest, k - 1]
+    efficient = (
+        info[k - 1, k - 1]
+        - info[k - 1, rest] @ np.linalg.pinv(info[np.ix_(rest, rest)]) @ info[rest, k - 1]
     )
-    z = float(score[k - 1] / math.sqrt(efficient)) if efficient > 0 else 0.0
+    if not (np.isfinite(efficient) and efficient > 0 and np.isfinite(score[k - 1])):
+        return TestResult(0.0, 1.0, math.nan, mean_e, mean_c)
+    z = float(score[k - 1] / math.sqrt(efficient))
     return TestResult(z, _upper(z), math.exp(math.copysign(MAX_LOG_OR, z)), mean_e, mean_c)
 
 
@@ -149,7 +155,9 @@ def _fit(
         step = np.zeros(len(psi))
         try:
             step[idx] = np.linalg.solve(info[np.ix_(idx, idx)], score[idx])
-        except np.linalg.LinAlgError:
+        except np.linalg.LinAlgError:  # not identified: the least-squares step
+            step[idx] = np.linalg.lstsq(info[np.ix_(idx, idx)], score[idx], rcond=None)[0]
+        if not np.all(np.isfinite(step)):
             return psi, info, False
         for _ in range(MAX_HALVINGS):
             new = _score_information(psi + step, counts, design)
