@@ -107,20 +107,24 @@ def test_a_capped_n_is_never_the_smallest_n_reaching_target(single_arm):
         assert f"{int(n)} (P = " in md
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="analytic_power uses the pool's p_e, but with dropout only complete cases are "
-    "analysed: after the 2026-12-06 refit simulated power 0.717 vs 0.810 at n = 120 "
-    "(4.1 MC SE). Fixed on branch trial2 (p_e_analysed), not merged yet",
-)
 def test_single_arm_exact_size_and_power_columns(single_arm):
     """type1_error_exact: the exact binomial size at p = p0 of the design (exact test,
     one look) at each trial's analysed size, averaged over the trials, from scipy's
-    binomtest; analytic_power likewise at the pool's p_e (no normal approximation),
-    and the simulated power agrees with it within MC error."""
+    binomtest; analytic_power likewise at the success probability of an analysed
+    (complete-case) patient (no normal approximation), and the simulated power agrees
+    with it within MC error. That probability is below the pool's p_e with dropout
+    (survivors are lost more often than early deaths) and equals the share of
+    successes among the simulated trials' analysed patients within MC error."""
     cfg, spec, trials, oc = single_arm
     p0, a = cfg.trial.historical.survival_1y, cfg.trial.alpha
-    p_e = superpopulation(spec, "survival_1y")["p_e"]
+    sp = superpopulation(spec, "survival_1y")
+    p_e = sp["p_e_analysed"]
+    alt_all = trials[trials["scenario"] == "alternative"]
+    analysed = alt_all["n_analysed_e"].sum()
+    share = (alt_all["estimate_e"] * alt_all["n_analysed_e"]).sum() / analysed
+    # patients repeat across trials' n (common random numbers): a loose, 2x, SE
+    assert abs(share - p_e) < 2 * K_SE * math.sqrt(p_e * (1 - p_e) / analysed)
+    assert p_e < sp["p_e"] - 0.005  # 5%/year dropout
     crit = {}
 
     def rejects(m: int, p: float) -> float:

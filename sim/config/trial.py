@@ -89,11 +89,25 @@ class DesignConfig:
     futility_z: float | None = None  # interim looks: stop for futility if z < futility_z
     # or futility bounds by beta spending under the planned (pool's) effect: bsOF | bsP
     type_beta_spending: str = "none"
-    beta: float = 0.2  # beta spending: 1 - planned power
+    # 1 - planned power: of beta spending, and of the single-arm design searches below
+    beta: float = 0.2
     stratified: bool = False  # CMH / stratified log-rank over the condition strata
     # log-rank only: hypergeometric (Mantel-Haenszel) or permutation variance of the
     # log-rank scores (a small-sample option, docs/trial.md)
     logrank_variance: str = "hypergeometric"
+    # single arm (comparator: historical), binary endpoint: the design's own rule and n,
+    # found by exact binomial search for size <= alpha at p0 = historical value and
+    # power >= 1 - beta at p1 (sim/trial/phase2.py): simon_optimal | simon_minimax
+    # (Simon 1989) | exact_one_stage; group_sequential: the looks above over sizing.n
+    design: str = "group_sequential"
+    # time_to_death: the final analysis at min_followup_months after the last
+    # randomisation (followup) or when target_events deaths have been observed
+    # (events: event-driven; interim looks at information_rates x target_events)
+    analysis: str = "followup"
+    target_events: int | None = None  # events: None = Schoenfeld's for the pool's HR and beta
+    rmst_tau_days: float | None = None  # time_to_death: also an RMST difference up to this day
+    p1: float | None = None  # response rate to power for (None: the model's, the pool's)
+    n_max: int = 150  # largest n the design search tries
 
 
 @dataclass
@@ -107,6 +121,26 @@ class SizingConfig:
     # operating_characteristics.csv and never reported as the smallest n reaching target
     min_p_recruited: float = 0.9
     chunk_trials: int = 250  # trials per executor task; results do not depend on it
+
+
+@dataclass
+class BorrowingConfig:
+    """Bayesian borrowing of a historical control for a two-arm binary endpoint
+    (sim/trial/borrowing.py): exact operating characteristics of the decision
+    P(p_e > p_c | data) >= threshold over the true control rate (prior-data conflict),
+    written to borrowing.csv; prior none: off."""
+
+    prior: str = "none"  # none | power | robust_map (and none, for comparison)
+    endpoint: str = "survival_1y"  # a binary endpoint
+    historical_n: int = 100  # historical control patients
+    historical_x: int = 40  # ... with the good outcome
+    vague_a: float = 1.0  # the vague Beta(a, b) prior (both arms; robust component)
+    vague_b: float = 1.0
+    power_delta: float = 0.5  # power prior: weight of a historical patient
+    map_weight: float = 0.8  # robust MAP: weight of the informative component
+    threshold: float = 0.975  # reject H0 if P(p_e > p_c | data) >= threshold
+    # true control rates at which type I error and power are traced (the conflict curve)
+    control_rates: list[float] = field(default_factory=lambda: [0.3, 0.4, 0.5])
 
 
 @dataclass
@@ -127,3 +161,4 @@ class TrialConfig:
     historical: HistoricalControlConfig = field(default_factory=HistoricalControlConfig)
     designs: dict[str, DesignConfig] = field(default_factory=dict)
     sizing: SizingConfig = field(default_factory=SizingConfig)
+    borrowing: BorrowingConfig = field(default_factory=BorrowingConfig)

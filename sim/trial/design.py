@@ -51,13 +51,19 @@ from sim.core import rng
 from sim.trial import analyses
 from sim.trial.accrual import DAYS_PER_MONTH, intensity, randomised_times
 from sim.trial.boundaries import CALENDAR_DIGITS, efficacy_bounds
+from sim.trial.ordinal import MRS_CATEGORIES, proportional_odds
+from sim.trial.phase2 import Plan, run_phase2
 from sim.trial.pool import Outcomes, Pool
 from sim.trial.randomise import permuted_blocks
+from sim.trial.rmst import rmst_difference
 
 BINARY = ("survival_1y", "csf_clearance_12w", "no_iris")
-ENDPOINTS = (*BINARY, "time_to_death")
+ENDPOINTS = (*BINARY, "time_to_death", "mrs_12m")
 SCENARIOS = ("alternative", "null")
 DAYS_PER_YEAR = 365.25
+# days added to an event-driven analysis date (a death's calendar day) so that the
+# analyses, which test death_day <= day - entry, count that death despite rounding
+SAME_DAY = 1e-6
 _ENROLMENT = "trial/enrolment"  # random stream (sim.core.rng) of a trial's enrolment
 
 
@@ -116,6 +122,7 @@ def outcomes(spec: Spec, e: Enrolled, scenario: str) -> Outcomes:
         np.where(w, exp.death_day, ctl.death_day),
         np.where(w, exp.iris_day, ctl.iris_day),
         np.where(w, exp.csf_cleared, ctl.csf_cleared),
+        np.where(w, exp.mrs, ctl.mrs),
     )
 
 
@@ -125,12 +132,18 @@ class Endpoint:
 
     info_day: np.ndarray  # calendar day the patient adds information (inf: never)
     success: np.ndarray | None  # binary endpoints: the good outcome
+    level: np.ndarray | None = None  # ordinal endpoint (mrs_12m): mRS 0-6, lower is better
+    settle_day: np.ndarray | None = None  # binary: days from randomisation to the outcome
 
 
 def endpoint_data(name: str, t: TrialConfig, e: Enrolled, o: Outcomes) -> Endpoint:
     if name == "time_to_death":
         seen = o.death_day <= e.dropout
         return Endpoint(np.where(seen, e.entry + o.death_day, np.inf), None)
+    if name == "mrs_12m":  # read at the model horizon (validation: 365 days)
+        window = e.horizon_days
+        known = e.dropout >= np.minimum(o.death_day, window)
+        return Endpoint(np.where(known, e.entry + window, np.inf), None, o.mrs)
     if name == "survival_1y":
         window = t.survival_day
         settle = np.minimum(o.death_day, window)
@@ -146,7 +159,7 @@ def endpoint_data(name: str, t: TrialConfig, e: Enrolled, o: Outcomes) -> Endpoi
     known = e.dropout >= settle
     # counted once the whole window has passed, even if settled earlier (by death):
     # counting early deaths of recent patients would select on the outcome
-    return Endpoint(np.where(known, e.entry + window, np.inf), good)
+    return Endpoint(np.where(known, e.entry + window, np.inf), good, settle_day=settle)
 
 
 def _test(
@@ -169,6 +182,17 @@ def _test(
         return r, int(arm.sum()), int((~arm).sum())
     known = ep.info_day <= day
     ok = ep.success
+    if d.endpoint == "mrs_12m":  # proportional odds on the arm x (stratum x) mRS table
+        ke, kc = known & e.experimental, known & ~e.experimental
+        k = MRS_CATEGORIES
+        s = int(e.stratum.max()) + 1 if d.stratified and len(e.stratum) else 1
+
+        def table(mask: np.ndarray) -> np.ndarray:
+            cell = (e.stratum[mask] if s > 1 else 0) * k + ep.level[mask]
+            return np.bincount(cell, minlength=s * k).reshape(s, k)
+
+        r = proportional_odds(table(ke), table(kc))
+        return r, int(ke.sum()), int(kc.sum())
     if d.test == "km":  # 1-year survival, censored at loss to follow-up
         window = e.entry + t.survival_day <= day  # whole window passed: as ep.info_day
         fu = np.minimum(e.dropout, t.survival_day)[window]
@@ -251,6 +275,37 @@ def single_arm_exact(
     return size, power
 
 
+def analysis_day(
+    d: DesignConfig, t: TrialConfig, e: Enrolled, ep: Endpoint, target_events: int | None
+) -> float:
+    """The final analysis's calendar day: min_followup_months after the last
+    randomisation, or (analysis: events) the day the target_events-th death is observed;
+    a trial that never observes that many (deaths are followed to the pool's horizon)
+    is analysed once everyone's follow-up has ended, last randomisation + horizon."""
+    if d.analysis != "events" or target_events is None:
+        return float(e.entry.max()) + t.followup.min_followup_months * DAYS_PER_MONTH
+    deaths = np.sort(ep.info_day[np.isfinite(ep.info_day)])
+    if len(deaths) >= target_events:
+        return float(deaths[target_events - 1]) + SAME_DAY
+    return float(e.entry.max()) + e.horizon_days
+
+
+def rmst_at(d: DesignConfig, e: Enrolled, o: Outcomes, day: float, critical: float) -> dict:
+    """The secondary RMST analysis (rmst_tau_days) at the stopping analysis, against the
+    primary's critical z at that look (NaN / False without one)."""
+    if d.rmst_tau_days is None:
+        return {"rmst_z": math.nan, "rmst_difference": math.nan, "rmst_tau_days": math.nan,
+                "rmst_reject": False}  # fmt: skip
+    on = e.entry <= day
+    fu = np.minimum(np.minimum(e.dropout, day - e.entry), e.horizon_days)[on]
+    death = o.death_day[on]
+    r, tau = rmst_difference(
+        np.minimum(fu, death), death <= fu, e.experimental[on], d.rmst_tau_days
+    )
+    return {"rmst_z": r.z, "rmst_difference": r.estimate, "rmst_tau_days": tau,
+            "rmst_reject": bool(r.z >= critical)}  # fmt: skip
+
+
 def run_design(
     name: str,
     d: DesignConfig,
@@ -259,15 +314,17 @@ def run_design(
     o: Outcomes,
     futility_bounds: np.ndarray | None = None,
     p_alternative: float | None = None,
+    target_events: int | None = None,
 ) -> dict[str, float | int | str | bool]:
     """Analyse one trial under one design: the row of trials.parquet.
 
     `futility_bounds`: beta-spending futility z bounds of the planned looks (sizing
     computes them from the planned effect at this n), or None. `p_alternative`
     (single-arm designs): the experimental arm's true value of the endpoint, for the
-    exact power given this trial's looks (`single_arm_exact`)."""
-    final_day = float(e.entry.max()) + t.followup.min_followup_months * DAYS_PER_MONTH
+    exact power given this trial's looks (`single_arm_exact`): the probability that an
+    analysed (complete-case) patient has the good outcome."""
     ep = endpoint_data(d.endpoint, t, e, o)
+    final_day = analysis_day(d, t, e, ep, target_events)
     days, bounds, index = looks(d, t, ep, final_day)
     k = len(days)
     floors = [d.futility_z if futility_bounds is None else futility_bounds[j] for j in index]
@@ -284,7 +341,9 @@ def run_design(
             break
     on = e.entry <= day
     deaths = int((o.death_day[on] <= np.minimum(e.dropout, day - e.entry)[on]).sum())
+    rm = rmst_at(d, e, o, day, float(c))
     return {
+        **rm,
         "design": name,
         "stage": i + 1,  # rpact: the stage at which the trial stopped
         "looks": k,
@@ -308,18 +367,30 @@ def run_design(
     }
 
 
-def superpopulation(spec: Spec, endpoint: str) -> dict[str, float]:
-    """The pool's true value of an endpoint per arm (and its HR for time to death)."""
+def superpopulation(spec: Spec, endpoint: str) -> dict:
+    """The pool's true value of an endpoint per arm (and its HR for time to death; for
+    mrs_12m the category shares per arm and the proportional-odds common odds ratio)."""
     t, pool = spec.trial, spec.pool
     o_c, o_e = pool.outcomes["control"], pool.outcomes["experimental"]
     m = len(pool)
+    if endpoint == "mrs_12m":
+        c_e = np.bincount(o_e.mrs, minlength=MRS_CATEGORIES)
+        c_c = np.bincount(o_c.mrs, minlength=MRS_CATEGORIES)
+        return {"levels_e": c_e / m, "levels_c": c_c / m,
+                "odds_ratio": proportional_odds(c_e, c_c).estimate}  # fmt: skip
     if endpoint in BINARY:
         e = Enrolled(
             np.zeros(m), np.arange(m), np.ones(m, bool), pool.condition, np.full(m, np.inf), m, 0.0
         )
+        ep_e, ep_c = endpoint_data(endpoint, t, e, o_e), endpoint_data(endpoint, t, e, o_c)
+        # complete cases: a patient's outcome is analysed if follow-up lasts until it is
+        # settled, probability exp(-dropout rate x settle day); early deaths are kept more
+        # often than survivors (docs/trial.md), so the analysed proportion differs
+        keep = np.exp(-t.followup.dropout_per_year / DAYS_PER_YEAR * ep_e.settle_day)
         return {
-            "p_e": float(endpoint_data(endpoint, t, e, o_e).success.mean()),
-            "p_c": float(endpoint_data(endpoint, t, e, o_c).success.mean()),
+            "p_e": float(ep_e.success.mean()),
+            "p_c": float(ep_c.success.mean()),
+            "p_e_analysed": float((keep * ep_e.success).sum() / keep.sum()),
         }
     both = Outcomes(
         *(np.concatenate([getattr(o_e, f), getattr(o_c, f)]) for f in Outcomes.__dataclass_fields__)
@@ -338,17 +409,29 @@ def simulate_trials(
     lo: int,
     hi: int,
     futility: dict[str, np.ndarray] | None = None,
+    plans: dict[str, Plan] | None = None,
+    events: dict[str, int] | None = None,
 ) -> list[dict]:
     """Trials lo..hi-1 of one (n, accrual scale): every design under both scenarios.
 
-    `futility`: beta-spending futility bounds per design (sim.trial.sizing). A pure
-    function of its arguments: any worker computes the same rows.
+    `futility`: beta-spending futility bounds per design (sim.trial.sizing). `plans`:
+    single-arm designs with their own rule and n (sim.trial.phase2), analysed only at
+    their n; the other designs only at the grid's n (sizing.n). `events`: the target
+    deaths of event-driven designs (analysis: events). A pure function of its
+    arguments: any worker computes the same rows.
     """
     futility = futility or {}
+    plans = plans or {}
+    events = events or {}
     t = spec.trial
+    names = [
+        name for name in t.designs if (plans[name].n == n if name in plans else n in t.sizing.n)
+    ]
     p_alt: dict[str, float] = {}
     if t.comparator == "historical":
-        p_alt = {name: superpopulation(spec, d.endpoint)["p_e"] for name, d in t.designs.items()}
+        p_alt = {
+            name: superpopulation(spec, d.endpoint)["p_e_analysed"] for name, d in t.designs.items()
+        }
     rows = []
     for i in range(lo, hi):
         e = enrol(spec, n, scale, scale_index, i)
@@ -359,8 +442,26 @@ def simulate_trials(
             )
         for scenario in SCENARIOS:
             o = outcomes(spec, e, scenario)
-            for name, d in spec.trial.designs.items():
-                row = run_design(name, d, t, e, o, futility.get(name), p_alt.get(name))
+            for name in names:
+                d = t.designs[name]
+                if name in plans:
+                    ep = endpoint_data(d.endpoint, t, e, o)
+                    row = run_phase2(
+                        name,
+                        d,
+                        plans[name],
+                        t,
+                        e.entry,
+                        e.dropout,
+                        o,
+                        ep.info_day,
+                        ep.success,
+                        p_alt[name],
+                    )
+                else:
+                    row = run_design(
+                        name, d, t, e, o, futility.get(name), p_alt.get(name), events.get(name)
+                    )
                 rows.append(
                     {
                         "n": n,

@@ -33,6 +33,7 @@ from sim.core import rng
 from sim.engine.run import simulate
 from sim.model.disability import mrs_level
 
+DEAD_MRS = 6  # the mRS of a dead patient (sim/engine/tables.py)
 _PIT_STREAM = "trial/pit_tie_break"  # random stream (per pool patient): ties in the HR transform
 
 
@@ -41,9 +42,12 @@ class Outcomes:
     death_day: np.ndarray  # inf: alive at the horizon
     iris_day: np.ndarray  # inf: no IRIS within the horizon
     csf_cleared: np.ndarray  # bool
+    mrs: np.ndarray  # mRS 0-6 at the horizon (6: dead), the model's disability level
 
     def take(self, idx: np.ndarray) -> Outcomes:
-        return Outcomes(self.death_day[idx], self.iris_day[idx], self.csf_cleared[idx])
+        return Outcomes(
+            self.death_day[idx], self.iris_day[idx], self.csf_cleared[idx], self.mrs[idx]
+        )
 
 
 @dataclass
@@ -125,7 +129,7 @@ def _outcomes(p: pd.DataFrame, labs: pd.DataFrame, csf_day: float, delay: float)
     at = labs[labs["day"] == csf_day + delay].set_index("patient_id")["csf_jcv_detectable"]
     detectable = at.reindex(p["patient_id"].to_numpy())
     cleared = (detectable == False).to_numpy() & (death > csf_day)  # noqa: E712 (NaN = no sample)
-    return Outcomes(death, iris, cleared)
+    return Outcomes(death, iris, cleared, p["mrs"].to_numpy().astype(int))
 
 
 def build_pool(cfg: RunConfig) -> Pool:
@@ -197,4 +201,6 @@ def assumed_effect(
     dead = target > s_h
     death = np.where(dead, np.interp(k, steps, grid), np.inf)
     death = np.where(dead, np.minimum(death, horizon), death)
-    return Outcomes(death, control.iris_day.copy(), control.csf_cleared.copy())
+    # the mRS of a survivor is the control's (mrs_12m needs effect.kind: model)
+    mrs = np.where(np.isfinite(death), DEAD_MRS, control.mrs)
+    return Outcomes(death, control.iris_day.copy(), control.csf_cleared.copy(), mrs)

@@ -30,15 +30,19 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from scipy.stats import poisson
+from scipy.stats import norm, poisson
 
+from sim.config.errors import ConfigError
 from sim.config.schema import ExecutorConfig
-from sim.config.trial import DesignConfig
+from sim.config.trial import DesignConfig, TrialConfig
 from sim.engine.executors import ordered_map
 from sim.trial import analyses
 from sim.trial.accrual import DAYS_PER_MONTH, intensity
 from sim.trial.boundaries import crossing_probabilities, efficacy_bounds, futility_bounds
 from sim.trial.design import Spec, simulate_trials, superpopulation
+from sim.trial.ordinal import whitehead_drift, whitehead_n
+from sim.trial.phase2 import Plan, plan
+from sim.trial.survival_sizing import schoenfeld_events
 
 OC_COLUMNS = [
     "design",
@@ -74,7 +78,33 @@ OC_COLUMNS = [
     "p_recruited",
     "capped_fraction",
     "recruitable",
+    # single-arm designs with their own rule and n (design: simon_*, exact_one_stage;
+    # sim.trial.phase2): the planned rule and its exact operating characteristics at p0
+    # (the historical value) and p1; empty / NaN for group-sequential designs
+    "design_rule",
+    "planned_p1",
+    "planned_size",
+    "planned_power",
+    "planned_en_h0",
+    "planned_en_h1",
+    "planned_pet_h0",
+    "planned_pet_h1",
+    # event-driven designs (analysis: events): the planned deaths and the share of trials
+    # (H1) reaching the final analysis that observed them; secondary RMST difference
+    # (rmst_tau_days): rejection rates at the stopping analysis against the primary's
+    # boundary, and the mean estimate
+    "target_events",
+    "p_events_reached",
+    "rmst_power",
+    "rmst_type1_error",
+    "rmst_difference",
 ]
+
+
+def grid_n(spec: Spec) -> list[int]:
+    """The grid's n, then the n of designs that fix their own (not already in the grid)."""
+    n = spec.trial.sizing.n
+    return [*n, *sorted({p.n for p in phase2_plans(spec).values()} - set(n))]
 
 
 def simulate_grid(
@@ -82,11 +112,14 @@ def simulate_grid(
 ) -> pd.DataFrame:
     """All trials of the grid: one row per design x n x scale x scenario x trial."""
     sz = spec.trial.sizing
-    futility = {n: planned_futility(spec, n) for n in sz.n}
+    plans = phase2_plans(spec)
+    grid = grid_n(spec)
+    futility = {n: planned_futility(spec, n) for n in grid}
+    events = target_events(spec)
     tasks = [
-        (spec, n, scale, si, lo, min(lo + sz.chunk_trials, sz.trials), futility[n])
+        (spec, n, scale, si, lo, min(lo + sz.chunk_trials, sz.trials), futility[n], plans, events)
         for si, scale in enumerate(sz.accrual_scale)
-        for n in sz.n
+        for n in grid
         for lo in range(0, sz.trials, sz.chunk_trials)
     ]
     rows: list[dict] = []
@@ -97,6 +130,39 @@ def simulate_grid(
             if on_chunk is not None:
                 on_chunk(hi - lo)
     return pd.DataFrame(rows)
+
+
+def phase2_plans(spec: Spec) -> dict[str, Plan]:
+    """The planned rule of every single-arm design that fixes its own n (design: simon_*,
+    exact_one_stage), with p1 from the config or the pool (the model's value)."""
+    t = spec.trial
+    return {
+        name: plan(f"trial.designs.{name}", d, t, superpopulation(spec, d.endpoint)["p_e"])
+        for name, d in t.designs.items()
+        if d.design != "group_sequential"
+    }
+
+
+def target_events(spec: Spec) -> dict[str, int]:
+    """Deaths at the final analysis of each event-driven design: its target_events, or
+    Schoenfeld's number (rounded up) for the pool's hazard ratio, beta and alpha."""
+    t = spec.trial
+    a, c = t.randomisation.allocation
+    out = {}
+    for name, d in t.designs.items():
+        if d.analysis != "events":
+            continue
+        if d.target_events is not None:
+            out[name] = d.target_events
+            continue
+        hr = superpopulation(spec, d.endpoint)["hr"]
+        if not hr < 1.0:
+            raise ConfigError(
+                f"trial.designs.{name}.target_events",
+                f"the model's hazard ratio is {hr:.3f} (no benefit): give target_events",
+            )
+        out[name] = math.ceil(schoenfeld_events(hr, t.alpha, d.beta, a / (a + c)))
+    return out
 
 
 def _se(p: float, n: int) -> float:
@@ -111,6 +177,8 @@ def planned_drift(spec: Spec, d: DesignConfig, n: int) -> float:
     a, c = t.randomisation.allocation
     share = a / (a + c)
     sp = superpopulation(spec, d.endpoint)
+    if d.endpoint == "mrs_12m":
+        return whitehead_drift(sp["levels_c"], sp["odds_ratio"], n, share)
     if d.endpoint == "time_to_death":
         o_e, o_c = spec.pool.outcomes["experimental"], spec.pool.outcomes["control"]
         p_death = share * np.isfinite(o_e.death_day).mean()
@@ -161,7 +229,12 @@ def analytic_power(spec: Spec, design: str, alt: pd.DataFrame) -> float:
     n_e = float(final["n_analysed_e"].mean())
     n_c = float(final["n_analysed_c"].mean())
     fixed = d.type_of_design == "none"
-    if d.endpoint == "time_to_death":
+    if d.endpoint == "mrs_12m":  # Whitehead 1993 at the mean analysed sizes
+        drift = whitehead_drift(sp["levels_c"], sp["odds_ratio"], n_e + n_c, n_e / (n_e + n_c))
+        if fixed:
+            return float(norm.cdf(drift - norm.isf(t.alpha)))
+        ratio = 1.0
+    elif d.endpoint == "time_to_death":
         deaths = float(final["deaths"].mean())
         if fixed:
             return analyses.power_logrank(sp["hr"], deaths, share, t.alpha)
@@ -200,10 +273,29 @@ def recruitment(spec: Spec, n: int, scale: float) -> tuple[float, float]:
     return mean, float(poisson.sf(n - 1, mean))
 
 
+def _events_reached(alt: pd.DataFrame, target: int | None) -> float:
+    """Share of the trials that reached their final analysis (no early stop) with the
+    target deaths observed (the others were analysed at the end of follow-up)."""
+    if target is None:
+        return math.nan
+    final = alt[alt["stage"] == alt["looks"]]
+    return float((final["deaths"] >= target).mean()) if len(final) else math.nan
+
+
+def _planned(p: Plan | None) -> dict[str, float | str]:
+    """The planned-design columns of a row (empty for group-sequential designs)."""
+    keys = ("p1", "size", "power", "en_h0", "en_h1", "pet_h0", "pet_h1")
+    if p is None:
+        return {"design_rule": "", **{f"planned_{k}": math.nan for k in keys}}
+    return {"design_rule": p.rule, **{f"planned_{k}": getattr(p, k) for k in keys}}
+
+
 def operating_characteristics(spec: Spec, trials: pd.DataFrame) -> pd.DataFrame:
     """One row per design x n x accrual scale (OC_COLUMNS)."""
     t = spec.trial
     p_rand = spec.pool.p_eligible * (1.0 - t.eligibility.screen_fail)
+    plans = phase2_plans(spec)
+    events = target_events(spec)
     rows = []
     for (design, n, scale), g in trials.groupby(["design", "n", "accrual_scale"], sort=False):
         alt, null = g[g["scenario"] == "alternative"], g[g["scenario"] == "null"]
@@ -212,6 +304,7 @@ def operating_characteristics(spec: Spec, trials: pd.DataFrame) -> pd.DataFrame:
         t1 = float(null["reject"].mean())
         d = t.designs[design]
         by_cap, p_recruited = recruitment(spec, int(n), scale)
+        rmst = d.rmst_tau_days is not None
         rows.append(
             {
                 "design": design,
@@ -248,6 +341,12 @@ def operating_characteristics(spec: Spec, trials: pd.DataFrame) -> pd.DataFrame:
                 # trials whose accrual the cap cut short of n (whether or not they stopped early)
                 "capped_fraction": float(alt["capped"].mean()),
                 "recruitable": p_recruited >= t.sizing.min_p_recruited,
+                **_planned(plans.get(design)),
+                "target_events": events.get(design, math.nan),
+                "p_events_reached": _events_reached(alt, events.get(design)),
+                "rmst_power": float(alt["rmst_reject"].mean()) if rmst else math.nan,
+                "rmst_type1_error": float(null["rmst_reject"].mean()) if rmst else math.nan,
+                "rmst_difference": float(alt["rmst_difference"].mean()) if rmst else math.nan,
             }
         )
     oc = pd.DataFrame(rows)
@@ -259,6 +358,81 @@ def operating_characteristics(spec: Spec, trials: pd.DataFrame) -> pd.DataFrame:
         if len(hit):
             oc.loc[hit.index[0], "smallest_n_reaching_target"] = True
     return oc[OC_COLUMNS]
+
+
+def _phase2_markdown(oc: pd.DataFrame, t: TrialConfig) -> list[str]:
+    """Single-arm designs with their own rule: the planned rule's exact operating
+    characteristics next to the simulated ones (first accrual scale)."""
+    rows = oc[oc["design_rule"] != ""].drop_duplicates("design")
+    if rows.empty:
+        return []
+    lines = [
+        "",
+        f"**Single-arm designs with their own rule and n** (exact binomial; planned for size "
+        f"<= {t.alpha} at p0 and power >= 1 - beta at p1; EN: expected number treated, PET: "
+        "probability of early termination):",
+        "",
+        "| design | rule | p0 -> p1 | exact size | exact power | EN(p0) | EN(p1) | PET(p0) "
+        "| PET(p1) | simulated power (SE) | expected n randomised | P(n recruited) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, r in rows.iterrows():
+        p0 = getattr(t.historical, r["endpoint"])
+        lines.append(
+            f"| {r['design']} | {r['design_rule']} | "
+            f"{r['endpoint']}: {p0:g} -> {r['planned_p1']:.3f} | {r['planned_size']:.4f} "
+            f"| {r['planned_power']:.3f} | {r['planned_en_h0']:.1f} | {r['planned_en_h1']:.1f} "
+            f"| {r['planned_pet_h0']:.3f} | {r['planned_pet_h1']:.3f} "
+            f"| {r['power']:.3f} ({r['power_se']:.3f}) | {r['expected_n']:.1f} "
+            f"| {r['p_recruited']:.3f} |"
+        )
+    return lines
+
+
+def _events_markdown(spec: Spec) -> list[str]:
+    """Event-driven designs: their target deaths and where the number comes from."""
+    t = spec.trial
+    events = target_events(spec)
+    if not events:
+        return []
+    hr = superpopulation(spec, "time_to_death")["hr"]
+    items = ", ".join(
+        f"{name}: {d}"
+        + (
+            f" (Schoenfeld 1983 for HR {hr:.3f}, power {1 - t.designs[name].beta:g})"
+            if t.designs[name].target_events is None
+            else " (target_events)"
+        )
+        for name, d in events.items()
+    )
+    return [
+        "",
+        f"**Event-driven designs** (final analysis at the target deaths): {items}; "
+        "p_events_reached in operating_characteristics.csv is the share of trials that "
+        "observed them.",
+    ]
+
+
+def _whitehead_markdown(spec: Spec) -> list[str]:
+    """mrs_12m designs: the pool's mRS distributions, common odds ratio and Whitehead's
+    (1993) fixed-design n for the target power."""
+    t = spec.trial
+    if not any(d.endpoint == "mrs_12m" for d in t.designs.values()):
+        return []
+    sp = superpopulation(spec, "mrs_12m")
+    a, c = t.randomisation.allocation
+    n = whitehead_n(
+        sp["levels_c"], sp["odds_ratio"], t.alpha, 1 - t.sizing.target_power, a / (a + c)
+    )
+    dist = lambda v: " / ".join(f"{x:.3f}" for x in v)  # noqa: E731
+    return [
+        "",
+        f"**mRS at 12 months** (pool; mRS 0 / 1 / ... / 6 = dead): {t.experimental} "
+        f"{dist(sp['levels_e'])}; {t.control} {dist(sp['levels_c'])}; common odds ratio of "
+        f"a better mRS (proportional odds) {sp['odds_ratio']:.3f}. Whitehead (1993): "
+        f"{math.ceil(n)} patients with analysed outcomes for {t.sizing.target_power:.0%} power "
+        "(fixed design, no dropout).",
+    ]
 
 
 def sizing_markdown(oc: pd.DataFrame, spec: Spec) -> str:
@@ -330,6 +504,9 @@ def sizing_markdown(oc: pd.DataFrame, spec: Spec) -> str:
             "operating_characteristics.csv describe smaller, random-sized trials "
             "(recruitable = False) and are never the smallest n.",
         ]
+    lines += _phase2_markdown(oc, t)
+    lines += _whitehead_markdown(spec)
+    lines += _events_markdown(spec)
     if single:
         lines += [
             "",

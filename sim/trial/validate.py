@@ -6,16 +6,21 @@ import math
 
 from sim.config.checks import number, one_of
 from sim.config.schema import CONDITIONS, ConfigError, RunConfig
+from sim.config.trial import DesignConfig, TrialConfig
 from sim.model.validate import MAX_HORIZON_DAYS
 from sim.trial.accrual import DAYS_PER_MONTH
 from sim.trial.analyses import VARIANCES
+from sim.trial.borrowing import PRIORS
 from sim.trial.boundaries import BETA_TYPES, TYPES
 from sim.trial.design import BINARY, ENDPOINTS
+from sim.trial.phase2 import DESIGNS, MAX_SEARCH_N
 
 EFFECTS = ("model", "assumed")
 COMPARATORS = ("randomised", "historical")
-TESTS = ("z", "fisher", "km", "logrank")
+TESTS = ("z", "fisher", "km", "logrank", "po")
+MRS_DAY = 365.0  # mrs_12m: the mRS is read at the model horizon, which must be 12 months
 TIMINGS = ("information", "calendar")
+ANALYSES = ("followup", "events")
 
 
 def _int(key: str, value: int, low: int) -> None:
@@ -29,6 +34,107 @@ def _increasing(key: str, values: list[float], low: float, high: float) -> None:
     )
     if not values or not ok:
         raise ConfigError(key, f"must be increasing values in ({low}, {high}], got {list(values)}")
+
+
+def _single_arm_design(key: str, d: DesignConfig, t: TrialConfig) -> None:
+    """A design with its own rule and n (sim.trial.phase2)."""
+    one_of(f"{key}.design", d.design, DESIGNS)
+    if d.design == "group_sequential":
+        if d.p1 is not None:
+            raise ConfigError(f"{key}.p1", f"only used with design: {', '.join(DESIGNS[1:])}")
+        return
+    if t.comparator != "historical":
+        raise ConfigError(
+            f"{key}.design",
+            f"{d.design} is a single-arm design: needs trial.comparator: historical",
+        )
+    if d.test != "fisher":
+        raise ConfigError(f"{key}.test", f"{d.design} is an exact binomial rule: use test: fisher")
+    own = (
+        d.type_of_design == "none"
+        and list(d.information_rates) == [1.0]
+        and d.futility_z is None
+        and d.type_beta_spending == "none"
+        and d.timing == "information"
+    )
+    if not own:
+        raise ConfigError(
+            f"{key}.type_of_design",
+            f"{d.design} has its own looks: leave type_of_design: none, information_rates: "
+            "[1.0], timing: information, no futility_z or type_beta_spending",
+        )
+    number(f"{key}.beta", d.beta, 0.0, 1.0 - t.alpha, open_low=True)
+    p0 = getattr(t.historical, d.endpoint, None)
+    if d.p1 is not None and p0 is not None and not p0 < d.p1 < 1.0:
+        raise ConfigError(
+            f"{key}.p1", f"must be in (p0 = trial.historical.{d.endpoint} = {p0}, 1), got {d.p1}"
+        )
+    if not 2 <= d.n_max <= MAX_SEARCH_N:
+        raise ConfigError(
+            f"{key}.n_max", f"must be an integer in [2, {MAX_SEARCH_N}], got {d.n_max}"
+        )
+
+
+def _time_to_event(key: str, d: DesignConfig, horizon_days: float) -> None:
+    """Event-driven analysis and the secondary RMST analysis (time_to_death only)."""
+    one_of(f"{key}.analysis", d.analysis, ANALYSES)
+    if d.analysis == "events":
+        if d.endpoint != "time_to_death":
+            raise ConfigError(f"{key}.analysis", "events (event-driven) needs time_to_death")
+        if d.type_beta_spending != "none" or d.timing != "information":
+            raise ConfigError(
+                f"{key}.analysis",
+                "event-driven designs take looks at information_rates x target_events, with "
+                "futility_z (no beta spending, no calendar timing)",
+            )
+    if d.target_events is not None:
+        if d.analysis != "events":
+            raise ConfigError(f"{key}.target_events", "only used with analysis: events")
+        _int(f"{key}.target_events", d.target_events, 1)
+    if d.rmst_tau_days is not None:
+        if d.endpoint != "time_to_death":
+            raise ConfigError(f"{key}.rmst_tau_days", "the RMST analysis needs time_to_death")
+        number(f"{key}.rmst_tau_days", d.rmst_tau_days, 0.0, horizon_days, open_low=True)
+
+
+def _mrs(key: str, d: DesignConfig, t: TrialConfig, horizon_days: float) -> None:
+    """The ordinal mRS endpoint: two arms, model outcomes, read at a 12-month horizon
+    (stratified: the proportional-odds model adjusted for the condition strata)."""
+    if horizon_days != MRS_DAY:
+        raise ConfigError(
+            "horizon_days", f"mrs_12m reads the mRS at the horizon: needs {MRS_DAY:g}"
+        )
+    if t.effect.kind != "model":
+        raise ConfigError(
+            "trial.effect.kind", "mrs_12m needs the model's outcomes (an assumed HR moves deaths)"
+        )
+
+
+def _borrowing(t: TrialConfig) -> None:
+    """trial.borrowing (sim/trial/borrowing.py, conflict.py)."""
+    b = t.borrowing
+    one_of("trial.borrowing.prior", b.prior, PRIORS)
+    if b.prior == "none":
+        return
+    if t.comparator != "randomised":
+        raise ConfigError("trial.borrowing.prior", "borrowing needs two randomised arms")
+    one_of("trial.borrowing.endpoint", b.endpoint, BINARY)
+    _int("trial.borrowing.historical_n", b.historical_n, 1)
+    if not 0 <= b.historical_x <= b.historical_n:
+        raise ConfigError(
+            "trial.borrowing.historical_x",
+            f"must be in [0, historical_n = {b.historical_n}], got {b.historical_x}",
+        )
+    number("trial.borrowing.vague_a", b.vague_a, 0.0, open_low=True)
+    number("trial.borrowing.vague_b", b.vague_b, 0.0, open_low=True)
+    number("trial.borrowing.power_delta", b.power_delta, 0.0, 1.0)
+    number("trial.borrowing.map_weight", b.map_weight, 0.0, 1.0)
+    number("trial.borrowing.threshold", b.threshold, 0.5, 1.0, open_low=True)
+    if not b.control_rates:
+        raise ConfigError("trial.borrowing.control_rates", "give at least one rate")
+    for i, r in enumerate(b.control_rates):
+        if not 0.0 < r < 1.0:
+            raise ConfigError(f"trial.borrowing.control_rates[{i}]", f"must be in (0, 1), got {r}")
 
 
 def check_trial(cfg: RunConfig) -> None:
@@ -106,7 +212,11 @@ def check_trial(cfg: RunConfig) -> None:
         key = f"trial.designs.{name}"
         one_of(f"{key}.endpoint", d.endpoint, ENDPOINTS)
         one_of(f"{key}.test", d.test, TESTS)
-        if (d.endpoint == "time_to_death") != (d.test == "logrank"):
+        if (d.endpoint == "mrs_12m") != (d.test == "po"):
+            raise ConfigError(f"{key}.test", "mrs_12m uses po (proportional odds), and only it")
+        if d.endpoint == "mrs_12m":
+            _mrs(key, d, t, cfg.horizon_days)
+        elif (d.endpoint == "time_to_death") != (d.test == "logrank"):
             raise ConfigError(
                 f"{key}.test", "time_to_death uses logrank; binary endpoints use z or fisher"
             )
@@ -119,11 +229,14 @@ def check_trial(cfg: RunConfig) -> None:
             )
         if d.stratified and (d.test == "fisher" or t.comparator == "historical"):
             raise ConfigError(
-                f"{key}.stratified", "stratified analyses are CMH (test z) or log-rank, two arms"
+                f"{key}.stratified",
+                "stratified analyses are CMH (test z), KM, log-rank or po, two arms",
             )
         one_of(f"{key}.logrank_variance", d.logrank_variance, VARIANCES)
         if d.logrank_variance != "hypergeometric" and d.test != "logrank":
             raise ConfigError(f"{key}.logrank_variance", "only used with test: logrank")
+        _single_arm_design(key, d, t)
+        _time_to_event(key, d, cfg.horizon_days)
         one_of(f"{key}.type_of_design", d.type_of_design, TYPES)
         one_of(f"{key}.timing", d.timing, TIMINGS)
         _increasing(f"{key}.information_rates", d.information_rates, 0.0, 1.0)
@@ -156,6 +269,7 @@ def check_trial(cfg: RunConfig) -> None:
         elif d.look_months:
             raise ConfigError(f"{key}.look_months", "only used with timing: calendar")
 
+    _borrowing(t)
     sz = t.sizing
     if not sz.n:
         raise ConfigError("trial.sizing.n", "give at least one sample size")

@@ -18,10 +18,11 @@ from sim.app.tasks.finish import begin, finish
 from sim.config.schema import RunConfig
 from sim.core import io
 from sim.trial.accrual import intensity
+from sim.trial.conflict import conflict_markdown, conflict_table
 from sim.trial.design import Spec, enrol
 from sim.trial.plots import plot_accrual, plot_duration, plot_power_curve
 from sim.trial.pool import build_pool
-from sim.trial.sizing import operating_characteristics, simulate_grid, sizing_markdown
+from sim.trial.sizing import grid_n, operating_characteristics, simulate_grid, sizing_markdown
 from sim.trial.validate import check_trial as validate  # noqa: F401  (task hook)
 
 ACCRUAL_EXAMPLES = 10  # simulated accrual paths drawn on accrual.png
@@ -33,7 +34,7 @@ def run_sizing(cfg: RunConfig, progress: bool = False) -> tuple[Spec, pd.DataFra
     pool = build_pool(cfg)
     spec = Spec(cfg.seed, t, pool)
     sz = t.sizing
-    total = sz.trials * len(sz.n) * len(sz.accrual_scale)
+    total = sz.trials * len(grid_n(spec)) * len(sz.accrual_scale)
     bar = tqdm(
         total=total, desc="simulating trials", unit="trial", disable=not progress, mininterval=0.5
     )
@@ -57,6 +58,10 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     spec, trials, oc = run_sizing(cfg, progress=cfg.output.progress)
     io.write_csv(out / "operating_characteristics.csv", oc)
     md = sizing_markdown(oc, spec)
+    if t.borrowing.prior != "none":
+        borrowing = conflict_table(spec)
+        io.write_csv(out / "borrowing.csv", borrowing)
+        md += conflict_markdown(borrowing, spec)
     io.write_text(out / "sizing.md", md)
     io.write_atomic(out / "trials.parquet", lambda p: trials.to_parquet(p, index=False))
     if cfg.output.plots:

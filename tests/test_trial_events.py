@@ -1,0 +1,165 @@
+"""Event-driven time-to-event designs (analysis: events), Schoenfeld sizing with
+accrual and dropout (sim.trial.survival_sizing) and the RMST secondary analysis
+(sim.trial.rmst).
+
+References: Schoenfeld's formula written out (HR 0.7, 1:1, one-sided 0.025, 80%: the
+textbook 247 deaths), the event probability by numerical integration over entry
+times, a Kaplan-Meier area computed by hand, and simulated power at the target deaths
+under an assumed proportional-hazards effect against Schoenfeld's power (R/rpact is
+not available here; the closed forms are those of rpact's getSampleSizeSurvival).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+from scipy.stats import norm
+
+from sim.api import load_config
+from sim.app.tasks.trial import run_sizing
+from sim.config.schema import ConfigError
+from sim.trial.rmst import rmst, rmst_difference
+from sim.trial.sizing import sizing_markdown, superpopulation, target_events
+from sim.trial.survival_sizing import (
+    event_probability,
+    hazard_from_survival,
+    sample_size_survival,
+    schoenfeld_events,
+)
+
+K_SE = 3.5
+
+
+def test_schoenfeld_events_is_the_textbook_number():
+    d = schoenfeld_events(0.7, 0.025, 0.2, 0.5)
+    assert math.ceil(d) == 247
+    assert d == pytest.approx(4 * (1.959964 + 0.841621) ** 2 / math.log(0.7) ** 2, rel=1e-6)
+    # 2:1 allocation: r (1 - r) = 2/9 instead of 1/4
+    assert schoenfeld_events(0.7, 0.025, 0.2, 2 / 3) == pytest.approx(d * (1 / 4) / (2 / 9))
+    with pytest.raises(ValueError, match="hazard ratio"):
+        schoenfeld_events(1.0, 0.025, 0.2, 0.5)
+
+
+@pytest.mark.parametrize(("lam", "eta", "a", "f"), [(0.05, 0.0, 24, 12), (0.03, 0.004, 36, 6)])
+def test_event_probability_integrates_over_uniform_entry(lam, eta, a, f):
+    h = lam + eta
+    integrand = lambda u: lam / h * (1 - math.exp(-h * (a + f - u))) / a  # noqa: E731
+    assert event_probability(lam, eta, a, f) == pytest.approx(quad(integrand, 0, a)[0], rel=1e-9)
+    assert event_probability(lam, eta, 0.0, f) == pytest.approx(lam / h * (1 - math.exp(-h * f)))
+
+
+def test_sample_size_is_events_over_the_mean_event_probability():
+    lam_c = hazard_from_survival(0.5, 12.0)  # median 12 months
+    assert lam_c == pytest.approx(math.log(2) / 12)
+    eta = -math.log(1 - 0.05) / 12  # rpact: dropoutRate 0.05 per dropoutTime 12
+    s = sample_size_survival(0.7, lam_c, 24.0, 12.0, eta, 0.025, 0.2, 0.5)
+    p = 0.5 * event_probability(0.7 * lam_c, eta, 24, 12) + 0.5 * event_probability(
+        lam_c, eta, 24, 12
+    )
+    assert s.p_event == pytest.approx(p) and s.patients == pytest.approx(s.events / p)
+    assert 0.5 < p < 0.8  # most die within 12-36 months of a median-12 disease
+
+
+def test_rmst_is_the_area_under_a_hand_computed_km_curve():
+    time = np.array([2.0, 3.0, 3.0, 5.0, 7.0, 8.0])
+    event = np.array([1, 1, 0, 1, 0, 1], dtype=bool)
+    # KM: 1 on [0, 2), 5/6 on [2, 3), 5/6 x 4/5 = 2/3 on [3, 5), 2/3 x 2/3 = 4/9 on [5, 6)
+    area = 1 * 2 + 5 / 6 * 1 + 2 / 3 * 2 + 4 / 9 * 1
+    tails = [5 / 6 + 2 / 3 * 2 + 4 / 9, 2 / 3 * 2 + 4 / 9, 4 / 9]  # area from t_i to 6
+    var = tails[0] ** 2 / (6 * 5) + tails[1] ** 2 / (5 * 4) + tails[2] ** 2 / (3 * 2)
+    m, v = rmst(time, event, 6.0)
+    assert m == pytest.approx(area, abs=1e-12) and v == pytest.approx(var, abs=1e-12)
+    assert rmst(time, np.zeros(6, bool), 6.0) == (6.0, 0.0)  # no deaths: tau, no variance
+
+
+def test_rmst_difference_cuts_tau_and_signs_the_z():
+    rng = np.random.default_rng(3)
+    t_e, t_c = rng.exponential(20, 300), rng.exponential(10, 300)
+    time = np.minimum(np.r_[t_e, t_c], 15.0)
+    event = np.r_[t_e, t_c] <= 15.0
+    arm = np.r_[np.ones(300, bool), np.zeros(300, bool)]
+    r, tau = rmst_difference(time, event, arm, 30.0)
+    assert tau == 15.0  # beyond the last follow-up the curves are unknown
+    # exponential RMST up to 15: mu (1 - e^(-15/mu)); SE of the difference ~0.5
+    truth = 20 * (1 - math.exp(-15 / 20)) - 10 * (1 - math.exp(-15 / 10))
+    assert abs(r.estimate - truth) < K_SE * 0.5
+    assert r.z > 3 and r.p == pytest.approx(norm.sf(r.z))
+
+
+# ------------------------------------------------------------------ end to end
+
+TRIALS = 300
+ASSUMED = [
+    "+experiment=trial_sizing",
+    "trial=event_driven_pd1",
+    f"trial.sizing.trials={TRIALS}",
+    "trial.sizing.chunk_trials=150",
+    "trial.sizing.n=[700]",
+    "trial.accrual.sites=80",
+    "trial.effect.kind=assumed",
+    "trial.effect.hazard_ratio=0.7",
+    "trial.designs.events_logrank.stratified=false",
+    "trial.designs.events_asOF2_logrank.stratified=false",
+    "trial.designs.followup_logrank.stratified=false",
+    "output.progress=false",
+]
+
+
+@pytest.fixture(scope="module")
+def assumed_run():
+    cfg = load_config(ASSUMED)
+    spec, trials, oc = run_sizing(cfg)
+    return cfg, spec, trials, oc
+
+
+def test_event_driven_analysis_comes_at_schoenfelds_deaths(assumed_run):
+    cfg, spec, trials, oc = assumed_run
+    hr = superpopulation(spec, "time_to_death")["hr"]
+    assert hr == pytest.approx(0.7, abs=0.02)  # the pool's one-step HR of the assumed effect
+    d = math.ceil(schoenfeld_events(hr, cfg.trial.alpha, 0.2, 0.5))
+    assert target_events(spec) == {"events_logrank": d, "events_asOF2_logrank": d}
+    ev = trials[trials["design"] == "events_logrank"]
+    fu = trials[trials["design"] == "followup_logrank"]
+    assert (ev["deaths"] == d).all()  # 700 patients: every trial observes d deaths
+    assert (ev["duration_months"].to_numpy() <= fu["duration_months"].to_numpy()).all()
+    row = oc[oc["design"] == "events_logrank"].iloc[0]
+    assert row["p_events_reached"] == 1.0 and row["target_events"] == d
+    assert f"events_logrank: {d} (Schoenfeld 1983 for HR {hr:.3f}" in sizing_markdown(oc, spec)
+    # power at d deaths under proportional hazards: Schoenfeld's 1 - beta (unrounded d)
+    schoenfeld = norm.cdf(math.sqrt(d * 0.25) * -math.log(hr) - norm.isf(cfg.trial.alpha))
+    se = math.sqrt(schoenfeld * (1 - schoenfeld) / TRIALS)
+    assert abs(row["power"] - schoenfeld) < K_SE * se, (row["power"], schoenfeld)
+    t1_se = math.sqrt(0.025 * 0.975 / TRIALS)
+    assert abs(row["type1_error"] - cfg.trial.alpha) < K_SE * t1_se
+    # the group-sequential version stops at its interim in some trials, with fewer deaths
+    gs = trials[(trials["design"] == "events_asOF2_logrank") & (trials["stage"] == 1)]
+    assert len(gs) and (gs["deaths"] < d).all()
+
+
+def test_rmst_secondary_holds_alpha_and_sees_the_effect(assumed_run):
+    cfg, spec, trials, oc = assumed_run
+    row = oc[oc["design"] == "events_logrank"].iloc[0]
+    t1_se = math.sqrt(0.025 * 0.975 / TRIALS)
+    assert abs(row["rmst_type1_error"] - cfg.trial.alpha) < K_SE * t1_se
+    assert row["rmst_power"] > 0.5 and row["rmst_difference"] > 0  # HR 0.7: longer survival
+    ev = trials[trials["design"] == "events_logrank"]
+    assert (ev["rmst_tau_days"] <= 365.0).all() and ev["rmst_z"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("trial.designs.events_logrank.analysis=deaths", "analysis"),
+        ("trial.designs.events_logrank.target_events=0", "target_events"),
+        ("trial.designs.followup_logrank.target_events=100", "target_events"),
+        ("trial.designs.events_logrank.rmst_tau_days=400", "rmst_tau_days"),
+        ("trial.designs.events_logrank.type_beta_spending=bsOF", "analysis"),
+    ],
+)
+def test_bad_event_driven_input_names_the_key(override, key):
+    with pytest.raises(ConfigError) as e:
+        load_config([*ASSUMED, override])
+    assert e.value.key.endswith(key), e.value.key
