@@ -321,6 +321,23 @@ class StudyConfig:
 
 
 @dataclass
+class GSAConfig:
+    """Global sensitivity analysis of the model's outputs (task=gsa, sim/evidence/gsa.py)."""
+
+    name: str = "default"
+    method: str = "sobol"  # sobol (S1 and ST, SALib) | prcc (Latin hypercube + partial ranks)
+    base_samples: int = 64  # sobol: N (a power of 2), N x (D + 2) evaluations; prcc: n
+    n_per_condition: int = 200  # patients per condition in each evaluation (the same throughout)
+    conditions: list[str] = field(default_factory=list)  # empty: every condition
+    ranges: str = "assumption_ranges"  # conf/uncertainty/<ranges>.yaml: ASSUMPTION ranges
+    fitted: str = "ensemble_range"  # fitted values: ensemble_range | ensemble_member | none
+    only: list[str] = field(default_factory=list)  # restrict to these keys (empty: all)
+    resamples: int = 200  # bootstrap resamples of the Sobol intervals
+    fixable_below: float = 0.05  # ST upper bound under which a parameter may stay fixed
+    batch: int = 8  # evaluations per task sent to the executor
+
+
+@dataclass
 class RunConfig:
     seed: int = 20220401
     horizon_days: float = 365.0
@@ -332,12 +349,13 @@ class RunConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
-    task: str = "simulate"  # simulate | study | calibrate | economics | trial
+    task: str = "simulate"  # simulate | study | calibrate | economics | trial | gsa
     targets: TargetsConfig = field(default_factory=TargetsConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     study: StudyConfig = field(default_factory=StudyConfig)
     economics: EconomicsConfig = field(default_factory=EconomicsConfig)
     trial: TrialConfig = field(default_factory=TrialConfig)  # task=trial (sim/trial/)
+    gsa: GSAConfig = field(default_factory=GSAConfig)  # task=gsa (sim/evidence/gsa.py)
 
 
 def register() -> None:

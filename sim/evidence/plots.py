@@ -4,6 +4,7 @@
   range, large n) on a log axis, and its proportions on a second panel.
 * `plot_fit`: every calibration target, published with its 95% CI against the
   fitted model (and the ensemble's range), fit and validation targets marked apart.
+* `plot_gsa`: the global sensitivity indices as heat maps (parameter x cell).
 """
 
 from __future__ import annotations
@@ -118,4 +119,32 @@ def plot_fit(fit: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     ax.set_xlabel("(simulated - published) / published standard error")
     ax.set_title("Calibration: published 95% CI (black), fitted model (dot), ensemble (band)")
     ax.grid(axis="x", alpha=0.3)
+    return _save_atomic(fig, path)
+
+
+def plot_gsa(table: pd.DataFrame, ranking: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Heat maps of each parameter's total effect (Sobol ST, or |PRCC|) on 1-year
+    survival, on the difference to the first strategy and on IRIS, one column per
+    condition x strategy; parameters sorted by their largest effect anywhere."""
+    kind = str(ranking["index"].iloc[0])
+    t = table[table["index"] == kind]
+    params = list(ranking["parameter"])
+    panels = [o for o in ("survival_1y", "survival_1y_diff", "iris_1y") if o in set(t["output"])]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5.5 * len(panels), 0.3 * len(params) + 2.5), squeeze=False
+    )
+    for ax, name in zip(axes[0], panels, strict=True):
+        sub = t[t["output"] == name]
+        cells = sub.pivot_table(
+            index="parameter", columns=["condition", "strategy"], values="value", sort=False
+        ).reindex(params)
+        img = ax.imshow(np.abs(cells.to_numpy()), vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
+        ax.set_xticks(
+            np.arange(cells.shape[1]), [f"{c} | {s}" for c, s in cells.columns], rotation=90,
+            fontsize=7,
+        )  # fmt: skip
+        ax.set_yticks(np.arange(len(params)), params if ax is axes[0][0] else [], fontsize=7)
+        ax.set_title(name)
+    fig.colorbar(img, ax=axes[0].tolist(), label=f"{'|PRCC|' if kind == 'PRCC' else kind}")
+    fig.suptitle(f"Global sensitivity: {kind} by parameter (rows) and cell (columns)")
     return _save_atomic(fig, path)

@@ -92,3 +92,41 @@ def validate_calibration(cfg: RunConfig) -> None:
                 f"{tid} is a validation target: fitting it leaves nothing to validate"
                 " (docs/validation.md); make it role: fit in conf/targets/ if that is meant",
             )
+
+
+def validate_gsa(cfg: RunConfig) -> None:
+    """task=gsa: the method, sizes, conditions and every factor's key and range."""
+    from sim.config.schema import CONDITIONS
+    from sim.evidence.gsa import FITTED_MODES, factors
+    from sim.evidence.sensitivity import METHODS
+
+    g = cfg.gsa
+    one_of("gsa.method", g.method, METHODS)
+    one_of("gsa.fitted", g.fitted, FITTED_MODES)
+    low = 2 if g.method == "sobol" else 8
+    if g.base_samples < low:
+        raise ConfigError("gsa.base_samples", f"must be an integer >= {low}, got {g.base_samples}")
+    if g.method == "sobol" and g.base_samples & (g.base_samples - 1):
+        raise ConfigError(
+            "gsa.base_samples", f"must be a power of 2 for method sobol, got {g.base_samples}"
+        )
+    if g.n_per_condition < 1:
+        raise ConfigError(
+            "gsa.n_per_condition", f"must be an integer >= 1, got {g.n_per_condition}"
+        )
+    if g.resamples < 10:
+        raise ConfigError("gsa.resamples", f"must be an integer >= 10, got {g.resamples}")
+    if g.batch < 1:
+        raise ConfigError("gsa.batch", f"must be an integer >= 1, got {g.batch}")
+    number("gsa.fixable_below", g.fixable_below, 0.0, 1.0, open_low=True)
+    for i, c in enumerate(g.conditions):
+        one_of(f"gsa.conditions[{i}]", c, CONDITIONS)
+    if len(cfg.strategy) < 1:
+        raise ConfigError("strategy", "task=gsa needs at least one strategy")
+    fs = factors(cfg)
+    if g.method == "prcc" and g.base_samples < len(fs) + 4:
+        raise ConfigError(
+            "gsa.base_samples",
+            f"must be >= {len(fs) + 4} for method prcc with {len(fs)} factors, "
+            f"got {g.base_samples}",
+        )
