@@ -338,6 +338,25 @@ class GSAConfig:
 
 
 @dataclass
+class PosteriorConfig:
+    """Bayesian calibration (task=posterior, sim/evidence/posterior.py)."""
+
+    name: str = "default"
+    waves: int = 3  # simulator waves, each followed by emulation and history matching
+    design_per_wave: int = 200  # simulator runs per wave
+    n_per_scenario: int = 1000  # patients per target population and run
+    cutoff: float = 3.0  # implausibility cut-off of history matching
+    candidates: int = 20000  # points screened by the emulators to choose a wave's runs
+    walkers: int = 64  # emcee walkers
+    steps: int = 2000  # MCMC steps per walker
+    burn: int = 1000  # steps discarded as burn-in
+    draws: int = 500  # posterior draws kept
+    ppc_draws: int = 40  # posterior draws re-simulated for the predictive check
+    batch: int = 10  # runs per executor task (results do not depend on it)
+    install: bool = False  # also copy the draws to conf/model/<model>_posterior.csv
+
+
+@dataclass
 class RunConfig:
     seed: int = 20220401
     horizon_days: float = 365.0
@@ -349,13 +368,14 @@ class RunConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
-    task: str = "simulate"  # simulate | study | calibrate | economics | trial | gsa
+    task: str = "simulate"  # simulate | study | calibrate | economics | trial | gsa | posterior
     targets: TargetsConfig = field(default_factory=TargetsConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     study: StudyConfig = field(default_factory=StudyConfig)
     economics: EconomicsConfig = field(default_factory=EconomicsConfig)
     trial: TrialConfig = field(default_factory=TrialConfig)  # task=trial (sim/trial/)
     gsa: GSAConfig = field(default_factory=GSAConfig)  # task=gsa (sim/evidence/gsa.py)
+    posterior: PosteriorConfig = field(default_factory=PosteriorConfig)  # task=posterior
 
 
 def register() -> None:

@@ -5,6 +5,7 @@
 * `plot_fit`: every calibration target, published with its 95% CI against the
   fitted model (and the ensemble's range), fit and validation targets marked apart.
 * `plot_gsa`: the global sensitivity indices as heat maps (parameter x cell).
+* `plot_posterior`, `plot_ppc`: posterior against prior; posterior predictive check.
 """
 
 from __future__ import annotations
@@ -147,4 +148,54 @@ def plot_gsa(table: pd.DataFrame, ranking: pd.DataFrame, path: str | os.PathLike
         ax.set_title(name)
     fig.colorbar(img, ax=axes[0].tolist(), label=f"{'|PRCC|' if kind == 'PRCC' else kind}")
     fig.suptitle(f"Global sensitivity: {kind} by parameter (rows) and cell (columns)")
+    return _save_atomic(fig, path)
+
+
+def plot_posterior(unit: np.ndarray, params: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Prior (flat, grey) against posterior (histogram) of each parameter on its search
+    scale (0 = prior low, 1 = prior high; log scale where the parameter is searched so)."""
+    d = unit.shape[1]
+    cols = min(d, 4)
+    rows = math.ceil(d / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= d:
+            ax.axis("off")
+            continue
+        ax.hist(unit[:, i], bins=25, range=(0, 1), density=True, color="tab:blue", alpha=0.7)
+        ax.axhline(1.0, color="grey", lw=1)
+        r = params.iloc[i]
+        ax.set_title(str(r["parameter"]).removeprefix("model."), fontsize=7)
+        ax.set_xticks([0, 1], [f"{r['prior_low']:.3g}", f"{r['prior_high']:.3g}"], fontsize=7)
+        ax.tick_params(axis="y", labelsize=6)
+    fig.suptitle("Posterior (bars) against the uniform prior (grey line)")
+    fig.tight_layout()
+    return _save_atomic(fig, path)
+
+
+def plot_ppc(ppc: pd.DataFrame, targets: list, path: str | os.PathLike[str]) -> Path:
+    """Posterior predictive check: per fit target, the published 95% CI (black) and the
+    95% interval of a replicate study under the posterior (blue), in published SEs."""
+    from sim.evidence.targets import RATIOS, on_scale, published_ci, standard_error
+
+    fig, ax = plt.subplots(figsize=(9, 0.4 * len(ppc) + 1.5))
+    by_id = {t.id: t for t in targets}
+    y = np.arange(len(ppc))[::-1]
+    for yi, r in zip(y, ppc.to_dict("records"), strict=True):
+        t = by_id[r["target_id"]]
+        se, z = standard_error(t), on_scale(t, t.value)
+
+        def rel(x, t=t, se=se, z=z):
+            return (on_scale(t, x) - z) / se if x > 0 or t.quantity not in RATIOS else np.nan
+
+        lo, hi = published_ci(t)
+        ax.plot([rel(lo), rel(hi)], [yi + 0.12, yi + 0.12], color="black", lw=2)
+        band = [rel(r["predictive_2.5%"]), rel(r["predictive_97.5%"])]
+        ax.plot(band, [yi - 0.12, yi - 0.12], color="tab:blue", lw=4, alpha=0.6)
+        ax.plot(rel(r["simulated_median"]), yi - 0.12, "o", color="tab:blue")
+    ax.axvline(0.0, color="grey", lw=0.8)
+    ax.set_yticks(y, list(ppc["target_id"]), fontsize=8)
+    ax.set_xlabel("(value - published) / published standard error")
+    ax.set_title("Posterior predictive check: published 95% CI (black), replicate study (blue)")
+    ax.grid(axis="x", alpha=0.3)
     return _save_atomic(fig, path)

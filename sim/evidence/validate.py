@@ -130,3 +130,36 @@ def validate_gsa(cfg: RunConfig) -> None:
             f"must be >= {len(fs) + 4} for method prcc with {len(fs)} factors, "
             f"got {g.base_samples}",
         )
+
+
+def validate_posterior(cfg: RunConfig) -> None:
+    """task=posterior: the fit targets, the prior box and the sampler's sizes."""
+    from sim.evidence.calibrate import fit_targets
+
+    validate_study(cfg)
+    check_params(cfg)
+    fit_targets(cfg)
+    p = cfg.posterior
+    d = len(cfg.calibration.params)
+    sizes = [
+        ("posterior.waves", p.waves, 1),
+        ("posterior.design_per_wave", p.design_per_wave, d + 2),
+        ("posterior.n_per_scenario", p.n_per_scenario, 50),
+        ("posterior.candidates", p.candidates, p.design_per_wave),
+        ("posterior.walkers", p.walkers, 2 * d + 2),
+        ("posterior.burn", p.burn, 0),
+        ("posterior.steps", p.steps, p.burn + 1),
+        ("posterior.draws", p.draws, 1),
+        ("posterior.ppc_draws", p.ppc_draws, 2),
+        ("posterior.batch", p.batch, 1),
+    ]
+    for key, value, low in sizes:
+        if value < low:
+            raise ConfigError(key, f"must be an integer >= {low}, got {value}")
+    number("posterior.cutoff", p.cutoff, 0.0, open_low=True)
+    if p.draws > p.walkers * (p.steps - p.burn):
+        raise ConfigError(
+            "posterior.draws",
+            f"must be <= walkers x (steps - burn) = {p.walkers * (p.steps - p.burn)}, "
+            f"got {p.draws}",
+        )

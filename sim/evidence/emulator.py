@@ -1,0 +1,170 @@
+"""Gaussian-process emulation, history matching and MCMC on the emulator.
+
+Model-free: the functions take design points on the unit cube and the simulated target
+values at them; `sim.evidence.posterior` connects them to the model.
+
+Why an emulator. One evaluation of the fit targets simulates six populations (about a
+second on one core). ABC-SMC or MCMC on the simulator would need 10^4-10^5 of them; a
+Gaussian process fitted to a few hundred runs predicts every target, with its own
+uncertainty, in microseconds, so MCMC can run on it (Kennedy & O'Hagan 2001; Vernon 2010).
+
+History matching (Vernon 2010; Andrianakis 2015). A point x is implausible for target j
+when |E[f_j(x)] - z_j| / sqrt(Var_em_j(x) + v_j) > cutoff, with z_j the published value
+and v_j its variance plus the simulator's Monte Carlo variance. Each wave runs the
+simulator at new points drawn from the space not ruled out yet (NROY) and refits the
+emulators there, where they matter.
+
+Posterior. Uniform prior on the unit cube (the calibration box, log scale where the
+parameter is searched on the log scale). Likelihood: independent normals
+z_j ~ N(E[f_j(x)], Var_em_j(x) + v_j): the emulator's own uncertainty widens it where it
+knows little. Sampled with emcee's affine-invariant ensemble (Goodman & Weare 2010).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import qmc
+
+
+@dataclass
+class Emulator:
+    """One Gaussian process per target (columns of y), inputs on the unit cube."""
+
+    gps: list
+    y_mean: np.ndarray
+    y_sd: np.ndarray
+    l_inv: list  # inverse Cholesky factor of each GP's training covariance (fast variance)
+    noise: np.ndarray  # fitted white-noise variance per target (the simulator's own noise)
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, seed: int) -> Emulator:
+        """Matern 5/2 with one length scale per input, plus white noise (the simulator's
+        finite-cohort noise). Non-finite outputs are left out of that target's fit."""
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+        d = x.shape[1]
+        gps, means, sds = [], [], []
+        for j in range(y.shape[1]):
+            ok = np.isfinite(y[:, j])
+            yj = y[ok, j]
+            mu, sd = float(yj.mean()), float(yj.std()) or 1.0
+            kernel = ConstantKernel(1.0, (1e-3, 1e2)) * Matern(
+                length_scale=np.full(d, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5
+            ) + WhiteKernel(1e-2, (1e-8, 1.0))
+            gp = GaussianProcessRegressor(
+                kernel, normalize_y=False, n_restarts_optimizer=1, random_state=seed + j
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # bound warnings: a flat direction is fine
+                gp.fit(x[ok], (yj - mu) / sd)
+            gps.append(gp)
+            means.append(mu)
+            sds.append(sd)
+        from scipy.linalg import solve_triangular
+
+        l_inv = [solve_triangular(gp.L_, np.eye(len(gp.L_)), lower=True) for gp in gps]
+        noise = np.array([gp.kernel_.k2.noise_level for gp in gps]) * np.array(sds) ** 2
+        return cls(gps, np.array(means), np.array(sds), l_inv, noise)
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance of each target at x (rows), on the targets' scale. The
+        variance excludes the fitted white noise: it is the uncertainty about the
+        smooth function, not the simulator's noise, which v_j carries."""
+        x = np.atleast_2d(x)
+        mean = np.empty((len(x), len(self.gps)))
+        var = np.empty_like(mean)
+        for j, gp in enumerate(self.gps):
+            # GP prediction from the fitted Cholesky factor (what sklearn's predict does,
+            # without its per-call input checks, which dominate inside MCMC)
+            smooth = gp.kernel_.k1
+            k_star = smooth(x, gp.X_train_)
+            m = k_star @ gp.alpha_
+            w = self.l_inv[j] @ k_star.T
+            s2 = smooth.diag(x[:1])[0] - np.einsum("ij,ij->j", w, w)
+            mean[:, j] = self.y_mean[j] + self.y_sd[j] * m
+            var[:, j] = self.y_sd[j] ** 2 * np.maximum(s2, 0.0)
+        return mean, var
+
+
+def implausibility(mean, var, z, v) -> np.ndarray:
+    """Rows x targets: |mean - z| / sqrt(var + v)."""
+    return np.abs(mean - z) / np.sqrt(var + v)
+
+
+def nroy_points(
+    em: Emulator, z, v, n: int, cutoff: float, d: int, seed: int, candidates: int
+) -> tuple[np.ndarray, float]:
+    """n points drawn at random from `candidates` Latin-hypercube points whose largest
+    implausibility is below `cutoff`, and the share of the cube that is NROY. If fewer
+    than n pass, the least implausible candidates fill the wave."""
+    u = qmc.LatinHypercube(d=d, seed=seed).random(candidates)
+    mean, var = em.predict(u)
+    worst = implausibility(mean, var, z, v).max(axis=1)
+    keep = np.flatnonzero(worst < cutoff)
+    share = len(keep) / candidates
+    rng = np.random.default_rng(seed)
+    if len(keep) >= n:
+        return u[rng.choice(keep, n, replace=False)], share
+    return u[np.argsort(worst)[:n]], share
+
+
+def log_posterior(u: np.ndarray, em: Emulator, z, v) -> np.ndarray:
+    """Vectorised over rows of u: uniform prior on the cube, normal likelihood with the
+    emulator variance added."""
+    u = np.atleast_2d(u)
+    out = np.full(len(u), -np.inf)
+    inside = np.all((u >= 0.0) & (u <= 1.0), axis=1)
+    if inside.any():
+        mean, var = em.predict(u[inside])
+        tot = var + v
+        out[inside] = -0.5 * np.sum((mean - z) ** 2 / tot + np.log(2 * math.pi * tot), axis=1)
+    return out
+
+
+@dataclass
+class Chain:
+    samples: np.ndarray  # kept draws (rows) on the unit cube
+    acceptance: float  # mean acceptance fraction of the walkers
+    autocorr: np.ndarray  # integrated autocorrelation time per parameter (steps)
+    ess: np.ndarray  # effective sample size per parameter of the kept draws
+    converged: bool  # chain length >= 50 autocorrelation times (emcee's rule of thumb)
+
+
+def sample(
+    em: Emulator, z, v, start: np.ndarray, walkers: int, steps: int, burn: int, draws: int,
+    seed: int,
+) -> Chain:  # fmt: skip
+    """emcee from `start` (walkers x d points), then `draws` thinned draws after burn-in."""
+    import emcee
+
+    d = start.shape[1]
+    rng = np.random.default_rng(seed)
+    s = emcee.EnsembleSampler(walkers, d, lambda u: log_posterior(u, em, z, v), vectorize=True)
+    # emcee draws its proposals from a private RandomState: seed it for reproducibility
+    s._random = np.random.RandomState(int(rng.integers(2**31)))
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # small matrix products: BLAS threads only add overhead
+        s.run_mcmc(start, steps, progress=False)
+    tau = s.get_autocorr_time(discard=burn, quiet=True)
+    chain = s.get_chain(discard=burn, flat=True)
+    n_kept = len(chain)
+    ess = n_kept / np.maximum(tau, 1.0)
+    pick = rng.choice(n_kept, size=min(draws, n_kept), replace=False)
+    converged = bool(steps - burn >= 50 * np.max(tau))
+    return Chain(chain[np.sort(pick)], float(np.mean(s.acceptance_fraction)), tau, ess, converged)
+
+
+def start_points(x: np.ndarray, score: np.ndarray, walkers: int, seed: int) -> np.ndarray:
+    """The walkers' start: the best-scoring design points, jittered a little so no two
+    walkers coincide (emcee needs a non-degenerate start)."""
+    rng = np.random.default_rng(seed)
+    best = x[np.argsort(score)[:walkers]]
+    if len(best) < walkers:
+        best = best[rng.integers(0, len(best), walkers)]
+    return np.clip(best + rng.normal(0.0, 0.01, best.shape), 0.0, 1.0)

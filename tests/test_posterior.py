@@ -1,0 +1,172 @@
+"""Bayesian calibration (issue 14): the emulator against scikit-learn's own prediction,
+history matching and MCMC against a problem with a closed-form posterior, and the task
+end to end on a tiny budget.
+
+Closed form: targets z ~ N(A (u - 0.5), S) with a flat prior wider than the likelihood
+give the normal posterior with covariance (A' S^-1 A)^-1 and mean
+0.5 + cov A' S^-1 z (linear-Gaussian regression).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.api import load_config, run_task
+from sim.evidence import emulator as E
+
+A = np.array([[1.0, 0.5], [0.2, 1.0], [0.7, -0.3]])
+Z = np.array([0.1, -0.05, 0.0])
+SE = np.array([0.05, 0.05, 0.08])
+
+
+def toy(u: np.ndarray) -> np.ndarray:
+    return (u - 0.5) @ A.T
+
+
+@pytest.fixture(scope="module")
+def toy_emulator():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(60, 2))
+    y = toy(x) + rng.normal(0.0, 0.002, (60, 3))  # a little simulator noise
+    return x, y, E.Emulator.fit(x, y, 0)
+
+
+def test_prediction_equals_sklearn(toy_emulator):
+    x, _, em = toy_emulator
+    u = np.random.default_rng(1).uniform(size=(7, 2))
+    mean, var = em.predict(u)
+    for j, gp in enumerate(em.gps):
+        m, s = gp.predict(u, return_std=True)
+        noise = gp.kernel_.k2.noise_level
+        assert mean[:, j] == pytest.approx(em.y_mean[j] + em.y_sd[j] * m, abs=1e-9)
+        assert var[:, j] == pytest.approx(em.y_sd[j] ** 2 * np.maximum(s**2 - noise, 0), abs=1e-9)
+    # and it reproduces the function it was fitted to (a linear map: near exact)
+    assert np.max(np.abs(mean - toy(u))) < 0.01
+
+
+def test_history_matching_keeps_the_truth_and_drops_the_implausible(toy_emulator):
+    _, _, em = toy_emulator
+    v = SE**2
+    u, share = E.nroy_points(em, Z, v, 50, 3.0, 2, seed=3, candidates=4000)
+    mean, var = em.predict(u)
+    assert np.all(E.implausibility(mean, var, Z, v).max(axis=1) < 3.0)
+    assert 0.0 < share < 0.5  # the data rule out most of the cube
+    cov = np.linalg.inv(A.T @ np.diag(1 / v) @ A)
+    truth = 0.5 + cov @ A.T @ np.diag(1 / v) @ Z
+    m, s2 = em.predict(truth[None, :])
+    assert E.implausibility(m, s2, Z, v).max() < 3.0
+
+
+def test_mcmc_on_the_emulator_recovers_the_closed_form_posterior(toy_emulator):
+    x, _, em = toy_emulator
+    v = SE**2
+    mean, var = em.predict(x)
+    start = E.start_points(x, E.implausibility(mean, var, Z, v).max(axis=1), 24, 1)
+    ch = E.sample(em, Z, v, start, walkers=24, steps=2200, burn=300, draws=2000, seed=2)
+    assert ch.converged and 0.2 < ch.acceptance < 0.9
+    si = np.diag(1 / v)
+    cov = np.linalg.inv(A.T @ si @ A)
+    mu = 0.5 + cov @ A.T @ si @ Z
+    sd = np.sqrt(np.diag(cov))
+    ess = ch.ess.min()
+    # Monte Carlo error of an MCMC mean (sd / sqrt(ESS)) and sd (sd / sqrt(2 ESS)), 4 SE,
+    # plus the emulator's own error (< 0.01 in the mean of a linear map, test above)
+    assert np.all(np.abs(ch.samples.mean(axis=0) - mu) < 4 * sd / np.sqrt(ess) + 0.005)
+    assert np.all(np.abs(ch.samples.std(axis=0) - sd) < 4 * sd / np.sqrt(2 * ess) + 0.005)
+    r = np.corrcoef(ch.samples, rowvar=False)[0, 1]
+    r_true = cov[0, 1] / (sd[0] * sd[1])
+    assert abs(r - r_true) < 4 * (1 - r_true**2) / np.sqrt(ess) + 0.02
+
+
+def test_same_seed_same_chain(toy_emulator):
+    x, _, em = toy_emulator
+    start = E.start_points(x, np.arange(len(x), dtype=float), 8, 1)
+    a = E.sample(em, Z, SE**2, start, 8, 60, 10, 50, seed=5).samples
+    b = E.sample(em, Z, SE**2, start, 8, 60, 10, 50, seed=5).samples
+    assert np.array_equal(a, b)
+
+
+TINY = [
+    "+experiment=posterior",
+    "posterior.waves=2",
+    "posterior.design_per_wave=14",
+    "posterior.n_per_scenario=80",
+    "posterior.candidates=500",
+    "posterior.walkers=22",
+    "posterior.steps=120",
+    "posterior.burn=40",
+    "posterior.draws=60",
+    "posterior.ppc_draws=3",
+    "executor=inprocess",
+    "output.progress=false",
+    "output.print_summary=false",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    cfg = load_config(TINY)
+    out = tmp_path_factory.mktemp("posterior")
+    run_task(cfg, out)
+    return cfg, out
+
+
+def test_task_writes_draws_inside_the_prior_and_diagnostics(tiny_run):
+    cfg, out = tiny_run
+    for f in ("posterior.csv", "posterior_parameters.csv", "posterior_correlation.csv",
+              "posterior_ppc.csv", "emulator_check.csv", "design.csv", "waves.csv",
+              "posterior.md", "posterior.png", "ppc.png", "run.json"):  # fmt: skip
+        assert (out / f).is_file(), f
+    draws = pd.read_csv(out / "posterior.csv")
+    assert len(draws) == 60
+    for p in cfg.calibration.params:
+        assert draws[p.key].between(p.low, p.high).all(), p.key
+    design = pd.read_csv(out / "design.csv")
+    assert list(design["wave"].value_counts().sort_index()) == [14, 14]
+    ppc = pd.read_csv(out / "posterior_ppc.csv")
+    fit_ids = [t.id for t in cfg.targets.items if t.role == "fit"]
+    assert list(ppc["target_id"]) == fit_ids  # fit targets only: validation stays untouched
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["status"] == "complete" and meta["draws"] == 60
+    corr = pd.read_csv(out / "posterior_correlation.csv").set_index("parameter")
+    assert np.allclose(np.diag(corr.to_numpy()), 1.0)
+
+
+def test_design_runs_equal_a_direct_evaluation(tiny_run):
+    """Run 3 of the design re-simulated with the calibration's own Evaluator gives the
+    same simulated targets (the task stores what the simulator said)."""
+    from sim.evidence.calibrate import fit_targets
+    from sim.evidence.targets import RATIOS, Evaluator, on_scale
+
+    cfg, out = tiny_run
+    design = pd.read_csv(out / "design.csv")
+    values = {p.key: float(design.loc[3, p.key]) for p in cfg.calibration.params}
+    targets = fit_targets(cfg)
+    sim = Evaluator(cfg, targets, cfg.posterior.n_per_scenario).evaluate(values)
+    for t in targets:
+        got, x = design.loc[3, f"sim:{t.id}"], sim[t.id]
+        ok = np.isfinite(x) and (t.quantity not in RATIOS or x > 0)
+        want = on_scale(t, x) if ok else np.nan
+        assert got == pytest.approx(want, rel=1e-9, nan_ok=True), t.id
+
+
+@pytest.mark.parametrize(
+    "override,fragment",
+    [
+        ("posterior.walkers=4", "posterior.walkers: must be an integer >= 22"),
+        ("posterior.steps=10", "posterior.steps: must be an integer >= 41"),
+        ("posterior.draws=100000", "posterior.draws: must be <= walkers x (steps - burn)"),
+    ],
+)
+def test_bad_posterior_input(override, fragment):
+    from sim.config import ConfigError
+
+    bad = [*TINY, override]
+    if override.startswith("posterior.steps"):
+        bad = [*TINY, "posterior.burn=40", override]
+    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        load_config(bad)
