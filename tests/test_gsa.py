@@ -228,3 +228,23 @@ def test_bad_gsa_input_one_line(tmp_path, override, fragment):
 def test_experiment_listed_in_help():
     r = subprocess.run([sys.executable, "-m", "sim", "--help"], capture_output=True, text=True)
     assert "gsa" in r.stdout
+
+
+def test_ranking_ignores_flat_cells_and_fixes_only_small_upper_bounds():
+    """A flat cell's noisy ST (here 2.0) must not rank a parameter; a parameter is
+    fixable only if its interval's upper end is below the threshold everywhere."""
+    rows = []
+    for cell, informative, st in (
+        ("a", True, {"p": 0.30, "q": 0.01}),
+        ("b", False, {"p": 0.0, "q": 2.0}),
+    ):
+        for par, v in st.items():
+            rows.append(
+                {"index": "ST", "output": "survival_1y", "condition": cell, "strategy": "soc",
+                 "parameter": par, "source": "assumption", "value": v, "ci_lo": v - 0.02,
+                 "ci_hi": v + 0.02, "informative": informative}
+            )  # fmt: skip
+    top = gsa.ranking(pd.DataFrame(rows), 0.05).set_index("parameter")
+    assert list(top.index) == ["p", "q"]
+    assert top.loc["q", "value"] == 0.01 and bool(top.loc["q", "can_stay_fixed"])
+    assert not bool(top.loc["p", "can_stay_fixed"])

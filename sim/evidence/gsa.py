@@ -219,17 +219,27 @@ def index_table(cfg: RunConfig, samples: pd.DataFrame, outputs: pd.DataFrame, fs
         t.insert(0, "condition", k)
         t.insert(0, "output", name)
         t["output_sd"] = float(np.std(y, ddof=1))
+        t["informative"] = t["output_sd"] >= noise_floor(cfg)
         parts.append(t)
     table = pd.concat(parts, ignore_index=True).merge(meta, on="parameter", how="left")
     table.insert(0, "method", cfg.gsa.method)
     return table
 
 
+def noise_floor(cfg: RunConfig) -> float:
+    """The binomial SE of a cell's proportion at 50% for the cohort of one evaluation.
+    An output that varies less than this over the whole parameter space is flat: its
+    variance is a few patients flipping, and apportioning it says nothing (Sobol
+    estimators on such outputs give indices far above 1 with intervals to match)."""
+    return math.sqrt(0.25 / cfg.gsa.n_per_condition)
+
+
 def ranking(table: pd.DataFrame, fixable_below: float) -> pd.DataFrame:
-    """Per parameter: its largest total effect over all cells (ST for Sobol, |PRCC|) and
-    whether it may stay fixed (the upper end of every interval below `fixable_below`)."""
+    """Per parameter: its largest total effect over the informative cells (ST for Sobol,
+    |PRCC|) and whether it may stay fixed (the upper end of every interval below
+    `fixable_below`). Flat outputs (`informative` false) are left out."""
     kind = "ST" if (table["index"] == "ST").any() else "PRCC"
-    t = table[table["index"] == kind].copy()
+    t = table[(table["index"] == kind) & table["informative"]].copy()
     t["size"] = t["value"].abs()
     t["upper"] = np.maximum(t["ci_hi"].abs(), t["ci_lo"].abs()) if kind == "PRCC" else t["ci_hi"]
     idx = t.groupby("parameter")["size"].idxmax()

@@ -128,7 +128,9 @@ def plot_gsa(table: pd.DataFrame, ranking: pd.DataFrame, path: str | os.PathLike
     survival, on the difference to the first strategy and on IRIS, one column per
     condition x strategy; parameters sorted by their largest effect anywhere."""
     kind = str(ranking["index"].iloc[0])
-    t = table[table["index"] == kind]
+    t = table[table["index"] == kind].copy()
+    # flat cells (sim.evidence.gsa.noise_floor) are blank: their indices mean nothing
+    t.loc[~t["informative"].astype(bool), "value"] = np.nan
     params = list(ranking["parameter"])
     panels = [o for o in ("survival_1y", "survival_1y_diff", "iris_1y") if o in set(t["output"])]
     fig, axes = plt.subplots(
@@ -137,7 +139,11 @@ def plot_gsa(table: pd.DataFrame, ranking: pd.DataFrame, path: str | os.PathLike
     for ax, name in zip(axes[0], panels, strict=True):
         sub = t[t["output"] == name]
         cells = sub.pivot_table(
-            index="parameter", columns=["condition", "strategy"], values="value", sort=False
+            index="parameter",
+            columns=["condition", "strategy"],
+            values="value",
+            sort=False,
+            dropna=False,
         ).reindex(params)
         img = ax.imshow(np.abs(cells.to_numpy()), vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
         ax.set_xticks(
@@ -147,7 +153,10 @@ def plot_gsa(table: pd.DataFrame, ranking: pd.DataFrame, path: str | os.PathLike
         ax.set_yticks(np.arange(len(params)), params if ax is axes[0][0] else [], fontsize=7)
         ax.set_title(name)
     fig.colorbar(img, ax=axes[0].tolist(), label=f"{'|PRCC|' if kind == 'PRCC' else kind}")
-    fig.suptitle(f"Global sensitivity: {kind} by parameter (rows) and cell (columns)")
+    fig.suptitle(
+        f"Global sensitivity: {kind} by parameter (rows) and cell (columns); blank: flat cell",
+        y=0.92,
+    )
     return _save_atomic(fig, path)
 
 

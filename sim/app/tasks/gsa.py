@@ -47,7 +47,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     io.write_csv(out / "gsa_ranking.csv", top)
     io.write_atomic(out / "gsa_samples.parquet", lambda p: samples.to_parquet(p, index=False))
     io.write_atomic(out / "gsa_outputs.parquet", lambda p: outputs.to_parquet(p, index=False))
-    md = markdown(cfg, top, total, n_pat)
+    md = markdown(cfg, top, table, total, n_pat)
     io.write_text(out / "gsa.md", md)
     if cfg.output.plots:
         from sim.evidence.plots import plot_gsa
@@ -69,8 +69,15 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     return table
 
 
-def markdown(cfg: RunConfig, top: pd.DataFrame, evaluations: int, n_patients: int) -> str:
+def markdown(
+    cfg: RunConfig, top: pd.DataFrame, table: pd.DataFrame, evaluations: int, n_patients: int
+) -> str:
     g = cfg.gsa
+    cells = table.drop_duplicates(["output", "condition", "strategy"])
+    n_cells = len(cells)
+    flat_rows = cells[~cells["informative"]]
+    n_flat = len(flat_rows)
+    flat = [f"{r.output} {r.condition} {r.strategy}" for r in flat_rows.itertuples()]
     kind = str(top["index"].iloc[0])
     # binomial SE of a cell's survival near 50%: the scale of the finite cohort's noise
     se = math.sqrt(0.25 / g.n_per_condition)
@@ -83,7 +90,10 @@ def markdown(cfg: RunConfig, top: pd.DataFrame, evaluations: int, n_patients: in
         f"A cell's binomial SE at 50% survival is {100 * se:.1f} points.",
         "",
         f"A parameter **can stay fixed** when the upper end of its {kind} interval is below "
-        f"{g.fixable_below} in every output and cell (gsa.fixable_below).",
+        f"{g.fixable_below} in every output and cell (gsa.fixable_below). Cells whose output "
+        f"varies by less than {100 * se:.1f} points over the whole parameter space are flat "
+        f"and left out of the ranking ({n_flat} of {n_cells}: "
+        f"{', '.join(flat) or 'none'}).",
         "",
         f"| parameter | source | largest {kind} (95% CI) | where | can stay fixed |",
         "|---|---|---|---|---|",
