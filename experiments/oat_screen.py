@@ -1,6 +1,6 @@
 """One-at-a-time screen of the ASSUMPTION parameters (issue 12's done-when check).
 
-Each parameter of conf/uncertainty/assumption_ranges.yaml is set to the low and then the
+Each parameter of conf/ranges/assumption_ranges.yaml is set to the low and then the
 high end of its plausible range, all else at the model's values, and 1-year survival
 is simulated for every condition x strategy cell with common random numbers (the same
 virtual patients in every run, so a difference is the parameter's effect, not noise).
@@ -27,7 +27,7 @@ from sim.api import load_config, simulate
 from sim.config.schema import CONDITIONS
 
 ROOT = Path(__file__).resolve().parent.parent
-RANGES = ROOT / "conf" / "uncertainty" / "assumption_ranges.yaml"
+RANGES = ROOT / "conf" / "ranges" / "assumption_ranges.yaml"
 OUT = ROOT / "docs" / "evidence"
 STRATEGIES = "[soc,il7,pd1]"
 LIMIT = 0.10  # issue 12: no single ASSUMPTION moves a cell by more than 10 points

@@ -329,7 +329,7 @@ class GSAConfig:
     base_samples: int = 64  # sobol: N (a power of 2), N x (D + 2) evaluations; prcc: n
     n_per_condition: int = 200  # patients per condition in each evaluation (the same throughout)
     conditions: list[str] = field(default_factory=list)  # empty: every condition
-    ranges: str = "assumption_ranges"  # conf/uncertainty/<ranges>.yaml: ASSUMPTION ranges
+    ranges: str = "assumption_ranges"  # conf/ranges/<ranges>.yaml: ASSUMPTION ranges
     fitted: str = "ensemble_range"  # fitted values: ensemble_range | ensemble_member | none
     only: list[str] = field(default_factory=list)  # restrict to these keys (empty: all)
     resamples: int = 200  # bootstrap resamples of the Sobol intervals
@@ -357,6 +357,17 @@ class PosteriorConfig:
 
 
 @dataclass
+class UncertaintyConfig:
+    """Parameter uncertainty in a simulation's summary (sim/outcomes/uncertainty.py)."""
+
+    name: str = "none"  # none: one parameter set (Monte Carlo error only) | posterior
+    source: str = "posterior"  # conf/model/<model>_<source>.csv: posterior | ensemble
+    draws: int = 200  # outer parameter draws
+    n_per_draw: int = 500  # inner patients per draw and strategy (new patients each draw)
+    level: float = 0.95  # uncertainty interval level
+
+
+@dataclass
 class RunConfig:
     seed: int = 20220401
     horizon_days: float = 365.0
@@ -376,6 +387,7 @@ class RunConfig:
     trial: TrialConfig = field(default_factory=TrialConfig)  # task=trial (sim/trial/)
     gsa: GSAConfig = field(default_factory=GSAConfig)  # task=gsa (sim/evidence/gsa.py)
     posterior: PosteriorConfig = field(default_factory=PosteriorConfig)  # task=posterior
+    uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
 
 
 def register() -> None:

@@ -3,7 +3,7 @@
 What varies (the *factors*):
 
 * every ASSUMPTION parameter with a stated plausible range
-  (`conf/uncertainty/<gsa.ranges>.yaml`, the same ranges as the one-at-a-time screen);
+  (`conf/ranges/<gsa.ranges>.yaml`, the same ranges as the one-at-a-time screen);
 * the calibrated parameters, in one of two ways (`gsa.fitted`):
   `ensemble_range`: each independently over the range its calibration ensemble spans
   (`conf/model/<model>_ensemble.csv`, log scale where the calibration searches on the log
@@ -68,7 +68,7 @@ class Factor:
 
 
 def ranges_file(name: str) -> Path:
-    return config_dir() / "uncertainty" / f"{name}.yaml"
+    return config_dir() / "ranges" / f"{name}.yaml"
 
 
 def factors(cfg: RunConfig) -> list[Factor]:
@@ -76,7 +76,7 @@ def factors(cfg: RunConfig) -> list[Factor]:
     g = cfg.gsa
     path = ranges_file(g.ranges)
     if not path.is_file():
-        raise ConfigError("gsa.ranges", f"no ranges file {path.name} in conf/uncertainty/")
+        raise ConfigError("gsa.ranges", f"no ranges file {path.name} in conf/ranges/")
     fitted_keys: list[str] = []
     ens = None
     if g.fitted != "none":

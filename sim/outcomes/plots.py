@@ -117,25 +117,39 @@ def _require_rows(patients: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def plot_km(
-    patients: pd.DataFrame, path: str | os.PathLike[str], t_max: float | None = None
+    patients: pd.DataFrame,
+    path: str | os.PathLike[str],
+    t_max: float | None = None,
+    band: pd.DataFrame | None = None,
 ) -> Path:
     """Kaplan-Meier overall survival, one curve per strategy, with shaded 95% CI bands.
 
-    ``t_max`` limits the time axis (default: the longest follow-up).  Returns the written path.
+    ``t_max`` limits the time axis (default: the longest follow-up). ``band`` (columns
+    strategy, day, lo, hi: sim.outcomes.uncertainty.survival_band) adds each strategy's
+    parameter-uncertainty interval as dashed lines. Returns the written path.
     """
     cols = _require_rows(patients)
     t_end = _t_max(cols, t_max)
     s_code, strategies = _group_codes(patients["strategy"])
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    colours = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
     for s, name in enumerate(strategies):
         sel = s_code == s
         t, (est, lo, hi) = _km_curve(cols["time"][sel], cols["died"][sel], t_end)
-        _step(ax, t, est, lo, hi, label=f"{name} (n={int(sel.sum())})")
+        colour = colours[s % len(colours)]
+        _step(ax, t, est, lo, hi, label=f"{name} (n={int(sel.sum())})", color=colour)
+        if band is not None:
+            b = band[band["strategy"] == name]
+            for edge in ("lo", "hi"):
+                ax.step(b["day"], b[edge], where="post", color=colour, ls="--", lw=0.8)
     ax.set_ylim(0.0, 1.02)
     _time_axis(ax, t_end)
     ax.set_xlabel(_XLABEL)
     ax.set_ylabel("Survival probability")
-    ax.set_title("Overall survival by strategy (Kaplan-Meier, 95% CI)")
+    title = "Overall survival by strategy (Kaplan-Meier, 95% CI)"
+    if band is not None:
+        title += "\ndashed: parameter uncertainty interval (uncertainty=posterior)"
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small", frameon=False)
     return _save_atomic(fig, path)

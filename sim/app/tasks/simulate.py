@@ -21,7 +21,10 @@ from sim.outcomes.summary import REQUIRED_COLUMNS, format_summary, summarise
 
 
 def validate(cfg: RunConfig) -> None:
-    """Nothing beyond the model, engine and output sections."""
+    """The uncertainty section (uncertainty=posterior needs the posterior draws)."""
+    from sim.outcomes.uncertainty import check
+
+    check(cfg)
 
 
 def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
@@ -66,11 +69,14 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
 
     table = pd.concat(kept, ignore_index=True)
     summary = summarise(table, t_survival=cfg.output.survival_day)
+    band = None
+    if cfg.uncertainty.name != "none":
+        summary, band = add_uncertainty(cfg, summary, out)
     io.write_csv(out / "summary.csv", summary)
     if cfg.output.plots:
         from sim.outcomes import plots  # matplotlib: imported only when plots are drawn
 
-        plots.plot_km(table, out / "km.png", t_max=cfg.horizon_days)
+        plots.plot_km(table, out / "km.png", t_max=cfg.horizon_days, band=band)
         plots.plot_km_by_condition(table, out / "km_by_condition.png")
         plots.plot_iris_cif(table, out / "iris_cuminc.png")
     finish(
@@ -87,8 +93,46 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     )
     if cfg.output.print_summary:
         print(format_summary(summary))
+        if "survival_1y_ui_lo" in summary.columns:
+            print(format_ui(summary, cfg.uncertainty.level))
         print(f"\nresults: {out}")
     return summary
+
+
+def add_uncertainty(cfg: RunConfig, summary: pd.DataFrame, out: Path):
+    """Nested simulation over parameter draws: the summary gains the UI columns;
+    uncertainty_draws.csv and survival_band.csv are written."""
+    from sim.outcomes.uncertainty import nested, survival_band, ui_table
+
+    u = cfg.uncertainty
+    bar = tqdm(total=u.draws, desc="uncertainty", unit="draw", disable=not cfg.output.progress)
+    try:
+        draws, curves = nested(cfg, on_draw=lambda k: bar.update(k - bar.n))
+    finally:
+        bar.close()
+    ui = ui_table(draws, list(cfg.strategy), u.level)
+    band = survival_band(curves, u.level)
+    io.write_csv(out / "uncertainty_draws.csv", draws)
+    io.write_csv(out / "survival_band.csv", band)
+    merged = summary.merge(ui, on=["strategy", "condition"], how="left")
+    return merged, band
+
+
+def format_ui(summary: pd.DataFrame, level: float) -> str:
+    """All-conditions rows: survival and IRIS with their parameter-uncertainty intervals."""
+    rows = summary[summary["condition"] == "all"]
+    pct = f"{100 * level:.0f}%"
+    lines = [f"\nparameter uncertainty ({pct} of {int(rows['ui_draws'].iloc[0])} draws):"]
+    for r in rows.to_dict("records"):
+        lines.append(
+            f"  {r['strategy']:<22} survival {100 * r['survival_1y']:.1f}% "
+            f"(UI {100 * r['survival_1y_ui_lo']:.1f}-{100 * r['survival_1y_ui_hi']:.1f}), "
+            f"difference {100 * r['survival_1y_diff']:+.1f} "
+            f"({100 * r['survival_1y_diff_ui_lo']:+.1f} to "
+            f"{100 * r['survival_1y_diff_ui_hi']:+.1f}), "
+            f"P(best) {r['prob_best']:.2f}"
+        )
+    return "\n".join(lines)
 
 
 def resolved_yaml(cfg_node) -> str:
