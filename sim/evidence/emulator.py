@@ -45,8 +45,8 @@ class Emulator:
         """Matern 5/2 with one length scale per input, plus white noise (the simulator's
         finite-cohort noise). Non-finite outputs are left out of that target's fit."""
         from sklearn.gaussian_process import GaussianProcessRegressor
-        from threadpoolctl import threadpool_limits
         from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+        from threadpoolctl import threadpool_limits
 
         d = x.shape[1]
         gps, means, sds = [], [], []
