@@ -144,6 +144,15 @@ class BorrowingConfig:
 
 
 @dataclass
+class AssuranceConfig:
+    """Assurance: power averaged over parameter draws (sim/trial/assurance.py)."""
+
+    draws: int = 0  # parameter draws (0: no assurance column)
+    source: str = "posterior"  # conf/model/<model>_<source>.csv: posterior | ensemble
+    pool_per_arm: int = 4000  # simulated patients per strategy and draw
+
+
+@dataclass
 class TrialConfig:
     name: str = "trial"
     experimental: str = "pd1"  # strategy name (conf/strategy/)
@@ -162,3 +171,4 @@ class TrialConfig:
     designs: dict[str, DesignConfig] = field(default_factory=dict)
     sizing: SizingConfig = field(default_factory=SizingConfig)
     borrowing: BorrowingConfig = field(default_factory=BorrowingConfig)
+    assurance: AssuranceConfig = field(default_factory=AssuranceConfig)

@@ -38,16 +38,22 @@ SEED_BITS = 31
 def parameter_sets(cfg: RunConfig) -> pd.DataFrame:
     """The outer draws: rows of the chosen parameter file, in order, cycled to `draws`."""
     u = cfg.uncertainty
-    path = config_dir() / "model" / f"{cfg.model.name}_{u.source}.csv"
+    return load_sets(cfg.model.name, u.source, u.draws, "uncertainty.source")
+
+
+def load_sets(model: str, source: str, draws: int, key: str) -> pd.DataFrame:
+    """`draws` rows of conf/model/<model>_<source>.csv, in order, cycled; ConfigError
+    naming `key` if the file is missing."""
+    path = config_dir() / "model" / f"{model}_{source}.csv"
     if not path.is_file():
         how = (
-            f"run `pml-sim +experiment=posterior posterior.install=true` for model={cfg.model.name}"
-            if u.source == "posterior"
+            f"run `pml-sim +experiment=posterior posterior.install=true` for model={model}"
+            if source == "posterior"
             else "run `pml-sim +experiment=calibrate` and install the model"
         )
-        raise ConfigError("uncertainty.source", f"{path.name} not found in conf/model/: {how}")
+        raise ConfigError(key, f"{path.name} not found in conf/model/: {how}")
     sets = pd.read_csv(path).drop(columns=["draw"], errors="ignore")
-    return sets.iloc[np.arange(u.draws) % len(sets)].reset_index(drop=True)
+    return sets.iloc[np.arange(draws) % len(sets)].reset_index(drop=True)
 
 
 def draw_seed(seed: int, draw: int) -> int:

@@ -67,6 +67,8 @@ OC_COLUMNS = [
     "duration_q90_months",
     "expected_duration_months_h0",
     "analytic_power",
+    "assurance",
+    "assurance_se",
     "target_power",
     "smallest_n_reaching_target",
     # added later (appended: the columns above keep their order)
@@ -204,7 +206,20 @@ def planned_futility(spec: Spec, n: int) -> dict[str, np.ndarray]:
     return out
 
 
-def analytic_power(spec: Spec, design: str, alt: pd.DataFrame) -> float:
+def _assurance(spec: Spec, design: str, alt: pd.DataFrame, draws: list[dict] | None) -> dict:
+    """Mean and Monte Carlo SE over parameter draws of the analytic power (NaN if none)."""
+    if not draws:
+        return {"assurance": math.nan, "assurance_se": math.nan}
+    endpoint = spec.trial.designs[design].endpoint
+    x = np.array([analytic_power(spec, design, alt, d[endpoint]) for d in draws])
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return {"assurance": math.nan, "assurance_se": math.nan}
+    se = float(np.std(x, ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
+    return {"assurance": float(x.mean()), "assurance_se": se}
+
+
+def analytic_power(spec: Spec, design: str, alt: pd.DataFrame, sp: dict | None = None) -> float:
     """Closed-form power at the simulated mean analysed sizes / deaths (final analyses).
 
     Single-arm designs: the exact binomial power of the design's rule at each trial's
@@ -223,7 +238,8 @@ def analytic_power(spec: Spec, design: str, alt: pd.DataFrame) -> float:
     final = alt[alt["stage"] == alt["looks"]]
     if final.empty:  # every trial stopped early
         final = alt
-    sp = superpopulation(spec, d.endpoint)
+    sp_given = sp is not None
+    sp = sp if sp_given else superpopulation(spec, d.endpoint)
     a, c = t.randomisation.allocation
     share = a / (a + c)
     n_e = float(final["n_analysed_e"].mean())
@@ -240,6 +256,8 @@ def analytic_power(spec: Spec, design: str, alt: pd.DataFrame) -> float:
             return analyses.power_logrank(sp["hr"], deaths, share, t.alpha)
         drift, ratio = analyses.drift_logrank(sp["hr"], deaths, share), 1.0
     elif t.comparator == "historical":
+        if sp_given:
+            return math.nan  # assurance of single-arm designs: not implemented
         # exact binomial power at each trial's analysed sizes (design.single_arm_exact)
         return float(alt["exact_power"].mean())
     else:
@@ -290,8 +308,11 @@ def _planned(p: Plan | None) -> dict[str, float | str]:
     return {"design_rule": p.rule, **{f"planned_{k}": getattr(p, k) for k in keys}}
 
 
-def operating_characteristics(spec: Spec, trials: pd.DataFrame) -> pd.DataFrame:
-    """One row per design x n x accrual scale (OC_COLUMNS)."""
+def operating_characteristics(
+    spec: Spec, trials: pd.DataFrame, draws: list[dict] | None = None
+) -> pd.DataFrame:
+    """One row per design x n x accrual scale (OC_COLUMNS). `draws`: the arms' true
+    values under each parameter draw (sim.trial.assurance), for the assurance column."""
     t = spec.trial
     p_rand = spec.pool.p_eligible * (1.0 - t.eligibility.screen_fail)
     plans = phase2_plans(spec)
@@ -330,6 +351,7 @@ def operating_characteristics(spec: Spec, trials: pd.DataFrame) -> pd.DataFrame:
                 "duration_q90_months": float(alt["duration_months"].quantile(0.9)),
                 "expected_duration_months_h0": float(null["duration_months"].mean()),
                 "analytic_power": analytic_power(spec, design, alt),
+                **_assurance(spec, design, alt, draws),
                 "target_power": t.sizing.target_power,
                 # single arm: exact size at p = p0 (binomial, the design's looks and rule)
                 "type1_error_exact": float(null["exact_size"].mean()),
@@ -488,6 +510,23 @@ def sizing_markdown(oc: pd.DataFrame, spec: Spec) -> str:
         "reaches the target (point estimate; see power_se). Full table: "
         "operating_characteristics.csv.",
     ]
+    a = t.assurance
+    if a.draws and oc["assurance"].notna().any():
+        lines += [
+            "",
+            f"**Assurance** (analytic power averaged over {a.draws} parameter draws from "
+            f"conf/model/<model>_{a.source}.csv; boundaries and sizes as planned) beside the "
+            "analytic power at the point estimate, at each design's largest n:",
+            "",
+        ]
+        top = oc.sort_values("n").groupby(["design", "accrual_scale"], sort=False).tail(1)
+        for r in top.to_dict("records"):
+            if math.isfinite(r["assurance"]):
+                lines.append(
+                    f"* {r['design']} (accrual x {r['accrual_scale']:g}), n = {int(r['n'])}: "
+                    f"power {r['analytic_power']:.3f}, assurance {r['assurance']:.3f} "
+                    f"(SE {r['assurance_se']:.3f})"
+                )
     capped = oc[~oc["recruitable"]].drop_duplicates(["n", "accrual_scale"])
     for scale, g in capped.groupby("accrual_scale", sort=False):
         items = ", ".join(

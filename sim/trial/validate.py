@@ -137,8 +137,27 @@ def _borrowing(t: TrialConfig) -> None:
             raise ConfigError(f"trial.borrowing.control_rates[{i}]", f"must be in (0, 1), got {r}")
 
 
+def check_assurance(cfg: RunConfig) -> None:
+    a = cfg.trial.assurance
+    if a.draws < 0:
+        raise ConfigError("trial.assurance.draws", f"must be an integer >= 0, got {a.draws}")
+    if a.draws == 0:
+        return
+    if a.draws == 1:
+        raise ConfigError("trial.assurance.draws", "must be 0 (off) or >= 2, got 1")
+    one_of("trial.assurance.source", a.source, ("posterior", "ensemble"))
+    if a.pool_per_arm < 1:
+        raise ConfigError(
+            "trial.assurance.pool_per_arm", f"must be an integer >= 1, got {a.pool_per_arm}"
+        )
+    from sim.outcomes.uncertainty import load_sets
+
+    load_sets(cfg.model.name, a.source, 1, "trial.assurance.source")
+
+
 def check_trial(cfg: RunConfig) -> None:
     t = cfg.trial
+    check_assurance(cfg)
     one_of("trial.experimental", t.experimental, cfg.strategy)
     one_of("trial.control", t.control, cfg.strategy)
     one_of("trial.comparator", t.comparator, COMPARATORS)

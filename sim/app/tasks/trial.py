@@ -42,7 +42,15 @@ def run_sizing(cfg: RunConfig, progress: bool = False) -> tuple[Spec, pd.DataFra
         trials = simulate_grid(spec, cfg.executor, on_chunk=bar.update)
     finally:
         bar.close()
-    return spec, trials, operating_characteristics(spec, trials)
+    from sim.trial.assurance import draws
+
+    a = t.assurance
+    bar = tqdm(total=a.draws, desc="assurance", unit="draw", disable=not progress or not a.draws)
+    try:
+        sp = draws(cfg, on_draw=lambda k: bar.update(k - bar.n))
+    finally:
+        bar.close()
+    return spec, trials, operating_characteristics(spec, trials, sp)
 
 
 def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
