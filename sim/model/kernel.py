@@ -197,7 +197,7 @@ def crossing(t: float, dt: float, h_old: float, h_new: float, thr: float) -> tup
     return False, t + dt * 0.0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _lever(rows: np.ndarray, at: np.ndarray, j: int, i: int) -> float:
     """Level of lever j for patient i (0 for a lever no course moves)."""
     r = at[j]
@@ -214,108 +214,153 @@ def step_kernel(
     course moves it. Returns the numbers of IRIS onsets, diagnoses, resolutions and
     deaths in the step."""
     t, dt = c.t, c.dt
+    # the arrays as locals: read from the tuples once, not at every access
+    p_cd4_0 = p.cd4_0
+    p_cd4_ceiling = p.cd4_ceiling
+    p_recovery_rate = p.recovery_rate
+    p_cytokine_response = p.cytokine_response
+    p_t_cell_function = p.t_cell_function
+    p_kill = p.kill
+    p_growth = p.growth
+    p_damage_rate = p.damage_rate
+    p_iris_susceptibility = p.iris_susceptibility
+    p_iris_threshold = p.iris_threshold
+    p_iris_duration = p.iris_duration
+    p_excess_hazard = p.excess_hazard
+    p_frailty = p.frailty
+    p_death_threshold = p.death_threshold
+    s_cd4 = s.cd4
+    s_effector = s.effector
+    s_cd4_restored = s.cd4_restored
+    s_effector_restored = s.effector_restored
+    s_transferred = s.transferred
+    s_jcv = s.jcv
+    s_damage = s.damage
+    s_natalizumab = s.natalizumab
+    s_saturation = s.saturation
+    s_iris = s.iris
+    s_iris_onset = s.iris_onset
+    s_iris_remaining = s.iris_remaining
+    s_iris_dx = s.iris_dx
+    s_h_death = s.h_death
+    s_h_iris = s.h_iris
+    s_alive = s.alive
+    s_death_time = s.death_time
+    s_damage_at_death = s.damage_at_death
+    s_death_shape = s.death_shape
+    s_recovery_factor = s.recovery_factor
+    s_recovery_dt = s.recovery_dt
+    out_alive = out.alive
+    out_before_death = out.before_death
+    out_diagnosed = out.diagnosed
+    out_onset = out.onset
+    out_t_onset = out.t_onset
+    out_resolved = out.resolved
+    out_t_resolved = out.t_resolved
+    out_dies = out.dies
+    out_t_death = out.t_death
     t1 = t + dt
     n_onset = n_dx = n_res = n_dies = 0
-    for i in range(s.alive.shape[0]):
-        alive = s.alive[i]
-        out.alive[i] = alive
-        out.before_death[i] = np.inf
-        out.diagnosed[i] = False
-        out.onset[i] = False
-        out.resolved[i] = False
-        out.dies[i] = False
+    for i in range(s_alive.shape[0]):
+        alive = s_alive[i]
+        out_alive[i] = alive
+        out_before_death[i] = np.inf
+        out_diagnosed[i] = False
+        out_onset[i] = False
+        out_resolved[i] = False
+        out_dies[i] = False
 
         # natalizumab: per-session removal, then washout once stopped
         # (exp(0) = 1 and 0 * x = 0 exactly: the shortcuts change no value)
-        ntz = s.natalizumab[i] * (1.0 - _lever(rows, at, _REMOVAL, i))
+        ntz = s_natalizumab[i] * (1.0 - _lever(rows, at, _REMOVAL, i))
         stop = _lever(rows, at, _NTZ_STOP, i)
         if ntz != 0.0 and stop != 0.0:
             ntz = ntz * math.exp(c.washout * stop)
-        s.natalizumab[i] = ntz
+        s_natalizumab[i] = ntz
         sat_target = 0.0
         if ntz != 0.0 or c.ntz_hill <= 0.0:
             x = npy_power(ntz / c.half_block, c.ntz_hill)
             sat_target = x / (1.0 + x)
-        sat0 = s.saturation[i]
+        sat0 = s_saturation[i]
         sat1 = sat_target + (sat0 - sat_target) * c.sat_relax
         access = 1.0 - 0.5 * (sat0 + sat1)  # mean brain access over the step
-        s.saturation[i] = sat1
+        s_saturation[i] = sat1
 
         # CD4: exponential approach to the set point, times logistic cytokine expansion
-        c0 = p.cd4_0[i]
-        set_point = c0 + _lever(rows, at, _RESTORE, i) * (p.cd4_ceiling[i] - c0)
-        if s.recovery_dt[i] != dt:  # kept from the last step of the same length
-            s.recovery_factor[i] = math.exp(-p.recovery_rate[i] * dt)
-            s.recovery_dt[i] = dt
-        approach = s.recovery_factor[i]
-        cd4_0 = s.cd4[i]
+        c0 = p_cd4_0[i]
+        set_point = c0 + _lever(rows, at, _RESTORE, i) * (p_cd4_ceiling[i] - c0)
+        if s_recovery_dt[i] != dt:  # kept from the last step of the same length
+            s_recovery_factor[i] = math.exp(-p_recovery_rate[i] * dt)
+            s_recovery_dt[i] = dt
+        approach = s_recovery_factor[i]
+        cd4_0 = s_cd4[i]
         cd4 = set_point + (cd4_0 - set_point) * approach
-        g = _lever(rows, at, _EXPAND, i) * p.cytokine_response[i]
+        g = _lever(rows, at, _EXPAND, i) * p_cytokine_response[i]
         if g > 0.0:
             cd4 = c.cd4_max / (1.0 + (c.cd4_max / cd4 - 1.0) * math.exp(-g * dt))
-        restored_0 = s.cd4_restored[i]
+        restored_0 = s_cd4_restored[i]
         restored = set_point + (restored_0 - set_point) * approach
         cd4_mid = 0.5 * (cd4_0 + cd4)
         restored_mid = 0.5 * (restored_0 + restored)
-        s.cd4[i] = cd4
-        s.cd4_restored[i] = restored
+        s_cd4[i] = cd4
+        s_cd4_restored[i] = restored
 
         # effector response relaxes towards its target at the step's mid-point
-        f0 = p.t_cell_function[i]
+        f0 = p_t_cell_function[i]
         function = f0 + _lever(rows, at, _FUNCTION, i) * (1.0 - f0)
         spared = 1.0 - _lever(rows, at, _SUPPRESS, i)
         reach = access * spared
         target = function * cd4_mid / (cd4_mid + c.cd4_half) * reach
         target_r = function * restored_mid / (restored_mid + c.cd4_half) * reach
-        e0 = s.effector[i]
-        er0 = s.effector_restored[i]
+        e0 = s_effector[i]
+        er0 = s_effector_restored[i]
         e_mean = target + (e0 - target) * c.e_mean
         e_new = target + (e0 - target) * c.e_relax
         e_r = target_r + (er0 - target_r) * c.e_relax
         w = c.cytokine_weight
         rise = ((1.0 - w) * max(e_r - er0, 0.0) + w * max(e_new - e0, 0.0)) / dt
-        s.effector[i] = e_new
-        s.effector_restored[i] = e_r
-        given = s.transferred[i] + _lever(rows, at, _TRANSFER, i) * spared
+        s_effector[i] = e_new
+        s_effector_restored[i] = e_r
+        given = s_transferred[i] + _lever(rows, at, _TRANSFER, i) * spared
         transferred_mean = given * c.t_mean
-        s.transferred[i] = given * c.t_decay
-        killing = p.kill[i] * (e_mean + transferred_mean * access)
+        s_transferred[i] = given * c.t_decay
+        killing = p_kill[i] * (e_mean + transferred_mean * access)
 
         # JC virus moves linearly; viral activity is its exact mean along the step
-        v0 = s.jcv[i]
-        growth = p.growth[i] * (1.0 - _lever(rows, at, _ANTIVIRAL, i))
+        v0 = s_jcv[i]
+        growth = p_growth[i] * (1.0 - _lever(rows, at, _ANTIVIRAL, i))
         v1 = min(max(v0 + (growth - killing) * dt, c.jcv_min), c.jcv_max)
         activity = positive_part_mean(v0, v1, c.activity_floor) / c.activity_span
-        s.jcv[i] = v1
+        s_jcv[i] = v1
 
-        d0 = s.damage[i]
-        viral_growth = 1.0 if activity == 0.0 else math.exp(-p.damage_rate[i] * activity * dt)
+        d0 = s_damage[i]
+        viral_growth = 1.0 if activity == 0.0 else math.exp(-p_damage_rate[i] * activity * dt)
         d_viral = 1.0 - (1.0 - d0) * viral_growth
 
         # IRIS onset: hazard from the rise and the antigen (viral activity + lesions)
         antigen = activity + 0.5 * (d0 + d_viral)
-        status = s.iris[i]
+        status = s_iris[i]
         naive = status == NAIVE and alive
-        h_old = s.h_iris[i]
+        h_old = s_h_iris[i]
         h_new = h_old + 0.0
         # (no rise: the power is 0 for q > 0, so is the hazard)
         if naive and (rise != 0.0 or c.iris_q <= 0.0):
             lam = (
                 c.iris_scale
-                * p.iris_susceptibility[i]
+                * p_iris_susceptibility[i]
                 * npy_power(rise / c.iris_ref, c.iris_q)
                 * antigen
                 * (1.0 - _lever(rows, at, _IRIS_HAZARD, i))
             )
             h_new = h_old + lam * dt
-        onset, t_onset = crossing(t, dt, h_old, h_new, p.iris_threshold[i])
+        onset, t_onset = crossing(t, dt, h_old, h_new, p_iris_threshold[i])
         onset = onset and naive
-        s.h_iris[i] = h_new
+        s_h_iris[i] = h_new
 
         # IRIS inflammation: its mean over the step (share of the step it is active)
         active = status == ACTIVE and alive
         speed = 1.0 + _lever(rows, at, _SPEEDUP, i)
-        remaining_0 = s.iris_remaining[i]
+        remaining_0 = s_iris_remaining[i]
         remaining = remaining_0 - (speed * dt if active else 0.0)
         if onset:
             share = (t1 - t_onset) / dt
@@ -330,7 +375,7 @@ def step_kernel(
 
         # death hazard: trapezoid between the damage at both ends of the step
         # the start's term is the previous step's end term, kept in s.death_shape
-        shape0 = s.death_shape[i]
+        shape0 = s_death_shape[i]
         if shape0 != shape0:  # NaN: not computed yet
             p0 = npy_power(d0, c.death_hill)
             shape0 = p0 / (p0 + c.death_half_pow)
@@ -338,49 +383,49 @@ def step_kernel(
         if damage != d0:
             p1 = npy_power(damage, c.death_hill)
             shape1 = p1 / (p1 + c.death_half_pow)
-        s.death_shape[i] = shape1
+        s_death_shape[i] = shape1
         shape = 0.5 * (shape0 + shape1)
-        h = p.excess_hazard[i] + p.frailty[i] * c.death_max * shape + c.iris_death * inflammation
-        hd_old = s.h_death[i]
+        h = p_excess_hazard[i] + p_frailty[i] * c.death_max * shape + c.iris_death * inflammation
+        hd_old = s_h_death[i]
         hd_new = hd_old + h * dt
-        dies, t_death = crossing(t, dt, hd_old, hd_new, p.death_threshold[i])
+        dies, t_death = crossing(t, dt, hd_old, hd_new, p_death_threshold[i])
         dies = dies and alive
-        s.h_death[i] = hd_new
+        s_h_death[i] = hd_new
         # an event in this step counts only if it comes before the patient's death
         before_death = t_death if dies else np.inf
-        out.before_death[i] = before_death
+        out_before_death[i] = before_death
 
         if onset and t_onset < before_death:
-            s.iris[i] = ACTIVE
-            s.iris_onset[i] = t_onset
+            s_iris[i] = ACTIVE
+            s_iris_onset[i] = t_onset
             # the episode has already run from its onset to the end of this step
-            s.iris_remaining[i] = p.iris_duration[i] - speed * (t1 - t_onset)
-            s.iris_dx[i] = t_onset + c.dx_delay
-            out.onset[i] = True
-            out.t_onset[i] = t_onset
+            s_iris_remaining[i] = p_iris_duration[i] - speed * (t1 - t_onset)
+            s_iris_dx[i] = t_onset + c.dx_delay
+            out_onset[i] = True
+            out_t_onset[i] = t_onset
             n_onset += 1
-        dx = s.iris_dx[i]
+        dx = s_iris_dx[i]
         if dx >= t and dx < t1 and alive and dx < before_death:
-            out.diagnosed[i] = True
+            out_diagnosed[i] = True
             n_dx += 1
 
         # IRIS resolution (episodes active since the start of the step)
         if active:
             t_res = t + dt * (remaining_0 / (speed * dt))
             if remaining <= 0.0 and t_res < before_death:
-                s.iris[i] = RESOLVED
-                out.resolved[i] = True
-                out.t_resolved[i] = t_res
+                s_iris[i] = RESOLVED
+                out_resolved[i] = True
+                out_t_resolved[i] = t_res
                 n_res += 1
-            s.iris_remaining[i] = remaining
+            s_iris_remaining[i] = remaining
 
         # deaths last; damage at death interpolated to the death time
         if dies:
-            s.alive[i] = False
-            s.death_time[i] = t_death
-            s.damage_at_death[i] = d0 + (damage - d0) * ((t_death - t) / dt)
-            out.dies[i] = True
-            out.t_death[i] = t_death
+            s_alive[i] = False
+            s_death_time[i] = t_death
+            s_damage_at_death[i] = d0 + (damage - d0) * ((t_death - t) / dt)
+            out_dies[i] = True
+            out_t_death[i] = t_death
             n_dies += 1
-        s.damage[i] = damage
+        s_damage[i] = damage
     return n_onset, n_dx, n_res, n_dies
