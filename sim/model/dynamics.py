@@ -72,7 +72,7 @@ LN2 = float(np.log(2.0))
 
 @dataclass
 class State:
-    """Time-varying per-patient state."""
+    """Time-varying per-patient state (a dead patient's stays as it was at death)."""
 
     cd4: np.ndarray
     effector: np.ndarray
@@ -185,10 +185,11 @@ def step(
     model: ModelConfig,
     log: EventLog,
 ) -> StepOutcome:
-    """Advance every patient from t to t + dt under these lever levels (dead patients'
-    state is not used) and log the natural-history events of the step: IRIS onset,
-    diagnosis and resolution, death. Therapies enter only through `levers`; their
-    courses, the rules and their events are the clinic's (`sim.model.course`).
+    """Advance every living patient from t to t + dt under these lever levels (a dead
+    patient's state stays as it was at death) and log the natural-history events of the
+    step: IRIS onset, diagnosis and resolution, death. Therapies enter only through
+    `levers`; their courses, the rules and their events are the clinic's
+    (`sim.model.course`).
 
     Within the step the lever levels are constant (their means over the step). The
     linear parts are solved exactly; the effector response enters the viral kinetics

@@ -14,8 +14,9 @@ numba calls the C library's exp, log and pow, which are the kernels numpy uses w
 its SIMD kernels are disabled (`experiments/golden.py` runs that way), so the golden
 baseline stays bit for bit what the vectorised numpy step gave.
 
-Dead patients' state is advanced like the living's (tests read it); they have no
-events.
+Patients dead at the start of a step are skipped (a quarter of the patient-steps
+of a year under il7): their state stays as it was at the end of the step in which
+they died, which is all that is read of it (death time, damage at death).
 """
 
 from __future__ import annotations
@@ -269,6 +270,8 @@ def step_kernel(
         out_onset[i] = False
         out_resolved[i] = False
         out_dies[i] = False
+        if not alive:
+            continue
 
         # natalizumab: per-session removal, then washout once stopped
         # (exp(0) = 1 and 0 * x = 0 exactly: the shortcuts change no value)
