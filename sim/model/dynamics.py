@@ -234,14 +234,12 @@ def step(
         dx_delay=m.iris_diagnosis_delay_days,
     )
     c = kernel.Constants(*(float(x) for x in c))
-    rows, at = _lever_rows(levers, n)
     out = kernel.Outcome.empty(n)
     counts = kernel.step_kernel(
         c,
         _params(patients),
         kernel.Arrays(*(getattr(state, f) for f in kernel.Arrays._fields)),
-        rows,
-        at,
+        _levers(levers),
         out,
     )
     n_onset, n_dx, n_res, n_dies = counts
@@ -265,18 +263,16 @@ def _params(p: Patients) -> kernel.Params:
     )
 
 
-def _lever_rows(levers: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The levels of the levers some course moves, one row each, and for every lever of
-    `kernel.LEVERS` its row (-1: no course moves it, level 0). A lever at zero is not
-    copied: most steps move one or two levers."""
-    at = np.full(len(kernel.LEVERS), -1, dtype=np.int64)
-    moved = []
-    for j, name in enumerate(kernel.LEVERS):
-        x = levers[name]
-        if x.flags.writeable or x.any():  # read-only levels are the shared zeros
-            at[j] = len(moved)
-            moved.append(x)
-    rows = np.empty((len(moved), n))
-    for r, x in enumerate(moved):
-        rows[r] = x
-    return rows, at
+def _levers(levers: dict[str, np.ndarray]) -> kernel.Levers:
+    """The levels the kernel reads, as read-only float64 arrays (views, no copies: the
+    shared zeros of levers no course moves are read-only already, and one type of
+    array keeps the kernel to one compiled version)."""
+
+    def readonly(x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.flags.writeable:
+            x = x.view()
+            x.flags.writeable = False
+        return x
+
+    return kernel.Levers(*(readonly(levers[name]) for name in kernel.Levers._fields))

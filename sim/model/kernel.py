@@ -27,33 +27,22 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-# The levers the dynamics read, in the order of `lever_at` (see `step`).
-LEVERS = (
-    "drug_removal_per_dose",
-    "natalizumab_stop",
-    "immune_restoration",
-    "lymphocyte_expansion_per_day",
-    "t_cell_function",
-    "effector_suppression",
-    "effector_transfer_per_dose",
-    "antiviral",
-    "iris_hazard",
-    "iris_resolution_speedup",
-    "iris_inflammation",
-)
-(
-    _REMOVAL,
-    _NTZ_STOP,
-    _RESTORE,
-    _EXPAND,
-    _FUNCTION,
-    _SUPPRESS,
-    _TRANSFER,
-    _ANTIVIRAL,
-    _IRIS_HAZARD,
-    _SPEEDUP,
-    _INFLAMMATION,
-) = range(len(LEVERS))
+
+class Levers(NamedTuple):
+    """The lever levels the dynamics read, per patient (read-only float64 arrays)."""
+
+    drug_removal_per_dose: np.ndarray
+    natalizumab_stop: np.ndarray
+    immune_restoration: np.ndarray
+    lymphocyte_expansion_per_day: np.ndarray
+    t_cell_function: np.ndarray
+    effector_suppression: np.ndarray
+    effector_transfer_per_dose: np.ndarray
+    antiviral: np.ndarray
+    iris_hazard: np.ndarray
+    iris_resolution_speedup: np.ndarray
+    iris_inflammation: np.ndarray
+
 
 # IRIS status codes of State.iris
 NAIVE, ACTIVE, RESOLVED = 0, 1, 2
@@ -198,24 +187,27 @@ def crossing(t: float, dt: float, h_old: float, h_new: float, thr: float) -> tup
     return False, t + dt * 0.0
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _lever(rows: np.ndarray, at: np.ndarray, j: int, i: int) -> float:
-    """Level of lever j for patient i (0 for a lever no course moves)."""
-    r = at[j]
-    return 0.0 if r < 0 else rows[r, i]
-
-
 @njit(cache=True, error_model="numpy")
 def step_kernel(
-    c: Constants, p: Params, s: Arrays, rows: np.ndarray, at: np.ndarray, out: Outcome
+    c: Constants, p: Params, s: Arrays, lv: Levers, out: Outcome
 ) -> tuple[int, int, int, int]:
     """One model step for every patient (the equations: `sim.model.dynamics`).
 
-    `rows[at[j]]` is the level of lever j (`LEVERS`) per patient, `at[j] < 0` when no
-    course moves it. Returns the numbers of IRIS onsets, diagnoses, resolutions and
+    Returns the numbers of IRIS onsets, diagnoses, resolutions and
     deaths in the step."""
     t, dt = c.t, c.dt
     # the arrays as locals: read from the tuples once, not at every access
+    lv_drug_removal_per_dose = lv.drug_removal_per_dose
+    lv_natalizumab_stop = lv.natalizumab_stop
+    lv_immune_restoration = lv.immune_restoration
+    lv_lymphocyte_expansion_per_day = lv.lymphocyte_expansion_per_day
+    lv_t_cell_function = lv.t_cell_function
+    lv_effector_suppression = lv.effector_suppression
+    lv_effector_transfer_per_dose = lv.effector_transfer_per_dose
+    lv_antiviral = lv.antiviral
+    lv_iris_hazard = lv.iris_hazard
+    lv_iris_resolution_speedup = lv.iris_resolution_speedup
+    lv_iris_inflammation = lv.iris_inflammation
     p_cd4_0 = p.cd4_0
     p_cd4_ceiling = p.cd4_ceiling
     p_recovery_rate = p.recovery_rate
@@ -275,8 +267,8 @@ def step_kernel(
 
         # natalizumab: per-session removal, then washout once stopped
         # (exp(0) = 1 and 0 * x = 0 exactly: the shortcuts change no value)
-        ntz = s_natalizumab[i] * (1.0 - _lever(rows, at, _REMOVAL, i))
-        stop = _lever(rows, at, _NTZ_STOP, i)
+        ntz = s_natalizumab[i] * (1.0 - lv_drug_removal_per_dose[i])
+        stop = lv_natalizumab_stop[i]
         if ntz != 0.0 and stop != 0.0:
             ntz = ntz * math.exp(c.washout * stop)
         s_natalizumab[i] = ntz
@@ -291,14 +283,14 @@ def step_kernel(
 
         # CD4: exponential approach to the set point, times logistic cytokine expansion
         c0 = p_cd4_0[i]
-        set_point = c0 + _lever(rows, at, _RESTORE, i) * (p_cd4_ceiling[i] - c0)
+        set_point = c0 + lv_immune_restoration[i] * (p_cd4_ceiling[i] - c0)
         if s_recovery_dt[i] != dt:  # kept from the last step of the same length
             s_recovery_factor[i] = math.exp(-p_recovery_rate[i] * dt)
             s_recovery_dt[i] = dt
         approach = s_recovery_factor[i]
         cd4_0 = s_cd4[i]
         cd4 = set_point + (cd4_0 - set_point) * approach
-        g = _lever(rows, at, _EXPAND, i) * p_cytokine_response[i]
+        g = lv_lymphocyte_expansion_per_day[i] * p_cytokine_response[i]
         if g > 0.0:
             cd4 = c.cd4_max / (1.0 + (c.cd4_max / cd4 - 1.0) * math.exp(-g * dt))
         restored_0 = s_cd4_restored[i]
@@ -310,8 +302,8 @@ def step_kernel(
 
         # effector response relaxes towards its target at the step's mid-point
         f0 = p_t_cell_function[i]
-        function = f0 + _lever(rows, at, _FUNCTION, i) * (1.0 - f0)
-        spared = 1.0 - _lever(rows, at, _SUPPRESS, i)
+        function = f0 + lv_t_cell_function[i] * (1.0 - f0)
+        spared = 1.0 - lv_effector_suppression[i]
         reach = access * spared
         target = function * cd4_mid / (cd4_mid + c.cd4_half) * reach
         target_r = function * restored_mid / (restored_mid + c.cd4_half) * reach
@@ -324,14 +316,14 @@ def step_kernel(
         rise = ((1.0 - w) * max(e_r - er0, 0.0) + w * max(e_new - e0, 0.0)) / dt
         s_effector[i] = e_new
         s_effector_restored[i] = e_r
-        given = s_transferred[i] + _lever(rows, at, _TRANSFER, i) * spared
+        given = s_transferred[i] + lv_effector_transfer_per_dose[i] * spared
         transferred_mean = given * c.t_mean
         s_transferred[i] = given * c.t_decay
         killing = p_kill[i] * (e_mean + transferred_mean * access)
 
         # JC virus moves linearly; viral activity is its exact mean along the step
         v0 = s_jcv[i]
-        growth = p_growth[i] * (1.0 - _lever(rows, at, _ANTIVIRAL, i))
+        growth = p_growth[i] * (1.0 - lv_antiviral[i])
         v1 = min(max(v0 + (growth - killing) * dt, c.jcv_min), c.jcv_max)
         activity = positive_part_mean(v0, v1, c.activity_floor) / c.activity_span
         s_jcv[i] = v1
@@ -353,7 +345,7 @@ def step_kernel(
                 * p_iris_susceptibility[i]
                 * npy_power(rise / c.iris_ref, c.iris_q)
                 * antigen
-                * (1.0 - _lever(rows, at, _IRIS_HAZARD, i))
+                * (1.0 - lv_iris_hazard[i])
             )
             h_new = h_old + lam * dt
         onset, t_onset = crossing(t, dt, h_old, h_new, p_iris_threshold[i])
@@ -362,7 +354,7 @@ def step_kernel(
 
         # IRIS inflammation: its mean over the step (share of the step it is active)
         active = status == ACTIVE and alive
-        speed = 1.0 + _lever(rows, at, _SPEEDUP, i)
+        speed = 1.0 + lv_iris_resolution_speedup[i]
         remaining_0 = s_iris_remaining[i]
         remaining = remaining_0 - (speed * dt if active else 0.0)
         if onset:
@@ -371,7 +363,7 @@ def step_kernel(
             share = min(max(remaining_0 / (speed * dt), 0.0), 1.0)
         else:
             share = 0.0
-        inflammation = share * (1.0 - _lever(rows, at, _INFLAMMATION, i))
+        inflammation = share * (1.0 - lv_iris_inflammation[i])
         damage = d_viral
         if inflammation > 0.0:
             damage = 1.0 - (1.0 - d_viral) * math.exp(-c.iris_damage_rate * inflammation * dt)
