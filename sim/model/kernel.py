@@ -8,11 +8,12 @@ step. The loop is compiled by numba (a JIT compiler for numerical Python) once a
 cached on disk (`cache=True`); the first call in a fresh environment compiles it
 (docs/scale.md gives the seconds).
 
-Reproducibility: no `fastmath`, no parallel reductions. Each value is computed with
-the same operations in the same order as numpy computed it element by element, and
-numba calls the C library's exp, log and pow, which are the kernels numpy uses when
-its SIMD kernels are disabled (`experiments/golden.py` runs that way), so the golden
-baseline stays bit for bit what the vectorised numpy step gave.
+Reproducibility: no `fastmath`, no parallel reductions; `error_model="numpy"`, so a
+division by zero gives inf or NaN as it did in numpy instead of raising. Each value is
+computed with the same operations in the same order as numpy computed it element by
+element, and numba calls the C library's exp, log and pow, which are the kernels
+numpy uses when its SIMD kernels are disabled (`experiments/golden.py` runs that way),
+so the golden baseline stays bit for bit what the vectorised numpy step gave.
 
 Patients dead at the start of a step are skipped (a quarter of the patient-steps
 of a year under il7): their state stays as it was at the end of the step in which
