@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from scipy.integrate import quad
 
 from sim.config.schema import ModelConfig, TherapyConfig
 from sim.model import dynamics as dyn
+from sim.model import kernel
 from sim.model.cohort import Patients
 from sim.model.dynamics import State, step
 from sim.model.events import EventLog
@@ -147,9 +149,7 @@ def test_positive_part_mean_integrates_along_the_linear_path():
         )
         assert err < 1e-12
         expected.append(val)
-    v0, v1 = (np.array(x) for x in zip(*CASES, strict=True))
-    got = dyn._positive_part_mean(v0, v1, floor)
-    assert got.shape == (len(CASES),)
+    got = [kernel.positive_part_mean(v0, v1, floor) for v0, v1 in CASES]
     np.testing.assert_allclose(got, expected, rtol=RTOL, atol=1e-12)
 
 
@@ -171,7 +171,12 @@ def test_crossing_finds_where_and_when_the_cumulative_hazard_reaches_its_thresho
     h_old = np.array([0.2, 0.2, 0.2, 1.0, 0.0, 0.5, 1.3])
     h_new = np.array([0.7, 0.4, 1.0, 1.5, 0.0, 0.5, 1.9])
     thr = np.array([0.3, 0.5, 1.0, 1.0, 0.0, 0.6, 1.6])
-    hit, when = dyn._crossing(10.0, 4.0, h_old, h_new, thr)
+    hit, when = (
+        np.array(x)
+        for x in zip(
+            *map(kernel.crossing, repeat(10.0), repeat(4.0), h_old, h_new, thr), strict=True
+        )
+    )
     # 0: a fifth of the way; 1: stays below; 2: reaches it at the very end; 3: was at it
     # already (crossed in an earlier step); 4: nothing accrues; 5: below, flat; 6: halfway
     assert hit.tolist() == [True, False, True, False, False, False, True]

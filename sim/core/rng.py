@@ -40,6 +40,7 @@ import hashlib
 from functools import lru_cache
 
 import numpy as np
+from numba import njit
 from scipy.special import ndtri
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: SplitMix64's increment
@@ -54,10 +55,25 @@ _WORD_BYTES = 8  # one 64-bit word
 _MASK64 = (1 << 64) - 1
 
 
-def _mix(z: np.ndarray) -> np.ndarray:
+@njit(cache=True)
+def _mix(z: np.uint64) -> np.uint64:
+    """The SplitMix64 finaliser of one 64-bit word (arithmetic modulo 2**64)."""
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
+
+
+@njit(cache=True)
+def _uniforms(k1: np.uint64, k2: np.uint64, patient: np.ndarray, slot: np.ndarray) -> np.ndarray:
+    """The stream's U(0, 1) number for each (patient, slot): one compiled pass, the
+    counter hashed in two keyed rounds, its top 53 bits centred in (0, 1)."""
+    out = np.empty(patient.shape[0])
+    for i in range(patient.shape[0]):
+        counter = (patient[i] << _SLOT_BITS) ^ slot[i]
+        z = _mix(k1 + counter * _GOLDEN)
+        z = _mix((z ^ k2) + _GOLDEN)
+        out[i] = (float(z >> _S11) + 0.5) * _INV_2_53
+    return out
 
 
 def run_key(seed: int) -> np.uint64:
@@ -103,13 +119,11 @@ def uniform(
     if np.any(np.asarray(slot) < 0) or np.any(np.asarray(slot) > MAX_SLOT):
         raise ValueError(f"random stream {name!r}: slot must be in 0..{MAX_SLOT}, got {slot}")
     k1, k2 = _stream_key(int(key), name)
-    p = np.asarray(patient, dtype=np.uint64)
-    s = np.asarray(slot, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        counter = (p << _SLOT_BITS) ^ s
-        z = _mix(k1 + counter * _GOLDEN)
-        z = _mix((z ^ k2) + _GOLDEN)
-    return ((z >> _S11).astype(np.float64) + 0.5) * _INV_2_53
+    p, s = np.broadcast_arrays(
+        np.asarray(patient, dtype=np.uint64), np.asarray(slot, dtype=np.uint64)
+    )
+    flat = _uniforms(k1, k2, np.ascontiguousarray(p).ravel(), np.ascontiguousarray(s).ravel())
+    return flat.reshape(p.shape) if p.ndim else flat[0]  # a scalar for scalar input, as numpy
 
 
 def normal(

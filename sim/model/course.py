@@ -22,7 +22,7 @@ from sim.config.schema import ModelConfig, MonitoringConfig
 from sim.model.cohort import Patients
 from sim.model.dynamics import State, step
 from sim.model.events import Event, EventLog
-from sim.model.levers import lever_levels
+from sim.model.levers import LeverMemo, lever_levels
 from sim.model.monitoring import measure
 from sim.model.rules import Rules
 from sim.model.strategies import Compiled, schedule
@@ -65,6 +65,7 @@ class Course:
         # the level of every lever no course moves in a step (read-only: shared by steps)
         self._zeros = np.zeros(len(self.patients))
         self._zeros.flags.writeable = False
+        self._memo = LeverMemo()
 
     def advance(self, until: float) -> None:
         """Step the dynamics from the current time to `until` (steps: `sim.model.timegrid`)."""
@@ -76,7 +77,7 @@ class Course:
             t = self.t
             h = self.grid.step(t, until, _EPS)
             self.rules.on_iris(t + h, st.iris_dx, st.alive)
-            levers, doses = lever_levels(t, h, self.catalog, sch, self._zeros)
+            levers, doses = lever_levels(t, h, self.catalog, sch, self._zeros, self._memo)
             out = step(
                 t=t,
                 dt=h,

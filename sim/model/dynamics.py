@@ -62,6 +62,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.schema import ModelConfig
+from sim.model import kernel
 from sim.model.cohort import Patients
 from sim.model.events import Event, EventLog
 from sim.model.immunity import effector_target, saturation_target
@@ -71,7 +72,7 @@ LN2 = float(np.log(2.0))
 
 @dataclass
 class State:
-    """Time-varying per-patient state."""
+    """Time-varying per-patient state (a dead patient's stays as it was at death)."""
 
     cd4: np.ndarray
     effector: np.ndarray
@@ -93,6 +94,11 @@ class State:
     damage_at_death: np.ndarray
     side_effects: np.ndarray  # count
     severe_side_effects: np.ndarray
+    # the damage term of the death hazard at the current damage (NaN: to be computed),
+    # kept because each step starts where the previous one ended
+    death_shape: np.ndarray
+    recovery_factor: np.ndarray  # exp(-recovery rate x dt) for the last step length dt
+    recovery_dt: np.ndarray  # that step length (NaN before the first step)
 
     @classmethod
     def initial(cls, p: Patients, m: ModelConfig) -> State:
@@ -125,6 +131,9 @@ class State:
             damage_at_death=np.full(n, np.nan),
             side_effects=np.zeros(n, dtype=np.int16),
             severe_side_effects=np.zeros(n, dtype=np.int16),
+            death_shape=np.full(n, np.nan),
+            recovery_factor=np.full(n, np.nan),
+            recovery_dt=np.full(n, np.nan),
         )
 
     def lymphocytes(self, p: Patients, model: ModelConfig) -> np.ndarray:
@@ -137,13 +146,6 @@ class State:
         """
         restored = p.lymph_0 + (self.cd4_restored - p.cd4_0) / model.cd4_new_lymphocyte_share
         return restored * (self.cd4 / self.cd4_restored)
-
-
-def _crossing(t: float, dt: float, h_old: np.ndarray, h_new: np.ndarray, thr: np.ndarray):
-    """Where a cumulative hazard crosses its threshold in the step, and when (linear in t)."""
-    hit = (h_old < thr) & (h_new >= thr)
-    frac = np.where(hit, (thr - h_old) / np.where(hit, h_new - h_old, 1.0), 0.0)
-    return hit, t + dt * frac
 
 
 @dataclass(frozen=True)
@@ -159,15 +161,6 @@ def _relax_mean(rate: float, dt: float, relax: float) -> float:
     """Mean over the step of exp(-rate * s), s in [0, dt): (1 - relax) / (rate * dt)."""
     x = rate * dt
     return (1.0 - relax) / x if x > 1e-12 else 1.0
-
-
-def _positive_part_mean(v0: np.ndarray, v1: np.ndarray, floor: float) -> np.ndarray:
-    """Mean of max(v(s) - floor, 0) over a step along which v moves linearly v0 -> v1."""
-    lo = np.minimum(v0, v1) - floor
-    hi = np.maximum(v0, v1) - floor
-    # crossing the floor: a triangle of height hi over the share hi / (hi - lo) of the step
-    cross = hi * hi / (2.0 * np.maximum(hi - lo, 1e-300))
-    return np.where(lo >= 0.0, 0.5 * (lo + hi), np.where(hi > 0.0, cross, 0.0))
 
 
 def _power_mean_factor(q: float, x: float) -> float:
@@ -192,10 +185,11 @@ def step(
     model: ModelConfig,
     log: EventLog,
 ) -> StepOutcome:
-    """Advance every patient from t to t + dt under these lever levels (dead patients'
-    state is not used) and log the natural-history events of the step: IRIS onset,
-    diagnosis and resolution, death. Therapies enter only through `levers`; their
-    courses, the rules and their events are the clinic's (`sim.model.course`).
+    """Advance every living patient from t to t + dt under these lever levels (a dead
+    patient's state stays as it was at death) and log the natural-history events of the
+    step: IRIS onset, diagnosis and resolution, death. Therapies enter only through
+    `levers`; their courses, the rules and their events are the clinic's
+    (`sim.model.course`).
 
     Within the step the lever levels are constant (their means over the step). The
     linear parts are solved exactly; the effector response enters the viral kinetics
@@ -205,150 +199,80 @@ def step(
     therefore be long (a week) without biasing survival or IRIS (docs/model.md,
     "Time step"; the accuracy test holds it against a 10x finer step).
     """
-    p, st, lv, m = patients, state, levers, model
-    pid = p.patient_id
-    alive_at_start = st.alive.copy()
-
-    # natalizumab: per-session removal, then washout once stopped
-    st.natalizumab *= 1.0 - lv["drug_removal_per_dose"]
-    st.natalizumab *= np.exp(-LN2 / m.natalizumab_half_life_days * dt * lv["natalizumab_stop"])
-    sat_target = saturation_target(st.natalizumab, m)
-    relax = np.exp(-LN2 / m.natalizumab_desaturation_half_life_days * dt)
-    sat_end = sat_target + (st.saturation - sat_target) * relax
-    access = 1.0 - 0.5 * (st.saturation + sat_end)  # mean brain access over the step
-    st.saturation = sat_end
-
-    # CD4: exponential approach to the set point, times cytokine expansion
-    set_point = p.cd4_0 + lv["immune_restoration"] * (p.cd4_ceiling - p.cd4_0)
-    approach = np.exp(-p.recovery_rate * dt)
-    cd4 = set_point + (st.cd4 - set_point) * approach
-    # cytokine expansion is logistic: it slows as CD4 nears the homeostatic maximum
-    g = lv["lymphocyte_expansion_per_day"] * p.cytokine_response
-    if g.any():  # most steps have no cytokine running: skip the arithmetic
-        k = m.cd4_max
-        cd4 = np.where(g > 0.0, k / (1.0 + (k / cd4 - 1.0) * np.exp(-g * dt)), cd4)
-    restored = set_point + (st.cd4_restored - set_point) * approach
-    cd4_mid = 0.5 * (st.cd4 + cd4)
-    restored_mid = 0.5 * (st.cd4_restored + restored)
-    st.cd4, st.cd4_restored = cd4, restored
-
-    # JCV-specific effector response: relaxes towards its target at the step's mid-point
-    function = p.t_cell_function + lv["t_cell_function"] * (1.0 - p.t_cell_function)
-    reach = access * (1.0 - lv["effector_suppression"])
+    n = len(state.alive)
+    m = model
     k_e = m.effector_rate_per_day
     relax_e = float(np.exp(-k_e * dt))
-    mean_e = _relax_mean(k_e, dt, relax_e)
-    target = effector_target(function, cd4_mid, reach, m)
-    target_r = effector_target(function, restored_mid, reach, m)
-    e_mean = target + (st.effector - target) * mean_e
-    e_new = target + (st.effector - target) * relax_e
-    e_r = target_r + (st.effector_restored - target_r) * relax_e
-    # the rise that triggers IRIS: restored immunity in full, cytokine-expanded cells
-    # with weight w (they are mostly naive / central-memory cells, Sereti 2009)
-    w = m.iris_cytokine_weight
-    rise = (
-        (1.0 - w) * np.maximum(e_r - st.effector_restored, 0.0)
-        + w * np.maximum(e_new - st.effector, 0.0)
-    ) / dt
-    st.effector, st.effector_restored = e_new, e_r
-    # transferred cells arrive at the start of the step and decay within it
     k_t = LN2 / m.transferred_effector_half_life_days
     decay_t = float(np.exp(-k_t * dt))
-    given = st.transferred + lv["effector_transfer_per_dose"] * (1.0 - lv["effector_suppression"])
-    transferred_mean = given * _relax_mean(k_t, dt, decay_t)
-    st.transferred = given * decay_t
-    killing = p.kill * (e_mean + transferred_mean * access)
-
-    # JC virus moves linearly over the step; viral activity is its exact mean along it
-    v0 = st.jcv
-    growth = p.growth * (1.0 - lv["antiviral"])
-    v1 = np.clip(v0 + (growth - killing) * dt, m.jcv_min_log10, m.jcv_max_log10)
-    span = m.viral_activity_ref_log10 - m.viral_activity_floor_log10
-    activity_v = _positive_part_mean(v0, v1, m.viral_activity_floor_log10) / span
-    st.jcv = v1
-
-    # damage from viral activity alone (IRIS inflammation is added below)
-    d0 = st.damage
-    d_viral = 1.0 - (1.0 - d0) * np.exp(-p.damage_rate * activity_v * dt)
-
-    # IRIS onset: hazard from the rise and the antigen (viral activity + lesions)
-    antigen = activity_v + 0.5 * (d0 + d_viral)
-    lam = (
-        m.iris_hazard_scale
-        * _power_mean_factor(m.iris_rate_exponent, k_e * dt)
-        * p.iris_susceptibility
-        * (rise / m.iris_rate_ref) ** m.iris_rate_exponent
-        * antigen
-        * (1.0 - lv["iris_hazard"])
+    c = kernel.Constants(
+        t=float(t),
+        dt=float(dt),
+        washout=-LN2 / m.natalizumab_half_life_days * dt,
+        half_block=m.natalizumab_half_block,
+        ntz_hill=m.natalizumab_hill,
+        sat_relax=float(np.exp(-LN2 / m.natalizumab_desaturation_half_life_days * dt)),
+        cd4_max=m.cd4_max,
+        cd4_half=m.cd4_half_saturation,
+        e_relax=relax_e,
+        e_mean=_relax_mean(k_e, dt, relax_e),
+        cytokine_weight=m.iris_cytokine_weight,
+        t_decay=decay_t,
+        t_mean=_relax_mean(k_t, dt, decay_t),
+        jcv_min=m.jcv_min_log10,
+        jcv_max=m.jcv_max_log10,
+        activity_floor=m.viral_activity_floor_log10,
+        activity_span=m.viral_activity_ref_log10 - m.viral_activity_floor_log10,
+        iris_scale=m.iris_hazard_scale * _power_mean_factor(m.iris_rate_exponent, k_e * dt),
+        iris_ref=m.iris_rate_ref,
+        iris_q=m.iris_rate_exponent,
+        iris_damage_rate=m.iris_damage_rate_per_day,
+        death_hill=m.death_damage_hill,
+        death_half_pow=m.death_damage_half**m.death_damage_hill,
+        death_max=m.death_hazard_max_per_day,
+        iris_death=m.iris_death_hazard_per_day,
+        dx_delay=m.iris_diagnosis_delay_days,
     )
-    naive = (st.iris == 0) & st.alive
-    h_new = st.h_iris + np.where(naive, lam * dt, 0.0)
-    onset, t_onset = _crossing(t, dt, st.h_iris, h_new, p.iris_threshold)
-    onset &= naive
-    st.h_iris = h_new
-
-    # IRIS inflammation: its mean over the step (share of the step the episode is active)
-    active = (st.iris == 1) & st.alive
-    speed = 1.0 + lv["iris_resolution_speedup"]
-    remaining = st.iris_remaining - np.where(active, speed * dt, 0.0)
-    # (an episode shorter than the rest of its onset step has remaining < 0: share 0)
-    share_active = np.where(active, np.clip(st.iris_remaining / (speed * dt), 0.0, 1.0), 0.0)
-    share = np.where(onset, (t + dt - t_onset) / dt, share_active)
-    inflammation = share * (1.0 - lv["iris_inflammation"])
-    has_inflammation = inflammation > 0.0
-    if has_inflammation.any():
-        damage = np.where(
-            has_inflammation,
-            1.0 - (1.0 - d_viral) * np.exp(-m.iris_damage_rate_per_day * inflammation * dt),
-            d_viral,
-        )
-    else:
-        damage = d_viral
-
-    # death hazard: trapezoid between the damage at both ends of the step
-    hill = m.death_damage_hill
-    half = m.death_damage_half**hill
-    p0, p1 = d0**hill, damage**hill
-    shape = 0.5 * (p0 / (p0 + half) + p1 / (p1 + half))
-    h = (
-        p.excess_hazard
-        + p.frailty * m.death_hazard_max_per_day * shape
-        + m.iris_death_hazard_per_day * inflammation
+    c = kernel.Constants(*(float(x) for x in c))
+    out = kernel.Outcome.empty(n)
+    counts = kernel.step_kernel(
+        c,
+        _params(patients),
+        kernel.Arrays(*(getattr(state, f) for f in kernel.Arrays._fields)),
+        _levers(levers),
+        out,
     )
-    h_new = st.h_death + h * dt
-    dies, t_death = _crossing(t, dt, st.h_death, h_new, p.death_threshold)
-    dies &= st.alive
-    st.h_death = h_new
-    # an event in this step counts only if it comes before the patient's death
-    before_death = np.where(dies, t_death, np.inf)
+    n_onset, n_dx, n_res, n_dies = counts
+    pid = patients.patient_id
+    if n_onset:
+        log.add(pid[out.onset], out.t_onset[out.onset], Event.IRIS_ONSET)
+    if n_dx:
+        log.add(pid[out.diagnosed], state.iris_dx[out.diagnosed], Event.IRIS_DIAGNOSIS)
+    if n_res:
+        log.add(pid[out.resolved], out.t_resolved[out.resolved], Event.IRIS_RESOLVED)
+    if n_dies:
+        log.add(pid[out.dies], out.t_death[out.dies], Event.DEATH)
+    return StepOutcome(alive=out.alive, before_death=out.before_death, diagnosed=out.diagnosed)
 
-    onset &= t_onset < before_death
-    if onset.any():
-        st.iris[onset] = 1
-        st.iris_onset[onset] = t_onset[onset]
-        # the episode has already run from its onset to the end of this step
-        ran = np.broadcast_to(speed, onset.shape)[onset] * (t + dt - t_onset[onset])
-        st.iris_remaining[onset] = p.iris_duration[onset] - ran
-        st.iris_dx[onset] = t_onset[onset] + m.iris_diagnosis_delay_days
-        log.add(pid[onset], t_onset[onset], Event.IRIS_ONSET)
-    dx_now = (st.iris_dx >= t) & (st.iris_dx < t + dt) & st.alive & (st.iris_dx < before_death)
-    if dx_now.any():
-        log.add(pid[dx_now], st.iris_dx[dx_now], Event.IRIS_DIAGNOSIS)
 
-    # IRIS resolution (episodes active since the start of the step)
-    t_res = t + dt * (st.iris_remaining / np.where(active, speed * dt, 1.0))
-    resolved = active & (remaining <= 0.0) & (t_res < before_death)
-    if resolved.any():
-        st.iris[resolved] = 2
-        log.add(pid[resolved], t_res[resolved], Event.IRIS_RESOLVED)
-    st.iris_remaining = np.where(active, remaining, st.iris_remaining)
+def _params(p: Patients) -> kernel.Params:
+    """The patients' parameters as the kernel reads them (float64, contiguous; no copy
+    when they are already)."""
+    return kernel.Params(
+        *(np.ascontiguousarray(getattr(p, f), dtype=np.float64) for f in kernel.Params._fields)
+    )
 
-    # deaths are booked last; damage at death interpolated to the death time
-    if dies.any():
-        frac = (t_death[dies] - t) / dt
-        st.alive[dies] = False
-        st.death_time[dies] = t_death[dies]
-        st.damage_at_death[dies] = d0[dies] + (damage[dies] - d0[dies]) * frac
-        log.add(pid[dies], t_death[dies], Event.DEATH)
-    st.damage = damage
-    return StepOutcome(alive=alive_at_start, before_death=before_death, diagnosed=dx_now)
+
+def _levers(levers: dict[str, np.ndarray]) -> kernel.Levers:
+    """The levels the kernel reads, as read-only float64 arrays (views, no copies: the
+    shared zeros of levers no course moves are read-only already, and one type of
+    array keeps the kernel to one compiled version)."""
+
+    def readonly(x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.flags.writeable:
+            x = x.view()
+            x.flags.writeable = False
+        return x
+
+    return kernel.Levers(*(readonly(levers[name]) for name in kernel.Levers._fields))

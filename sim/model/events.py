@@ -175,9 +175,16 @@ class EventLog:
         code = np.array([x.code for x in entries], dtype=np.int8)
         detail = np.array([x.detail for x in entries], dtype=object)
         course = np.array([x.course for x in entries], dtype=np.int16)
-        # ties broken by the label text, so the order does not depend on logging order
+        # ties broken by the label text, so the order does not depend on logging order;
+        # the entries' own order (code, label, course) ranked once: a sort by patient,
+        # time and that rank is the sort by all five (entries alike in all three tie)
         label_rank = np.unique(detail.astype(str), return_inverse=True)[1]
-        order = np.lexsort((course[e], label_rank[e], code[e], time, pid))
+        entry_order = np.lexsort((course, label_rank, code))
+        keys = np.stack([code, label_rank, course])[:, entry_order]
+        new_key = np.r_[True, np.any(keys[:, 1:] != keys[:, :-1], axis=0)] if len(code) else []
+        entry_rank = np.empty(len(code), dtype=np.int64)
+        entry_rank[entry_order] = np.cumsum(new_key) - 1
+        order = np.lexsort((entry_rank[e], time, pid))
         e = e[order]
 
         def categorical(values: list[str | None], categories: tuple[str, ...]) -> pd.Categorical:

@@ -20,26 +20,57 @@ from sim.model.schedule import Schedule
 from sim.model.therapies import LEVERS, Catalog
 
 
+class LeverMemo:
+    """The last step's levels and what they were made of, so a step whose courses are
+    all as they were (the same cached activity arrays, no doses) reuses them: the same
+    inputs give the same levels, so nothing changes but the time it takes."""
+
+    def __init__(self) -> None:
+        self.key: tuple | None = None  # None: nothing to reuse
+        self.levels: dict[str, np.ndarray] = {}
+
+
 def lever_levels(
-    t: float, dt: float, cat: Catalog, sch: Schedule, zeros: np.ndarray | None = None
+    t: float,
+    dt: float,
+    cat: Catalog,
+    sch: Schedule,
+    zeros: np.ndarray | None = None,
+    memo: LeverMemo | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
     """Each lever's level over [t, t + dt), and the doses of each course (schedule row)
     in the step. A lever no course moves gets `zeros` (a shared read-only array when
-    given: the caller must not write into the levels)."""
+    given: the caller must not write into the levels, which `memo` may hand out again)."""
     n = sch.start.shape[1]
-    # sum: running sum; max: running max; product: running product of (1 - x)
-    acc: dict[str, np.ndarray] = {}
-    doses: dict[int, np.ndarray] = {}
+    rows = []  # (row, its doses in the step, its activity level)
+    quiet = True  # no doses in the step: the levels depend on the activities alone
     for r in sch.used:
         k = sch.therapy[r]
         dk = sch.doses(r, t, dt) if cat.interval[k] > 0.0 or cat.per_dose[k] else None
+        continuous = any(LEVERS[lv][0] == "continuous" for lv in cat.levers[k])
+        rows.append((r, dk, sch.activity(r, t, dt) if continuous else None))
+        quiet = quiet and dk is None
+    key = tuple((r, a) for r, _, a in rows)
+    if (
+        memo is not None
+        and quiet
+        and memo.key is not None
+        and len(key) == len(memo.key)
+        and all(r == r0 and a is a0 for (r, a), (r0, a0) in zip(key, memo.key, strict=True))
+    ):
+        return memo.levels, {}
+    # sum: running sum; max: running max; product: running product of (1 - x)
+    acc: dict[str, np.ndarray] = {}
+    doses: dict[int, np.ndarray] = {}
+    for r, dk, act in rows:
+        k = sch.therapy[r]
         if dk is not None and cat.interval[k] > 0.0:
             doses[r] = dk
         for lv in cat.levers[k]:
             kind, combine, _, _ = LEVERS[lv]
             mag = cat.magnitude[lv][k]
             if kind == "continuous":
-                x = mag * sch.activity(r, t, dt)
+                x = mag * act
             elif dk is not None:
                 # per-session removal compounds; transfers add up
                 x = 1.0 - (1.0 - mag) ** dk if combine == "product" else mag * dk
@@ -59,4 +90,6 @@ def lever_levels(
         lv: (1.0 - acc[lv] if LEVERS[lv][1] == "product" else acc[lv]) if lv in acc else zeros
         for lv in LEVERS
     }
+    if memo is not None:
+        memo.key, memo.levels = (key if quiet else None), levels
     return levels, doses

@@ -50,7 +50,7 @@ import numpy as np
 
 from sim.core import rng
 from sim.model.events import Event, EventLog
-from sim.model.therapies import Catalog, activity, doses_in_step
+from sim.model.therapies import Catalog, course_activity, doses_in_step
 
 # Side effect s of course c of a therapy: slot c of the patient's random stream
 # `side_effect_stream(therapy, side effect)`; one slot per course number.
@@ -84,6 +84,7 @@ class Schedule:
         self.end = np.minimum(stop, start + cat.course[:, None])
         self._next = np.full(k, -np.inf)  # next pending time per row (stale if < t)
         self._act: dict[int, tuple[float, np.ndarray]] = {}  # row -> (valid until, level)
+        self._doses_at: dict[int, tuple[float, float]] = {}  # row -> (first, last dose)
 
     # -- changes
     def _touch(self, r: int) -> None:
@@ -91,6 +92,7 @@ class Schedule:
         self.end[r] = np.minimum(self.stop[r], self.start[r] + self.cat.course[k])
         self._next[r] = -np.inf
         self._act.pop(r, None)
+        self._doses_at.pop(r, None)
 
     def _latest(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Per patient: the row of the latest planned course of therapy k (-1: none)
@@ -194,24 +196,36 @@ class Schedule:
             return cached[1]
         k = self.therapy[r]
         start, end, onset = self.start[r], self.end[r], float(self.cat.onset[k])
-        level = activity(t, dt, start, end, onset) * self.applies[k]
-        ramping = onset > 0.0 and bool(np.any((start < t1) & (t < start + onset)))
-        if not ramping:
-            changes = np.concatenate([start, start + onset, end])
-            if not np.any((changes > t) & (changes < t1)):
-                later = changes[changes >= t1]
-                self._act[r] = (later.min() if later.size else np.inf, level)
+        level, holds, until = course_activity(t, dt, start, end, onset, self.applies[k])
+        if holds:
+            self._act[r] = (until, level)
         return level
 
     def doses(self, r: int, t: float, dt: float) -> np.ndarray | None:
         """Doses of row r's course given in [t, t + dt), or None if there are none."""
         cat, k = self.cat, self.therapy[r]
+        first, final = self._dose_window(r)
+        if first >= t + dt or final < t:  # no patient has a dose in the step
+            return None
         last = self.start[r] + (cat.n_doses[k] - 1.0) * cat.interval[k]
         if not np.any((self.start[r] < t + dt) & (last >= t)):
             return None
         d = doses_in_step(t, dt, self.start[r], self.end[r], cat.n_doses[k], cat.interval[k])
         d = d * self.applies[k]
         return d if d.any() else None
+
+    def _dose_window(self, r: int) -> tuple[float, float]:
+        """The first and the last scheduled dose of row r over its patients (cached)."""
+        window = self._doses_at.get(r)
+        if window is None:
+            k = self.therapy[r]
+            planned = self.start[r][np.isfinite(self.start[r])]
+            window = (np.inf, -np.inf)
+            if planned.size:
+                span = (self.cat.n_doses[k] - 1.0) * self.cat.interval[k]
+                window = (float(planned.min()), float(planned.max() + span))
+            self._doses_at[r] = window
+        return window
 
     # -- the log
     def record(
