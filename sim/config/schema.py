@@ -348,7 +348,7 @@ class PosteriorConfig:
     cutoff: float = 3.0  # implausibility cut-off of history matching
     candidates: int = 20000  # points screened by the emulators to choose a wave's runs
     walkers: int = 64  # emcee walkers
-    steps: int = 2000  # MCMC steps per walker
+    steps: int = 6000  # MCMC steps per walker
     burn: int = 1000  # steps discarded as burn-in
     draws: int = 500  # posterior draws kept
     ppc_draws: int = 40  # posterior draws re-simulated for the predictive check
