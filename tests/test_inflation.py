@@ -203,3 +203,13 @@ def test_validation_names_a_bad_price_entry(uk):
     bad.price_year = "2024/25"
     with pytest.raises(ConfigError, match="price_year"):
         validate_prices(_cfg(bad))
+
+
+def test_the_composed_sets_validate_and_the_us_set_has_no_gbp_prices():
+    from sim.api import load_config
+
+    uk = load_config(["+experiment=cea"])
+    us = load_config(["+experiment=cea", "economics=us_payer"])
+    assert len(price_table(uk)) == len(uk.economics.prices) >= 6
+    assert uk.economics.utilities.age_adjusted  # the NICE-style UK base case (TSD 12)
+    assert us.economics.prices == [] and not us.economics.utilities.age_adjusted

@@ -130,7 +130,7 @@ def validate_prices(cfg) -> None:
     """Every index covers the base year, every price's key names a number, its year a
     year of its index."""
     econ = cfg.economics
-    if not econ.prices and not econ.inflation.indices:
+    if not econ.prices:  # indices without prices inflate nothing (e.g. a set that inherits them)
         return
     start_year(econ.inflation.base_year, "economics.inflation.base_year")
     if econ.inflation.base_year != str(econ.price_year):
