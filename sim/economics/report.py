@@ -139,6 +139,8 @@ def report(
     ]
     if e.prices:
         prices = price_table(cfg)
+        for col in ("value", "config_value"):  # to the unit from 1,000; pence below
+            prices[col] = [f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.2f}" for v in prices[col]]
         out += [
             f"- Price date: {e.price_year}. Each sourced price is inflated from its price "
             f"year to {e.inflation.base_year} ({e.inflation.source}); `current`: taken as a "
@@ -146,7 +148,7 @@ def report(
             "",
             _md(
                 prices[["key", "value", "year", "index", "factor", "config_value", "source"]],
-                {"value": ",.2f", "factor": ".4f", "config_value": ",.2f"},
+                {"factor": ".4f"},
             ),
             "",
         ]
