@@ -307,7 +307,8 @@ def test_report_md_states_the_run_and_repeats_its_tables(psa_run):
     text = (out / "report.md").read_text()
     cfg = load_config(SMALL)
     assert text.startswith("# Economic evaluation: soc, il7, pd1, vst\n")
-    assert "costs in GBP (2024 prices)" in text
+    assert "costs in GBP (2023/24 prices)" in text
+    assert "Price date: 2023/24" in text and "| economics.costs.hospital_day | 313.00 |" in text
     assert "costs 3.5%, QALYs 3.5% per year" in text
     assert "simulated acute phase 365 days, then lifetime" in text
     assert f"300 patients per strategy (mixed_seed000 mix), seed {cfg.seed}" in text

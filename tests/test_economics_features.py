@@ -563,13 +563,15 @@ def test_age_adjusted_lifetime_qalys_equal_a_numerical_integral(priced):
     cfg, pts, ev = priced
     econ = copy.deepcopy(cfg.economics)
     econ.utilities.age_adjusted = True
+    flat = copy.deepcopy(cfg.economics)  # the UK set is age-adjusted by default (defect 8)
+    flat.utilities.age_adjusted = False
     p = pts[pts["strategy"] == "il7"]
     v = patient_values(
         p, ev[ev["strategy"] == "il7"], econ, cfg.model, cfg.monitoring, cfg.therapies,
         cfg.horizon_days,
     ).set_index("patient_id")  # fmt: skip
     plain = patient_values(
-        p, ev[ev["strategy"] == "il7"], cfg.economics, cfg.model, cfg.monitoring,
+        p, ev[ev["strategy"] == "il7"], flat, cfg.model, cfg.monitoring,
         cfg.therapies, cfg.horizon_days,
     ).set_index("patient_id")  # fmt: skip
     lt, pu = econ.lifetime, econ.severity.population_utility

@@ -255,10 +255,32 @@ class Scenario:
 
 
 @dataclass
+class InflationConfig:
+    """Published cost inflation indices: per index, the annual % increase on the
+    previous financial year ("2016/17": 2.09); sim/economics/inflation.py chains them."""
+
+    base_year: str = ""  # financial year every price of the config is expressed in
+    source: str = ""  # the indices' publication, for the report
+    indices: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass
+class PriceSource:
+    """A sourced price: its value in its source and price year; `index` carries it to
+    economics.inflation.base_year (`current`: a price taken as current, factor 1)."""
+
+    key: str = MISSING  # the config value it sets, e.g. economics.costs.hospital_day
+    value: float = MISSING
+    year: str = MISSING  # financial year, e.g. "2016/17"
+    index: str = MISSING  # a name in economics.inflation.indices, or "current"
+    source: str = ""
+
+
+@dataclass
 class EconomicsConfig:
     name: str = "default"
     currency: str = MISSING
-    price_year: int = MISSING
+    price_year: str = MISSING  # the prices' year, e.g. "2023/24" (the inflation base year)
     perspective: str = ""
     wtp: float = 30000.0  # willingness to pay per QALY for NMB and the base-case decision
     # further thresholds the report gives the decision at (e.g. NICE's 20,000 and 30,000)
@@ -277,3 +299,6 @@ class EconomicsConfig:
     evsi: EVSIConfig = field(default_factory=EVSIConfig)
     # named scenarios run beside the base case (scenarios.csv)
     scenarios: list[Scenario] = field(default_factory=list)
+    inflation: InflationConfig = field(default_factory=InflationConfig)
+    # sourced prices with their price years (the config holds their base-year values)
+    prices: list[PriceSource] = field(default_factory=list)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from sim.config.schema import RunConfig
 from sim.economics.decision import CEA_COLUMNS
+from sim.economics.inflation import price_table
 
 SE_COLUMNS = ["cost_se", "qaly_se", "inc_cost_se", "inc_qaly_se"]
 
@@ -116,7 +117,13 @@ def report(
         "then a lifetime extension by residual disability (docs/economics.md s.1-2; "
         "calibration: docs/calibration.md).",
         f"- Perspective: {e.perspective}; costs in {e.currency} ({e.price_year} prices).",
-        f"- Utilities: {e.utilities.source or 'source not stated (economics.utilities.source)'}.",
+        f"- Utilities: {e.utilities.source or 'source not stated (economics.utilities.source)'}"
+        + (
+            "; after the horizon multiplied by the general population's EQ-5D at each age "
+            "over that at diagnosis (age-adjusted, NICE DSU TSD 12)."
+            if e.utilities.age_adjusted
+            else "; not age-adjusted over the lifetime."
+        ),
         f"- Discounting: costs {e.discount.costs:.1%}, QALYs {e.discount.qalys:.1%} per year, "
         f"continuous ({e.discount.guideline}).",
         f"- Horizon: simulated acute phase {cfg.horizon_days:g} days, then "
@@ -130,6 +137,21 @@ def report(
         + " and ".join(f"{w:,.0f}" for w in thresholds)
         + " per QALY.",
     ]
+    if e.prices:
+        prices = price_table(cfg)
+        for col in ("value", "config_value"):  # to the unit from 1,000; pence below
+            prices[col] = [f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.2f}" for v in prices[col]]
+        out += [
+            f"- Price date: {e.price_year}. Each sourced price is inflated from its price "
+            f"year to {e.inflation.base_year} ({e.inflation.source}); `current`: taken as a "
+            f"{e.inflation.base_year} price. ASSUMPTION prices are {e.price_year} prices.",
+            "",
+            _md(
+                prices[["key", "value", "year", "index", "factor", "config_value", "source"]],
+                {"factor": ".4f"},
+            ),
+            "",
+        ]
     if assumed:
         out.append(
             f"- Prices that are ASSUMPTIONS (no source found; illustrative, in {e.currency}): "

@@ -15,6 +15,7 @@ from sim.config.economics import MRS_LEVELS
 from sim.config.paths import get_value
 from sim.config.schema import CONDITIONS, ConfigError, RunConfig
 from sim.economics.discount import DAYS_PER_YEAR
+from sim.economics.inflation import validate_prices
 from sim.economics.sampling import DIST_KINDS, correlation_matrix
 
 UTILITY_MIN = -1.0  # worse-than-death states exist (EQ-5D-3L UK tariff reaches -0.594)
@@ -180,6 +181,7 @@ def validate_economics(cfg: RunConfig) -> None:
         raise ConfigError("economics.dsa.params", "a one-way analysis needs >= 2 strategies")
 
     _validate_extras(cfg)
+    validate_prices(cfg)
 
 
 PRICE_UNITS = ("dose", "day")
