@@ -75,6 +75,7 @@ def test_ties_are_ordered_by_code_label_and_course_not_by_logging_order():
 )
 def test_an_undeclared_name_or_a_misplaced_field_raises_when_logged(kwargs, message):
     log = _log()
+    kwargs = dict(kwargs)  # a copy: the parameter set is shared by every run of the test
     code = kwargs.pop("code")
     with pytest.raises(ValueError, match=message):
         log.add(np.array([0]), 1.0, code, **kwargs)
