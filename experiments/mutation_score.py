@@ -67,8 +67,10 @@ MODULES: dict[str, list[str]] = {
     "sim/model/levers.py": ["tests/test_dynamics_unit.py", "tests/test_rng_names.py"],
     # issue 17, 2026-12: the modules measured last
     "sim/model/events.py": ["tests/test_events.py"],
-    "sim/model/timegrid.py": ["tests/test_timestep.py"],
+    "sim/model/timegrid.py": ["tests/test_timegrid_unit.py", "tests/test_timestep.py"],
+    "sim/model/course.py": ["tests/test_course_unit.py"],
     "sim/model/cohort.py": [
+        "tests/test_cohort_unit.py",
         "tests/test_rng_cohort.py",
         "tests/test_age_sex.py",
         "tests/test_growth_structure.py",
