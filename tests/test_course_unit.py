@@ -171,6 +171,37 @@ def test_an_iris_rule_starts_steroids_at_the_diagnosis_of_each_patient_alive_the
     pd.testing.assert_series_equal(first.sort_index(), dx.sort_index(), check_names=False)
 
 
+def test_an_iris_rule_acts_within_the_step_of_the_diagnosis(monkeypatch):
+    """Steroids started by the IRIS rule at a diagnosis inside a step act in that very
+    step: the step's level is the mean of their onset ramp from the diagnosis to the
+    step's end (computed here by hand), and zero in the steps before."""
+    from sim.model import course as course_module
+
+    seen = []
+    real = course_module.lever_levels
+
+    def spy(t, dt, cat, sch, zeros=None):
+        levels, doses = real(t, dt, cat, sch, zeros)
+        seen.append((t, dt, levels["iris_resolution_speedup"].copy()))
+        return levels, doses
+
+    monkeypatch.setattr(course_module, "lever_levels", spy)
+    course, cfg, *_ = _run("steroids_reactive", 200)
+    steroids = cfg.therapies["corticosteroids"]
+    level, onset = steroids.levers["iris_resolution_speedup"], steroids.onset_days
+    ev = course.log.to_frame()
+    dx = ev[ev["event"] == "iris_diagnosis"].set_index("patient_id")["time_days"]
+    assert len(dx) > 10
+    for pid, d in dx.items():
+        inside = [(t, h, lv[pid]) for t, h, lv in seen if t < d < t + h]
+        assert len(inside) == 1, (pid, d)
+        t, h, got = inside[0]
+        x = t + h - d  # time on steroids within the step
+        ramp = x**2 / (2 * onset) if x <= onset else onset / 2 + (x - onset)
+        assert got == pytest.approx(level * ramp / h, rel=1e-9), (pid, d, t, h)
+        assert all(lv[pid] == 0.0 for t, h, lv in seen if t + h <= d)
+
+
 def test_a_group_in_which_everyone_has_died_is_left_alone():
     def doomed(pts):
         pts.death_threshold[:] = 1e-12  # the first step's hazard exceeds it

@@ -178,6 +178,7 @@ def _walk(grid: TimeGrid, until: float, start: float = 0.0) -> list[float]:
     t, steps = start, []
     while t < until - 1e-9:
         h = grid.step(t, until, 1e-9)
+        assert h > 0.0 and len(steps) < 10_000, (t, h)  # a walk always ends
         steps.append(h)
         t += h
     return steps
@@ -201,6 +202,10 @@ def test_a_step_never_crosses_the_end_or_a_point_and_starts_fresh_at_a_point():
     # at a point (or a rounding error before it), the first short step
     assert grid.step(10.0, 60.0, 1e-9) == pytest.approx(1.0)
     assert grid.step(10.0 - 1e-12, 60.0, 1e-9) == pytest.approx(1.0)
+    # ... up to eps before it: t + eps lands on the point exactly (10 - 1e-9 + 1e-9
+    # rounds to 10), which still counts as at the point, not a step of eps to reach it
+    assert (10.0 - 1e-9) + 1e-9 == 10.0
+    assert grid.step(10.0 - 1e-9, 60.0, 1e-9) == pytest.approx(1.0)
     # just after a point the step is the first one, not the time since it
     assert grid.step(10.5, 60.0, 1e-9) == pytest.approx(1.0)
     assert grid.step(13.0, 60.0, 1e-9) == pytest.approx(3.0)
