@@ -53,13 +53,13 @@ def _run(strategy: str, n: int, *overrides: str, patients=None):
     return _follow(course, cfg), cfg, key, cat, comp, pts
 
 
-_RUNS: dict[str, tuple] = {}
+_RUNS: dict[tuple, tuple] = {}
 
 
-def _cached(strategy: str):
-    if strategy not in _RUNS:
-        _RUNS[strategy] = _run(strategy, 400)
-    return _RUNS[strategy]
+def _cached(strategy: str, *overrides: str):
+    if (strategy, *overrides) not in _RUNS:
+        _RUNS[(strategy, *overrides)] = _run(strategy, 400, *overrides)
+    return _RUNS[(strategy, *overrides)]
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +108,7 @@ def test_the_labs_hold_a_csf_load_only_where_it_is_detectable(pd1_run):
     labs = _labs(course)
     expected = {"patient_id", "day", "cd4", "lymphocytes", "csf_jcv_log10"}
     assert expected | {"csf_jcv_detectable", "lesion_burden"} == set(labs.columns)
+    assert labs["csf_jcv_log10"].dtype == np.float64  # NaN, not None, where undetectable
     detectable = labs["csf_jcv_detectable"] == 1.0
     assert detectable.any() and (~detectable).any()
     assert labs.loc[detectable, "csf_jcv_log10"].notna().all()
@@ -159,8 +160,11 @@ def test_a_patient_runs_the_same_alone_as_in_its_group(strategy):
             )
 
 
-def test_an_iris_rule_starts_steroids_at_the_diagnosis_of_each_patient_alive_then():
-    course, *_ = _cached("steroids_reactive")
+# a diagnosis delay shorter than a step puts onset and diagnosis in the same step
+@pytest.mark.parametrize("delay", [None, 1.0])
+def test_an_iris_rule_starts_steroids_at_the_diagnosis_of_each_patient_alive_then(delay):
+    extra = () if delay is None else (f"model.iris_diagnosis_delay_days={delay}",)
+    course, *_ = _cached("steroids_reactive", *extra)
     ev = course.log.to_frame()
     dx = ev[ev["event"] == "iris_diagnosis"].set_index("patient_id")["time_days"]
     fired = ev[ev["event"] == "rule_fired"].set_index("patient_id")["time_days"]
