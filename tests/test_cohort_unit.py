@@ -19,6 +19,7 @@ from sim.api import load_config
 from sim.config.schema import CONDITIONS, CohortConfig, Dist
 from sim.core import rng
 from sim.model import cohort
+from sim.model.immunity import effector_target, saturation_target
 
 N = 3000
 # every condition present, non-integer weights; age and sex effects switched on so that
@@ -196,6 +197,16 @@ def test_dynamic_parameters_are_population_values_times_their_own_random_effects
         u = rng.uniform(key, f"threshold/{name}", idx)
         np.testing.assert_allclose(getattr(pts, attr), -np.log(u), rtol=1e-12)
     np.testing.assert_array_equal(pts.patient_id, idx)
+    # JCV replication (the default `net` structure): the patient's net rate plus the
+    # killing at diagnosis, where natalizumab's integrin saturation limits the access
+    # of effector cells to the brain
+    access = 1.0 - saturation_target(pts.natalizumab.astype(float), m)
+    assert (access[pts.natalizumab] < 1.0).all() and (access[~pts.natalizumab] == 1.0).all()
+    killing = pts.kill * effector_target(pts.t_cell_function, pts.cd4_0, access, m)
+    net = m.viral_net_growth_log10_per_day * _effect(
+        key, idx, m.viral_growth_gsd, "viral_net_growth"
+    )
+    np.testing.assert_allclose(pts.growth, net + killing, rtol=1e-12)
 
 
 def test_take_selects_the_same_patients_in_every_field(built):
@@ -213,8 +224,6 @@ def test_gross_replication_without_spread_is_the_population_rate_or_the_killing(
     cfg = load_config(["model=gross", "model.viral_growth_gsd=1.0", "cohort.n=500"])
     key = rng.run_key(cfg.seed)
     pts = cohort.build(key, cfg.cohort, cfg.model, np.arange(500))
-    from sim.model.immunity import effector_target, saturation_target
-
     access = 1.0 - saturation_target(pts.natalizumab.astype(float), cfg.model)
     killing = pts.kill * effector_target(pts.t_cell_function, pts.cd4_0, access, cfg.model)
     rate = cfg.model.viral_gross_growth_log10_per_day
