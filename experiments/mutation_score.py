@@ -65,6 +65,16 @@ MODULES: dict[str, list[str]] = {
     ],
     # lever combination (moved out of dynamics.py on 2026-12-05)
     "sim/model/levers.py": ["tests/test_dynamics_unit.py", "tests/test_rng_names.py"],
+    # issue 17, 2026-12: the modules measured last
+    "sim/model/events.py": ["tests/test_events.py"],
+    "sim/model/timegrid.py": ["tests/test_timegrid_unit.py", "tests/test_timestep.py"],
+    "sim/model/course.py": ["tests/test_course_unit.py"],
+    "sim/model/cohort.py": [
+        "tests/test_cohort_unit.py",
+        "tests/test_rng_cohort.py",
+        "tests/test_age_sex.py",
+        "tests/test_growth_structure.py",
+    ],
     "sim/outcomes/survival.py": ["tests/test_survival.py", "tests/test_survival_edges.py"],
     "sim/economics/decision.py": ["tests/test_economics.py", "tests/test_decision.py"],
     "sim/economics/voi.py": ["tests/test_economics.py", "tests/test_voi.py"],
@@ -124,6 +134,10 @@ def score(module: str, tests: list[str], max_children: int = 2) -> dict:
         subprocess.run([sys.executable, "-m", "mutmut", "export-cicd-stats"], cwd=work,
                        capture_output=True, check=True)  # fmt: skip
         stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
+        checked = sum(stats[k] for k in ("killed", "timeout", "survived", "no_tests"))
+        if stats["total"] and not checked:
+            # e.g. "Failed to run clean test": mutmut exits 1 and reports no mutant
+            raise RuntimeError(f"mutmut checked no mutant of {module}:\n{run.stdout[-3000:]}")
         results = subprocess.run([sys.executable, "-m", "mutmut", "results"], cwd=work,
                                  capture_output=True, text=True).stdout  # fmt: skip
         survivors = re.findall(r"^\s*(\S+): (survived|no tests)", results, re.M)

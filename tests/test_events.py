@@ -75,6 +75,7 @@ def test_ties_are_ordered_by_code_label_and_course_not_by_logging_order():
 )
 def test_an_undeclared_name_or_a_misplaced_field_raises_when_logged(kwargs, message):
     log = _log()
+    kwargs = dict(kwargs)  # a copy: the parameter set is shared by every run of the test
     code = kwargs.pop("code")
     with pytest.raises(ValueError, match=message):
         log.add(np.array([0]), 1.0, code, **kwargs)
@@ -90,3 +91,63 @@ def test_event_codes_reads_names_and_rejects_unknown_ones():
 def test_an_empty_log_has_every_column():
     ev = _log().to_frame()
     assert list(ev.columns) == list(COLUMNS) and len(ev) == 0
+
+
+# the schema of `events.parquet`: every chunk writes these types, whatever it logged
+SCHEMA = {
+    "patient_id": "int64",
+    "time_days": "float64",
+    "event": "category",
+    "detail": "object",
+    "therapy": "category",
+    "course": "int16",
+    "side_effect": "category",
+    "severe": "bool",
+    "rule": "category",
+}
+
+
+def test_the_frame_has_the_same_column_types_empty_or_not():
+    empty = _log().to_frame()
+    log = _log()
+    log.add(np.array([3, 1], dtype=np.int32), 2, Event.VISIT)  # int32 ids, an int time
+    log.add([2], 4.5, Event.THERAPY_START, therapy="art", course=1)
+    log.add([2], 6.0, Event.SIDE_EFFECT, therapy="art", course=1, side_effect="rash")
+    for ev in (empty, log.to_frame()):
+        assert {c: str(t) for c, t in ev.dtypes.items()} == SCHEMA
+
+
+def test_each_row_keeps_its_own_time():
+    log = _log()
+    log.add(np.array([5, 6, 7]), np.array([3.0, 1.5, 9.25]), Event.IRIS_ONSET)
+    log.add(np.array([5, 6]), 2.0, Event.VISIT)
+    log.add(np.array([7]), 365.0, Event.END_OF_FOLLOW_UP)
+    ev = log.to_frame()
+    got = list(zip(ev.patient_id, ev.time_days, ev.event.astype(str), strict=True))
+    assert got == [
+        (5, 2.0, "visit"),
+        (5, 3.0, "iris_onset"),
+        (6, 1.5, "iris_onset"),
+        (6, 2.0, "visit"),
+        (7, 9.25, "iris_onset"),
+        (7, 365.0, "end_of_follow_up"),
+    ]
+
+
+def test_each_distinct_entry_is_stored_once():
+    """Rows hold an index into the log's entries: logging the same typed fields again
+    (every visit, every dose) adds rows, not entries."""
+    log = _log()
+    for day in range(50):
+        log.add(np.arange(10), float(day), Event.VISIT)
+        log.add(np.arange(3), float(day), Event.DOSE, therapy="art", course=1)
+    log.add(np.arange(3), 60.0, Event.DOSE, therapy="art", course=2)
+    assert len(log.entries) == 3
+    assert len(log.to_frame()) == 50 * 13 + 3
+
+
+def test_event_codes_are_int8_and_keep_the_column_shape():
+    ev = pd.DataFrame({"event": pd.Categorical(["death", "visit", "dose", "visit"])})
+    codes = event_codes(ev)
+    assert codes.dtype == np.int8 and codes.shape == (4,)
+    assert codes.tolist() == [Event.DEATH, Event.VISIT, Event.DOSE, Event.VISIT]
