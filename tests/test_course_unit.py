@@ -184,8 +184,8 @@ def test_an_iris_rule_acts_within_the_step_of_the_diagnosis(monkeypatch):
     seen = []
     real = course_module.lever_levels
 
-    def spy(t, dt, cat, sch, zeros=None):
-        levels, doses = real(t, dt, cat, sch, zeros)
+    def spy(t, dt, cat, sch, zeros=None, memo=None):
+        levels, doses = real(t, dt, cat, sch, zeros, memo)
         seen.append((t, dt, levels["iris_resolution_speedup"].copy()))
         return levels, doses
 
