@@ -10,6 +10,8 @@ survivor's changed lines are printed: a whole re-measurement with fast test file
 need not wait for mutmut's tracing pass. `--only f,g` restricts --all to the mutants of
 the functions (or methods) named, so a long module can be measured in parts, and
 `--done LOG` skips the mutants an earlier (interrupted) run's output LOG reports.
+`--strip-jit` removes `@njit(...)` lines before mutating (mutmut 3 skips decorated
+functions, so a numba kernel would get no mutants) and runs with NUMBA_DISABLE_JIT=1.
 `--timeout S` (default 300): a mutant whose tests run longer is reported TIMEOUT and
 counted as killed (as mutmut does), so on a starved core raise it, or a slow survivor
 passes for a kill.
@@ -78,7 +80,8 @@ def _function(name: str) -> str:
 def main() -> None:
     args = sys.argv[1:]
     every = "--all" in args  # every mutant of the module, not only the listed survivors
-    args = [a for a in args if a != "--all"]
+    strip_jit = "--strip-jit" in args  # mutate numba-compiled functions too (run as Python)
+    args = [a for a in args if a not in ("--all", "--strip-jit")]
     only: set[str] = set()  # with --all: only the mutants of these functions
     if "--only" in args:
         i = args.index("--only")
@@ -111,7 +114,13 @@ def main() -> None:
     os.chdir(cfg)  # mutmut reads its configuration from the working directory
     from mutmut.mutation.file_mutation import mutate_file_contents
 
-    mutated = mutate_file_contents(module, (ROOT / module).read_text())
+    source = (ROOT / module).read_text()
+    if strip_jit:
+        # mutmut 3 leaves decorated functions alone, so a numba kernel gets no mutants:
+        # drop the @njit lines (the functions run as plain Python, JIT off elsewhere too)
+        source = re.sub(r"^[ \t]*@njit\(.*\)[ \t]*\n", "", source, flags=re.M)
+        os.environ["NUMBA_DISABLE_JIT"] = "1"
+    mutated = mutate_file_contents(module, source)
     (work / module).write_text(mutated.code)
     if every:
         names = [n if n.startswith(dotted + ".") else f"{dotted}.{n}" for n in mutated.mutant_names]
