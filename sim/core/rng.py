@@ -149,3 +149,13 @@ def generator(seed: int, name: str, *keys: int) -> np.random.Generator:
 def seed_sequence(seed: int, name: str, *keys: int) -> np.random.SeedSequence:
     """The SeedSequence of (seed, name, keys); `generator` draws from it."""
     return np.random.SeedSequence([int(seed), *name_words(name), *map(int, keys)])
+
+
+SEED_BITS = 31  # derived seeds are non-negative 32-bit integers (RunConfig.seed)
+
+
+def derived_seed(seed: int, name: str, draw: int) -> int:
+    """A run seed for draw `draw` of an outer loop (PSA, uncertainty, assurance), named so
+    every loop's patients are independent of every other's."""
+    ss = seed_sequence(seed, name, draw)
+    return int(ss.generate_state(1, dtype=np.uint32)[0] >> (32 - SEED_BITS))

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import numpy as np
 import pandas as pd
 
 from sim.config.paths import with_values
@@ -42,13 +41,11 @@ PSA_COLUMNS = [
     "n_patients",
     "survival",
 ]
-SEED_BITS = 31  # draw seeds are non-negative 32-bit integers (RunConfig.seed)
 
 
 def draw_seed(seed: int, draw: int) -> int:
     """The patient seed of draw d: independent of every other draw's."""
-    ss = rng.seed_sequence(seed, "psa/patient_seed", draw)
-    return int(ss.generate_state(1, dtype=np.uint32)[0] >> (32 - SEED_BITS))
+    return rng.derived_seed(seed, "psa/patient_seed", draw)
 
 
 def strategy_means(values: pd.DataFrame) -> dict[str, float]:

@@ -32,7 +32,6 @@ from sim.engine.run import simulate_chunk
 
 SOURCES = ("posterior", "ensemble")
 MODES = ("none", "posterior")
-SEED_BITS = 31
 
 
 def parameter_sets(cfg: RunConfig) -> pd.DataFrame:
@@ -57,8 +56,7 @@ def load_sets(model: str, source: str, draws: int, key: str) -> pd.DataFrame:
 
 
 def draw_seed(seed: int, draw: int) -> int:
-    ss = rng.seed_sequence(seed, "uncertainty/patient_seed", draw)
-    return int(ss.generate_state(1, dtype=np.uint32)[0] >> (32 - SEED_BITS))
+    return rng.derived_seed(seed, "uncertainty/patient_seed", draw)
 
 
 def run_draw(cfg: RunConfig, values: dict[str, float], draw: int, grid: np.ndarray):

@@ -13,10 +13,7 @@ simulated trial, not from the arms' values.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
-
-import numpy as np
 
 from sim.config.paths import with_values
 from sim.config.schema import RunConfig
@@ -26,19 +23,15 @@ from sim.outcomes.uncertainty import load_sets
 from sim.trial.design import Spec, superpopulation
 from sim.trial.pool import build_pool
 
-SEED_BITS = 31
-
 
 def draw_seed(seed: int, draw: int) -> int:
-    ss = rng.seed_sequence(seed, "trial/assurance_seed", draw)
-    return int(ss.generate_state(1, dtype=np.uint32)[0] >> (32 - SEED_BITS))
+    return rng.derived_seed(seed, "trial/assurance_seed", draw)
 
 
 def one_draw(cfg: RunConfig, values: dict[str, float], draw: int) -> dict[str, dict]:
     """The arms' true values of every design endpoint under one parameter set."""
     c = with_values(cfg, values)
-    c.seed = draw_seed(cfg.seed, draw)
-    c.trial = copy.copy(cfg.trial)
+    c.seed = draw_seed(cfg.seed, draw)  # with_values returned a deep copy: c is ours
     c.trial.pool_per_arm = cfg.trial.assurance.pool_per_arm
     spec = Spec(c.seed, c.trial, build_pool(c))
     endpoints = {d.endpoint for d in cfg.trial.designs.values()}
