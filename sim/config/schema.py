@@ -77,6 +77,7 @@ class ModelConfig:
     viral_net_growth_log10_per_day: float = 0.0037
     viral_growth_gsd: float = 1.4
     viral_growth_parametrisation: str = "net"
+    viral_growth_coupling: float = 1.0
     viral_gross_growth_log10_per_day: float = 0.025
     viral_kill_log10_per_day: float = 0.32
     viral_kill_gsd: float = 1.3

@@ -123,6 +123,17 @@ GROWTH_KINDS = ("net", "gross")
 def _replication(model: ModelConfig, killing0: np.ndarray, effect, rng_normal) -> np.ndarray:
     """Each patient's gross JCV replication (log10/day), by `model.viral_growth_parametrisation`.
 
+    `killing0` is the killing replication is matched to. With
+    `model.viral_growth_coupling` = 1 it is the patient's own killing at diagnosis, so
+    every diagnosed patient sits at the same distance from control whatever their CD4
+    count: a higher count only means a faster virus (issue 12: baseline CD4 then has
+    no effect on survival). With coupling w < 1 it is w x the patient's own killing +
+    (1 - w) x that of the condition's typical patient (median CD4 and T-cell
+    function): the virus is matched to the condition, not to the person, so a patient
+    diagnosed with more CD4 cells or better T-cell function than typical progresses
+    more slowly and is controlled sooner. w is fitted to the HR of death per 100 CD4
+    cells (Khanna 2009).
+
     * ``net``: every diagnosed patient is progressing at the same small net rate (a
       draw around `viral_net_growth_log10_per_day`); gross replication is that plus the
       killing at diagnosis. Growth and killing then nearly cancel, so any rise in the
@@ -209,10 +220,14 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
 
     natalizumab = _per_condition(cond, [float(p.natalizumab_at_diagnosis) for p in params]) > 0
     kill = model.viral_kill_log10_per_day * lognormal_effect(model.viral_kill_gsd, "viral_kill")
-    e0 = effector_target(
-        func, cd4, 1.0 - saturation_target(natalizumab.astype(float), model), model
+    reach = 1.0 - saturation_target(natalizumab.astype(float), model)
+    e0 = effector_target(func, cd4, reach, model)
+    # the typical diagnosed patient of the condition: median CD4 and T-cell function
+    e_typical = effector_target(
+        f_mean, _per_condition(cond, [p.cd4.mean for p in params]), reach, model
     )
-    growth = _replication(model, kill * e0, lognormal_effect, zr)
+    w = model.viral_growth_coupling
+    growth = _replication(model, kill * (w * e0 + (1.0 - w) * e_typical), lognormal_effect, zr)
 
     iris_dur = model.iris_duration_days * lognormal_effect(model.iris_duration_gsd, "iris_duration")
     # age and sex act through frailty (tolerance of brain damage), centred on the
