@@ -99,6 +99,7 @@ class ModelConfig:
     death_hazard_max_per_day: float = 0.05
     death_damage_half: float = 0.73
     death_damage_hill: float = 10.0
+    death_activity_weight: float = 0.0
     frailty_gsd: float = 1.5
     frailty_age_log_hr_per_decade: float = 0.0
     frailty_female_log_hr: float = 0.0

@@ -232,6 +232,7 @@ def step(
         death_max=m.death_hazard_max_per_day,
         iris_death=m.iris_death_hazard_per_day,
         dx_delay=m.iris_diagnosis_delay_days,
+        death_activity=m.death_activity_weight,
     )
     c = kernel.Constants(*(float(x) for x in c))
     out = kernel.Outcome.empty(n)

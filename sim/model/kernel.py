@@ -123,6 +123,7 @@ class Constants(NamedTuple):
     death_max: float
     iris_death: float
     dx_delay: float
+    death_activity: float  # share of the damage death hazard that needs active virus
 
 
 class Outcome(NamedTuple):
@@ -381,7 +382,14 @@ def step_kernel(
             shape1 = p1 / (p1 + c.death_half_pow)
         s_death_shape[i] = shape1
         shape = 0.5 * (shape0 + shape1)
-        h = p_excess_hazard[i] + p_frailty[i] * c.death_max * shape + c.iris_death * inflammation
+        # active disease: the share death_activity of the damage hazard needs replicating
+        # virus (the step's mean activity, capped at the reference level)
+        active_disease = 1.0 - c.death_activity + c.death_activity * min(activity, 1.0)
+        h = (
+            p_excess_hazard[i]
+            + p_frailty[i] * c.death_max * shape * active_disease
+            + c.iris_death * inflammation
+        )
         hd_old = s_h_death[i]
         hd_new = hd_old + h * dt
         dies, t_death = crossing(t, dt, hd_old, hd_new, p_death_threshold[i])

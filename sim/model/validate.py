@@ -84,6 +84,7 @@ def validate_model(cfg: RunConfig) -> None:
     number("model.death_damage_half", m.death_damage_half, 0.0, 1.0, open_low=True)
     probability("model.iris_cytokine_weight", m.iris_cytokine_weight)
     probability("model.viral_growth_coupling", m.viral_growth_coupling)
+    probability("model.death_activity_weight", m.death_activity_weight)
     if m.viral_activity_ref_log10 <= m.viral_activity_floor_log10:
         raise ConfigError(
             "model.viral_activity_ref_log10",
