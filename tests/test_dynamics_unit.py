@@ -804,3 +804,39 @@ def test_a_patients_step_does_not_depend_on_who_shares_its_arrays():
     a = ev_together[cols].astype(str).sort_values(cols).reset_index(drop=True)
     b = pd.concat([ev for _, ev in alone])[cols].astype(str)
     pd.testing.assert_frame_equal(a, b.sort_values(cols).reset_index(drop=True))
+
+
+@pytest.mark.parametrize("a", [0.0, 0.4, 1.0])
+def test_the_active_disease_share_of_the_death_hazard_needs_replicating_virus(a):
+    """model.death_activity_weight a: the damage term of the death hazard is multiplied
+    by (1 - a) + a min(act, 1), act the step's mean viral activity (the exact mean of
+    max(V - floor, 0) / (ref - floor) along the linear path, by quadrature here). Three
+    patients with the same damage: virus below the floor (act 0: only 1 - a is left),
+    crossing the floor within the step, and far above the reference (capped at 1)."""
+    t, dt = 7.0, 7.0
+    m = replace(M, death_activity_weight=a)
+    jcv = np.array([1.0, 2.5, 7.5])
+    p = _patients(3, jcv_0=jcv, lesion_0=0.6, frailty=2.0, excess_hazard=2e-4, damage_rate=0.0)
+    st = State.initial(p, m)
+    v0 = st.jcv.copy()
+    d0 = st.damage.copy()
+    _step(p, st, m=m, t=t, dt=dt)
+    v1 = st.jcv.copy()
+    np.testing.assert_allclose(st.damage, d0, rtol=RTOL)  # damage_rate 0: D stays put
+    span = m.viral_activity_ref_log10 - m.viral_activity_floor_log10
+    for i in range(3):
+        act = (
+            quad(
+                lambda s, i=i: (
+                    max(v0[i] + (v1[i] - v0[i]) * s / dt - m.viral_activity_floor_log10, 0) / span
+                ),
+                0.0,
+                dt,
+            )[0]
+            / dt
+        )
+        share = (1.0 - a) + a * min(act, 1.0)
+        by_hand = (2e-4 + 2.0 * m.death_hazard_max_per_day * _hill(d0[i], m) * share) * dt
+        assert st.h_death[i] == pytest.approx(by_hand, rel=1e-8), i
+    if a == 1.0:  # controlled virus: the damage no longer kills, only the excess hazard
+        assert st.h_death[0] == pytest.approx(2e-4 * dt, rel=RTOL)
