@@ -18,16 +18,22 @@ median mRS 2 among the survivors of a mixed cohort (91 patients, 2 Boston centre
 prints the cut points and the survivors' mRS distribution by condition and strategy
 under them, and the mRS at diagnosis they imply.
 
-Not adopted yet (2026-12-05, commit of this file; 20,000 patients): the fit gives cut
-points 0.076 / 0.166 / 0.204 / 0.236 / 0.293 and survivors at median mRS 2 with 21% at
-mRS 4 and 5% at mRS 5 (Anand's median 2: hit), but the same mapping read at diagnosis
-puts a third of the mixed cohort at mRS 5 (lesion burden > 0.293), against 0.1% with
-today's cut points and an EDSS of 4.1-5.4 at diagnosis in natalizumab PML (Dong-Si
-2014). One monotone damage -> mRS map cannot serve both: the model's survivors end
-with about their baseline damage (survivors' residual damage 0.07-0.3, the lower half
-of the baseline distribution), while real survivors end more disabled than they began.
-The fix belongs to the structural revision (issue 12: damage growth before control,
-IRIS damage, a post-year-1 course); this script then refits the cut points.
+History. On 2026-12-05 (damage alone killing) the fit gave the same cut points but was
+not adopted: survivors ended with about their baseline damage, so the map read at
+diagnosis put a third of patients at mRS 5. Adopted on 2026-12-06 after the structural
+revision (death needs active disease, `model.death_activity_weight`; refit of
+model=calibrated), 20,000 HIV patients:
+
+    cut points 0.074 / 0.166 / 0.204 / 0.236 / 0.298 (conf/model/calibrated.yaml)
+    survivors (soc, il7, pd1 x 5 conditions): median mRS 2 in 11 of 15 cells, 3 in 4;
+    mRS 4-5 in 19-47% of survivors (Lima: 21% at mRS 4); Anand's median 2: hit.
+
+What it implies at diagnosis (the same map on the baseline lesion burden, an
+ASSUMPTION Beta(0.25, 0.12) in five conditions): mRS 0/1/2/3/4/5 = 5/22/12/10/19/33%
+of the seed 000 mix; natalizumab patients (Beta(0.18, 0.10)) at median mRS 2 against a
+mean EDSS of 5.4 (about mRS 3) in symptomatic natalizumab PML (Dong-Si 2014). A third
+bedridden at diagnosis is a consequence of the unsourced lesion-burden assumption, not
+of this fit; trials with `max_baseline_mrs: 4` exclude them.
 """
 
 from __future__ import annotations
