@@ -40,18 +40,12 @@ N_MAX = 8000  # enough to decide every verdict of the calibrated model but two (
 
 # Validation targets the model misses today, with the reason (docs/validation.md).
 KNOWN_MISSES = {
-    "seed000_or_csf_jcv_fall": "large-n OR ~1.4 against 7.6 (1.6-56.1) (issue 12 item 2)",
     "hiv_soc_survival_1y_falco": "0.56 against 0.386 (0.25-0.51): the model is fitted to "
     "De Luca 2008 (0.56, 0.50-0.61), whose CI does not overlap Falco's",
     "hiv_soc_iris_sao_paulo": "0.23 against 0.118: fitted to Falco 2008's IRIS 23%; "
     "the cohorts disagree",
-    "hematologic_soc_median_time_to_death": "~106 d against 61 d (37-85): hematological "
+    "hematologic_soc_median_time_to_death": "~109 d against 61 d (37-85): hematological "
     "patients die too slowly",
-    "hiv_soc_or_cd4_at_least_100": "OR ~1.1 against 2.71 (1.19-6.15): baseline CD4 barely "
-    "matters in HIV because recovery on ART, not the starting level, sets killing (issue 12)",
-    "seed003_early_survival": "~0.72 alive at 3 months against 0.60 (0.50-0.70), a "
-    "qualitative overview figure: since the 2026-12-06 refit brain damage accrues more "
-    "slowly (damage rate 0.0017 vs 0.0037/day) and early deaths are fewer",
     "ici_iris": "0.47 against 0.19 (0.10-0.28): PD-1 blockade restores T cells fast and "
     "the IRIS exponent turns that into IRIS (issue 12 item 6)",
 }
