@@ -13,6 +13,7 @@ from sim.trial.analyses import VARIANCES
 from sim.trial.borrowing import PRIORS
 from sim.trial.boundaries import BETA_TYPES, TYPES
 from sim.trial.design import BINARY, ENDPOINTS
+from sim.trial.mams import MAMS_SHAPES, MULTIPLICITY
 from sim.trial.phase2 import DESIGNS, MAX_SEARCH_N
 
 EFFECTS = ("model", "assumed")
@@ -137,6 +138,60 @@ def _borrowing(t: TrialConfig) -> None:
             raise ConfigError(f"trial.borrowing.control_rates[{i}]", f"must be in (0, 1), got {r}")
 
 
+CONTROL_MODES = ("concurrent", "all")
+MAX_TREND = 1.0  # |change of 1-year survival per year|: a probability cannot move more
+
+
+def _platform(cfg: RunConfig) -> None:
+    """trial.platform (sim/trial/platform.py): arms, allocation, shared control, trend;
+    its designs: 1-year survival by the z (or CMH) test at planned information looks."""
+    t = cfg.trial
+    pf = t.platform
+    one_of("trial.platform.control", pf.control, CONTROL_MODES)
+    if not pf.arms:
+        return
+    if t.comparator != "randomised":
+        raise ConfigError("trial.comparator", "a platform trial needs randomised (shared control)")
+    if t.effect.kind != "model":
+        raise ConfigError("trial.effect.kind", "platform arms take their effects from the model")
+    cap = t.accrual.max_accrual_months
+    for name, arm in pf.arms.items():
+        one_of(f"trial.platform.arms.{name}", name, cfg.strategy)
+        if name == t.control:
+            raise ConfigError(
+                f"trial.platform.arms.{name}", f"is the control strategy (trial.control: {name})"
+            )
+        number(f"trial.platform.arms.{name}.entry_months", arm.entry_months, 0.0, cap)
+        if arm.entry_months == cap:
+            raise ConfigError(
+                f"trial.platform.arms.{name}.entry_months",
+                f"must be in [0, {cap:g}) (before trial.accrual.max_accrual_months), got {cap:g}",
+            )
+    _int("trial.platform.control_ratio", pf.control_ratio, 1)
+    _int("trial.platform.blocks_per_cycle", pf.blocks_per_cycle, 1)
+    number("trial.platform.time_trend_per_year", pf.time_trend_per_year, -MAX_TREND, MAX_TREND)
+    for name, d in t.designs.items():
+        key = f"trial.designs.{name}"
+        if d.endpoint != "survival_1y" or d.test != "z":
+            raise ConfigError(
+                f"{key}.endpoint",
+                "a platform design analyses survival_1y with test: z (stratified: CMH)",
+            )
+        if d.multiplicity == "dunnett" and d.type_of_design not in MAMS_SHAPES:
+            raise ConfigError(
+                f"{key}.type_of_design",
+                f"multiplicity dunnett takes {', '.join(MAMS_SHAPES)} (Dunnett, "
+                f"Magirr-Jaki-Whitehead shapes), got {d.type_of_design!r}; spending "
+                "functions go with multiplicity: bonferroni",
+            )
+        if d.timing != "information" or d.type_beta_spending != "none":
+            raise ConfigError(
+                f"{key}.timing",
+                "platform arms are looked at at planned information_rates of their own n, "
+                "with futility_z (no calendar timing, no beta spending)",
+            )
+
+
 def check_assurance(cfg: RunConfig) -> None:
     a = cfg.trial.assurance
     if a.draws < 0:
@@ -254,6 +309,7 @@ def check_trial(cfg: RunConfig) -> None:
         one_of(f"{key}.logrank_variance", d.logrank_variance, VARIANCES)
         if d.logrank_variance != "hypergeometric" and d.test != "logrank":
             raise ConfigError(f"{key}.logrank_variance", "only used with test: logrank")
+        one_of(f"{key}.multiplicity", d.multiplicity, MULTIPLICITY)
         _single_arm_design(key, d, t)
         _time_to_event(key, d, cfg.horizon_days)
         one_of(f"{key}.type_of_design", d.type_of_design, TYPES)
@@ -289,6 +345,7 @@ def check_trial(cfg: RunConfig) -> None:
             raise ConfigError(f"{key}.look_months", "only used with timing: calendar")
 
     _borrowing(t)
+    _platform(cfg)
     sz = t.sizing
     if not sz.n:
         raise ConfigError("trial.sizing.n", "give at least one sample size")
