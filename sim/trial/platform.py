@@ -355,6 +355,8 @@ def run_platform(
         "duration_months": (max(days) if days else 0.0) / DAYS_PER_MONTH,
         "capped": cap_cut,
         "count": count,
+        "label": lab,  # per randomised candidate: -1 control, k arm k, -2 not randomised
+        "entry": a.entry[: len(lab)],
     }
     return res, totals
 
