@@ -291,7 +291,7 @@ def test_platform_sizing_run_writes_per_arm_rows():
         ("trial.platform.control=historical", "trial.platform.control"),
         ("trial.platform.control_ratio=0", "trial.platform.control_ratio"),
         ("trial.platform.time_trend_per_year=1.5", "trial.platform.time_trend_per_year"),
-        ("trial.designs.dunnett_fixed.multiplicity=holm", "trial.designs.dunnett_fixed.multiplicity"),
+        ("trial.designs.mams_OF2.multiplicity=holm", "trial.designs.mams_OF2.multiplicity"),
         ("trial.designs.mams_OF2.type_of_design=asOF", "trial.designs.mams_OF2.type_of_design"),
         ("trial.designs.dunnett_fixed.endpoint=time_to_death", "trial.designs.dunnett_fixed.test"),
         ("trial.effect.kind=assumed", "trial.effect.kind"),
