@@ -98,7 +98,8 @@ class DesignConfig:
     # single arm (comparator: historical), binary endpoint: the design's own rule and n,
     # found by exact binomial search for size <= alpha at p0 = historical value and
     # power >= 1 - beta at p1 (sim/trial/phase2.py): simon_optimal | simon_minimax
-    # (Simon 1989) | exact_one_stage; group_sequential: the looks above over sizing.n
+    # (Simon 1989) | exact_one_stage | predictive (exact one stage with predictive-
+    # probability futility monitoring); group_sequential: the looks above over sizing.n
     design: str = "group_sequential"
     # time_to_death: the final analysis at min_followup_months after the last
     # randomisation (followup) or when target_events deaths have been observed
@@ -108,6 +109,13 @@ class DesignConfig:
     rmst_tau_days: float | None = None  # time_to_death: also an RMST difference up to this day
     p1: float | None = None  # response rate to power for (None: the model's, the pool's)
     n_max: int = 150  # largest n the design search tries
+    # design: predictive (sim/trial/predictive.py): the exact one-stage design monitored
+    # at an interim after pp_fraction of its n, stopping for futility when the
+    # beta-binomial predictive probability of final success is below pp_threshold
+    pp_fraction: float = 0.5
+    pp_threshold: float = 0.05
+    pp_prior_a: float = 1.0  # Beta(a, b) prior on the response rate
+    pp_prior_b: float = 1.0
     # platform trials (trial.platform.arms; sim/trial/mams.py): familywise error control
     # over the arms. dunnett: Dunnett (one look) or Magirr-Jaki-Whitehead generalised
     # Dunnett (OF / P shapes); bonferroni: alpha / arms to each arm's own boundaries;

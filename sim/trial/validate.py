@@ -70,6 +70,13 @@ def _single_arm_design(key: str, d: DesignConfig, t: TrialConfig) -> None:
         raise ConfigError(
             f"{key}.p1", f"must be in (p0 = trial.historical.{d.endpoint} = {p0}, 1), got {d.p1}"
         )
+    if d.design == "predictive":
+        number(f"{key}.pp_fraction", d.pp_fraction, 0.0, 1.0, open_low=True)
+        if d.pp_fraction == 1.0:
+            raise ConfigError(f"{key}.pp_fraction", "must be in (0, 1) (an interim), got 1.0")
+        number(f"{key}.pp_threshold", d.pp_threshold, 0.0, 1.0)
+        number(f"{key}.pp_prior_a", d.pp_prior_a, 0.0, open_low=True)
+        number(f"{key}.pp_prior_b", d.pp_prior_b, 0.0, open_low=True)
     if not 2 <= d.n_max <= MAX_SEARCH_N:
         raise ConfigError(
             f"{key}.n_max", f"must be an integer in [2, {MAX_SEARCH_N}], got {d.n_max}"
