@@ -295,6 +295,7 @@ def test_platform_sizing_run_writes_per_arm_rows():
         ("trial.designs.mams_OF2.type_of_design=asOF", "trial.designs.mams_OF2.type_of_design"),
         ("trial.designs.dunnett_fixed.endpoint=time_to_death", "trial.designs.dunnett_fixed.test"),
         ("trial.effect.kind=assumed", "trial.effect.kind"),
+        ("trial.borrowing.prior=power", "trial.borrowing.prior"),
     ],
 )
 def test_bad_platform_input_names_the_key(override, key):

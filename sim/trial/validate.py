@@ -161,6 +161,10 @@ def _platform(cfg: RunConfig) -> None:
         raise ConfigError("trial.comparator", "a platform trial needs randomised (shared control)")
     if t.effect.kind != "model":
         raise ConfigError("trial.effect.kind", "platform arms take their effects from the model")
+    if t.assurance.draws:
+        raise ConfigError("trial.assurance.draws", "must be 0 for a platform trial (not done)")
+    if t.borrowing.prior != "none":
+        raise ConfigError("trial.borrowing.prior", "must be none for a platform trial (not done)")
     cap = t.accrual.max_accrual_months
     for name, arm in pf.arms.items():
         one_of(f"trial.platform.arms.{name}", name, cfg.strategy)
