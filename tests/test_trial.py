@@ -330,7 +330,7 @@ def test_bad_trial_input_cli_one_line_no_results(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("name", ["pd1_vs_soc", "single_arm_il7"])
+@pytest.mark.parametrize("name", ["pd1_vs_soc", "single_arm_il7", "platform", "simon_il7"])
 def test_trial_designs_compose_as_written(name):
     """Every value of conf/trial/<name>.yaml arrives in the composed config unchanged."""
     from dataclasses import asdict

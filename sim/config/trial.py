@@ -98,7 +98,8 @@ class DesignConfig:
     # single arm (comparator: historical), binary endpoint: the design's own rule and n,
     # found by exact binomial search for size <= alpha at p0 = historical value and
     # power >= 1 - beta at p1 (sim/trial/phase2.py): simon_optimal | simon_minimax
-    # (Simon 1989) | exact_one_stage; group_sequential: the looks above over sizing.n
+    # (Simon 1989) | exact_one_stage | predictive (exact one stage with predictive-
+    # probability futility monitoring); group_sequential: the looks above over sizing.n
     design: str = "group_sequential"
     # time_to_death: the final analysis at min_followup_months after the last
     # randomisation (followup) or when target_events deaths have been observed
@@ -108,6 +109,18 @@ class DesignConfig:
     rmst_tau_days: float | None = None  # time_to_death: also an RMST difference up to this day
     p1: float | None = None  # response rate to power for (None: the model's, the pool's)
     n_max: int = 150  # largest n the design search tries
+    # design: predictive (sim/trial/predictive.py): the exact one-stage design monitored
+    # at an interim after pp_fraction of its n, stopping for futility when the
+    # beta-binomial predictive probability of final success is below pp_threshold
+    pp_fraction: float = 0.5
+    pp_threshold: float = 0.05
+    pp_prior_a: float = 1.0  # Beta(a, b) prior on the response rate
+    pp_prior_b: float = 1.0
+    # platform trials (trial.platform.arms; sim/trial/mams.py): familywise error control
+    # over the arms. dunnett: Dunnett (one look) or Magirr-Jaki-Whitehead generalised
+    # Dunnett (OF / P shapes); bonferroni: alpha / arms to each arm's own boundaries;
+    # none: alpha per arm (unadjusted). Two-arm trials (one comparison) ignore it.
+    multiplicity: str = "dunnett"
 
 
 @dataclass
@@ -153,6 +166,31 @@ class AssuranceConfig:
 
 
 @dataclass
+class PlatformArmConfig:
+    """One experimental arm of a platform trial (its strategy is the arm's name)."""
+
+    entry_months: float = 0.0  # months after the trial starts (first site opening)
+
+
+@dataclass
+class PlatformConfig:
+    """A multi-arm platform trial with a shared control arm (sim/trial/platform.py):
+    experimental arms (strategy names, conf/strategy/) entering at their entry_months
+    and leaving at an interim (efficacy, futility) or at the maximum n per arm
+    (sizing.n); off when `arms` is empty (a two-arm trial)."""
+
+    arms: dict[str, PlatformArmConfig] = field(default_factory=dict)
+    # control patients per experimental patient of each open arm in a permuted block
+    # (1: equal allocation among the open arms and control)
+    control_ratio: int = 1
+    blocks_per_cycle: int = 1  # a block holds this many x (control_ratio + open arms) slots
+    control: str = "concurrent"  # concurrent | all: the controls each arm is compared with
+    # a time trend: the control arm's 1-year survival changes by this much per year of
+    # calendar time (every arm's 1-year death risk moves in the same proportion)
+    time_trend_per_year: float = 0.0
+
+
+@dataclass
 class TrialConfig:
     name: str = "trial"
     experimental: str = "pd1"  # strategy name (conf/strategy/)
@@ -172,3 +210,4 @@ class TrialConfig:
     sizing: SizingConfig = field(default_factory=SizingConfig)
     borrowing: BorrowingConfig = field(default_factory=BorrowingConfig)
     assurance: AssuranceConfig = field(default_factory=AssuranceConfig)
+    platform: PlatformConfig = field(default_factory=PlatformConfig)

@@ -31,9 +31,10 @@ from sim.trial import analyses
 from sim.trial.accrual import DAYS_PER_MONTH
 from sim.trial.one_stage import one_stage
 from sim.trial.pool import Outcomes
+from sim.trial.predictive import futility_cut, interim_size
 from sim.trial.simon import characteristics, reject_probability, simon
 
-DESIGNS = ("group_sequential", "simon_optimal", "simon_minimax", "exact_one_stage")
+DESIGNS = ("group_sequential", "simon_optimal", "simon_minimax", "exact_one_stage", "predictive")
 NO_FUTILITY = -1  # r1 of a one-stage design: never stop after "stage 1"
 # the Simon search takes time ~ n_max^4 (about 40 s of one core at 170): a bound on n_max
 MAX_SEARCH_N = 300
@@ -43,7 +44,7 @@ MAX_SEARCH_N = 300
 class Plan:
     """A single-arm design's rule and its exact operating characteristics."""
 
-    design: str  # simon_optimal | simon_minimax | exact_one_stage
+    design: str  # simon_optimal | simon_minimax | exact_one_stage | predictive
     r1: int  # stop after stage 1 if responses <= r1 (NO_FUTILITY: one stage)
     n1: int  # stage-1 size (= n for one stage)
     r: int  # reject H0 if responses > r
@@ -81,6 +82,14 @@ def plan(key: str, d: DesignConfig, t: TrialConfig, p_model: float) -> Plan:
     if d.design == "exact_one_stage":
         found = one_stage(p0, p1, t.alpha, d.beta, d.n_max)
         r1, n1, r, n = (NO_FUTILITY, found.n, found.r, found.n) if found else (0, 0, 0, 0)
+    elif d.design == "predictive":  # the one-stage design, monitored by predictive probability
+        found = one_stage(p0, p1, t.alpha, d.beta, d.n_max)
+        r1, n1, r, n = (0, 0, 0, 0)
+        if found:
+            r, n = found.r, found.n
+            n1 = interim_size(n, d.pp_fraction)
+            r1 = futility_cut(n1, r, n, d.pp_prior_a, d.pp_prior_b, d.pp_threshold)
+            n1 = n if r1 == NO_FUTILITY else n1
     else:
         kind = d.design.removeprefix("simon_")
         s = _simon(p0, p1, t.alpha, d.beta, d.n_max).get(kind)

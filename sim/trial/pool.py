@@ -55,7 +55,7 @@ class Pool:
     """Eligible pool patients (arrays indexed 0..m-1) and their outcomes per arm."""
 
     condition: np.ndarray  # int code into CONDITIONS
-    outcomes: dict[str, Outcomes]  # "control", "experimental"
+    outcomes: dict[str, Outcomes]  # "control", "experimental" (platform: each arm's name)
     p_eligible: float  # share of referred (pool) patients who are eligible
     eligible_mask: np.ndarray  # over the whole referral pool (SimPy reference screening)
     horizon_days: float  # follow-up after randomisation the outcomes cover
@@ -94,6 +94,16 @@ def delayed(strategy: StrategyConfig, delay_days: float) -> StrategyConfig:
     return replace(strategy, therapies=therapies)
 
 
+def pool_strategies(t) -> list[str]:
+    """The strategies the pool is simulated under: the control first, then the
+    experimental strategy (two arms) or every platform arm (trial.platform.arms)."""
+    if t.platform.arms:
+        return [t.control, *(a for a in t.platform.arms if a != t.control)]
+    # an assumed effect is a transform of the control outcomes: only control is simulated
+    both = t.effect.kind == "model" and t.control != t.experimental
+    return [t.control, t.experimental] if both else [t.control]
+
+
 def pool_config(cfg: RunConfig) -> RunConfig:
     """The pool run: the cohort preset's mix, pool_per_arm patients, the trial's strategies
     (therapies from randomisation, `eligibility.randomisation_delay_days` after
@@ -101,9 +111,7 @@ def pool_config(cfg: RunConfig) -> RunConfig:
     endpoint's lumbar puncture (csf_day after randomisation) is added to the visits."""
     t = cfg.trial
     delay = t.eligibility.randomisation_delay_days
-    # an assumed effect is a transform of the control outcomes: only control is simulated
-    both = t.effect.kind == "model" and t.control != t.experimental
-    names = [t.control, t.experimental] if both else [t.control]
+    names = pool_strategies(t)
     out = copy.copy(cfg)
     out.cohort = replace(cfg.cohort, n=t.pool_per_arm)
     out.strategy = {s: delayed(cfg.strategy[s], delay) for s in names}
@@ -156,15 +164,18 @@ def build_pool(cfg: RunConfig) -> Pool:
         )
     idx = np.flatnonzero(mask)
     control = per[t.control].take(idx)
-    if t.effect.kind == "assumed":
+    if t.platform.arms:  # a platform trial: every arm's own outcomes (effect.kind: model)
+        arms = {a: per[a].take(idx) for a in t.platform.arms}
+    elif t.effect.kind == "assumed":
         pid = first["patient_id"].to_numpy()[idx]
         exp = assumed_effect(control, t.effect.hazard_ratio, cfg.seed, pid, cfg.horizon_days)
+        arms = {"experimental": exp}
     else:
-        exp = per[t.experimental].take(idx)
+        arms = {"experimental": per[t.experimental].take(idx)}
     cond = pd.Categorical(first["condition"].astype(str), categories=CONDITIONS).codes
     return Pool(
         condition=np.asarray(cond)[idx],
-        outcomes={"control": control, "experimental": exp},
+        outcomes={"control": control, **arms},
         p_eligible=float(mask.mean()),
         eligible_mask=mask,
         horizon_days=cfg.horizon_days,

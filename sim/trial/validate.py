@@ -13,6 +13,7 @@ from sim.trial.analyses import VARIANCES
 from sim.trial.borrowing import PRIORS
 from sim.trial.boundaries import BETA_TYPES, TYPES
 from sim.trial.design import BINARY, ENDPOINTS
+from sim.trial.mams import MAMS_SHAPES, MULTIPLICITY
 from sim.trial.phase2 import DESIGNS, MAX_SEARCH_N
 
 EFFECTS = ("model", "assumed")
@@ -69,6 +70,13 @@ def _single_arm_design(key: str, d: DesignConfig, t: TrialConfig) -> None:
         raise ConfigError(
             f"{key}.p1", f"must be in (p0 = trial.historical.{d.endpoint} = {p0}, 1), got {d.p1}"
         )
+    if d.design == "predictive":
+        number(f"{key}.pp_fraction", d.pp_fraction, 0.0, 1.0, open_low=True)
+        if d.pp_fraction == 1.0:
+            raise ConfigError(f"{key}.pp_fraction", "must be in (0, 1) (an interim), got 1.0")
+        number(f"{key}.pp_threshold", d.pp_threshold, 0.0, 1.0)
+        number(f"{key}.pp_prior_a", d.pp_prior_a, 0.0, open_low=True)
+        number(f"{key}.pp_prior_b", d.pp_prior_b, 0.0, open_low=True)
     if not 2 <= d.n_max <= MAX_SEARCH_N:
         raise ConfigError(
             f"{key}.n_max", f"must be an integer in [2, {MAX_SEARCH_N}], got {d.n_max}"
@@ -135,6 +143,64 @@ def _borrowing(t: TrialConfig) -> None:
     for i, r in enumerate(b.control_rates):
         if not 0.0 < r < 1.0:
             raise ConfigError(f"trial.borrowing.control_rates[{i}]", f"must be in (0, 1), got {r}")
+
+
+CONTROL_MODES = ("concurrent", "all")
+MAX_TREND = 1.0  # |change of 1-year survival per year|: a probability cannot move more
+
+
+def _platform(cfg: RunConfig) -> None:
+    """trial.platform (sim/trial/platform.py): arms, allocation, shared control, trend;
+    its designs: 1-year survival by the z (or CMH) test at planned information looks."""
+    t = cfg.trial
+    pf = t.platform
+    one_of("trial.platform.control", pf.control, CONTROL_MODES)
+    if not pf.arms:
+        return
+    if t.comparator != "randomised":
+        raise ConfigError("trial.comparator", "a platform trial needs randomised (shared control)")
+    if t.effect.kind != "model":
+        raise ConfigError("trial.effect.kind", "platform arms take their effects from the model")
+    if t.assurance.draws:
+        raise ConfigError("trial.assurance.draws", "must be 0 for a platform trial (not done)")
+    if t.borrowing.prior != "none":
+        raise ConfigError("trial.borrowing.prior", "must be none for a platform trial (not done)")
+    cap = t.accrual.max_accrual_months
+    for name, arm in pf.arms.items():
+        one_of(f"trial.platform.arms.{name}", name, cfg.strategy)
+        if name == t.control:
+            raise ConfigError(
+                f"trial.platform.arms.{name}", f"is the control strategy (trial.control: {name})"
+            )
+        number(f"trial.platform.arms.{name}.entry_months", arm.entry_months, 0.0, cap)
+        if arm.entry_months == cap:
+            raise ConfigError(
+                f"trial.platform.arms.{name}.entry_months",
+                f"must be in [0, {cap:g}) (before trial.accrual.max_accrual_months), got {cap:g}",
+            )
+    _int("trial.platform.control_ratio", pf.control_ratio, 1)
+    _int("trial.platform.blocks_per_cycle", pf.blocks_per_cycle, 1)
+    number("trial.platform.time_trend_per_year", pf.time_trend_per_year, -MAX_TREND, MAX_TREND)
+    for name, d in t.designs.items():
+        key = f"trial.designs.{name}"
+        if d.endpoint != "survival_1y" or d.test != "z":
+            raise ConfigError(
+                f"{key}.endpoint",
+                "a platform design analyses survival_1y with test: z (stratified: CMH)",
+            )
+        if d.multiplicity == "dunnett" and d.type_of_design not in MAMS_SHAPES:
+            raise ConfigError(
+                f"{key}.type_of_design",
+                f"multiplicity dunnett takes {', '.join(MAMS_SHAPES)} (Dunnett, "
+                f"Magirr-Jaki-Whitehead shapes), got {d.type_of_design!r}; spending "
+                "functions go with multiplicity: bonferroni",
+            )
+        if d.timing != "information" or d.type_beta_spending != "none":
+            raise ConfigError(
+                f"{key}.timing",
+                "platform arms are looked at at planned information_rates of their own n, "
+                "with futility_z (no calendar timing, no beta spending)",
+            )
 
 
 def check_assurance(cfg: RunConfig) -> None:
@@ -254,6 +320,7 @@ def check_trial(cfg: RunConfig) -> None:
         one_of(f"{key}.logrank_variance", d.logrank_variance, VARIANCES)
         if d.logrank_variance != "hypergeometric" and d.test != "logrank":
             raise ConfigError(f"{key}.logrank_variance", "only used with test: logrank")
+        one_of(f"{key}.multiplicity", d.multiplicity, MULTIPLICITY)
         _single_arm_design(key, d, t)
         _time_to_event(key, d, cfg.horizon_days)
         one_of(f"{key}.type_of_design", d.type_of_design, TYPES)
@@ -289,6 +356,7 @@ def check_trial(cfg: RunConfig) -> None:
             raise ConfigError(f"{key}.look_months", "only used with timing: calendar")
 
     _borrowing(t)
+    _platform(cfg)
     sz = t.sizing
     if not sz.n:
         raise ConfigError("trial.sizing.n", "give at least one sample size")

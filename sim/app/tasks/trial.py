@@ -56,6 +56,8 @@ def run_sizing(cfg: RunConfig, progress: bool = False) -> tuple[Spec, pd.DataFra
 def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     out, started, prov = begin(out, resolved_yaml)
     t = cfg.trial
+    if t.platform.arms:
+        return run_platform_task(cfg, out, resolved_yaml, started, prov)
     print(
         f"trial '{t.name}': {t.experimental} vs "
         f"{t.control if t.comparator == 'randomised' else 'historical control'}, "
@@ -88,6 +90,65 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
             out / "accrual.png",
             t.eligibility.randomisation_delay_days,
         )
+    finish(
+        out,
+        cfg,
+        resolved_yaml,
+        started,
+        prov,
+        n_trials_simulated=len(trials),
+        p_eligible=spec.pool.p_eligible,
+        p_died_before_randomisation=spec.pool.p_died_before_randomisation,
+        pool_per_arm=t.pool_per_arm,
+        sizing_seconds=round(time.time() - pool_started, 3),
+    )
+    if cfg.output.print_summary:
+        print(md)
+        print(f"results: {out}")
+    return oc
+
+
+def run_platform_sizing(cfg: RunConfig, progress: bool = False):
+    """A platform trial (trial.platform.arms): pool of every arm, the trials of the grid
+    and the operating characteristics, one row per design x n x accrual scale x arm."""
+    from sim.trial.platform import make_spec, platform_oc, simulate_platform_grid
+
+    t = cfg.trial
+    spec = make_spec(cfg.seed, t, build_pool(cfg))
+    sz = t.sizing
+    total = sz.trials * len(sz.n) * len(sz.accrual_scale)
+    bar = tqdm(
+        total=total, desc="simulating platform trials", unit="trial", disable=not progress,
+        mininterval=0.5,
+    )  # fmt: skip
+    try:
+        trials = simulate_platform_grid(spec, cfg.executor, on_chunk=bar.update)
+    finally:
+        bar.close()
+    return spec, trials, platform_oc(spec, trials)
+
+
+def run_platform_task(cfg: RunConfig, out: Path, resolved_yaml: str, started, prov):
+    """The platform run's directory: operating_characteristics.csv (the two-arm
+    columns, then sim.trial.platform.PLATFORM_COLUMNS), sizing.md, trials.parquet,
+    power_curve.png (one line per design and arm)."""
+    from sim.trial.platform import platform_markdown
+
+    t = cfg.trial
+    print(
+        f"platform trial '{t.name}': {', '.join(t.platform.arms)} vs shared {t.control}, "
+        f"{len(t.designs)} designs x {len(t.sizing.n)} sample sizes per arm x "
+        f"{len(t.sizing.accrual_scale)} accrual rates x {t.sizing.trials} trials x 2 scenarios"
+    )
+    pool_started = time.time()
+    spec, trials, oc = run_platform_sizing(cfg, progress=cfg.output.progress)
+    io.write_csv(out / "operating_characteristics.csv", oc)
+    md = platform_markdown(oc, spec)
+    io.write_text(out / "sizing.md", md)
+    io.write_atomic(out / "trials.parquet", lambda p: trials.to_parquet(p, index=False))
+    if cfg.output.plots:
+        curves = oc.assign(design=oc["design"] + " / " + oc["arm"])
+        plot_power_curve(curves, t.sizing.target_power, t.alpha, out / "power_curve.png")
     finish(
         out,
         cfg,
