@@ -116,3 +116,121 @@ def test_a_run_imports_no_plotting_before_it_simulates():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------- dumping
+
+
+def _compositions() -> list[list[str]]:
+    conf = config_dir()
+    sets = [[]] + [[f"+experiment={p.stem}"] for p in sorted((conf / "experiment").glob("*.yaml"))]
+    sets += [[f"+trial={p.stem}"] for p in sorted((conf / "trial").glob("*.yaml"))]
+    sets += [[f"model={p.stem}"] for p in sorted((conf / "model").glob("*.yaml"))]
+    sets += [[f"economics={p.stem}"] for p in sorted((conf / "economics").glob("*.yaml"))]
+    return sets
+
+
+def _python_dump(data) -> str:
+    """OmegaConf.to_yaml's own yaml.dump call (pure-Python emitter)."""
+    return yaml.dump(
+        data,
+        default_flow_style=False,
+        allow_unicode=True,
+        sort_keys=False,
+        Dumper=fastyaml.python_dumper(),
+    )
+
+
+def _c_dump(data) -> str:
+    return yaml.dump(
+        data,
+        default_flow_style=False,
+        allow_unicode=True,
+        sort_keys=False,
+        Dumper=fastyaml.c_dumper(),
+    )
+
+
+def test_libyaml_writes_every_shipped_config_as_omegaconf_does():
+    """Hydra's .hydra/config.yaml and pml-sim's config.yaml (resolved) of every shipped
+    experiment, trial design, model and economics set: the same text from both emitters,
+    and the fast path is the one taken."""
+    from sim.config.load import compose_node
+
+    assert fastyaml.c_dumper() is not None, "PyYAML without libyaml"
+    sets = _compositions()
+    assert len(sets) > 15
+    for overrides in sets:
+        node = compose_node(overrides)
+        for resolve in (False, True):
+            data = OmegaConf.to_container(node, resolve=resolve, enum_to_str=True)
+            assert fastyaml.c_safe(data), overrides
+            assert _c_dump(data) == _python_dump(data), (overrides, resolve)
+
+
+def test_libyaml_writes_printable_ascii_as_omegaconf_does():
+    """Random printable-ASCII strings (quotes, colons, '#', numbers-as-text, long lines
+    that wrap) as values and as keys up to MAX_C_KEY characters: the same text."""
+    import random
+
+    r = random.Random(20261206)
+    pieces = [chr(i) for i in range(32, 127)] + ["yes", "null", "1e3", "0x1", " #", ": ", "  "]
+    for _ in range(3000):
+        s = "".join(r.choice(pieces) for _ in range(r.choice([0, 1, 3, 10, 60, 150])))
+        key = s[: fastyaml.MAX_C_KEY] or "k"
+        data = {"k": s, key: [s, {"m": s, "n": {"o": [s, 1.5, None, True]}}]}
+        assert fastyaml.c_safe(data)
+        assert _c_dump(data) == _python_dump(data), repr(s)
+
+
+def test_strings_libyaml_writes_differently_take_the_python_path():
+    """Where the emitters differ (a key over ~120 characters, a line break, a character
+    outside printable ASCII) the guard says so, and OmegaConf.to_yaml still gives
+    OmegaConf's own text."""
+    fastyaml.install()
+    original = OmegaConf.to_yaml.omegaconf_to_yaml  # the shortcut is in
+    differ = [{"a" * 127: 1}, {"k": "smile \U0001f642"}, {"k": "x\ny"}, {"k": "tab\there"}]
+    for data in differ:
+        assert not fastyaml.c_safe(data)
+    # the guard is needed: libyaml really writes these differently
+    assert _c_dump(differ[0]) != _python_dump(differ[0])
+    assert _c_dump(differ[1]) != _python_dump(differ[1])
+    for data in [*differ, {"k": "plain", "n": [1, "yes", "1e3"]}, {"b": b"x"}]:
+        node = OmegaConf.create(data)
+        assert OmegaConf.to_yaml(node) == original(node)
+        assert OmegaConf.to_yaml(node, resolve=True, sort_keys=True) == original(
+            node, resolve=True, sort_keys=True
+        )
+
+
+# ----------------------------------------------------------------------------- imports
+
+
+def test_a_run_imports_no_plotting_or_optimiser_before_it_simulates():
+    """Everything a default run imports before its first chunk, minus what it does not
+    need there: matplotlib, scipy.stats / optimize / interpolate, statsmodels, dask."""
+    code = (
+        "import sys\n"
+        "import sim.app.cli, sim.app.hydra_app, sim.app.validate, sim.app.tasks.simulate\n"
+        "import sim.app.report, sim.engine.run\n"
+        "heavy = ('matplotlib', 'scipy.stats', 'scipy.optimize', 'scipy.interpolate',\n"
+        "         'statsmodels', 'dask', 'distributed', 'joblib', 'sklearn', 'SALib')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_and_argument_checks_import_no_hydra_numba_or_pandas():
+    """`pml-sim --help` and the command line's own checks stay light."""
+    code = (
+        "import sys\n"
+        "sys.argv = ['pml-sim', '--help']\n"
+        "from sim.app.cli import main\n"
+        "main()\n"
+        "heavy = ('hydra', 'omegaconf', 'numba', 'pandas', 'pyarrow', 'scipy', 'matplotlib')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Config groups" in out.stdout
+    assert out.stderr.strip() == "[]"

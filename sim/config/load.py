@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.config.errors import ConfigError
-from sim.config.keys import check_keys
-from sim.config.schema import RunConfig
+
+if TYPE_CHECKING:
+    from sim.config.schema import RunConfig
 
 
 def config_dir() -> Path:
@@ -61,6 +62,9 @@ def to_object(cfg: Any) -> RunConfig:
     and wrong types become a ConfigError naming the key."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
+
+    from sim.config.keys import check_keys
+    from sim.config.schema import RunConfig
 
     check_keys(cfg, RunConfig)
     try:
