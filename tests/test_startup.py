@@ -234,3 +234,80 @@ def test_help_and_argument_checks_import_no_hydra_numba_or_pandas():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "Config groups" in out.stdout
     assert out.stderr.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------- copying
+
+
+def _same_tree(a, b, path="") -> None:
+    """Two OmegaConf trees alike node by node: class, metadata (every attribute, equal
+    and of the same type, the mutable ones not shared), flags and values."""
+    from omegaconf import DictConfig, ListConfig
+
+    assert type(a) is type(b), path
+    ma, mb = a.__dict__["_metadata"], b.__dict__["_metadata"]
+    assert ma is not mb and type(ma) is type(mb), path
+    assert ma.__dict__.keys() == mb.__dict__.keys(), path
+    for k, va in ma.__dict__.items():
+        vb = mb.__dict__[k]
+        assert type(va) is type(vb) and va == vb, (path, k)
+        if isinstance(va, dict):
+            assert va is not vb, (path, k)
+    if isinstance(a, DictConfig | ListConfig):
+        assert a.__dict__["_flags_cache"] == b.__dict__["_flags_cache"], path
+        ca, cb = a.__dict__["_content"], b.__dict__["_content"]
+        assert type(ca) is type(cb), path
+        if isinstance(ca, dict):
+            assert list(ca) == list(cb), path
+            for k in ca:
+                assert cb[k].__dict__["_parent"] is b, path
+                _same_tree(ca[k], cb[k], f"{path}.{k}")
+        elif isinstance(ca, list):
+            assert len(ca) == len(cb), path
+            for i, (x, y) in enumerate(zip(ca, cb, strict=True)):
+                _same_tree(x, y, f"{path}[{i}]")
+        else:
+            assert ca == cb, path
+    else:
+        va, vb = a.__dict__["_val"], b.__dict__["_val"]
+        assert type(va) is type(vb) and (va == vb or va != va), path  # NaN equals NaN
+
+
+def test_metadata_deepcopy_is_the_generic_copy(monkeypatch):
+    """The direct Metadata.__deepcopy__ gives what copy.deepcopy's generic path gives,
+    on shipped configs composed (typed schema nodes, lists, interpolations; the default,
+    the experiments with the most sections, a trial design, another model and economics
+    set), and composing with it gives the same config."""
+    import copy
+
+    from omegaconf.base import Metadata
+
+    from sim.config import fastcopy
+    from sim.config.load import compose_node, to_object
+
+    fastcopy.install()
+    assert Metadata.__dict__["__deepcopy__"] is fastcopy.metadata_deepcopy
+    sets = [
+        [],
+        ["+experiment=psa"],
+        ["+experiment=calibrate"],
+        ["+trial=pd1_vs_soc"],
+        ["model=gross", "economics=us_payer"],
+    ]
+    for overrides in sets:
+        node = compose_node(overrides)
+        fast = copy.deepcopy(node)
+        fast_yaml, fast_obj = OmegaConf.to_yaml(node), to_object(node)
+        with monkeypatch.context() as m:
+            m.delattr(Metadata, "__deepcopy__")
+            generic = copy.deepcopy(node)
+            composed = compose_node(overrides)  # every merge copied the generic way
+            _same_tree(generic, fast, str(overrides))
+            assert OmegaConf.to_yaml(composed) == fast_yaml
+            assert to_object(composed) == fast_obj
+    # and the check can fail
+    other = OmegaConf.create({"a": {"b": 1}})
+    twin = copy.deepcopy(other)
+    twin.a.b = 2
+    with pytest.raises(AssertionError):
+        _same_tree(other, twin)

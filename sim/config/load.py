@@ -38,12 +38,13 @@ def compose_node(overrides: list[str] | None = None, config_dirs: list[str] | No
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from sim.config import fastyaml
+    from sim.config import fastcopy, fastyaml
     from sim.config.guard import check_composed, install
     from sim.config.schema import register
 
     install()
     fastyaml.install()
+    fastcopy.install()
     register()
     overrides = list(overrides or [])
     if GlobalHydra.instance().is_initialized():
