@@ -15,6 +15,7 @@ def sweep(tmp_path_factory):
         "strategy=soc,il7",
         "model.damage_rate_per_day=0.003,0.005",
         "cohort.n=120",
+        "uncertainty=none",
         "output.progress=false",
         "output.print_summary=false",
         "output.plots=false",
@@ -87,7 +88,8 @@ def test_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert "not a directory" in capsys.readouterr().err
 
 
-SMALL = ["strategy=soc", "cohort.n=100", "output.progress=false", "output.plots=false"]
+SMALL = ["strategy=soc", "cohort.n=100", "output.progress=false", "output.plots=false",
+         "uncertainty=none"]  # fmt: skip
 
 
 def test_rerun_skips_a_complete_run_with_the_same_config(tmp_path):
