@@ -78,15 +78,31 @@ def predictive_markdown(table, head: str) -> list[str]:
     return lines
 
 
+def posterior_sets(cfg, draws: int):
+    """The first `draws` rows of conf/model/<model>_posterior.csv (SystemExit if the file
+    is missing or holds fewer: load_sets would cycle and count draws twice)."""
+    import pandas as pd
+
+    from sim.config import ConfigError
+    from sim.config.load import config_dir
+    from sim.outcomes.uncertainty import load_sets
+
+    try:
+        sets = load_sets(cfg.model.name, "posterior", draws, "--posterior")
+    except ConfigError as e:
+        raise SystemExit(str(e)) from None
+    held = len(pd.read_csv(config_dir() / "model" / f"{cfg.model.name}_posterior.csv"))
+    if draws > held:
+        raise SystemExit(f"--draws {draws}: the posterior file holds {held} draws")
+    return sets
+
+
 def posterior_check(cfg, chosen, single, args) -> None:
     from sim.core import io
     from sim.evidence.plots import plot_validation_predictive
     from sim.evidence.predictive import validate_under_uncertainty
-    from sim.outcomes.uncertainty import load_sets
 
-    sets = load_sets(cfg.model.name, "posterior", args.draws, "--posterior")
-    if sets.duplicated().any():  # load_sets cycles a short file: the same draw twice
-        raise SystemExit(f"--draws {args.draws}: more than the posterior file holds")
+    sets = posterior_sets(cfg, args.draws)
     t0 = time.perf_counter()
     pp, draws = validate_under_uncertainty(cfg, chosen, sets, n_max=args.pp_n_max)
     wall = time.perf_counter() - t0
@@ -124,6 +140,8 @@ def main() -> None:
     if args.posterior and args.draws < 2:
         raise SystemExit(f"--draws: must be an integer >= 2, got {args.draws}")
     cfg = load_config(["+experiment=calibrate", *args.overrides])
+    if args.posterior:
+        posterior_sets(cfg, args.draws)  # bad --draws or no posterior: say so before running
     chosen = [t for t in cfg.targets.items if args.all or t.role == "validation"]
     t0 = time.perf_counter()
     table = check_validation(cfg, chosen, n_max=args.n_max)
