@@ -38,7 +38,10 @@ QUIET = ["output.progress=false", "output.print_summary=false", "output.plots=fa
          "output.report=false"]  # fmt: skip
 # name: (command-line overrides, the files kept from its run folder)
 RUNS: dict[str, tuple[list[str], list[str]]] = {
-    "default": ([], ["summary.csv"]),
+    "default": (
+        ["uncertainty=none"],
+        ["summary.csv"],
+    ),  # one parameter set (issue 14 default: posterior)
     "seed000": (["+experiment=seed000"], ["study_table.csv"]),
     "psa": (
         ["+experiment=psa", "economics.psa.draws=20", "cohort.n=500", "executor=inprocess"],

@@ -37,7 +37,8 @@ def survival(n: int, model: str, extra: list[str]) -> pd.DataFrame:
     mix = "{" + ", ".join(f"{c}: 1" for c in CONDITIONS) + "}"
     cfg = load_config(
         ["cohort=custom", f"+cohort.mix={mix}", f"cohort.n={n}", f"strategy={STRATEGIES}"]
-        + [f"model={model}", "executor=inprocess", "output.progress=false", *extra]
+        + [f"model={model}", "executor=inprocess", "output.progress=false", "uncertainty=none"]
+        + extra
     )
     pts, _, _ = simulate(cfg)
     pts["alive_1y"] = ~((pts["time_days"] < 365.0) & pts["died"])

@@ -31,7 +31,8 @@ from scipy.stats import mannwhitneyu
 from sim.api import load_config, simulate
 from sim.evidence.study import add_study_columns, analyse
 
-QUIET = ["executor=inprocess", "output.progress=false"]
+# uncertainty=none: one parameter set per structure (model=gross_calibrated has no posterior)
+QUIET = ["executor=inprocess", "output.progress=false", "uncertainty=none"]
 JOLY_MIX = (
     "{hiv: 43.7, hematologic_malignancy: 21.9, chronic_inflammatory: 10.1, "
     "natalizumab_ms: 10.1, solid_organ_transplant: 4.3, primary_immunodeficiency: 1.5}"

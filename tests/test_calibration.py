@@ -148,7 +148,8 @@ def test_written_model_config_is_selectable(synthetic, tmp_path):
     (tmp_path / "model").mkdir()
     path = tmp_path / "model" / f"{name}.yaml"
     path.write_text(model_yaml(cfg, fit, "test", "0" * 40, ["a"], load_config([])))
-    out = load_config([f"model={name}"], config_dirs=[str(tmp_path)])
+    # uncertainty=none: a freshly installed model has no posterior sample yet
+    out = load_config([f"model={name}", "uncertainty=none"], config_dirs=[str(tmp_path)])
     assert out.model.name == name
     assert out.model.damage_rate_per_day == pytest.approx(0.0123)
     assert out.model.iris_hazard_scale == pytest.approx(0.0456)
@@ -181,7 +182,7 @@ def test_committed_calibrated_model_is_default_plus_the_fit_inside_the_search_bo
     # exactly the parameters the calibration fits, plus the mRS cut points, a measurement
     # map fitted afterwards (experiments/fit_mrs_cutpoints.py)
     assert set(fitted) - {"model.mrs_cutpoints"} == set(box)
-    default = asdict(load_config(["model=default"]).model)
+    default = asdict(load_config(["model=default", "uncertainty=none"]).model)  # no posterior
     calibrated = asdict(cal.model)
 
     def flat(d, prefix="model"):

@@ -8,7 +8,9 @@ import pytest
 from cli_helper import pml_sim
 from lifelines import KaplanMeierFitter
 
-SMALL = ["cohort.n=300", "strategy=[soc,il7]", "output.progress=false"]
+# uncertainty=none: these tests check one parameter set's numbers (the default adds the
+# nested posterior simulation; tests/test_uncertainty.py runs that)
+SMALL = ["cohort.n=300", "strategy=[soc,il7]", "output.progress=false", "uncertainty=none"]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +111,13 @@ def test_partitioned_output_holds_the_same_tables(tmp_path):
     """output.partitioned=true: patients/events/labs.parquet are directories of one part
     per chunk (3 chunks x 2 strategies) that read back as the very tables a single-file
     run writes; the summary is byte-identical."""
-    common = ["cohort.n=120", "strategy=[soc,il7]", "engine.chunk_size=50", "seed=3"]
+    common = [
+        "cohort.n=120",
+        "strategy=[soc,il7]",
+        "engine.chunk_size=50",
+        "seed=3",
+        "uncertainty=none",
+    ]
     common += ["output.progress=false", "output.plots=false"]
     one, parts = tmp_path / "one", tmp_path / "parts"
     assert pml_sim(*common, f"hydra.run.dir={one}").returncode == 0

@@ -9,7 +9,8 @@ import pytest
 from cli_helper import pml_sim
 
 ROOT = Path(__file__).resolve().parent.parent
-BASE = ["cohort.n=40", "strategy=[soc]", "output.progress=false", "output.plots=false"]
+BASE = ["cohort.n=40", "strategy=[soc]", "output.progress=false", "output.plots=false",
+        "uncertainty=none"]  # fmt: skip
 
 
 def _strategies() -> str:

@@ -237,6 +237,7 @@ def test_gross_replication_without_spread_is_the_population_rate_or_the_killing(
             "model.viral_growth_gsd=1.0",
             "cohort.n=500",
             "model.viral_growth_coupling=1",
+            "uncertainty=none",  # model=gross has no posterior sample
         ]
     )
     key = rng.run_key(cfg.seed)

@@ -15,6 +15,7 @@ def sweep(tmp_path_factory):
         "strategy=soc,il7",
         "model.damage_rate_per_day=0.003,0.005",
         "cohort.n=120",
+        "uncertainty=none",
         "output.progress=false",
         "output.print_summary=false",
         "output.plots=false",
@@ -46,7 +47,7 @@ def test_merged_table_has_one_column_per_override(sweep, monkeypatch):
     assert (merged["condition"] == "all").sum() == 4
     # the table's numbers are the jobs' own
     one = merged[merged["run_dir"] == merged["run_dir"].iloc[0]].drop(
-        columns=["run_dir", "seed", "model.damage_rate_per_day", "cohort.n"]
+        columns=["run_dir", "seed", "model.damage_rate_per_day", "cohort.n", "uncertainty"]
     )
     own = pd.read_csv(sweep / merged["run_dir"].iloc[0] / "summary.csv")
     pd.testing.assert_frame_equal(one.reset_index(drop=True), own, check_dtype=False)
@@ -87,7 +88,8 @@ def test_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert "not a directory" in capsys.readouterr().err
 
 
-SMALL = ["strategy=soc", "cohort.n=100", "output.progress=false", "output.plots=false"]
+SMALL = ["strategy=soc", "cohort.n=100", "output.progress=false", "output.plots=false",
+         "uncertainty=none"]  # fmt: skip
 
 
 def test_rerun_skips_a_complete_run_with_the_same_config(tmp_path):

@@ -17,7 +17,8 @@ from sim.model.immunity import effector_target, saturation_target
 
 
 def _build(*overrides: str):
-    cfg = load_config(["cohort=mixed_seed000", "cohort.n=2000", *overrides])
+    # uncertainty=none: model=gross has no posterior sample (and none is read here)
+    cfg = load_config(["cohort=mixed_seed000", "cohort.n=2000", "uncertainty=none", *overrides])
     key = rng.run_key(cfg.seed)
     idx = np.arange(cfg.cohort.n)
     pts = cohort.build(key, cfg.cohort, cfg.model, idx)

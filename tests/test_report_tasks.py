@@ -11,7 +11,13 @@ from test_report_html import _browser_check, _chromium, served  # noqa: F401  (f
 
 QUIET = ["output.progress=false", "output.print_summary=false"]
 TASKS = {
-    "simulate": ["cohort.n=200", "strategy=[soc,il7]"],
+    # the default uncertainty=posterior, small: the report also shows the uncertainty band
+    "simulate": [
+        "cohort.n=200",
+        "strategy=[soc,il7]",
+        "uncertainty.draws=3",
+        "uncertainty.n_per_draw=50",
+    ],
     "study": ["+experiment=seed000", "study.replicates=3"],
     "calibrate": [
         "+experiment=calibrate",

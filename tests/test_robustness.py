@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 from cli_helper import pml_sim
 
-SMALL = ["cohort.n=200", "strategy=[soc]", "output.progress=false", "output.plots=false"]
+SMALL = ["cohort.n=200", "strategy=[soc]", "output.progress=false", "output.plots=false",
+         "uncertainty=none"]  # fmt: skip
 
 
 def _start(*args, cwd=None):
@@ -53,6 +54,7 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     p = _start(
         "cohort.n=400000",
         "strategy=[soc]",
+        "uncertainty=none",
         "engine.chunk_size=5000",
         "output.progress=false",
         f"hydra.run.dir={out}",
@@ -119,6 +121,7 @@ def test_one_bad_value_in_a_sweep_fails_that_job_only(tmp_path):
         "-m",
         "cohort.n=100,-5,200",
         "strategy=[soc]",
+        "uncertainty=none",
         "output.progress=false",
         "output.plots=false",
         f"hydra.sweep.dir={sweep}",
@@ -198,6 +201,7 @@ def test_real_full_disk(tmp_path):
         r = pml_sim(
             "cohort.n=3000",
             "strategy=[soc]",
+            "uncertainty=none",
             "output.progress=false",
             f"hydra.run.dir={mnt / 'run'}",
         )

@@ -94,3 +94,60 @@ def test_missing_posterior_names_the_command():
     with pytest.raises(ConfigError) as e:
         load_config(["uncertainty=posterior", "model=default"])
     assert "uncertainty.source" in str(e.value) and "+experiment=posterior" in str(e.value)
+
+
+def test_posterior_is_the_default_and_names_its_sizes():
+    """Issue 14: the plain run carries parameter uncertainty; the sizes are the ones in
+    conf/uncertainty/posterior.yaml (read here independently of the loader)."""
+    import yaml
+
+    from sim.config.load import config_dir
+
+    spec = yaml.safe_load((config_dir() / "uncertainty" / "posterior.yaml").read_text())
+    u = load_config([]).uncertainty
+    assert u.name == "posterior" and u.source == "posterior"
+    assert (u.draws, u.n_per_draw, u.level) == (spec["draws"], spec["n_per_draw"], spec["level"])
+    assert load_config(["uncertainty=none"]).uncertainty.name == "none"
+
+
+def test_a_model_without_posterior_asks_for_uncertainty_none():
+    with pytest.raises(ConfigError) as e:
+        load_config(["model=gross_calibrated"])  # the default uncertainty=posterior
+    assert str(e.value).startswith("uncertainty.source") and "uncertainty=none" in str(e.value)
+    assert load_config(["model=gross_calibrated", "uncertainty=none"]).model.name == (
+        "gross_calibrated"
+    )
+
+
+def test_default_run_writes_and_prints_both_intervals(tmp_path):
+    """The default run (small: 20 draws x 200 patients) writes the UI columns beside the
+    Monte Carlo CI, the UI is wider than the MC CI of the 2,000-patient run, the UI is the
+    central 95% of uncertainty_draws.csv, and the console shows both intervals."""
+    from cli_helper import pml_sim
+
+    out = tmp_path / "run"
+    r = pml_sim("strategy=[soc,il7]", "cohort.n=2000", "uncertainty.draws=20",
+                "uncertainty.n_per_draw=200", "output.progress=false", "output.plots=false",
+                "output.report=false", f"hydra.run.dir={out}")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    s = pd.read_csv(out / "summary.csv")
+    cols = ["survival_1y_lo", "survival_1y_hi", "survival_1y_ui_lo", "survival_1y_ui_hi",
+            "iris_rate_ui_lo", "iris_rate_ui_hi", "survival_1y_diff_ui_lo",
+            "survival_1y_diff_ui_hi", "prob_best"]  # fmt: skip
+    assert set(cols) <= set(s.columns)
+    rows = s[s["condition"] == "all"].set_index("strategy")
+    draws = pd.read_csv(out / "uncertainty_draws.csv")
+    for name, row in rows.iterrows():
+        mc = row["survival_1y_hi"] - row["survival_1y_lo"]
+        ui = row["survival_1y_ui_hi"] - row["survival_1y_ui_lo"]
+        assert ui > mc, (name, ui, mc)
+        x = draws[(draws["strategy"] == name) & (draws["condition"] == "all")]["survival_1y"]
+        assert len(x) == 20
+        assert row["survival_1y_ui_lo"] == pytest.approx(np.quantile(x, 0.025))
+        assert row["survival_1y_ui_hi"] == pytest.approx(np.quantile(x, 0.975))
+        pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
+        block = r.stdout.split("parameter-uncertainty interval")[1].splitlines()
+        line = next(ln for ln in block if ln.startswith(f"{name} "))
+        assert f"{pct(row['survival_1y_lo'])} to {pct(row['survival_1y_hi'])}" in line
+        assert f"{pct(row['survival_1y_ui_lo'])} to {pct(row['survival_1y_ui_hi'])}" in line
+    assert "Monte Carlo 95% CI" in r.stdout and "parameter-uncertainty interval" in r.stdout

@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 
 COMMANDS = (
-    ("pml-sim", "default scenario: 9 strategies x 5,000 patients"),
+    ("pml-sim", "default: 9 strategies x 5,000 patients + 200 posterior draws"),
+    ("pml-sim uncertainty=none", "one parameter set: fast, Monte Carlo CIs only"),
     ("pml-sim strategy=il7 cohort=hiv cohort.n=20000", "one strategy, one condition"),
     ("pml-sim 'strategy=[soc,il7,pd1]' horizon_days=730", "a few strategies, 2 years"),
     ("pml-sim -m strategy=soc,il7 seed=1,2,3", "a sweep (one run folder per job)"),

@@ -6,6 +6,8 @@
   fitted model (and the ensemble's range), fit and validation targets marked apart.
 * `plot_gsa`: the global sensitivity indices as heat maps (parameter x cell).
 * `plot_posterior`, `plot_ppc`: posterior against prior; posterior predictive check.
+* `plot_validation_predictive`: validation targets against their posterior predictive
+  intervals (sim.evidence.predictive).
 """
 
 from __future__ import annotations
@@ -207,4 +209,45 @@ def plot_ppc(ppc: pd.DataFrame, targets: list, path: str | os.PathLike[str]) -> 
     ax.set_xlabel("(value - published) / published standard error")
     ax.set_title("Posterior predictive check: published 95% CI (black), replicate study (blue)")
     ax.grid(axis="x", alpha=0.3)
+    return _save_atomic(fig, path)
+
+
+def plot_validation_predictive(
+    table: pd.DataFrame, targets: list, path: str | os.PathLike[str]
+) -> Path:
+    """Validation under parameter uncertainty: per target, the published 95% CI (black),
+    the posterior predictive 95% interval with its median (blue) and the single-set
+    Monte Carlo 95% interval (orange, if the table has mc_low/mc_high), in published SEs
+    from the published value (log scale for ratios). Target labels end with the
+    predictive verdict."""
+    from sim.evidence.targets import RATIOS, on_scale, standard_error
+
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(table) + 1.6))
+    by_id = {t.id: t for t in targets}
+    y = np.arange(len(table))[::-1]
+    for yi, r in zip(y, table.to_dict("records"), strict=True):
+        t = by_id[r["target_id"]]
+        se, z = standard_error(t), on_scale(t, t.value)
+
+        def rel(x, t=t, se=se, z=z):
+            ok = math.isfinite(x) and (x > 0 or t.quantity not in RATIOS)
+            return (on_scale(t, x) - z) / se if ok else np.nan
+
+        ax.plot([rel(r["published_low"]), rel(r["published_high"])], [yi + 0.2] * 2,
+                color=_PUB, lw=2)  # fmt: skip
+        ax.plot([rel(r["pp_low"]), rel(r["pp_high"])], [yi] * 2, color=_BIG, lw=4, alpha=0.6)
+        ax.plot(rel(r["pp_median"]), yi, "o", color=_BIG, ms=4)
+        if "mc_low" in r:
+            ax.plot([rel(r["mc_low"]), rel(r["mc_high"])], [yi - 0.2] * 2, color=_SMALL, lw=2)
+    ax.axvline(0.0, color="grey", lw=0.8)
+    labels = [f"{r['target_id']} ({r['pp_verdict']})" for r in table.to_dict("records")]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel("(value - published) / published standard error")
+    ax.set_title(
+        "Validation targets: published 95% CI (black), posterior predictive 95% (blue),\n"
+        "one parameter set, Monte Carlo 95% (orange)",
+        fontsize=10,
+    )
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
     return _save_atomic(fig, path)

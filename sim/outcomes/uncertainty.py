@@ -50,6 +50,8 @@ def load_sets(model: str, source: str, draws: int, key: str) -> pd.DataFrame:
             if source == "posterior"
             else "run `pml-sim +experiment=calibrate` and install the model"
         )
+        if key.startswith("uncertainty"):
+            how += ", or add uncertainty=none (one parameter set: Monte Carlo intervals only)"
         raise ConfigError(key, f"{path.name} not found in conf/model/: {how}")
     sets = pd.read_csv(path).drop(columns=["draw"], errors="ignore")
     return sets.iloc[np.arange(draws) % len(sets)].reset_index(drop=True)

@@ -70,7 +70,10 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     io.write_csv(out / "calibration_trace.csv", fit.trace)
     io.write_csv(out / "ensemble.csv", fit.ensemble)
     commit, _ = io.git_commit()
-    base = load_config([f"model={base_model_name(cfg, config_dir() / 'model')}"])
+    # the base model's values only: uncertainty=none (a base such as model=default has
+    # no posterior sample, which the default uncertainty=posterior would ask for)
+    base_name = base_model_name(cfg, config_dir() / "model")
+    base = load_config([f"model={base_name}", "uncertainty=none"])
     text = model_yaml(cfg, fit, str(out), commit, fit_ids, base)
     io.write_text(out / f"model_{cal.output_model}.yaml", text)
     if cfg.output.plots:

@@ -119,18 +119,44 @@ def add_uncertainty(cfg: RunConfig, summary: pd.DataFrame, out: Path):
 
 
 def format_ui(summary: pd.DataFrame, level: float) -> str:
-    """All-conditions rows: survival and IRIS with their parameter-uncertainty intervals."""
+    """All-conditions rows: 1-year survival with both intervals side by side.
+
+    The Monte Carlo CI is the sampling error of this run's patients under the one
+    calibrated parameter set; the uncertainty interval (UI) is the central `level` range
+    of the survival of `ui_draws` posterior draws (each with its own patients), so it
+    holds parameter uncertainty plus the draws' own Monte Carlo error. The last column
+    is the share of the draws' variance that is parameter variance (the rest is Monte
+    Carlo error of n_per_draw patients: a low share means raise uncertainty.n_per_draw).
+    """
     rows = summary[summary["condition"] == "all"]
     pct = f"{100 * level:.0f}%"
-    lines = [f"\nparameter uncertainty ({pct} of {int(rows['ui_draws'].iloc[0])} draws):"]
+    draws = int(rows["ui_draws"].iloc[0])
+    first = rows["strategy"].iloc[0]
+
+    def rng_(lo: float, hi: float, signed: bool = False) -> str:
+        f = "{:+.1f}" if signed else "{:.1f}"
+        return f"{f.format(100 * lo)} to {f.format(100 * hi)}"
+
+    head = (
+        f"{'strategy':<22} {'survival':>8}  {'MC 95% CI':>13}  {'UI ' + pct:>13}"
+        f"  {'vs ' + first + ' (UI)':>24}  {'P(best)':>7}  {'param. share':>12}"
+    )
+    lines = [
+        f"\n1-year survival, all conditions: Monte Carlo 95% CI (this run's patients, one "
+        f"parameter set) and parameter-uncertainty interval (UI: central {pct} of {draws} "
+        "posterior draws)",
+        head,
+    ]
     for r in rows.to_dict("records"):
+        var_p, var_mc = r["survival_1y_var_parameter"], r["survival_1y_var_mc"]
+        share = var_p / (var_p + var_mc) if var_p + var_mc > 0 else float("nan")
+        d_ui = rng_(r["survival_1y_diff_ui_lo"], r["survival_1y_diff_ui_hi"], signed=True)
+        diff = f"{100 * r['survival_1y_diff']:+.1f} ({d_ui})"
         lines.append(
-            f"  {r['strategy']:<22} survival {100 * r['survival_1y']:.1f}% "
-            f"(UI {100 * r['survival_1y_ui_lo']:.1f}-{100 * r['survival_1y_ui_hi']:.1f}), "
-            f"difference {100 * r['survival_1y_diff']:+.1f} "
-            f"({100 * r['survival_1y_diff_ui_lo']:+.1f} to "
-            f"{100 * r['survival_1y_diff_ui_hi']:+.1f}), "
-            f"P(best) {r['prob_best']:.2f}"
+            f"{r['strategy']:<22} {100 * r['survival_1y']:>7.1f}%"
+            f"  {rng_(r['survival_1y_lo'], r['survival_1y_hi']):>13}"
+            f"  {rng_(r['survival_1y_ui_lo'], r['survival_1y_ui_hi']):>13}"
+            f"  {diff:>24}  {r['prob_best']:>7.2f}  {100 * share:>11.0f}%"
         )
     return "\n".join(lines)
 
