@@ -182,6 +182,7 @@ def test_crossing_finds_where_and_when_the_cumulative_hazard_reaches_its_thresho
     assert hit.tolist() == [True, False, True, False, False, False, True]
     np.testing.assert_allclose(when[hit], [10.0 + 4.0 * 0.1 / 0.5, 14.0, 12.0], rtol=RTOL)
     assert when.dtype == np.float64 and np.all((when >= 10.0) & (when <= 14.0))
+    np.testing.assert_array_equal(when[~hit], 10.0)  # no crossing: t itself (docstring)
 
 
 # ----------------------------------------------------------------------------- State

@@ -57,6 +57,37 @@ def test_ties_are_ordered_by_code_label_and_course_not_by_logging_order():
     ]
 
 
+def test_rows_alike_in_all_five_keys_keep_their_logging_order():
+    """The rows are a stable sort of the log by patient, time, code, label and course:
+    rows alike in all five (here a side effect, severe or not, of the same course) stay
+    in the order they were logged, whatever order their entries were first stored in.
+    Reference: pandas' stable sort of the rows as logged."""
+    log = _log()
+    rash = dict(therapy="art", course=1, side_effect="rash")
+    log.add(np.array([5]), 1.0, Event.SIDE_EFFECT, severe=True, **rash)  # stored first
+    log.add(np.array([0]), 0.0, Event.DIAGNOSIS)
+    log.add(np.array([0, 1]), 3.0, Event.SIDE_EFFECT, severe=False, **rash)
+    log.add(np.array([0, 1]), 3.0, Event.SIDE_EFFECT, severe=True, **rash)
+    log.add(np.array([1]), 3.0, Event.SIDE_EFFECT, severe=False, **rash)
+    logged = pd.DataFrame(
+        {
+            "patient_id": [5, 0, 0, 1, 0, 1, 1],
+            "time_days": [1.0, 0.0, 3.0, 3.0, 3.0, 3.0, 3.0],
+            "code": [5, 0, 5, 5, 5, 5, 5],
+            "detail": ["art:rash", "", "art:rash", "art:rash", "art:rash", "art:rash", "art:rash"],
+            "course": [1, 0, 1, 1, 1, 1, 1],
+            "severe": [True, False, False, False, True, True, False],
+        }
+    )
+    expected = logged.sort_values(
+        ["patient_id", "time_days", "code", "detail", "course"], kind="stable"
+    )
+    ev = log.to_frame()
+    cols = ["patient_id", "time_days", "detail", "course", "severe"]
+    assert ev[cols].astype(object).values.tolist() == expected[cols].astype(object).values.tolist()
+    assert ev[ev.patient_id == 0].severe.tolist() == [False, False, True]
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
