@@ -77,10 +77,8 @@ def test_the_endpoint_is_alive_without_disability_at_12_months(run):
         assert not (comp & ~surv).any()  # a success is a survivor
         assert comp.mean() < surv.mean()  # and some survivors are disabled
     sp = superpopulation(spec, "death_or_disability")
-    assert sp["p_e"] == pytest.approx(
-        float(((spec.pool.outcomes["experimental"].death_day > 365) &
-               (spec.pool.outcomes["experimental"].mrs < 4)).mean())  # fmt: skip
-    )
+    o = spec.pool.outcomes["experimental"]
+    assert sp["p_e"] == pytest.approx(float(((o.death_day > 365) & (o.mrs < 4)).mean()))
 
 
 def test_simulated_power_and_size_match_exact_enumeration(run):
