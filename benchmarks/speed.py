@@ -15,7 +15,8 @@ patients). For patient-years/s higher is better; for seconds and MB lower is bet
 Patient-years are nominal: patients x strategies x horizon / 365 days.
 
 Timings on a shared machine are noisy: each timed figure is the best of `--repeats`
-runs, and the load average before and after is recorded. No test asserts a time.
+runs (`--median`: their median; every run's value is in the JSON), and the load
+average before and after, and at each figure, is recorded. No test asserts a time.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,6 +56,8 @@ class Row:
     toy: float
     goal: str
     note: str = ""
+    samples: list[float] = field(default_factory=list)  # every run of `ours`
+    load: float | None = None  # 1-minute load average when the figure was taken
 
     @property
     def ratio(self) -> float:
@@ -96,9 +100,26 @@ QUICK = Sizes(
 )
 
 
+SAMPLES: list[float] = []  # the runs of the last `best` call
+MEDIAN = False  # set by --median: `best` returns the median of the runs
+
+
 def best(fn: Callable[[], float], repeats: int, smallest: bool = True) -> float:
+    """The best of `repeats` runs (the smallest, or the largest for a speed); with
+    --median the median. The runs are left in SAMPLES."""
     xs = [fn() for _ in range(repeats)]
+    SAMPLES[:] = xs
+    if MEDIAN:
+        return statistics.median(xs)
     return min(xs) if smallest else max(xs)
+
+
+def _runs() -> list[float]:
+    return list(SAMPLES)
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
 
 
 def toy_speed(n: int, repeats: int) -> float:
@@ -106,12 +127,19 @@ def toy_speed(n: int, repeats: int) -> float:
     return best(lambda: toy.patient_years_per_s(n), repeats, smallest=False)
 
 
+CPU: list[float] = []  # CPU seconds (user + system) of each `_pml_sim` run, in order
+
+
 def _pml_sim(args: list[str], run_dir: str) -> float:
-    """Wall seconds of one `python -m sim ARGS` (quiet, into run_dir); raises on failure."""
+    """Wall seconds of one `python -m sim ARGS` (quiet, into run_dir); raises on failure.
+    Its CPU seconds (user + system, all threads) are appended to CPU."""
     quiet = ["output.progress=false", "output.print_summary=false", f"hydra.run.dir={run_dir}"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "sim", *args, *quiet], capture_output=True)
     seconds = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if out.returncode:
         raise RuntimeError(f"pml-sim {' '.join(args)} failed:\n{out.stderr.decode()[-2000:]}")
     return seconds
@@ -159,15 +187,46 @@ def cli_row(sizes: Sizes) -> Row:
     """The whole `pml-sim strategy=il7 cohort.n=N output.plots=false` run, start to end."""
     n = sizes.cli_n
     args = ["strategy=il7", f"cohort.n={n}", "horizon_days=365", "output.plots=false"]
+    load = _load()
+    CPU.clear()
     with tempfile.TemporaryDirectory() as d:
         seconds = best(lambda: _pml_sim(args, f"{d}/run{time.monotonic_ns()}"), sizes.repeats)
+    runs = _runs()
+    cpu = statistics.median(CPU)
     return Row(
         f"CLI run il7, plots off: {n:,} x 1 y",
         "patient-years/s",
         n / seconds,
         toy_speed(sizes.engine_n, sizes.repeats),
         "ratio >= 0.5",
-        f"{seconds:.1f} s wall",
+        f"{seconds:.1f} s wall (runs {', '.join(f'{x:.1f}' for x in runs)} s; "
+        f"median CPU {cpu:.1f} s)",
+        samples=[n / x for x in runs],
+        load=load,
+    )
+
+
+def first_chunk_row(sizes: Sizes) -> Row:
+    """Start-up of the CLI run above (same arguments): seconds from spawning the
+    process to its first call of the engine (benchmarks/startup.py's probe)."""
+    args = ["strategy=il7", f"cohort.n={sizes.cli_n}", "horizon_days=365", "output.plots=false"]
+    args += ["output.progress=false", "output.print_summary=false"]
+    r = sizes.startup_repeats
+    load = _load()
+    floor = best(_toy_startup, r)
+    cpu = best(lambda: startup.to_engine(args, cpu=True), r)
+    cpus = _runs()
+    wall = best(lambda: startup.to_engine(args), r)
+    return Row(
+        f"pml-sim il7 {sizes.cli_n:,} x 1 y: process start -> first chunk",
+        "s",
+        wall,
+        floor,
+        "ours < 1 s",
+        f"runs {', '.join(f'{x:.2f}' for x in _runs())} s; CPU seconds of the same: {cpu:.2f} "
+        f"(runs {', '.join(f'{x:.2f}' for x in cpus)})",
+        samples=_runs(),
+        load=load,
     )
 
 
@@ -285,18 +344,35 @@ def _toy_startup() -> float:
 def startup_rows(sizes: Sizes) -> list[Row]:
     """`pml-sim` (default run): process start -> first engine call; `pml-sim --help`."""
     r = sizes.startup_repeats
+    load = _load()
     floor = best(_toy_startup, r)
     cpu = best(lambda: startup.to_engine([], cpu=True), r)
+    cpus = _runs()
+    wall = best(lambda: startup.to_engine([]), r)
+    walls = _runs()
+    helps = best(startup.help_seconds, r)
     return [
         Row(
             "start-up, default run: process start -> engine",
             "s",
-            best(lambda: startup.to_engine([]), r),
+            wall,
             floor,
             "ours < 1 s",
-            f"CPU seconds of the same: {cpu:.2f}",
+            f"runs {', '.join(f'{x:.2f}' for x in walls)} s; CPU seconds of the same: "
+            f"{cpu:.2f} (runs {', '.join(f'{x:.2f}' for x in cpus)})",
+            samples=walls,
+            load=load,
         ),
-        Row("pml-sim --help", "s", best(startup.help_seconds, r), floor, "ours < 1 s"),
+        Row(
+            "pml-sim --help",
+            "s",
+            helps,
+            floor,
+            "ours < 1 s",
+            f"runs {', '.join(f'{x:.2f}' for x in _runs())} s",
+            samples=_runs(),
+            load=load,
+        ),
     ]
 
 
@@ -336,7 +412,7 @@ def run(sizes: Sizes, million: bool = False, only: set[str] | None = None) -> di
     figures: dict[str, Callable[[], list[Row]]] = {
         "startup": lambda: startup_rows(sizes),
         "engine": lambda: engine_rows(sizes),
-        "cli": lambda: [cli_row(sizes)],
+        "cli": lambda: [first_chunk_row(sizes), cli_row(sizes)],
         "calibration": lambda: [calibration_row(sizes)],
         "psa": lambda: [psa_row(sizes)],
     }
@@ -353,6 +429,7 @@ def run(sizes: Sizes, million: bool = False, only: set[str] | None = None) -> di
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": _commit(),
         "quick": sizes == QUICK,
+        "statistic": "median" if MEDIAN else "best",
         "cpus": os.cpu_count(),
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
@@ -369,6 +446,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--million", action="store_true", help="also 1,000,000 patients' peak RSS")
     ap.add_argument("--json", type=Path, help="write the table here as JSON")
     ap.add_argument("--repeats", type=int, help="best of this many runs per timed figure")
+    ap.add_argument("--median", action="store_true", help="the median of the runs, not the best")
     ap.add_argument(
         "--psa-draws",
         type=int,
@@ -387,12 +465,15 @@ def main(argv: list[str] | None = None) -> dict:
         sizes = Sizes(**(asdict(sizes) | {"repeats": a.repeats, "startup_repeats": a.repeats}))
     if a.psa_draws:
         sizes = Sizes(**(asdict(sizes) | {"psa_draws": tuple(a.psa_draws)}))
+    global MEDIAN
+    MEDIAN = a.median
     only = set(a.only) if a.only else None
     report = run(sizes, a.million or bool(only and "million" in only), only)
     rows = report.pop("_rows")
     load = ", ".join(f"{x:.1f}" for x in report["load_average_before"])
     print(
-        f"pml-sim speed vs toy ({'QUICK, indicative only' if report['quick'] else 'full'}; "
+        f"pml-sim speed vs toy ({'QUICK, indicative only' if report['quick'] else 'full'}"
+        f"{', median of runs' if MEDIAN else ', best of runs'}; "
         f"commit {report['commit']}, {report['date']}, {report['cpus']} CPUs, "
         f"load average before {load})"
     )

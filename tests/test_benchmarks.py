@@ -65,11 +65,13 @@ def test_quick_run_gives_every_figure(quick):
         "engine in process, il7",
         "engine in process, pd1",
         "CLI run il7",
+        "process start -> first chunk",
         "calibration objective",
         "PSA",
     ):
         assert sum(words in f for f in figures) == 1, words
     assert quick["quick"] is True and quick["non_finite"] == []
+    assert quick["statistic"] == "best"
 
 
 def test_quick_rows_are_finite_and_ratio_is_ours_over_toy(quick):
@@ -77,5 +79,9 @@ def test_quick_rows_are_finite_and_ratio_is_ours_over_toy(quick):
         assert math.isfinite(r["ours"]) and r["ours"] > 0, r
         assert math.isfinite(r["toy"]) and r["toy"] > 0, r
         assert r["ratio"] == pytest.approx(r["ours"] / r["toy"], rel=1e-12), r
+        assert r["load"] is None or r["load"] >= 0, r
+        if r["samples"]:  # the figure is the best of its runs (the largest for a speed)
+            pick = min if r["unit"] in ("s", "MB") else max
+            assert r["ours"] == pick(r["samples"]), r
     psa = next(r for r in quick["rows"] if r["figure"].startswith("PSA"))
     assert "EXTRAPOLATED" in psa["note"] and "1,000 x" in psa["figure"]

@@ -198,11 +198,20 @@ def test_dynamic_parameters_are_population_values_times_their_own_random_effects
         np.testing.assert_allclose(getattr(pts, attr), -np.log(u), rtol=1e-12)
     np.testing.assert_array_equal(pts.patient_id, idx)
     # JCV replication (the default `net` structure): the patient's net rate plus the
-    # killing at diagnosis, where natalizumab's integrin saturation limits the access
-    # of effector cells to the brain
+    # killing replication is matched to: w x the patient's own killing at diagnosis +
+    # (1 - w) x that of the condition's typical patient (median CD4 and T-cell function),
+    # where natalizumab's integrin saturation limits the access of effector cells
     access = 1.0 - saturation_target(pts.natalizumab.astype(float), m)
     assert (access[pts.natalizumab] < 1.0).all() and (access[~pts.natalizumab] == 1.0).all()
-    killing = pts.kill * effector_target(pts.t_cell_function, pts.cd4_0, access, m)
+    w = m.viral_growth_coupling
+    e_typ = effector_target(
+        _by_condition(cfg, pts, "t_cell_function"),
+        np.array([cfg.model.conditions[CONDITIONS[c]].cd4.mean for c in pts.condition]),
+        access,
+        m,
+    )
+    e_own = effector_target(pts.t_cell_function, pts.cd4_0, access, m)
+    killing = pts.kill * (w * e_own + (1.0 - w) * e_typ)
     net = m.viral_net_growth_log10_per_day * _effect(
         key, idx, m.viral_growth_gsd, "viral_net_growth"
     )
@@ -220,8 +229,16 @@ def test_take_selects_the_same_patients_in_every_field(built):
 
 def test_gross_replication_without_spread_is_the_population_rate_or_the_killing():
     """gsd = 1: every patient replicates at the population gross rate, but no one
-    below their killing at diagnosis (a diagnosed patient is progressing)."""
-    cfg = load_config(["model=gross", "model.viral_growth_gsd=1.0", "cohort.n=500"])
+    below their killing at diagnosis (a diagnosed patient is progressing; coupling 1:
+    replication matched to the patient's own killing)."""
+    cfg = load_config(
+        [
+            "model=gross",
+            "model.viral_growth_gsd=1.0",
+            "cohort.n=500",
+            "model.viral_growth_coupling=1",
+        ]
+    )
     key = rng.run_key(cfg.seed)
     pts = cohort.build(key, cfg.cohort, cfg.model, np.arange(500))
     access = 1.0 - saturation_target(pts.natalizumab.astype(float), cfg.model)

@@ -28,7 +28,15 @@ def _km1y(pts):
 
 
 def test_without_immune_recovery_jcv_keeps_growing():
-    c, cfg = _course(["cohort=primary_immunodeficiency", "strategy=no_treatment"])
+    # coupling 1: every diagnosed patient's virus is matched to its own killing, so all
+    # progress (below 1 some start under control: tests/test_growth_coupling.py)
+    c, cfg = _course(
+        [
+            "cohort=primary_immunodeficiency",
+            "strategy=no_treatment",
+            "model.viral_growth_coupling=1",
+        ]
+    )
     jcv0, dmg0, cd4_0 = c.state.jcv.copy(), c.state.damage.copy(), c.state.cd4.copy()
     c.advance(42.0)
     a = c.state.alive  # a dead patient's state stays as it was at death

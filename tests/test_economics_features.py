@@ -196,7 +196,9 @@ def test_threshold_price_equals_a_brute_force_search_over_prices(priced, therapy
     wtp = 30000.0
     row = threshold_prices(values, econ, list(cfg.strategy), [wtp]).iloc[0]
     assert row["comparator"] == "soc" and row["units"] > 0
-    lo, hi = 0.0, 1e6
+    # the bracket includes negative prices: a strategy not cost-effective even when
+    # its drug is free has a negative threshold price (the closed form gives it too)
+    lo, hi = -1e6, 1e6
     f_lo = _inc_nmb_at(cfg, pts, ev, therapy, lo, strategy, "soc", wtp)
     assert f_lo > 0 > _inc_nmb_at(cfg, pts, ev, therapy, hi, strategy, "soc", wtp)
     for _ in range(45):

@@ -79,3 +79,32 @@ def test_parquet_parts_commit_replace_and_abort(tmp_path):
     killed.append(frames[0])
     killed.abort()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["patients.parquet"]
+
+
+@pytest.mark.parametrize("kind", ["ParquetStream", "ParquetParts"])
+def test_parquet_writer_thread_errors_surface_and_leave_nothing(tmp_path, kind):
+    """Appends are written on a thread: a chunk that cannot be written (a column that
+    does not fit the first chunk's schema) fails the next append or the commit, in the
+    caller, and nothing that looks like a result (nor a temporary) is left."""
+    import pandas as pd
+
+    from sim.core import io
+
+    good = pd.DataFrame({"patient_id": [1, 2], "x": [0.5, 1.5]})
+    bad = pd.DataFrame({"patient_id": [3], "x": ["not a number"]})
+    s = getattr(io, kind)(tmp_path / "patients.parquet")
+    s.append(good)
+    s.append(bad)  # handed to the thread; its error is raised at the next call
+    with pytest.raises((ValueError, TypeError)):
+        s.append(good)
+        s.commit()
+    s.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    # in order, and the same table as written in line
+    ok = getattr(io, kind)(tmp_path / "labs.parquet")
+    frames = [good.assign(patient_id=good.patient_id + 10 * i) for i in range(5)]
+    for f in frames:
+        ok.append(f)
+    ok.commit()
+    got = pd.read_parquet(tmp_path / "labs.parquet")
+    pd.testing.assert_frame_equal(got, pd.concat(frames, ignore_index=True))

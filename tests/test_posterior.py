@@ -90,13 +90,15 @@ def test_same_seed_same_chain(toy_emulator):
     assert np.array_equal(a, b)
 
 
+# emcee's stretch move needs at least 2 x parameters + 2 walkers (sim/evidence/validate.py)
+MIN_WALKERS = 2 * len(load_config(["+experiment=posterior"]).calibration.params) + 2
 TINY = [
     "+experiment=posterior",
     "posterior.waves=2",
     "posterior.design_per_wave=14",
     "posterior.n_per_scenario=80",
     "posterior.candidates=500",
-    "posterior.walkers=22",
+    f"posterior.walkers={MIN_WALKERS}",
     "posterior.steps=120",
     "posterior.burn=40",
     "posterior.draws=60",
@@ -157,7 +159,7 @@ def test_design_runs_equal_a_direct_evaluation(tiny_run):
 @pytest.mark.parametrize(
     "override,fragment",
     [
-        ("posterior.walkers=4", "posterior.walkers: must be an integer >= 22"),
+        ("posterior.walkers=4", f"posterior.walkers: must be an integer >= {MIN_WALKERS}"),
         ("posterior.steps=10", "posterior.steps: must be an integer >= 41"),
         ("posterior.draws=100000", "posterior.draws: must be <= walkers x (steps - burn)"),
     ],

@@ -116,3 +116,198 @@ def test_a_run_imports_no_plotting_before_it_simulates():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------- dumping
+
+
+def _compositions() -> list[list[str]]:
+    conf = config_dir()
+    sets = [[]] + [[f"+experiment={p.stem}"] for p in sorted((conf / "experiment").glob("*.yaml"))]
+    sets += [[f"+trial={p.stem}"] for p in sorted((conf / "trial").glob("*.yaml"))]
+    sets += [[f"model={p.stem}"] for p in sorted((conf / "model").glob("*.yaml"))]
+    sets += [[f"economics={p.stem}"] for p in sorted((conf / "economics").glob("*.yaml"))]
+    return sets
+
+
+def _python_dump(data) -> str:
+    """OmegaConf.to_yaml's own yaml.dump call (pure-Python emitter)."""
+    return yaml.dump(
+        data,
+        default_flow_style=False,
+        allow_unicode=True,
+        sort_keys=False,
+        Dumper=fastyaml.python_dumper(),
+    )
+
+
+def _c_dump(data) -> str:
+    return yaml.dump(
+        data,
+        default_flow_style=False,
+        allow_unicode=True,
+        sort_keys=False,
+        Dumper=fastyaml.c_dumper(),
+    )
+
+
+def test_libyaml_writes_every_shipped_config_as_omegaconf_does():
+    """Hydra's .hydra/config.yaml and pml-sim's config.yaml (resolved) of every shipped
+    experiment, trial design, model and economics set: the same text from both emitters,
+    and the fast path is the one taken."""
+    from sim.config.load import compose_node
+
+    assert fastyaml.c_dumper() is not None, "PyYAML without libyaml"
+    sets = _compositions()
+    assert len(sets) > 15
+    for overrides in sets:
+        node = compose_node(overrides)
+        for resolve in (False, True):
+            data = OmegaConf.to_container(node, resolve=resolve, enum_to_str=True)
+            assert fastyaml.c_safe(data), overrides
+            assert _c_dump(data) == _python_dump(data), (overrides, resolve)
+
+
+def test_libyaml_writes_printable_ascii_as_omegaconf_does():
+    """Random printable-ASCII strings (quotes, colons, '#', numbers-as-text, long lines
+    that wrap) as values and as keys up to MAX_C_KEY characters: the same text."""
+    import random
+
+    r = random.Random(20261206)
+    pieces = [chr(i) for i in range(32, 127)] + ["yes", "null", "1e3", "0x1", " #", ": ", "  "]
+    for _ in range(3000):
+        s = "".join(r.choice(pieces) for _ in range(r.choice([0, 1, 3, 10, 60, 150])))
+        key = s[: fastyaml.MAX_C_KEY] or "k"
+        data = {"k": s, key: [s, {"m": s, "n": {"o": [s, 1.5, None, True]}}]}
+        assert fastyaml.c_safe(data)
+        assert _c_dump(data) == _python_dump(data), repr(s)
+
+
+def test_strings_libyaml_writes_differently_take_the_python_path():
+    """Where the emitters differ (a key over ~120 characters, a line break, a character
+    outside printable ASCII) the guard says so, and OmegaConf.to_yaml still gives
+    OmegaConf's own text."""
+    fastyaml.install()
+    original = OmegaConf.to_yaml.omegaconf_to_yaml  # the shortcut is in
+    differ = [{"a" * 127: 1}, {"k": "smile \U0001f642"}, {"k": "x\ny"}, {"k": "tab\there"}]
+    for data in differ:
+        assert not fastyaml.c_safe(data)
+    # the guard is needed: libyaml really writes these differently
+    assert _c_dump(differ[0]) != _python_dump(differ[0])
+    assert _c_dump(differ[1]) != _python_dump(differ[1])
+    for data in [*differ, {"k": "plain", "n": [1, "yes", "1e3"]}, {"b": b"x"}]:
+        node = OmegaConf.create(data)
+        assert OmegaConf.to_yaml(node) == original(node)
+        assert OmegaConf.to_yaml(node, resolve=True, sort_keys=True) == original(
+            node, resolve=True, sort_keys=True
+        )
+
+
+# ----------------------------------------------------------------------------- imports
+
+
+def test_a_run_imports_no_plotting_or_optimiser_before_it_simulates():
+    """Everything a default run imports before its first chunk, minus what it does not
+    need there: matplotlib, scipy.stats / optimize / interpolate, statsmodels, dask."""
+    code = (
+        "import sys\n"
+        "import sim.app.cli, sim.app.hydra_app, sim.app.validate, sim.app.tasks.simulate\n"
+        "import sim.app.report, sim.engine.run\n"
+        "heavy = ('matplotlib', 'scipy.stats', 'scipy.optimize', 'scipy.interpolate',\n"
+        "         'statsmodels', 'dask', 'distributed', 'joblib', 'sklearn', 'SALib')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_and_argument_checks_import_no_hydra_numba_or_pandas():
+    """`pml-sim --help` and the command line's own checks stay light."""
+    code = (
+        "import sys\n"
+        "sys.argv = ['pml-sim', '--help']\n"
+        "from sim.app.cli import main\n"
+        "main()\n"
+        "heavy = ('hydra', 'omegaconf', 'numba', 'pandas', 'pyarrow', 'scipy', 'matplotlib')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Config groups" in out.stdout
+    assert out.stderr.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------- copying
+
+
+def _same_tree(a, b, path="") -> None:
+    """Two OmegaConf trees alike node by node: class, metadata (every attribute, equal
+    and of the same type, the mutable ones not shared), flags and values."""
+    from omegaconf import DictConfig, ListConfig
+
+    assert type(a) is type(b), path
+    ma, mb = a.__dict__["_metadata"], b.__dict__["_metadata"]
+    assert ma is not mb and type(ma) is type(mb), path
+    assert ma.__dict__.keys() == mb.__dict__.keys(), path
+    for k, va in ma.__dict__.items():
+        vb = mb.__dict__[k]
+        assert type(va) is type(vb) and va == vb, (path, k)
+        if isinstance(va, dict):
+            assert va is not vb, (path, k)
+    if isinstance(a, DictConfig | ListConfig):
+        assert a.__dict__["_flags_cache"] == b.__dict__["_flags_cache"], path
+        ca, cb = a.__dict__["_content"], b.__dict__["_content"]
+        assert type(ca) is type(cb), path
+        if isinstance(ca, dict):
+            assert list(ca) == list(cb), path
+            for k in ca:
+                assert cb[k].__dict__["_parent"] is b, path
+                _same_tree(ca[k], cb[k], f"{path}.{k}")
+        elif isinstance(ca, list):
+            assert len(ca) == len(cb), path
+            for i, (x, y) in enumerate(zip(ca, cb, strict=True)):
+                _same_tree(x, y, f"{path}[{i}]")
+        else:
+            assert ca == cb, path
+    else:
+        va, vb = a.__dict__["_val"], b.__dict__["_val"]
+        assert type(va) is type(vb) and (va == vb or va != va), path  # NaN equals NaN
+
+
+def test_metadata_deepcopy_is_the_generic_copy(monkeypatch):
+    """The direct Metadata.__deepcopy__ gives what copy.deepcopy's generic path gives,
+    on shipped configs composed (typed schema nodes, lists, interpolations; the default,
+    the experiments with the most sections, a trial design, another model and economics
+    set), and composing with it gives the same config."""
+    import copy
+
+    from omegaconf.base import Metadata
+
+    from sim.config import fastcopy
+    from sim.config.load import compose_node, to_object
+
+    fastcopy.install()
+    assert Metadata.__dict__["__deepcopy__"] is fastcopy.metadata_deepcopy
+    sets = [
+        [],
+        ["+experiment=psa"],
+        ["+experiment=calibrate"],
+        ["+trial=pd1_vs_soc"],
+        ["model=gross", "economics=us_payer"],
+    ]
+    for overrides in sets:
+        node = compose_node(overrides)
+        fast = copy.deepcopy(node)
+        fast_yaml, fast_obj = OmegaConf.to_yaml(node), to_object(node)
+        with monkeypatch.context() as m:
+            m.delattr(Metadata, "__deepcopy__")
+            generic = copy.deepcopy(node)
+            composed = compose_node(overrides)  # every merge copied the generic way
+            _same_tree(generic, fast, str(overrides))
+            assert OmegaConf.to_yaml(composed) == fast_yaml
+            assert to_object(composed) == fast_obj
+    # and the check can fail
+    other = OmegaConf.create({"a": {"b": 1}})
+    twin = copy.deepcopy(other)
+    twin.a.b = 2
+    with pytest.raises(AssertionError):
+        _same_tree(other, twin)

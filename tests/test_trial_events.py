@@ -101,6 +101,9 @@ ASSUMED = [
     "trial.accrual.sites=80",
     "trial.effect.kind=assumed",
     "trial.effect.hazard_ratio=0.7",
+    # every baseline mRS eligible (a third are mRS 5 since the 2026-12-06 mRS fit): 700
+    # patients of the whole referral mix give every trial its planned deaths
+    "trial.eligibility.max_baseline_mrs=5",
     "trial.designs.events_logrank.stratified=false",
     "trial.designs.events_asOF2_logrank.stratified=false",
     "trial.designs.followup_logrank.stratified=false",

@@ -101,6 +101,10 @@ PRESET = [
     "trial=simon_il7",
     f"trial.sizing.trials={TRIALS}",
     "trial.sizing.chunk_trials=200",
+    # every baseline mRS eligible: since the mRS map was fitted to survivors (2026-12-06) a
+    # third of patients are mRS 5 at diagnosis; these checks need the pool of the whole
+    # referral mix (SOC 1-year survival below the historical p0 = 0.4, accrual as planned)
+    "trial.eligibility.max_baseline_mrs=5",
     "output.progress=false",
 ]
 

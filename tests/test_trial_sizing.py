@@ -34,6 +34,10 @@ ISSUE_EXAMPLE = [
     "trial=single_arm_il7",
     "trial.sizing.trials=300",
     "trial.sizing.target_power=0.75",
+    # every baseline mRS eligible: since the mRS map was fitted to survivors (2026-12-06) a
+    # third of patients are mRS 5 at diagnosis; these checks need the pool of the whole
+    # referral mix (SOC 1-year survival below the historical p0 = 0.4, accrual as planned)
+    "trial.eligibility.max_baseline_mrs=5",
     "output.progress=false",
 ]
 
@@ -162,6 +166,7 @@ def test_single_arm_group_sequential_power_is_the_exact_enumeration():
             "trial.pool_per_arm=3000",
             "trial.sizing.n=[50]",
             f"trial.sizing.trials={trials_n}",
+            "trial.eligibility.max_baseline_mrs=5",  # as ISSUE_EXAMPLE (the note there)
             "output.progress=false",
         ]
     )

@@ -19,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import ConfigError, fastyaml
+from sim.config import ConfigError, fastcopy, fastyaml
 from sim.config.guard import install as install_guard
 from sim.config.load import config_dir, register_resolvers, to_object
 from sim.config.schema import register
@@ -54,6 +54,7 @@ def _no_mode_probe() -> None:
 
 install_guard()
 fastyaml.install()
+fastcopy.install()
 _no_mode_probe()
 register()
 register_resolvers()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.config.errors import ConfigError
-from sim.config.keys import check_keys
-from sim.config.schema import RunConfig
+
+if TYPE_CHECKING:
+    from sim.config.schema import RunConfig
 
 
 def config_dir() -> Path:
@@ -37,12 +38,13 @@ def compose_node(overrides: list[str] | None = None, config_dirs: list[str] | No
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from sim.config import fastyaml
+    from sim.config import fastcopy, fastyaml
     from sim.config.guard import check_composed, install
     from sim.config.schema import register
 
     install()
     fastyaml.install()
+    fastcopy.install()
     register()
     overrides = list(overrides or [])
     if GlobalHydra.instance().is_initialized():
@@ -61,6 +63,9 @@ def to_object(cfg: Any) -> RunConfig:
     and wrong types become a ConfigError naming the key."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
+
+    from sim.config.keys import check_keys
+    from sim.config.schema import RunConfig
 
     check_keys(cfg, RunConfig)
     try:

@@ -104,6 +104,8 @@ class ModelConfig:
     frailty_age_log_hr_per_decade: float = 0.0
     frailty_female_log_hr: float = 0.0
     recovery_age_log_rr_per_decade: float = 0.0
+    t_cell_function_age_logit_per_decade: float = 0.0
+    t_cell_function_female_logit: float = 0.0
     # IRIS
     iris_rate_ref: float = 0.01
     iris_rate_exponent: float = 1.5

@@ -215,7 +215,15 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
     )
     # T-cell function: logit-normal around the condition mean
     f_mean = _per_condition(cond, [p.t_cell_function for p in params])
-    logit = np.log(f_mean / (1.0 - f_mean)) + model.t_cell_function_logit_sd * zr("t_cell_function")
+    # ... shifted by age and sex (immunosenescence; 0 by default), centred on the
+    # condition's mean age and female share so that the condition's level stays put
+    female_share = _per_condition(cond, [p.female_fraction for p in params])
+    logit = (
+        np.log(f_mean / (1.0 - f_mean))
+        + model.t_cell_function_logit_sd * zr("t_cell_function")
+        + model.t_cell_function_age_logit_per_decade * (age - age_mean) / _DECADE
+        + model.t_cell_function_female_logit * (female - female_share)
+    )
     func = 1.0 / (1.0 + np.exp(-logit))
 
     natalizumab = _per_condition(cond, [float(p.natalizumab_at_diagnosis) for p in params]) > 0
@@ -232,7 +240,6 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
     iris_dur = model.iris_duration_days * lognormal_effect(model.iris_duration_gsd, "iris_duration")
     # age and sex act through frailty (tolerance of brain damage), centred on the
     # condition's mean age and female share so that a condition's level stays put
-    female_share = _per_condition(cond, [p.female_fraction for p in params])
     frailty = lognormal_effect(model.frailty_gsd, "frailty") * np.exp(
         model.frailty_age_log_hr_per_decade * (age - age_mean) / _DECADE
         + model.frailty_female_log_hr * (female - female_share)

@@ -76,6 +76,8 @@ def validate_model(cfg: RunConfig) -> None:
         "frailty_age_log_hr_per_decade",
         "frailty_female_log_hr",
         "recovery_age_log_rr_per_decade",
+        "t_cell_function_age_logit_per_decade",
+        "t_cell_function_female_logit",
     ):
         number(f"model.{key}", getattr(m, key), -MAX_LOG_HR, MAX_LOG_HR)
     one_of("model.viral_growth_parametrisation", m.viral_growth_parametrisation, GROWTH_KINDS)
