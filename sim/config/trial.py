@@ -77,7 +77,9 @@ class HistoricalControlConfig:
 class DesignConfig:
     """One analysis plan: endpoint, test and group-sequential looks (rpact vocabulary)."""
 
-    endpoint: str = "survival_1y"  # survival_1y | time_to_death | csf_clearance_12w | no_iris
+    # survival_1y | time_to_death | csf_clearance_12w | no_iris | mrs_12m |
+    # death_or_disability (two arms: alive at 12 months with mRS < trial.disability_mrs)
+    endpoint: str = "survival_1y"
     # z (= chi-square) | fisher on complete cases (binary endpoints); km: Kaplan-Meier
     # difference at survival_day (survival_1y, uses patients lost to follow-up);
     # time_to_death: logrank
@@ -121,6 +123,16 @@ class DesignConfig:
     # Dunnett (OF / P shapes); bonferroni: alpha / arms to each arm's own boundaries;
     # none: alpha per arm (unadjusted). Two-arm trials (one comparison) ignore it.
     multiplicity: str = "dunnett"
+    # two-look two-arm binary designs (sim/trial/conditional.py): promising-zone sample-size
+    # re-estimation at the interim (Mehta & Pocock 2011): none | promising_zone. When the
+    # conditional power under the current trend is in [ssr_cp_min, ssr_cp_target), the
+    # maximum n is raised to reach ssr_cp_target, at most ssr_max_factor x n; the final
+    # test is the Cui-Hung-Wang weighted statistic (chw) or the naive pooled one (naive)
+    ssr: str = "none"
+    ssr_cp_min: float = 0.1
+    ssr_cp_target: float = 0.8
+    ssr_max_factor: float = 2.0
+    ssr_statistic: str = "chw"
 
 
 @dataclass
@@ -191,6 +203,24 @@ class PlatformConfig:
 
 
 @dataclass
+class SafetyConfig:
+    """An IRIS safety boundary on the experimental arm (sim/trial/safety.py): stop the
+    trial for harm when P(IRIS rate > threshold | data) > cutoff at a look (beta-binomial,
+    Beta(prior_a, prior_b)); looks after `looks` evaluable experimental patients, IRIS
+    counted within window_days of randomisation; rule none: off."""
+
+    rule: str = "none"  # none | bayes
+    threshold: float = 0.3  # an IRIS rate above this is unacceptable
+    cutoff: float = 0.9  # stop if the posterior probability of that exceeds this
+    prior_a: float = 1.0
+    prior_b: float = 1.0
+    looks: list[int] = field(default_factory=lambda: [10, 20, 30, 40, 60, 80])
+    window_days: float = 180.0
+    # rates at which sizing.md shows the exact stopping probability of the rule
+    report_rates: list[float] = field(default_factory=lambda: [0.15, 0.45])
+
+
+@dataclass
 class TrialConfig:
     name: str = "trial"
     experimental: str = "pd1"  # strategy name (conf/strategy/)
@@ -211,3 +241,7 @@ class TrialConfig:
     borrowing: BorrowingConfig = field(default_factory=BorrowingConfig)
     assurance: AssuranceConfig = field(default_factory=AssuranceConfig)
     platform: PlatformConfig = field(default_factory=PlatformConfig)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    # death_or_disability endpoint: alive at 12 months with mRS below this (mRS >= it, or
+    # death, is the bad outcome)
+    disability_mrs: int = 4

@@ -42,13 +42,14 @@ results do not depend on how trials are split between workers.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.config.trial import DesignConfig, TrialConfig
 from sim.core import rng
-from sim.trial import analyses
+from sim.trial import analyses, conditional, safety
 from sim.trial.accrual import DAYS_PER_MONTH, intensity, randomised_times
 from sim.trial.boundaries import CALENDAR_DIGITS, efficacy_bounds
 from sim.trial.ordinal import MRS_CATEGORIES, proportional_odds
@@ -57,7 +58,10 @@ from sim.trial.pool import Outcomes, Pool
 from sim.trial.randomise import permuted_blocks
 from sim.trial.rmst import rmst_difference
 
-BINARY = ("survival_1y", "csf_clearance_12w", "no_iris")
+# binary endpoints with a historical value (single-arm designs can use them)
+HISTORICAL = ("survival_1y", "csf_clearance_12w", "no_iris")
+# death or disability (mRS >= trial.disability_mrs) at 12 months: two arms only
+BINARY = (*HISTORICAL, "death_or_disability")
 ENDPOINTS = (*BINARY, "time_to_death", "mrs_12m")
 SCENARIOS = ("alternative", "null")
 DAYS_PER_YEAR = 365.25
@@ -65,6 +69,7 @@ DAYS_PER_YEAR = 365.25
 # analyses, which test death_day <= day - entry, count that death despite rounding
 SAME_DAY = 1e-6
 _ENROLMENT = "trial/enrolment"  # random stream (sim.core.rng) of a trial's enrolment
+_EXTENSION = "trial/ssr_extension"  # ... of the extra patients of a re-estimated trial
 
 
 @dataclass
@@ -134,6 +139,7 @@ class Endpoint:
     success: np.ndarray | None  # binary endpoints: the good outcome
     level: np.ndarray | None = None  # ordinal endpoint (mrs_12m): mRS 0-6, lower is better
     settle_day: np.ndarray | None = None  # binary: days from randomisation to the outcome
+    window: float | None = None  # binary: days from randomisation to the end of the window
 
 
 def endpoint_data(name: str, t: TrialConfig, e: Enrolled, o: Outcomes) -> Endpoint:
@@ -148,6 +154,10 @@ def endpoint_data(name: str, t: TrialConfig, e: Enrolled, o: Outcomes) -> Endpoi
         window = t.survival_day
         settle = np.minimum(o.death_day, window)
         good = o.death_day > window
+    elif name == "death_or_disability":  # alive at 12 months (the horizon), mRS < disability
+        window = t.survival_day
+        settle = np.minimum(o.death_day, window)
+        good = (o.death_day > window) & (o.mrs < t.disability_mrs)
     elif name == "csf_clearance_12w":
         window = t.csf_day
         settle = np.minimum(o.death_day, window)
@@ -159,7 +169,9 @@ def endpoint_data(name: str, t: TrialConfig, e: Enrolled, o: Outcomes) -> Endpoi
     known = e.dropout >= settle
     # counted once the whole window has passed, even if settled earlier (by death):
     # counting early deaths of recent patients would select on the outcome
-    return Endpoint(np.where(known, e.entry + window, np.inf), good, settle_day=settle)
+    return Endpoint(
+        np.where(known, e.entry + window, np.inf), good, settle_day=settle, window=window
+    )
 
 
 def _test(
@@ -225,14 +237,15 @@ def _test(
 
 def looks(
     d: DesignConfig, t: TrialConfig, ep: Endpoint, final_day: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(calendar days, efficacy boundaries, index of the planned look) of the looks
-    this trial gets (an interim that would fall on the final date is dropped)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(calendar days, efficacy boundaries, index of the planned look, information
+    fractions the boundaries were computed at) of the looks this trial gets (an
+    interim that would fall on the final date is dropped)."""
     info = np.sort(ep.info_day[ep.info_day <= final_day])
     total = len(info)
     if total == 0 or d.type_of_design == "none":
         last = np.array([len(d.information_rates) - 1])
-        return np.array([final_day]), efficacy_bounds([1.0], t.alpha, "none"), last
+        return np.array([final_day]), efficacy_bounds([1.0], t.alpha, "none"), last, np.ones(1)
     if d.timing == "information":
         planned = np.asarray(d.information_rates[:-1], dtype=float)
         days = info[np.ceil(planned * total).astype(int) - 1]
@@ -240,7 +253,8 @@ def looks(
         fr = [*planned[keep], 1.0]
         index = np.r_[np.flatnonzero(keep), len(planned)]
         days = [*days[keep], final_day]
-        return np.asarray(days), efficacy_bounds(fr, t.alpha, d.type_of_design), index
+        bounds = efficacy_bounds(fr, t.alpha, d.type_of_design)
+        return np.asarray(days), bounds, index, np.asarray(fr)
     days, fr = [], []
     for m in d.look_months:
         day = m * DAYS_PER_MONTH
@@ -249,7 +263,8 @@ def looks(
             days.append(day)
             fr.append(f)
     bounds = efficacy_bounds([*fr, 1.0], t.alpha, d.type_of_design, digits=CALENDAR_DIGITS)
-    return np.asarray([*days, final_day]), bounds, np.arange(len(days) + 1)
+    fractions = np.asarray([*fr, 1.0])
+    return np.asarray([*days, final_day]), bounds, np.arange(len(days) + 1), fractions
 
 
 def single_arm_exact(
@@ -306,6 +321,79 @@ def rmst_at(d: DesignConfig, e: Enrolled, o: Outcomes, day: float, critical: flo
             "rmst_reject": bool(r.z >= critical)}  # fmt: skip
 
 
+@dataclass
+class Extras:
+    """What run_design needs beyond the trial for conditional power, re-estimation and
+    safety monitoring (sim.trial.sizing / simulate_trials make it per design and n)."""
+
+    n: int | None = None  # the planned maximum n
+    theta: float | None = None  # planned drift at n: conditional power under the design
+    safety: tuple[np.ndarray, np.ndarray] | None = None  # IRIS rule: (looks, bounds)
+    # promising-zone re-estimation: (interim day, extra patients) -> the trial with them
+    extend: Callable[[float, int], tuple[Enrolled, Outcomes]] | None = None
+
+
+def safety_day(t: TrialConfig, e: Enrolled, o: Outcomes, extras: Extras | None) -> float:
+    """Calendar day of the first IRIS safety look that crosses its bound (inf: none)."""
+    if extras is None or extras.safety is None:
+        return math.inf
+    s = t.safety
+    day, iris = safety.evaluable(
+        s.window_days, e.entry, e.dropout, e.experimental, o.iris_day, o.death_day
+    )
+    return safety.first_stop(day, iris, *extras.safety)[0]
+
+
+def _subset(e: Enrolled, o: Outcomes, ep: Endpoint, keep: np.ndarray):
+    """The patients `keep` of a trial (the CHW statistic's stage-2 analysis)."""
+    sub = Enrolled(
+        e.entry[keep], e.pool_index[keep], e.experimental[keep], e.stratum[keep],
+        e.dropout[keep], e.screened, e.horizon_days,
+    )  # fmt: skip
+    return (
+        sub,
+        o.take(keep),
+        Endpoint(
+            ep.info_day[keep],
+            None if ep.success is None else ep.success[keep],
+            None if ep.level is None else ep.level[keep],
+            None if ep.settle_day is None else ep.settle_day[keep],
+            ep.window,
+        ),
+    )
+
+
+def _reestimate(
+    d: DesignConfig, t: TrialConfig, e: Enrolled, o: Outcomes, extras: Extras,
+    z1: float, day1: float, t1: float, c2: float,
+):  # fmt: skip
+    """Promising-zone re-estimation at the interim of a two-look design and the final
+    analysis: (trial, outcomes, endpoint data, final day, test result of the final
+    statistic, analysed per arm, information factor, new maximum n, safety stop)."""
+    _, f = conditional.promising_zone_factor(
+        z1, t1, c2, d.ssr_cp_min, d.ssr_cp_target, d.ssr_max_factor
+    )
+    n_new = extras.n
+    if f > 1.0:
+        n_new = min(math.ceil(extras.n * f - 1e-9), math.floor(extras.n * d.ssr_max_factor))
+    if n_new > extras.n:
+        e, o = extras.extend(day1, n_new - extras.n)
+    ep = endpoint_data(d.endpoint, t, e, o)
+    final = analysis_day(d, t, e, ep, None)
+    stop = safety_day(t, e, o, extras)
+    if stop <= final:
+        r, n_e, n_c = _test(d, t, e, o, ep, stop)
+        return e, o, ep, stop, r, n_e, n_c, f, n_new, True
+    r, n_e, n_c = _test(d, t, e, o, ep, final)
+    if d.ssr_statistic == "chw":  # stage 2: the patients not in the interim analysis
+        later = e.entry + ep.window > day1
+        r2, _, _ = _test(d, t, *_subset(e, o, ep, later), final)
+        z = math.sqrt(t1) * z1 + math.sqrt(1.0 - t1) * r2.z
+        r = analyses.TestResult(z, 0.5 * math.erfc(z / math.sqrt(2.0)), r.estimate,
+                                r.experimental, r.control)  # fmt: skip
+    return e, o, ep, final, r, n_e, n_c, f, n_new, False
+
+
 def run_design(
     name: str,
     d: DesignConfig,
@@ -315,6 +403,7 @@ def run_design(
     futility_bounds: np.ndarray | None = None,
     p_alternative: float | None = None,
     target_events: int | None = None,
+    extras: Extras | None = None,
 ) -> dict[str, float | int | str | bool]:
     """Analyse one trial under one design: the row of trials.parquet.
 
@@ -322,22 +411,50 @@ def run_design(
     computes them from the planned effect at this n), or None. `p_alternative`
     (single-arm designs): the experimental arm's true value of the endpoint, for the
     exact power given this trial's looks (`single_arm_exact`): the probability that an
-    analysed (complete-case) patient has the good outcome."""
+    analysed (complete-case) patient has the good outcome. `extras`: conditional power
+    under the design effect, the IRIS safety rule and re-estimation (`Extras`).
+
+    Two-arm designs with interim looks record the conditional power at the first
+    interim (sim.trial.conditional), under the current trend and the design effect.
+    An IRIS safety stop (sim.trial.safety) ends the trial on its day, without
+    rejection, if it comes before (or on) the next efficacy look; `stage` is then the
+    number of efficacy looks done. Designs with `ssr: promising_zone` re-estimate n at
+    their interim (`_reestimate`)."""
     ep = endpoint_data(d.endpoint, t, e, o)
     final_day = analysis_day(d, t, e, ep, target_events)
-    days, bounds, index = looks(d, t, ep, final_day)
+    days, bounds, index, fractions = looks(d, t, ep, final_day)
     k = len(days)
     floors = [d.futility_z if futility_bounds is None else futility_bounds[j] for j in index]
     exact_size = exact_power = math.nan
     if t.comparator == "historical" and p_alternative is not None:
         exact_size, exact_power = single_arm_exact(d, t, ep, days, bounds, floors, p_alternative)
+    stop_day = safety_day(t, e, o, extras)
+    cp_trend = cp_design = ssr_factor = ssr_n = math.nan
+    stop_safety = efficacy = futility = False
     for i, (day, c) in enumerate(zip(days, bounds, strict=True)):
-        r, n_e, n_c = _test(d, t, e, o, ep, day)
         last = i == k - 1
+        if stop_day <= day:
+            day, stop_safety = stop_day, True
+            r, n_e, n_c = _test(d, t, e, o, ep, day)
+            break
+        r, n_e, n_c = _test(d, t, e, o, ep, day)
         efficacy = r.z >= c
         floor = floors[i]
         futility = (not last) and floor is not None and r.z < floor
+        if i == 0 and not last and t.comparator == "randomised":
+            t1, later = float(fractions[0]), fractions[1:]
+            trend = conditional.trend_drift(r.z, t1)
+            cp_trend = conditional.conditional_power(r.z, t1, later, bounds[1:], trend)
+            if extras is not None and extras.theta is not None:
+                cp_design = conditional.conditional_power(r.z, t1, later, bounds[1:], extras.theta)
         if efficacy or futility or last:
+            break
+        if i == 0 and d.ssr != "none" and extras is not None and extras.extend is not None:
+            e, o, ep, day, r, n_e, n_c, ssr_factor, ssr_n, stop_safety = _reestimate(
+                d, t, e, o, extras, r.z, day, float(fractions[0]), float(bounds[1])
+            )
+            i, c, last = 1, bounds[1], True
+            efficacy = (not stop_safety) and r.z >= c
             break
     on = e.entry <= day
     deaths = int((o.death_day[on] <= np.minimum(e.dropout, day - e.entry)[on]).sum())
@@ -345,7 +462,7 @@ def run_design(
     return {
         **rm,
         "design": name,
-        "stage": i + 1,  # rpact: the stage at which the trial stopped
+        "stage": i + 1 - stop_safety,  # rpact: the stage at which the trial stopped
         "looks": k,
         "reject": bool(efficacy),
         "stop_efficacy": bool(efficacy and not last),
@@ -364,6 +481,13 @@ def run_design(
         "estimate_c": r.control,
         "exact_size": exact_size,  # single arm: exact P(reject | p = p0) at these looks
         "exact_power": exact_power,  # single arm: exact P(reject | p = p_alternative)
+        # added later: conditional power at the first interim (two arms; NaN without one)
+        "cp_trend": cp_trend,
+        "cp_design": cp_design,
+        # promising-zone re-estimation: information factor f and new maximum n (NaN: none)
+        "ssr_factor": ssr_factor,
+        "ssr_n": ssr_n,
+        "stop_safety": bool(stop_safety),
     }
 
 
@@ -401,6 +525,60 @@ def superpopulation(spec: Spec, endpoint: str) -> dict:
     return {"hr": analyses.logrank(time, event, arm).estimate}
 
 
+def safety_rule(t: TrialConfig) -> tuple[np.ndarray, np.ndarray] | None:
+    """The IRIS safety rule's looks and bounds (None: off)."""
+    s = t.safety
+    if s.rule == "none":
+        return None
+    looks = np.asarray(s.looks, dtype=int)
+    return looks, safety.boundary(looks, s.threshold, s.cutoff, s.prior_a, s.prior_b)
+
+
+def _extension(
+    spec: Spec, e: Enrolled, scenario: str, n: int, scale: float, scale_index: int,
+    trial_index: int, d: DesignConfig,
+) -> Callable[[float, int], tuple[Enrolled, Outcomes]]:  # fmt: skip
+    """Re-estimation's extra patients: recruitment goes on after the n-th patient (or
+    re-opens on the interim day if it had closed) as the same Poisson process, up to
+    the accrual cap. Its random numbers come from their own stream keyed like the
+    trial's, drawn for the largest possible increase, so every design and scenario of a
+    trial sees the same extra patients (common random numbers) and the trial's first n
+    patients are those of the designs without re-estimation."""
+
+    def extend(start_day: float, extra: int) -> tuple[Enrolled, Outcomes]:
+        t = spec.trial
+        most = max(math.floor(n * d.ssr_max_factor) - n, extra)
+        gen = rng.generator(spec.seed, _EXTENSION, n, scale_index, trial_index)
+        units = np.cumsum(gen.exponential(1.0, most))[:extra]
+        idx = gen.integers(len(spec.pool), size=most)[:extra]
+        unit_dropout = gen.exponential(1.0, most)[:extra]
+        p_rand = spec.pool.p_eligible * (1.0 - t.eligibility.screen_fail)
+        m = intensity(t.accrual, scale, p_rand)
+        delay = t.eligibility.randomisation_delay_days
+        cap = t.accrual.max_accrual_months * DAYS_PER_MONTH - delay
+        since = max(float(e.entry.max()) if len(e.entry) else 0.0, start_day) - delay
+        referral = m.inverse(m.at(since) + units)
+        k = int((referral <= cap).sum())
+        idx = idx[:k]
+        strata = spec.pool.condition[idx] if t.randomisation.stratify else np.zeros(k, int)
+        a, c = t.randomisation.allocation
+        arm = permuted_blocks(strata, (a, c), t.randomisation.block_size, gen)
+        rate = t.followup.dropout_per_year / DAYS_PER_YEAR
+        dropout = unit_dropout[:k] / rate if rate > 0 else np.full(k, np.inf)
+        more = Enrolled(
+            np.r_[e.entry, referral[:k] + delay],
+            np.r_[e.pool_index, idx],
+            np.r_[e.experimental, arm],
+            np.r_[e.stratum, spec.pool.condition[idx]],
+            np.r_[e.dropout, dropout],
+            e.screened,
+            e.horizon_days,
+        )
+        return more, outcomes(spec, more, scenario)
+
+    return extend
+
+
 def simulate_trials(
     spec: Spec,
     n: int,
@@ -411,19 +589,23 @@ def simulate_trials(
     futility: dict[str, np.ndarray] | None = None,
     plans: dict[str, Plan] | None = None,
     events: dict[str, int] | None = None,
+    drifts: dict[str, float] | None = None,
 ) -> list[dict]:
     """Trials lo..hi-1 of one (n, accrual scale): every design under both scenarios.
 
     `futility`: beta-spending futility bounds per design (sim.trial.sizing). `plans`:
     single-arm designs with their own rule and n (sim.trial.phase2), analysed only at
     their n; the other designs only at the grid's n (sizing.n). `events`: the target
-    deaths of event-driven designs (analysis: events). A pure function of its
-    arguments: any worker computes the same rows.
+    deaths of event-driven designs (analysis: events). `drifts`: the planned drift at n
+    of two-arm designs with interim looks (conditional power under the design effect).
+    A pure function of its arguments: any worker computes the same rows.
     """
     futility = futility or {}
     plans = plans or {}
     events = events or {}
+    drifts = drifts or {}
     t = spec.trial
+    rule = safety_rule(t)
     names = [
         name for name in t.designs if (plans[name].n == n if name in plans else n in t.sizing.n)
     ]
@@ -459,8 +641,20 @@ def simulate_trials(
                         p_alt[name],
                     )
                 else:
+                    extend = None
+                    if d.ssr != "none":
+                        extend = _extension(spec, e, scenario, n, scale, scale_index, i, d)
+                    extras = Extras(n, drifts.get(name), rule, extend)
                     row = run_design(
-                        name, d, t, e, o, futility.get(name), p_alt.get(name), events.get(name)
+                        name,
+                        d,
+                        t,
+                        e,
+                        o,
+                        futility.get(name),
+                        p_alt.get(name),
+                        events.get(name),
+                        extras,
                     )
                 rows.append(
                     {

@@ -171,4 +171,9 @@ def run_phase2(
         "estimate_c": r.control,
         "exact_size": float(exact[0]),
         "exact_power": float(exact[1]),
+        "cp_trend": math.nan,  # conditional power, re-estimation: two-arm designs only
+        "cp_design": math.nan,
+        "ssr_factor": math.nan,
+        "ssr_n": math.nan,
+        "stop_safety": False,  # designs with their own rule are not safety-monitored
     }

@@ -509,7 +509,7 @@ def platform_oc(spec: PlatformSpec, trials):
     """One row per design x n x accrual scale x arm: OC_COLUMNS + PLATFORM_COLUMNS."""
     import pandas as pd
 
-    from sim.trial.sizing import OC_COLUMNS, _se, recruitment
+    from sim.trial.sizing import INTERIM_SAFETY_COLUMNS, OC_COLUMNS, _se, recruitment
 
     t = spec.trial
     p_rand = spec.pool.p_eligible * (1.0 - t.eligibility.screen_fail)
@@ -606,6 +606,8 @@ def platform_oc(spec: PlatformSpec, trials):
                 }
             )
     oc = pd.DataFrame(rows)
+    for col in INTERIM_SAFETY_COLUMNS:  # conditional power, SSR, safety: not for platforms
+        oc[col] = math.nan
     oc["smallest_n_reaching_target"] = False
     for _, g in oc.groupby(["design", "accrual_scale", "arm"], sort=False):
         hit = g[(g["power"] >= t.sizing.target_power) & g["recruitable"]].sort_values("n")

@@ -36,10 +36,10 @@ from sim.config.errors import ConfigError
 from sim.config.schema import ExecutorConfig
 from sim.config.trial import DesignConfig, TrialConfig
 from sim.engine.executors import ordered_map
-from sim.trial import analyses
+from sim.trial import analyses, safety
 from sim.trial.accrual import DAYS_PER_MONTH, intensity
 from sim.trial.boundaries import crossing_probabilities, efficacy_bounds, futility_bounds
-from sim.trial.design import Spec, simulate_trials, superpopulation
+from sim.trial.design import Spec, safety_rule, simulate_trials, superpopulation
 from sim.trial.ordinal import whitehead_drift, whitehead_n
 from sim.trial.phase2 import Plan, plan
 from sim.trial.survival_sizing import schoenfeld_events
@@ -100,6 +100,35 @@ OC_COLUMNS = [
     "rmst_power",
     "rmst_type1_error",
     "rmst_difference",
+    # conditional power at the first interim of two-arm designs with interim looks (mean
+    # over trials that had one; _h0: under the null), the share of trials in the promising
+    # zone [ssr_cp_min, ssr_cp_target) of CP under the trend, and promising-zone
+    # re-estimation (ssr): share of trials whose n was raised, mean maximum n after the
+    # interim (sim/trial/conditional.py)
+    *(
+        INTERIM_SAFETY_COLUMNS := [
+            "mean_cp_trend",
+            "mean_cp_design",
+            "p_promising",
+            "mean_cp_trend_h0",
+            "mean_cp_design_h0",
+            "p_promising_h0",
+            "p_ssr_increase",
+            "p_ssr_increase_h0",
+            "expected_max_n",
+            "expected_max_n_h0",
+            # the IRIS safety boundary (trial.safety; sim/trial/safety.py): simulated share of
+            # trials stopped for harm, the IRIS rate of an evaluable patient within the window per
+            # arm (pool), and the exact stopping probability of the rule at the experimental rate
+            # (H1) and the control rate (H0) over the looks an arm of n x allocation share reaches
+            "p_stop_safety",
+            "p_stop_safety_h0",
+            "iris_rate_e",
+            "iris_rate_c",
+            "safety_exact",
+            "safety_exact_h0",
+        ]
+    ),
 ]
 
 
@@ -118,8 +147,20 @@ def simulate_grid(
     grid = grid_n(spec)
     futility = {n: planned_futility(spec, n) for n in grid}
     events = target_events(spec)
+    drifts = {n: interim_drifts(spec, n) for n in grid}
     tasks = [
-        (spec, n, scale, si, lo, min(lo + sz.chunk_trials, sz.trials), futility[n], plans, events)
+        (
+            spec,
+            n,
+            scale,
+            si,
+            lo,
+            min(lo + sz.chunk_trials, sz.trials),
+            futility[n],
+            plans,
+            events,
+            drifts[n],
+        )  # fmt: skip
         for si, scale in enumerate(sz.accrual_scale)
         for n in grid
         for lo in range(0, sz.trials, sz.chunk_trials)
@@ -190,6 +231,75 @@ def planned_drift(spec: Spec, d: DesignConfig, n: int) -> float:
         p, p0 = sp["p_e"], getattr(t.historical, d.endpoint)
         return (p - p0) / math.sqrt(p * (1 - p) / n)
     return analyses.drift_two_proportions(sp["p_e"], sp["p_c"], n * share, n * (1 - share))
+
+
+def interim_drifts(spec: Spec, n: int) -> dict[str, float]:
+    """The planned drift at n of each two-arm design with interim looks (for the
+    conditional power under the design effect)."""
+    t = spec.trial
+    if t.comparator != "randomised":
+        return {}
+    return {
+        name: planned_drift(spec, d, n)
+        for name, d in t.designs.items()
+        if d.type_of_design != "none" and d.design == "group_sequential"
+    }
+
+
+def _mean(x: pd.Series) -> float:
+    x = x.dropna()
+    return float(x.mean()) if len(x) else math.nan
+
+
+def _interim(g: pd.DataFrame, d: DesignConfig) -> dict[str, float]:
+    """Conditional-power and re-estimation columns of one scenario's trials."""
+    cp = g["cp_trend"].dropna()
+    zone = ((cp >= d.ssr_cp_min) & (cp < d.ssr_cp_target)).mean() if len(cp) else math.nan
+    ssr = d.ssr != "none"
+    factor = g["ssr_factor"]
+    return {
+        "mean_cp_trend": _mean(g["cp_trend"]),
+        "mean_cp_design": _mean(g["cp_design"]),
+        "p_promising": float(zone),
+        "p_ssr_increase": float((factor > 1.0).mean()) if ssr else math.nan,
+        # the maximum n of each trial: raised, or as planned (also trials stopped early)
+        "expected_max_n": float(g["ssr_n"].fillna(g["n"]).mean()) if ssr else math.nan,
+    }
+
+
+def iris_rates(spec: Spec) -> tuple[float, float]:
+    """The IRIS probability of an evaluable patient within the safety window, per arm
+    (experimental, control), among complete cases (sim.trial.safety.analysed_rate)."""
+    t = spec.trial
+    rate = t.followup.dropout_per_year / 365.25
+    out = []
+    for arm in ("experimental", "control"):
+        o = spec.pool.outcomes[arm]
+        out.append(safety.analysed_rate(t.safety.window_days, rate, o.iris_day, o.death_day))
+    return out[0], out[1]
+
+
+def safety_columns(spec: Spec, n: int, alt: pd.DataFrame, null: pd.DataFrame) -> dict:
+    """Safety-boundary columns of one design x n (NaN with trial.safety.rule: none)."""
+    t = spec.trial
+    rule = safety_rule(t)
+    keys = ("p_stop_safety", "p_stop_safety_h0", "iris_rate_e", "iris_rate_c", "safety_exact",
+            "safety_exact_h0")  # fmt: skip
+    if rule is None:
+        return dict.fromkeys(keys, math.nan)
+    looks, bounds = rule
+    a, c = t.randomisation.allocation
+    arm_n = n if t.comparator == "historical" else n * a / (a + c)
+    reach = looks <= arm_n
+    p_e, p_c = iris_rates(spec)
+    return {
+        "p_stop_safety": float(alt["stop_safety"].mean()),
+        "p_stop_safety_h0": float(null["stop_safety"].mean()),
+        "iris_rate_e": p_e,
+        "iris_rate_c": p_c,
+        "safety_exact": float(safety.stop_probabilities(p_e, looks[reach], bounds[reach]).sum()),
+        "safety_exact_h0": float(safety.stop_probabilities(p_c, looks[reach], bounds[reach]).sum()),
+    }
 
 
 def planned_futility(spec: Spec, n: int) -> dict[str, np.ndarray]:
@@ -369,6 +479,9 @@ def operating_characteristics(
                 "rmst_power": float(alt["rmst_reject"].mean()) if rmst else math.nan,
                 "rmst_type1_error": float(null["rmst_reject"].mean()) if rmst else math.nan,
                 "rmst_difference": float(alt["rmst_difference"].mean()) if rmst else math.nan,
+                **_interim(alt, d),
+                **{f"{k}_h0": v for k, v in _interim(null, d).items()},
+                **safety_columns(spec, int(n), alt, null),
             }
         )
     oc = pd.DataFrame(rows)
@@ -454,6 +567,34 @@ def _whitehead_markdown(spec: Spec) -> list[str]:
         f"a better mRS (proportional odds) {sp['odds_ratio']:.3f}. Whitehead (1993): "
         f"{math.ceil(n)} patients with analysed outcomes for {t.sizing.target_power:.0%} power "
         "(fixed design, no dropout).",
+    ]
+
+
+def _safety_markdown(spec: Spec) -> list[str]:
+    """The IRIS safety rule: its bound per look and exact stopping probabilities over
+    all its looks at the report rates and at the pool's rates per arm."""
+    t = spec.trial
+    rule = safety_rule(t)
+    if rule is None:
+        return []
+    s = t.safety
+    looks, bounds = rule
+    p_e, p_c = iris_rates(spec)
+    rates = [(f"{r:g}", r) for r in s.report_rates]
+    rates += [(f"{t.experimental} (pool) {p_e:.3f}", p_e), (f"{t.control} (pool) {p_c:.3f}", p_c)]
+    rule_text = ", ".join(
+        f"{b} of {n}" if b <= n else f"never at {n}" for n, b in zip(looks, bounds, strict=True)
+    )
+    probs = "; ".join(
+        f"{name}: {safety.stop_probabilities(p, looks, bounds).sum():.3f}" for name, p in rates
+    )
+    return [
+        "",
+        f"**IRIS safety boundary** (stop if P(IRIS rate > {s.threshold:g} | data) > {s.cutoff:g}, "
+        f"Beta({s.prior_a:g}, {s.prior_b:g}) prior, IRIS within {s.window_days:g} days): stop at "
+        f"{rule_text} evaluable experimental patients with IRIS. Exact P(safety stop) over all "
+        f"looks at an IRIS rate of {probs}. Simulated: p_stop_safety (_h0) in "
+        "operating_characteristics.csv.",
     ]
 
 
@@ -546,6 +687,7 @@ def sizing_markdown(oc: pd.DataFrame, spec: Spec) -> str:
     lines += _phase2_markdown(oc, t)
     lines += _whitehead_markdown(spec)
     lines += _events_markdown(spec)
+    lines += _safety_markdown(spec)
     if single:
         lines += [
             "",

@@ -12,14 +12,18 @@ from sim.trial.accrual import DAYS_PER_MONTH
 from sim.trial.analyses import VARIANCES
 from sim.trial.borrowing import PRIORS
 from sim.trial.boundaries import BETA_TYPES, TYPES
-from sim.trial.design import BINARY, ENDPOINTS
+from sim.trial.conditional import SSR_RULES, SSR_STATISTICS
+from sim.trial.design import BINARY, ENDPOINTS, HISTORICAL
 from sim.trial.mams import MAMS_SHAPES, MULTIPLICITY
 from sim.trial.phase2 import DESIGNS, MAX_SEARCH_N
+from sim.trial.safety import RULES as SAFETY_RULES
 
 EFFECTS = ("model", "assumed")
 COMPARATORS = ("randomised", "historical")
 TESTS = ("z", "fisher", "km", "logrank", "po")
 MRS_DAY = 365.0  # mrs_12m: the mRS is read at the model horizon, which must be 12 months
+MAX_SSR_FACTOR = 10.0  # re-estimation: at most this x the planned n
+DEAD_MRS = 6  # mRS 6: dead
 TIMINGS = ("information", "calendar")
 ANALYSES = ("followup", "events")
 
@@ -106,16 +110,93 @@ def _time_to_event(key: str, d: DesignConfig, horizon_days: float) -> None:
 
 
 def _mrs(key: str, d: DesignConfig, t: TrialConfig, horizon_days: float) -> None:
-    """The ordinal mRS endpoint: two arms, model outcomes, read at a 12-month horizon
-    (stratified: the proportional-odds model adjusted for the condition strata)."""
+    """The mRS endpoints (mrs_12m, death_or_disability): two arms, model outcomes, read
+    at a 12-month horizon (stratified: adjusted for the condition strata)."""
     if horizon_days != MRS_DAY:
         raise ConfigError(
-            "horizon_days", f"mrs_12m reads the mRS at the horizon: needs {MRS_DAY:g}"
+            "horizon_days", f"{d.endpoint} reads the mRS at the horizon: needs {MRS_DAY:g}"
         )
     if t.effect.kind != "model":
         raise ConfigError(
-            "trial.effect.kind", "mrs_12m needs the model's outcomes (an assumed HR moves deaths)"
+            "trial.effect.kind",
+            f"{d.endpoint} needs the model's outcomes (an assumed HR moves deaths only)",
         )
+    if d.endpoint == "death_or_disability" and t.survival_day != MRS_DAY:
+        raise ConfigError(
+            "trial.survival_day",
+            f"death_or_disability counts deaths to the 12-month mRS: needs {MRS_DAY:g}, "
+            f"got {t.survival_day:g}",
+        )
+
+
+def _ssr(key: str, d: DesignConfig, t: TrialConfig) -> None:
+    """Promising-zone re-estimation (sim/trial/conditional.py): two-arm binary designs
+    with one interim at a planned information fraction."""
+    one_of(f"{key}.ssr", d.ssr, SSR_RULES)
+    number(f"{key}.ssr_cp_min", d.ssr_cp_min, 0.0, 1.0)
+    number(f"{key}.ssr_cp_target", d.ssr_cp_target, d.ssr_cp_min, 1.0, open_low=True)
+    if d.ssr_cp_target == 1.0:
+        raise ConfigError(
+            f"{key}.ssr_cp_target", f"must be in ({d.ssr_cp_min}, 1) (1 needs infinite n), got 1.0"
+        )
+    one_of(f"{key}.ssr_statistic", d.ssr_statistic, SSR_STATISTICS)
+    if d.ssr == "none":
+        return
+    number(f"{key}.ssr_max_factor", d.ssr_max_factor, 1.0, MAX_SSR_FACTOR, open_low=True)
+    if t.comparator != "randomised" or d.endpoint not in BINARY:
+        raise ConfigError(
+            f"{key}.ssr",
+            f"re-estimation is for two randomised arms and a binary endpoint ({', '.join(BINARY)})",
+        )
+    two_looks = (
+        len(d.information_rates) == 2
+        and d.timing == "information"
+        and d.type_of_design != "none"
+        and d.type_beta_spending == "none"
+        and d.design == "group_sequential"
+    )
+    if not two_looks:
+        raise ConfigError(
+            f"{key}.ssr",
+            "re-estimation needs two looks: information_rates [t1, 1.0], timing: information, "
+            "an efficacy boundary (type_of_design), futility_z or none (no beta spending)",
+        )
+
+
+def _safety(cfg: RunConfig) -> None:
+    """trial.safety: the IRIS safety boundary (sim/trial/safety.py)."""
+    t = cfg.trial
+    s = t.safety
+    one_of("trial.safety.rule", s.rule, SAFETY_RULES)
+    if s.rule == "none":
+        return
+    number("trial.safety.threshold", s.threshold, 0.0, 1.0, open_low=True)
+    number("trial.safety.cutoff", s.cutoff, 0.0, 1.0, open_low=True)
+    if s.threshold == 1.0 or s.cutoff == 1.0:
+        raise ConfigError(
+            "trial.safety.threshold" if s.threshold == 1.0 else "trial.safety.cutoff",
+            "must be in (0, 1), got 1.0",
+        )
+    number("trial.safety.prior_a", s.prior_a, 0.0, open_low=True)
+    number("trial.safety.prior_b", s.prior_b, 0.0, open_low=True)
+    looks = list(s.looks)
+    if not looks or looks[0] < 1 or any(b <= a for a, b in zip(looks, looks[1:], strict=False)):
+        raise ConfigError(
+            "trial.safety.looks", f"must be increasing integers >= 1 (patients), got {looks}"
+        )
+    number("trial.safety.window_days", s.window_days, 0.0, cfg.horizon_days, open_low=True)
+    for i, r in enumerate(s.report_rates):
+        if not 0.0 < r < 1.0:
+            raise ConfigError(f"trial.safety.report_rates[{i}]", f"must be in (0, 1), got {r}")
+    if t.platform.arms:
+        raise ConfigError("trial.safety.rule", "must be none for a platform trial (not done)")
+    for name, d in t.designs.items():
+        if d.design != "group_sequential":
+            raise ConfigError(
+                "trial.safety.rule",
+                f"must be none with trial.designs.{name}.design: {d.design} (a single-arm "
+                "design with its own rule is not safety-monitored)",
+            )
 
 
 def _borrowing(t: TrialConfig) -> None:
@@ -299,7 +380,7 @@ def check_trial(cfg: RunConfig) -> None:
         one_of(f"{key}.test", d.test, TESTS)
         if (d.endpoint == "mrs_12m") != (d.test == "po"):
             raise ConfigError(f"{key}.test", "mrs_12m uses po (proportional odds), and only it")
-        if d.endpoint == "mrs_12m":
+        if d.endpoint in ("mrs_12m", "death_or_disability"):
             _mrs(key, d, t, cfg.horizon_days)
         elif (d.endpoint == "time_to_death") != (d.test == "logrank"):
             raise ConfigError(
@@ -307,10 +388,11 @@ def check_trial(cfg: RunConfig) -> None:
             )
         if d.test == "km" and (d.endpoint != "survival_1y" or t.comparator == "historical"):
             raise ConfigError(f"{key}.test", "km compares 1-year survival between two arms")
-        if t.comparator == "historical" and d.endpoint not in BINARY:
+        if t.comparator == "historical" and d.endpoint not in HISTORICAL:
             raise ConfigError(
                 f"{key}.endpoint",
-                f"a single-arm design needs a binary endpoint ({', '.join(BINARY)})",
+                f"a single-arm design needs a binary endpoint with a historical value "
+                f"({', '.join(HISTORICAL)})",
             )
         if d.stratified and (d.test == "fisher" or t.comparator == "historical"):
             raise ConfigError(
@@ -322,6 +404,7 @@ def check_trial(cfg: RunConfig) -> None:
             raise ConfigError(f"{key}.logrank_variance", "only used with test: logrank")
         one_of(f"{key}.multiplicity", d.multiplicity, MULTIPLICITY)
         _single_arm_design(key, d, t)
+        _ssr(key, d, t)
         _time_to_event(key, d, cfg.horizon_days)
         one_of(f"{key}.type_of_design", d.type_of_design, TYPES)
         one_of(f"{key}.timing", d.timing, TIMINGS)
@@ -355,8 +438,13 @@ def check_trial(cfg: RunConfig) -> None:
         elif d.look_months:
             raise ConfigError(f"{key}.look_months", "only used with timing: calendar")
 
+    if not 1 <= t.disability_mrs <= DEAD_MRS:
+        raise ConfigError(
+            "trial.disability_mrs", f"must be an integer in [1, {DEAD_MRS}], got {t.disability_mrs}"
+        )
     _borrowing(t)
     _platform(cfg)
+    _safety(cfg)
     sz = t.sizing
     if not sz.n:
         raise ConfigError("trial.sizing.n", "give at least one sample size")
