@@ -30,7 +30,28 @@ def test_failed_run_leaves_no_result(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no parquet, no temp files
 
 
-def test_complete_run_lists_its_outputs(tmp_path):
+BASE_OUTPUTS = {
+    "summary.csv",
+    "patients.parquet",
+    "events.parquet",
+    "labs.parquet",
+    "config.yaml",
+    "report.html",
+}
+
+
+@pytest.mark.parametrize(
+    "uncertainty, extra",
+    [
+        (["uncertainty=none"], set()),
+        # the default: nested posterior simulation (few draws here) adds its two tables
+        (
+            ["uncertainty.draws=3", "uncertainty.n_per_draw=20"],
+            {"survival_band.csv", "uncertainty_draws.csv"},
+        ),
+    ],
+)
+def test_complete_run_lists_its_outputs(tmp_path, uncertainty, extra):
     cfg = load_config(
         [
             "cohort.n=40",
@@ -38,20 +59,14 @@ def test_complete_run_lists_its_outputs(tmp_path):
             "output.progress=false",
             "output.print_summary=false",
             "output.plots=false",
+            *uncertainty,
         ]
     )
     run_mod.run(cfg, tmp_path, "seed: 1\n")
     import json
 
     meta = json.loads((tmp_path / "run.json").read_text())
-    assert set(meta["outputs"]) == {
-        "summary.csv",
-        "patients.parquet",
-        "events.parquet",
-        "labs.parquet",
-        "config.yaml",
-        "report.html",
-    }
+    assert set(meta["outputs"]) == BASE_OUTPUTS | extra
 
 
 def test_parquet_parts_commit_replace_and_abort(tmp_path):
