@@ -64,8 +64,17 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         raise
     finally:
         bar.close()
-    for s in streams.values():
-        s.commit()
+    # appends run on a writer thread, so a write error (a full disk) can surface at any
+    # commit: then the streams not yet committed must not leave their temp files behind
+    pending = list(streams.values())
+    try:
+        while pending:
+            pending[0].commit()
+            pending.pop(0)
+    except BaseException:
+        for s in pending[1:]:
+            s.abort()
+        raise
 
     table = pd.concat(kept, ignore_index=True)
     summary = summarise(table, t_survival=cfg.output.survival_day)
