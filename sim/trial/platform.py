@@ -509,7 +509,13 @@ def platform_oc(spec: PlatformSpec, trials):
     """One row per design x n x accrual scale x arm: OC_COLUMNS + PLATFORM_COLUMNS."""
     import pandas as pd
 
-    from sim.trial.sizing import INTERIM_SAFETY_COLUMNS, OC_COLUMNS, _se, recruitment
+    from sim.trial.sizing import (
+        INTERIM_SAFETY_COLUMNS,
+        OC_COLUMNS,
+        _se,
+        recruitment,
+        simulated_columns,
+    )
 
     t = spec.trial
     p_rand = spec.pool.p_eligible * (1.0 - t.eligibility.screen_fail)
@@ -526,9 +532,6 @@ def platform_oc(spec: PlatformSpec, trials):
         fwer = float(null_t["any_reject"].mean())
         for arm, ga in g.groupby("arm", sort=False):
             alt, null = ga[ga["scenario"] == "alternative"], ga[ga["scenario"] == "null"]
-            k = len(alt)
-            power = float(alt["reject"].mean())
-            t1 = float(null["reject"].mean())
             p_rec = 1.0 - float(alt["capped"].mean())
             sd_conc = float(null["estimate_concurrent"].std())
             sd_all = float(null["estimate_all"].std())
@@ -536,27 +539,9 @@ def platform_oc(spec: PlatformSpec, trials):
             m_all = int(null["estimate_all"].notna().sum())
             rows.append(
                 {
-                    "design": design,
-                    "endpoint": d.endpoint,
-                    "type_of_design": d.type_of_design,
-                    "n": int(n),
-                    "accrual_scale": scale,
-                    "accrual_rate": intensity(t.accrual, scale, p_rand).final_rate * DAYS_PER_MONTH,
-                    "n_trials": k,
-                    "power": power,
-                    "power_se": _se(power, k),
-                    "type1_error": t1,
-                    "type1_error_se": _se(t1, len(null)),
-                    "p_stop_efficacy": float(alt["stop_efficacy"].mean()),
-                    "p_stop_futility": float(alt["stop_futility"].mean()),
+                    **simulated_columns(t, design, int(n), scale, p_rand, alt, null),
                     "early_stop": float((alt["stop_efficacy"] | alt["stop_futility"]).mean()),
-                    "expected_n": float(alt["n_randomised"].mean()),
-                    "expected_n_h0": float(null["n_randomised"].mean()),
                     "expected_events": math.nan,
-                    "expected_duration_months": float(alt["duration_months"].mean()),
-                    "duration_q10_months": float(alt["duration_months"].quantile(0.1)),
-                    "duration_q90_months": float(alt["duration_months"].quantile(0.9)),
-                    "expected_duration_months_h0": float(null["duration_months"].mean()),
                     "analytic_power": analytic_arm_power(spec, design, arm, alt, truth),
                     "assurance": math.nan,
                     "assurance_se": math.nan,

@@ -418,6 +418,39 @@ def _planned(p: Plan | None) -> dict[str, float | str]:
     return {"design_rule": p.rule, **{f"planned_{k}": getattr(p, k) for k in keys}}
 
 
+def simulated_columns(
+    t: TrialConfig, design: str, n: int, scale: float, p_rand: float, alt, null
+) -> dict:
+    """The operating characteristics every sizing run computes alike from its simulated
+    trials (alt: under H1, null: under H0), two-arm, single-arm and platform arm rows;
+    the callers add the rest and OC_COLUMNS orders them."""
+    d = t.designs[design]
+    power = float(alt["reject"].mean())
+    t1 = float(null["reject"].mean())
+    return {
+        "design": design,
+        "endpoint": d.endpoint,
+        "type_of_design": d.type_of_design,
+        "n": n,
+        "accrual_scale": scale,
+        # randomised patients per month once every site is open
+        "accrual_rate": intensity(t.accrual, scale, p_rand).final_rate * DAYS_PER_MONTH,
+        "n_trials": len(alt),
+        "power": power,
+        "power_se": _se(power, len(alt)),
+        "type1_error": t1,
+        "type1_error_se": _se(t1, len(null)),
+        "p_stop_efficacy": float(alt["stop_efficacy"].mean()),
+        "p_stop_futility": float(alt["stop_futility"].mean()),
+        "expected_n": float(alt["n_randomised"].mean()),
+        "expected_n_h0": float(null["n_randomised"].mean()),
+        "expected_duration_months": float(alt["duration_months"].mean()),
+        "duration_q10_months": float(alt["duration_months"].quantile(0.1)),
+        "duration_q90_months": float(alt["duration_months"].quantile(0.9)),
+        "expected_duration_months_h0": float(null["duration_months"].mean()),
+    }
+
+
 def operating_characteristics(
     spec: Spec, trials: pd.DataFrame, draws: list[dict] | None = None
 ) -> pd.DataFrame:
@@ -430,36 +463,14 @@ def operating_characteristics(
     rows = []
     for (design, n, scale), g in trials.groupby(["design", "n", "accrual_scale"], sort=False):
         alt, null = g[g["scenario"] == "alternative"], g[g["scenario"] == "null"]
-        k = len(alt)
-        power = float(alt["reject"].mean())
-        t1 = float(null["reject"].mean())
         d = t.designs[design]
         by_cap, p_recruited = recruitment(spec, int(n), scale)
         rmst = d.rmst_tau_days is not None
         rows.append(
             {
-                "design": design,
-                "endpoint": d.endpoint,
-                "type_of_design": d.type_of_design,
-                "n": int(n),
-                "accrual_scale": scale,
-                # randomised patients per month once every site is open
-                "accrual_rate": intensity(t.accrual, scale, p_rand).final_rate * DAYS_PER_MONTH,
-                "n_trials": k,
-                "power": power,
-                "power_se": _se(power, k),
-                "type1_error": t1,
-                "type1_error_se": _se(t1, len(null)),
-                "p_stop_efficacy": float(alt["stop_efficacy"].mean()),
-                "p_stop_futility": float(alt["stop_futility"].mean()),
+                **simulated_columns(t, design, int(n), scale, p_rand, alt, null),
                 "early_stop": float((alt["stage"] < alt["looks"]).mean()),
-                "expected_n": float(alt["n_randomised"].mean()),
-                "expected_n_h0": float(null["n_randomised"].mean()),
                 "expected_events": float(alt["deaths"].mean()),
-                "expected_duration_months": float(alt["duration_months"].mean()),
-                "duration_q10_months": float(alt["duration_months"].quantile(0.1)),
-                "duration_q90_months": float(alt["duration_months"].quantile(0.9)),
-                "expected_duration_months_h0": float(null["duration_months"].mean()),
                 "analytic_power": analytic_power(spec, design, alt),
                 **_assurance(spec, design, alt, draws),
                 "target_power": t.sizing.target_power,

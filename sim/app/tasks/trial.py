@@ -53,6 +53,25 @@ def run_sizing(cfg: RunConfig, progress: bool = False) -> tuple[Spec, pd.DataFra
     return spec, trials, operating_characteristics(spec, trials, sp)
 
 
+def _finish(out, cfg, resolved_yaml, started, prov, spec, trials, pool_started, md) -> None:
+    """run.json with the pool's figures (two-arm and platform runs alike), then the summary."""
+    finish(
+        out,
+        cfg,
+        resolved_yaml,
+        started,
+        prov,
+        n_trials_simulated=len(trials),
+        p_eligible=spec.pool.p_eligible,
+        p_died_before_randomisation=spec.pool.p_died_before_randomisation,
+        pool_per_arm=cfg.trial.pool_per_arm,
+        sizing_seconds=round(time.time() - pool_started, 3),
+    )
+    if cfg.output.print_summary:
+        print(md)
+        print(f"results: {out}")
+
+
 def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     out, started, prov = begin(out, resolved_yaml)
     t = cfg.trial
@@ -90,21 +109,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
             out / "accrual.png",
             t.eligibility.randomisation_delay_days,
         )
-    finish(
-        out,
-        cfg,
-        resolved_yaml,
-        started,
-        prov,
-        n_trials_simulated=len(trials),
-        p_eligible=spec.pool.p_eligible,
-        p_died_before_randomisation=spec.pool.p_died_before_randomisation,
-        pool_per_arm=t.pool_per_arm,
-        sizing_seconds=round(time.time() - pool_started, 3),
-    )
-    if cfg.output.print_summary:
-        print(md)
-        print(f"results: {out}")
+    _finish(out, cfg, resolved_yaml, started, prov, spec, trials, pool_started, md)
     return oc
 
 
@@ -149,19 +154,5 @@ def run_platform_task(cfg: RunConfig, out: Path, resolved_yaml: str, started, pr
     if cfg.output.plots:
         curves = oc.assign(design=oc["design"] + " / " + oc["arm"])
         plot_power_curve(curves, t.sizing.target_power, t.alpha, out / "power_curve.png")
-    finish(
-        out,
-        cfg,
-        resolved_yaml,
-        started,
-        prov,
-        n_trials_simulated=len(trials),
-        p_eligible=spec.pool.p_eligible,
-        p_died_before_randomisation=spec.pool.p_died_before_randomisation,
-        pool_per_arm=t.pool_per_arm,
-        sizing_seconds=round(time.time() - pool_started, 3),
-    )
-    if cfg.output.print_summary:
-        print(md)
-        print(f"results: {out}")
+    _finish(out, cfg, resolved_yaml, started, prov, spec, trials, pool_started, md)
     return oc
