@@ -274,6 +274,9 @@ class Target:
     lod_copies: float | None = None  # csf_undetectable: the study assay's LOD (default: the run's)
     population: TargetPopulation = field(default_factory=TargetPopulation)
     role: str = "validation"  # fit | validation | input (a model input, shown not tested)
+    # fit targets whose Monte Carlo error at the calibration's n is large against their
+    # published SE (a regression coefficient) simulate their population at n x this
+    sim_n_factor: float = 1.0
     source: str = MISSING
     note: str = ""
 

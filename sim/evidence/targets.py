@@ -48,6 +48,11 @@ PREDICTORS = ("lymphocyte_rise", "cd4_rise", "csf_jcv_fall")  # seed 000's month
 BASELINE_PREDICTORS: dict[str, tuple[str, float]] = {"cd4_at_least_100": ("cd4_0", 100.0)}
 # continuous covariates of hazard_ratio targets: name -> (patients column, unit)
 COVARIATES: dict[str, tuple[str, float]] = {"cd4_per_100": ("cd4_0", 100.0)}
+# adjusted hazard ratios of a multivariable Cox model as Joly 2023 (Brain 146:349) ran it:
+# age group (20-40 and 40-60 against > 60; the few under 20 count as 20-40), sex and the
+# underlying condition; predictor name -> the model's column whose HR is the target
+ADJUSTED_COVARIATES: dict[str, str] = {"age_20_40_vs_over_60": "age_20_40", "female": "female"}
+AGE_GROUP_BOUNDS = (40.0, 60.0)  # Joly 2023's groups: < 40, 40-60, > 60 years
 ROLES = ("fit", "validation", "input")
 Z95 = 1.959963984540054
 
@@ -240,6 +245,45 @@ def hazard_ratio(
     return math.exp(beta), math.exp(beta - Z95 * se), math.exp(beta + Z95 * se)
 
 
+def adjusted_design(patients: pd.DataFrame) -> pd.DataFrame:
+    """Joly 2023's covariates for every patient: age group indicators (> 60 is the
+    reference), female, and one indicator per condition but the first present (columns
+    that do not vary in the population are left out: they have no HR)."""
+    age = patients["age"].to_numpy(float)
+    young, old = AGE_GROUP_BOUNDS
+    x = pd.DataFrame(
+        {
+            "age_20_40": (age < young).astype(float),
+            "age_40_60": ((age >= young) & (age <= old)).astype(float),
+            "female": patients["female"].to_numpy(float),
+        }
+    )
+    conditions = patients["condition"].astype(str).to_numpy()
+    for c in sorted(set(conditions))[1:]:
+        x[f"condition_{c}"] = (conditions == c).astype(float)
+    return x.loc[:, x.nunique() > 1]
+
+
+def adjusted_hazard_ratio(
+    patients: pd.DataFrame, predictor: str, at_days: float
+) -> tuple[float, float, float]:
+    """HR of death by at_days for one covariate of the adjusted Cox model (Breslow ties,
+    sim.outcomes.cox) with its Wald 95% CI; NaN without deaths or without variation in
+    that covariate."""
+    from sim.outcomes.cox import cox_breslow
+
+    x = adjusted_design(patients)
+    column = ADJUSTED_COVARIATES[predictor]
+    time = np.minimum(patients["time_days"].to_numpy(float), at_days)
+    died = patients["died"].to_numpy(bool) & (patients["time_days"].to_numpy() <= at_days)
+    if died.sum() == 0 or died.all() or column not in x:
+        return (math.nan,) * 3
+    params, bse = cox_breslow(time, died, x.to_numpy())
+    j = list(x.columns).index(column)
+    beta, se = float(params[j]), float(bse[j])
+    return math.exp(beta), math.exp(beta - Z95 * se), math.exp(beta + Z95 * se)
+
+
 def csf_samples(t: Target, p: pd.DataFrame) -> pd.Series:
     """A CSF target's per-patient values: patients alive at at_days with a sample then."""
     column = (
@@ -274,6 +318,8 @@ def measure(t: Target, patients: pd.DataFrame, study: StudyConfig) -> float:
     if q == "csf_undetectable":
         sampled = csf_samples(t, p)
         return float(sampled.mean()) if len(sampled) else math.nan
+    if q == "hazard_ratio" and t.predictor in ADJUSTED_COVARIATES:
+        return adjusted_hazard_ratio(p, t.predictor, t.at_days)[0]
     if q == "hazard_ratio":
         return hazard_ratio(p, t.predictor, t.at_days)[0]
     if q == "odds_ratio":
@@ -281,12 +327,22 @@ def measure(t: Target, patients: pd.DataFrame, study: StudyConfig) -> float:
     raise ConfigError(f"targets.items[{t.id}].quantity", f"unknown quantity {q!r}")
 
 
+def simulated_n(t: Target, n: int) -> int:
+    """Patients simulated for target t when an evaluation's base size is n."""
+    return max(1, round(n * t.sim_n_factor))
+
+
 def mc_standard_error(t: Target, value: float, n: int) -> float:
-    """Rough Monte Carlo error of a simulated value from n patients (distance scale)."""
+    """Rough Monte Carlo error of a simulated value when the evaluation's base size is n
+    (the target's population is simulated at `simulated_n`; distance scale)."""
+    n = simulated_n(t, n)
     if t.quantity in PROPORTIONS:
         return math.sqrt(max(value * (1.0 - value), 0.25 / n) / n)
     if t.quantity == "odds_ratio":
         return 4.0 / math.sqrt(n)  # sqrt(sum 1/cells) with ~n/4 per cell, an upper bound
+    if t.quantity == "hazard_ratio" and t.predictor in ADJUSTED_COVARIATES:
+        # 1 / sqrt(deaths x var(indicator)): deaths >= n/3 and a group of >= 1/8 of patients
+        return 1.0 / math.sqrt(n / 3.0 * (1 / 8) * (7 / 8))
     if t.quantity == "hazard_ratio":  # 1 / sqrt(deaths x var(covariate)), both >= n/4 and 1
         return 2.0 / math.sqrt(n)
     if t.quantity == "median_time_to_death_days":
@@ -355,7 +411,7 @@ class Evaluator:
             if not extra <= set(cfg.monitoring.csf_days):
                 cfg.monitoring = copy.copy(base.monitoring)
                 cfg.monitoring.csf_days = sorted({*base.monitoring.csf_days, *extra})
-            cfg.cohort.n = n
+            cfg.cohort.n = max(simulated_n(x, n) for x in mine)
             # follow long enough for this population's targets; each target reads its
             # own window (at_days), so a longer follow-up does not change it
             days = [x.at_days for x in self.targets if scenario_of(x) == sc]
@@ -544,8 +600,9 @@ def check_targets(items: list[Target]) -> None:
             if t.value <= 0:
                 raise ConfigError(f"{key}.value", f"an odds ratio must be > 0, got {t.value}")
         elif t.quantity == "hazard_ratio":
-            if t.predictor not in COVARIATES:
-                raise ConfigError(f"{key}.predictor", f"allowed: {', '.join(COVARIATES)}")
+            allowed = (*COVARIATES, *ADJUSTED_COVARIATES)
+            if t.predictor not in allowed:
+                raise ConfigError(f"{key}.predictor", f"allowed: {', '.join(allowed)}")
             if t.value <= 0:
                 raise ConfigError(f"{key}.value", f"a hazard ratio must be > 0, got {t.value}")
         elif t.quantity in PROPORTIONS and not 0.0 <= t.value <= 1.0:
@@ -560,6 +617,10 @@ def check_targets(items: list[Target]) -> None:
             raise ConfigError(f"{key}.ci_low", "give both ci_low and ci_high, or neither")
         if t.ci_low is not None and not t.ci_low <= t.value <= t.ci_high:
             raise ConfigError(f"{key}.ci_low", f"CI [{t.ci_low}, {t.ci_high}] must hold {t.value}")
+        if not t.sim_n_factor >= 1.0 or (t.sim_n_factor != 1.0 and t.role != "fit"):
+            raise ConfigError(
+                f"{key}.sim_n_factor", f"must be >= 1, and 1 unless role: fit; got {t.sim_n_factor}"
+            )
         if t.se is not None and t.se <= 0:
             raise ConfigError(f"{key}.se", f"must be > 0, got {t.se}")
         if t.n is not None and t.n < 1:
