@@ -95,7 +95,7 @@ MIN_WALKERS = 2 * len(load_config(["+experiment=posterior"]).calibration.params)
 TINY = [
     "+experiment=posterior",
     "posterior.waves=2",
-    "posterior.design_per_wave=14",
+    "posterior.design_per_wave=16",  # >= parameters + 2 (14 since the age/sex shifts)
     "posterior.n_per_scenario=80",
     "posterior.candidates=500",
     f"posterior.walkers={MIN_WALKERS}",
@@ -128,7 +128,7 @@ def test_task_writes_draws_inside_the_prior_and_diagnostics(tiny_run):
     for p in cfg.calibration.params:
         assert draws[p.key].between(p.low, p.high).all(), p.key
     design = pd.read_csv(out / "design.csv")
-    assert list(design["wave"].value_counts().sort_index()) == [14, 14]
+    assert list(design["wave"].value_counts().sort_index()) == [16, 16]  # design_per_wave
     ppc = pd.read_csv(out / "posterior_ppc.csv")
     fit_ids = [t.id for t in cfg.targets.items if t.role == "fit"]
     assert list(ppc["target_id"]) == fit_ids  # fit targets only: validation stays untouched

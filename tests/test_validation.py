@@ -14,6 +14,7 @@ published se, doubled while a verdict is undecided, up to N_MAX (~20 s of CPU).
 
 import math
 
+import pandas as pd
 import pytest
 
 from sim.api import load_config
@@ -37,6 +38,9 @@ from sim.evidence.validate import (
 )
 
 N_MAX = 8000  # enough to decide every verdict of the calibrated model but two (docs/validation.md)
+# Joly 2023's 1-year survival has a CI of +-4 points (n = 584): its Monte Carlo error
+# is small enough only from ~38,000 patients
+N_MAX_BY_TARGET = {"joly_survival_1y": 40000}
 
 # Validation targets the model misses today, with the reason (docs/validation.md).
 KNOWN_MISSES = {
@@ -46,6 +50,8 @@ KNOWN_MISSES = {
     "the cohorts disagree",
     "hematologic_soc_median_time_to_death": "~109 d against 61 d (37-85): hematological "
     "patients die too slowly",
+    "joly_survival_1y": "0.44 against 0.618 (0.578-0.658): non-HIV standard of care is far "
+    "below a contemporary nationwide cohort (issue 12 item 4; no era/detection mechanism yet)",
     "ici_iris": "0.47 against 0.19 (0.10-0.28): PD-1 blockade restores T cells fast and "
     "the IRIS exponent turns that into IRIS (issue 12 item 6)",
 }
@@ -65,7 +71,14 @@ def found():
 def verdicts():
     cfg = CFG
     targets = [t for t in cfg.targets.items if t.role == "validation"]
-    return check_validation(cfg, targets, n_max=N_MAX).set_index("target_id")
+    usual = [t for t in targets if t.id not in N_MAX_BY_TARGET]
+    parts = [check_validation(cfg, usual, n_max=N_MAX)]
+    parts += [
+        check_validation(cfg, [t], n_max=N_MAX_BY_TARGET[t.id])
+        for t in targets
+        if t.id in N_MAX_BY_TARGET
+    ]
+    return pd.concat(parts).set_index("target_id")
 
 
 @pytest.mark.parametrize(
@@ -93,7 +106,7 @@ def test_known_misses_are_validation_targets():
 def test_monte_carlo_error_is_a_small_share_of_the_published_error(verdicts):
     # the n rule holds on the simulated patients, not only in the planning guess
     assert verdicts["mc_ok"].all(), verdicts.loc[~verdicts["mc_ok"], ["mc_se", "n"]]
-    assert (verdicts["n"] <= N_MAX).all()
+    assert (verdicts["n"] <= [N_MAX_BY_TARGET.get(i, N_MAX) for i in verdicts.index]).all()
 
 
 def test_verdict_is_miss_only_when_the_intervals_are_disjoint():
