@@ -40,6 +40,7 @@ from sim.economics.report import ReportExtras, decision_thresholds, report
 from sim.economics.sampling import draw_parameters, groups, order_utilities
 from sim.economics.scenarios import BASE, recosts_only, scenario_config, scenario_table
 from sim.economics.severity import general_population_qalys, severity_table
+from sim.economics.societal import SOCIETAL_COLUMNS
 from sim.economics.summary import (  # noqa: F401  (summarise_values: tests)
     add_increment_se,
     cea_by_condition,
@@ -57,6 +58,9 @@ from sim.economics.voi import (
     wtp_grid,
 )
 from sim.engine.run import chunks
+
+# cost components of cost_breakdown.csv (the societal ones in a societal run only)
+COST_COLUMNS = [c for c in VALUE_COLUMNS if c.startswith("cost_")] + SOCIETAL_COLUMNS
 
 
 def base_case(cfg: RunConfig) -> pd.DataFrame:
@@ -183,7 +187,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     cea = add_increment_se(cea_table(means, e.wtp), values)
     io.write_csv(out / "cea.csv", cea)
     breakdown = (
-        values.groupby("strategy", sort=False)[[c for c in VALUE_COLUMNS if c.startswith("cost_")]]
+        values.groupby("strategy", sort=False)[[c for c in COST_COLUMNS if c in values]]
         .mean()
         .reset_index()
     )
