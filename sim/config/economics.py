@@ -239,6 +239,11 @@ class EVSIConfig:
     fixed_cost: float = 1000000.0  # set-up, coordination, analysis
     cost_per_patient: float = 15000.0  # per randomised patient (both arms)
     decision_years: float = 10.0  # years the decision informs future patients
+    # only patients diagnosed after the trial reports benefit from its information
+    # (accrual time of n + minimum follow-up + reporting_months); False: no delay
+    accrual_delay: bool = True
+    reporting_months: float = 6.0  # last patient's follow-up to the published result
+    eligibility_patients: int = 2000  # referral-pool patients simulated for the eligible share
     # patients per year the decision applies to: population x incidence (budget_impact)
 
 

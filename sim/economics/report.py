@@ -543,8 +543,15 @@ def _extra_sections(
             "randomised patients (split by the allocation ratio) observing "
             "1-year survival; EVSI per patient by regression on the simulated trial "
             "statistic (Strong et al. 2015), times the patients the decision reaches "
-            f"({v['population'].iloc[0]:,.1f}: incident patients over "
-            f"{ev.decision_years:g} years, discounted); trial cost {ev.fixed_cost:,.0f} + "
+            + (
+                "(`population`: incident patients diagnosed after the trial reports, "
+                f"`trial_years` from now, until {ev.decision_years:g} years, discounted; "
+                "Eckermann & Willan 2008)"
+                if ev.accrual_delay
+                else f"({v['population'].iloc[0]:,.1f}: incident patients over "
+                f"{ev.decision_years:g} years, discounted)"
+            )
+            + f"; trial cost {ev.fixed_cost:,.0f} + "
             f"{ev.cost_per_patient:,.0f} per patient (ASSUMPTIONS).",
             "",
             _md(
@@ -554,6 +561,8 @@ def _extra_sections(
                         "n",
                         "n_experimental",
                         "n_control",
+                        "trial_years",
+                        "population",
                         "evsi_per_patient",
                         "evpi_per_patient",
                         "evsi_population",
@@ -567,6 +576,8 @@ def _extra_sections(
                     "evsi_per_patient": ",.0f",
                     "evpi_per_patient": ",.0f",
                     "evsi_population": ",.0f",
+                    "trial_years": ".1f",
+                    "population": ",.1f",
                     "trial_cost": ",.0f",
                     "enbs": ",.0f",
                     "noise_p95": ",.0f",

@@ -309,3 +309,9 @@ def _validate_extras(cfg: RunConfig) -> None:
     number("economics.evsi.fixed_cost", v.fixed_cost, 0.0)
     number("economics.evsi.cost_per_patient", v.cost_per_patient, 0.0)
     number("economics.evsi.decision_years", v.decision_years, 0.0, open_low=True)
+    number("economics.evsi.reporting_months", v.reporting_months, 0.0)
+    if v.eligibility_patients < 1:
+        raise ConfigError(
+            "economics.evsi.eligibility_patients",
+            f"must be an integer >= 1, got {v.eligibility_patients}",
+        )
