@@ -128,6 +128,8 @@ def test_bad_economics_input_names_the_key(override, key):
         ("economics.evsi.control=pd1", "economics.evsi.control"),
         ("economics.evsi.cost_per_patient=-1", "economics.evsi.cost_per_patient"),
         ("economics.evsi.decision_years=0", "economics.evsi.decision_years"),
+        ("economics.evsi.reporting_months=-1", "economics.evsi.reporting_months"),
+        ("economics.evsi.eligibility_patients=0", "economics.evsi.eligibility_patients"),
     ],
 )
 def test_bad_evsi_input_names_the_key(override, key):

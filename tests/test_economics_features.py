@@ -602,3 +602,92 @@ def test_age_adjusted_lifetime_qalys_equal_a_numerical_integral(priced):
         assert v.loc[r.patient_id, "qaly_lifetime"] < plain.loc[r.patient_id, "qaly_lifetime"]
     # everything else is unchanged
     assert (v["cost"] == plain["cost"]).all() and (v["qaly_acute"] == plain["qaly_acute"]).all()
+
+
+# ------------------------------------------------------------------ EVSI with accrual
+
+
+@pytest.mark.parametrize("n", [5, 50, 500])
+def test_population_evsi_with_accrual_delay_matches_the_closed_form(n):
+    """The conjugate normal case above, now with the trial taking T years: only patients
+    diagnosed between T and the horizon H benefit, so population EVSI = EVSI x
+    incidence x (e^-dT - e^-dH) / d (Eckermann & Willan 2008), 0 once T >= H."""
+    econ = load_config(["+experiment=evsi"]).economics
+    mu0, sd0, sd_data, draws = 200.0, 1000.0, 4000.0, 40000
+    gen = np.random.default_rng(1500 + n)
+    theta = gen.normal(mu0, sd0, draws)
+    x = theta + gen.normal(0.0, sd_data / math.sqrt(n), draws)
+    nb = np.stack([np.zeros(draws), theta], axis=1)[None]
+    got = float(evsi_from_statistic(x[:, None], nb)[0])
+    post = mu0 + (sd0**2 / (sd0**2 + sd_data**2 / n)) * (x - mu0)
+    se = np.maximum(post, 0.0).std() / math.sqrt(draws)
+    d, h = math.log1p(econ.discount.costs), econ.evsi.decision_years
+    per_year = econ.budget_impact.population * econ.budget_impact.incidence_per_100k / 1e5
+    for t in (0.0, 2.5, 7.0, h, h + 3.0):
+        pop = per_year * max(math.exp(-d * t) - math.exp(-d * h), 0.0) / d
+        assert decision_population(econ, t) == pytest.approx(pop, rel=1e-12, abs=1e-12)
+        exact = _normal_evsi(mu0, sd0, sd_data, n) * pop
+        assert abs(got * decision_population(econ, t) - exact) <= (4 * se + 1e-3) * pop + 1e-9
+    assert decision_population(econ, 0.0) > decision_population(econ, 2.5) > 0.0
+
+
+def test_evsi_table_takes_the_trial_duration_of_each_size():
+    econ = load_config(["+experiment=evsi"]).economics
+    sizes = [(n, n // 2, n - n // 2) for n in (40, 100, 300)]
+    years = [2.0, 4.0, 11.0]  # the largest trial reports after the 10-year horizon
+    gen = np.random.default_rng(7)
+    p_c = gen.beta(40, 60, 300)
+    p_e = np.clip(p_c + gen.normal(0.05, 0.05, 300), 0.01, 0.99)
+    psa = pd.DataFrame(
+        [{"draw": d, "strategy": s, "cost": c, "qaly": q, "survival": p}
+         for d in range(300)
+         for s, c, q, p in (("soc", 1e4, 3.0, p_c[d]),
+                            ("pd1", 4e4, 3.0 + 20 * (p_e[d] - p_c[d]), p_e[d]))]
+    )  # fmt: skip
+    out = evsi_table(
+        psa, ["soc", "pd1"], [30000.0], econ, TrialDesign("pd1", "soc", sizes, years), 1
+    )
+    assert list(out["trial_years"]) == years
+    for _, r in out.iterrows():
+        assert r["population"] == pytest.approx(decision_population(econ, r["trial_years"]))
+        assert r["enbs"] == pytest.approx(r["evsi_per_patient"] * r["population"] - r["trial_cost"])
+    assert out["population"].iloc[-1] == 0.0 and out["enbs"].iloc[-1] == -out["trial_cost"].iloc[-1]
+    econ.evsi.accrual_delay = False  # no delay: every size reaches the whole horizon
+    flat = evsi_table(
+        psa, ["soc", "pd1"], [30000.0], econ, TrialDesign("pd1", "soc", sizes, years), 1
+    )
+    assert (flat["population"] == decision_population(econ)).all()
+    assert (flat["trial_years"] == 0.0).all()
+
+
+def test_expected_accrual_time_is_the_closed_form_of_a_constant_and_a_ramped_rate():
+    from sim.config.trial import AccrualConfig
+    from sim.trial.accrual import DAYS_PER_MONTH, expected_accrual_days
+
+    one = AccrualConfig(sites=1, ramp_up_months=0.0, rate_per_site_month=[2.0],
+                        rate_change_months=[], max_accrual_months=1000.0)  # fmt: skip
+    # constant rate 2 x 0.5 randomised per month: n patients take n months
+    assert expected_accrual_days(one, 0.5, 30) == pytest.approx(30 * DAYS_PER_MONTH)
+    # one site at 1 a month for 6 months, then 2: 20 patients take 6 + 14 / 2 = 13 months
+    ramp = AccrualConfig(sites=1, ramp_up_months=0.0, rate_per_site_month=[1.0, 2.0],
+                         rate_change_months=[6.0], max_accrual_months=1000.0)  # fmt: skip
+    assert expected_accrual_days(ramp, 1.0, 20) == pytest.approx(13 * DAYS_PER_MONTH)
+    capped = AccrualConfig(sites=1, ramp_up_months=0.0, rate_per_site_month=[1.0],
+                           rate_change_months=[], max_accrual_months=12.0)  # fmt: skip
+    assert expected_accrual_days(capped, 1.0, 100) == pytest.approx(12 * DAYS_PER_MONTH)
+
+
+def test_the_trial_duration_comes_from_the_trial_config():
+    from sim.app.tasks.economics import eligible_share, trial_years
+    from sim.trial.accrual import DAYS_PER_MONTH, expected_accrual_days
+
+    cfg = load_config(["+experiment=evsi", "economics.evsi.eligibility_patients=300"])
+    p = eligible_share(cfg)
+    assert 0.0 < p <= 1.0 - cfg.trial.eligibility.screen_fail
+    t = cfg.trial
+    after = t.followup.min_followup_months + cfg.economics.evsi.reporting_months
+    got = trial_years(cfg, [60, 300])
+    for n, y in zip([60, 300], got, strict=True):
+        want = (expected_accrual_days(t.accrual, p, n) + after * DAYS_PER_MONTH) / 365.25
+        assert y == pytest.approx(want, rel=1e-12)
+    assert got[0] < got[1]

@@ -239,7 +239,32 @@ class EVSIConfig:
     fixed_cost: float = 1000000.0  # set-up, coordination, analysis
     cost_per_patient: float = 15000.0  # per randomised patient (both arms)
     decision_years: float = 10.0  # years the decision informs future patients
+    # only patients diagnosed after the trial reports benefit from its information
+    # (accrual time of n + minimum follow-up + reporting_months); False: no delay
+    accrual_delay: bool = True
+    reporting_months: float = 6.0  # last patient's follow-up to the published result
+    eligibility_patients: int = 2000  # referral-pool patients simulated for the eligible share
     # patients per year the decision applies to: population x incidence (budget_impact)
+
+
+@dataclass
+class SocietalConfig:
+    """Inputs of the societal perspective (economics.perspective = societal): patients'
+    lost paid work (human capital or friction cost) and unpaid carers' time valued at a
+    replacement cost (sim/economics/societal.py). All zero: no inputs in this set."""
+
+    weekly_earnings: float = 0.0  # gross weekly earnings of a worker (currency per week)
+    retirement_age: float = 66.0  # no paid work is lost from this age on
+    # general-population employment rate by age band: rates[k] from employment_ages[k]
+    # to the next band's lower bound (the last band to retirement_age); 0 below the first
+    employment_ages: list[float] = field(default_factory=lambda: [16.0])
+    employment_rates: list[float] = field(default_factory=lambda: [0.0])
+    # share of the employment rate a survivor at each residual mRS 0..5 works at
+    return_to_work_by_mrs: list[float] = field(default_factory=lambda: [0.0] * MRS_LEVELS)
+    productivity_method: str = "human_capital"  # human_capital | friction
+    friction_days: float = 0.0  # friction method: working days lost per absence, from diagnosis
+    informal_care_hours_per_week: list[float] = field(default_factory=lambda: [0.0] * MRS_LEVELS)
+    informal_care_hour_cost: float = 0.0  # replacement cost of an hour of unpaid care
 
 
 @dataclass
@@ -281,7 +306,9 @@ class EconomicsConfig:
     name: str = "default"
     currency: str = MISSING
     price_year: str = MISSING  # the prices' year, e.g. "2023/24" (the inflation base year)
-    perspective: str = ""
+    # healthcare: the payer's costs; societal: plus productivity and informal care (societal)
+    perspective: str = "healthcare"
+    perspective_label: str = ""  # the perspective in words, for the report
     wtp: float = 30000.0  # willingness to pay per QALY for NMB and the base-case decision
     # further thresholds the report gives the decision at (e.g. NICE's 20,000 and 30,000)
     wtp_thresholds: list[float] = field(default_factory=list)
@@ -297,6 +324,7 @@ class EconomicsConfig:
     budget_impact: BudgetImpactConfig = field(default_factory=BudgetImpactConfig)
     severity: SeverityConfig = field(default_factory=SeverityConfig)
     evsi: EVSIConfig = field(default_factory=EVSIConfig)
+    societal: SocietalConfig = field(default_factory=SocietalConfig)
     # named scenarios run beside the base case (scenarios.csv)
     scenarios: list[Scenario] = field(default_factory=list)
     inflation: InflationConfig = field(default_factory=InflationConfig)

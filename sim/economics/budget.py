@@ -99,6 +99,7 @@ def year_costs(
     acute_econ = copy.deepcopy(econ)
     acute_econ.discount.costs = 0.0
     acute_econ.lifetime.enabled = False
+    acute_econ.perspective = "healthcare"  # a budget holds the payer's costs only
     acute = patient_values(patients, events, acute_econ, model, monitoring, therapies, horizon_days)
     pts = patients.set_index("patient_id").loc[acute["patient_id"]].reset_index()
     out = pd.DataFrame({"patient_id": acute["patient_id"].to_numpy()})

@@ -19,8 +19,16 @@ regression method of Strong, Oakley, Brennan & Breeze (Med Decis Making 2015;35:
 The draws' survival comes from `psa.n_patients` simulated patients (its first-order
 noise is read as parameter uncertainty: EVSI is then slightly overstated, as EVPI).
 Population EVSI = EVSI per patient x the patients the decision reaches: incident
-patients per year (economics.budget_impact) over `decision_years`, discounted
-continuously at the cost rate. Trial cost = fixed_cost + cost_per_patient x n (all randomised);
+patients per year (economics.budget_impact) from the time T the trial reports to the end
+of the decision horizon H = `decision_years` (both counted from the decision to run the
+trial), discounted continuously at the cost rate: incidence x (e^-dT - e^-dH) / d
+(Eckermann & Willan, Med Decis Making 2008; Strong et al. 2015, discussion): patients
+diagnosed while the trial runs are treated on current information. T = the time to
+randomise n (the trial config's sites, referral rates and eligibility: `trial_years` of
+the design, from sim.trial in the app), plus its minimum follow-up and
+`reporting_months`; a trial that reports after H is worth nothing. With
+`accrual_delay: false`, T = 0 (the population before issue 15's accrual item).
+Trial cost = fixed_cost + cost_per_patient x n (all randomised);
 ENBS = population EVSI - trial cost; the optimal n maximises ENBS over the grid.
 With few draws the regression fits noise and EVSI is biased upward, as the EVPPI's
 (`sim.economics.voi`): the same permutation noise floor is given. Tested on a conjugate
@@ -29,7 +37,7 @@ normal-normal case whose EVSI is known in closed form.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -58,6 +66,7 @@ EVSI_COLUMNS = [
     "noise_mean",
     "noise_p95",
     "above_noise",
+    "trial_years",
 ]
 
 
@@ -91,6 +100,8 @@ class TrialDesign:
     experimental: str
     control: str
     sizes: list[tuple[int, int, int]]  # (total, experimental arm, control arm)
+    # years from the decision to run the trial to its report, per size ([] = 0)
+    years: list[float] = field(default_factory=list)
 
 
 def trial_design(cfg: RunConfig) -> TrialDesign:
@@ -106,11 +117,14 @@ def trial_design(cfg: RunConfig) -> TrialDesign:
     return TrialDesign(ev.experimental or trial.experimental, ev.control or trial.control, sizes)
 
 
-def decision_population(econ: EconomicsConfig) -> float:
-    """Patients the decision reaches: incident patients per year over decision_years,
-    discounted continuously at the cost discount rate."""
+def decision_population(econ: EconomicsConfig, delay_years: float = 0.0) -> float:
+    """Patients the decision reaches: incident patients per year from `delay_years` (the
+    trial's report) to decision_years, discounted continuously at the cost discount rate
+    to the decision to run the trial (0 if the trial reports after the horizon)."""
     per_year = incident_patients(econ)
-    return per_year * float(flow(0.0, econ.evsi.decision_years, force(econ.discount.costs)))
+    h = econ.evsi.decision_years
+    start = min(max(delay_years, 0.0), h)
+    return per_year * float(flow(start, h, force(econ.discount.costs)))
 
 
 def evsi_table(
@@ -135,12 +149,14 @@ def evsi_table(
     p_c = surv[design.control].to_numpy(dtype=float)
     z = generator(seed, "evsi/trial_statistic").standard_normal(len(p_e))
     evpi = _regret(nb)
-    pop = decision_population(econ)
+    years = list(design.years) if ev.accrual_delay else []
+    years = years or [0.0] * len(design.sizes)
     rows = []
-    for n, n_e, n_c in design.sizes:
+    for (n, n_e, n_c), t in zip(design.sizes, years, strict=True):
         x = trial_statistic(p_e, p_c, n_e, n_c, z)[:, None]
         value = evsi_from_statistic(x, nb)
         cost = ev.fixed_cost + ev.cost_per_patient * n
+        pop = decision_population(econ, t)
         for i, w in enumerate(wtp):
             rows.append(
                 {
@@ -156,6 +172,7 @@ def evsi_table(
                     "evsi_population": float(value[i]) * pop,
                     "trial_cost": cost,
                     "enbs": float(value[i]) * pop - cost,
+                    "trial_years": float(t),
                 }
             )
     out = pd.DataFrame(rows)

@@ -116,7 +116,7 @@ def report(
         f"(virus, immunity, lesions, therapies and their rules) for {cfg.horizon_days:g} days, "
         "then a lifetime extension by residual disability (docs/economics.md s.1-2; "
         "calibration: docs/calibration.md).",
-        f"- Perspective: {e.perspective}; costs in {e.currency} ({e.price_year} prices).",
+        f"- Perspective: {perspective_text(e)}; costs in {e.currency} ({e.price_year} prices).",
         f"- Utilities: {e.utilities.source or 'source not stated (economics.utilities.source)'}"
         + (
             "; after the horizon multiplied by the general population's EQ-5D at each age "
@@ -543,8 +543,15 @@ def _extra_sections(
             "randomised patients (split by the allocation ratio) observing "
             "1-year survival; EVSI per patient by regression on the simulated trial "
             "statistic (Strong et al. 2015), times the patients the decision reaches "
-            f"({v['population'].iloc[0]:,.1f}: incident patients over "
-            f"{ev.decision_years:g} years, discounted); trial cost {ev.fixed_cost:,.0f} + "
+            + (
+                "(`population`: incident patients diagnosed after the trial reports, "
+                f"`trial_years` from now, until {ev.decision_years:g} years, discounted; "
+                "Eckermann & Willan 2008)"
+                if ev.accrual_delay
+                else f"({v['population'].iloc[0]:,.1f}: incident patients over "
+                f"{ev.decision_years:g} years, discounted)"
+            )
+            + f"; trial cost {ev.fixed_cost:,.0f} + "
             f"{ev.cost_per_patient:,.0f} per patient (ASSUMPTIONS).",
             "",
             _md(
@@ -554,6 +561,8 @@ def _extra_sections(
                         "n",
                         "n_experimental",
                         "n_control",
+                        "trial_years",
+                        "population",
                         "evsi_per_patient",
                         "evpi_per_patient",
                         "evsi_population",
@@ -567,6 +576,8 @@ def _extra_sections(
                     "evsi_per_patient": ",.0f",
                     "evpi_per_patient": ",.0f",
                     "evsi_population": ",.0f",
+                    "trial_years": ".1f",
+                    "population": ",.1f",
                     "trial_cost": ",.0f",
                     "enbs": ",.0f",
                     "noise_p95": ",.0f",
@@ -589,42 +600,68 @@ def _extra_sections(
     return out
 
 
-# impact inventory (Second Panel, Sanders et al. JAMA 2016): sector, impact, where in the model
+# impact inventory (Second Panel, Sanders et al. JAMA 2016): sector, impact, the column
+# of patient_values that holds it (None: not modelled), and whether the healthcare
+# perspective counts it (the societal perspective counts every modelled impact)
 IMPACTS = [
-    ("formal health care", "drugs and administration", "cost_drugs"),
-    ("formal health care", "hospital days, IRIS management", "cost_hospital"),
-    ("formal health care", "visits, MRI, lumbar punctures", "cost_monitoring"),
-    ("formal health care", "adverse events", "cost_adverse_events"),
-    ("formal health care", "end-of-life care", "cost_end_of_life"),
+    ("formal health care", "drugs and administration", "cost_drugs", True),
+    ("formal health care", "hospital days, IRIS management", "cost_hospital", True),
+    ("formal health care", "visits, MRI, lumbar punctures", "cost_monitoring", True),
+    ("formal health care", "adverse events", "cost_adverse_events", True),
+    ("formal health care", "end-of-life care", "cost_end_of_life", True),
     ("formal health care and social care", "care after discharge until the horizon",
-     "cost_post_discharge"),
+     "cost_post_discharge", True),
     ("formal health care and social care", "long-term care by mRS and condition care, lifetime",
-     "cost_long_term"),
-    ("health", "QALYs (utility by mRS, IRIS, severe side effects), life-years", "qaly"),
-    ("informal care", "unpaid carers' time", None),
-    ("productivity", "patients' and carers' paid work", None),
-    ("patient", "time and travel for care", None),
+     "cost_long_term", True),
+    ("health", "QALYs (utility by mRS, IRIS, severe side effects), life-years", "qaly", True),
+    ("informal care", "unpaid carers' time", "cost_informal_care", False),
+    ("productivity", "patients' paid work", "cost_productivity", False),
+    ("productivity", "carers' paid work", None, False),
+    ("patient", "time and travel for care", None, False),
 ]  # fmt: skip
 
 
+def perspective_text(e) -> str:
+    """The perspective in words: the label of the set, plus what the societal one adds."""
+    label = e.perspective_label or e.perspective
+    if e.perspective == "societal":
+        return (
+            f"societal: {label}, plus patients' productivity losses "
+            f"({e.societal.productivity_method.replace('_', '-')} method) and informal care"
+        )
+    return label
+
+
 def _impact_inventory(cfg: RunConfig, breakdown: pd.DataFrame) -> list[str]:
-    """What the evaluation counts, sector by sector, with the mean per patient of the
-    strategies compared where it is counted; what a societal perspective would add."""
+    """What each perspective includes, sector by sector, and what this run counts, with
+    the range over the strategies of its mean cost per patient."""
+    societal = cfg.economics.perspective == "societal"
     rows = []
-    for sector, impact, col in IMPACTS:
+    for sector, impact, col, healthcare in IMPACTS:
         if col is None:
-            counted = "no (not modelled; a societal perspective would add it)"
+            counted = "no (not modelled)"
+        elif not (healthcare or societal):
+            counted = "no (societal perspective only)"
         elif col in breakdown:
             values = breakdown[col].to_numpy(dtype=float)
             counted = f"yes ({values.min():,.0f}-{values.max():,.0f} per patient)"
         else:
             counted = "yes"
-        rows.append({"sector": sector, "impact": impact, "counted": counted})
+        rows.append(
+            {
+                "sector": sector,
+                "impact": impact,
+                "healthcare perspective": "yes" if healthcare else "no",
+                "societal perspective": "yes" if col is not None else "no (not modelled)",
+                "counted": counted,
+            }
+        )
     return [
         "",
         "## Impact inventory",
         "",
-        f"Perspective: {cfg.economics.perspective}. Mean discounted cost per patient across "
+        f"Perspective: {perspective_text(cfg.economics)} (economics.perspective: "
+        f"{cfg.economics.perspective}). Mean discounted cost per patient across "
         f"the strategies, {cfg.economics.currency} (cost_breakdown.csv).",
         "",
         _md(pd.DataFrame(rows)),

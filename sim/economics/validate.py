@@ -17,6 +17,7 @@ from sim.config.schema import CONDITIONS, ConfigError, RunConfig
 from sim.economics.discount import DAYS_PER_YEAR
 from sim.economics.inflation import validate_prices
 from sim.economics.sampling import DIST_KINDS, correlation_matrix
+from sim.economics.societal import METHODS, PERSPECTIVES, SOCIETAL
 
 UTILITY_MIN = -1.0  # worse-than-death states exist (EQ-5D-3L UK tariff reaches -0.594)
 
@@ -181,10 +182,42 @@ def validate_economics(cfg: RunConfig) -> None:
         raise ConfigError("economics.dsa.params", "a one-way analysis needs >= 2 strategies")
 
     _validate_extras(cfg)
+    _validate_societal(cfg)
     validate_prices(cfg)
 
 
 PRICE_UNITS = ("dose", "day")
+
+
+def _validate_societal(cfg: RunConfig) -> None:
+    """economics.perspective and the inputs of the societal perspective."""
+    e = cfg.economics
+    one_of("economics.perspective", e.perspective, PERSPECTIVES)
+    s = e.societal
+    key = "economics.societal"
+    number(f"{key}.weekly_earnings", s.weekly_earnings, 0.0)
+    number(f"{key}.retirement_age", s.retirement_age, 0.0, e.lifetime.max_age)
+    if not s.employment_ages or len(s.employment_ages) != len(s.employment_rates):
+        raise ConfigError(
+            f"{key}.employment_rates",
+            f"needs one rate per entry of {key}.employment_ages ({len(s.employment_ages)}), "
+            f"got {len(s.employment_rates)}",
+        )
+    for i, (age, rate) in enumerate(zip(s.employment_ages, s.employment_rates, strict=True)):
+        low = s.employment_ages[i - 1] if i else 0.0
+        number(f"{key}.employment_ages.{i}", age, low, open_low=i > 0)
+        number(f"{key}.employment_rates.{i}", rate, 0.0, 1.0)
+    _levels(f"{key}.return_to_work_by_mrs", s.return_to_work_by_mrs, 0.0, 1.0)
+    one_of(f"{key}.productivity_method", s.productivity_method, METHODS)
+    number(f"{key}.friction_days", s.friction_days, 0.0, cfg.horizon_days)
+    _levels(f"{key}.informal_care_hours_per_week", s.informal_care_hours_per_week, 0.0, 168.0)
+    number(f"{key}.informal_care_hour_cost", s.informal_care_hour_cost, 0.0)
+    if e.perspective == SOCIETAL and s.weekly_earnings == 0.0 and s.informal_care_hour_cost == 0.0:
+        raise ConfigError(
+            "economics.perspective",
+            f"societal needs the inputs of economics.societal (earnings, informal care); "
+            f"the set {e.name!r} has none: use healthcare or give them",
+        )
 
 
 def _validate_extras(cfg: RunConfig) -> None:
@@ -276,3 +309,9 @@ def _validate_extras(cfg: RunConfig) -> None:
     number("economics.evsi.fixed_cost", v.fixed_cost, 0.0)
     number("economics.evsi.cost_per_patient", v.cost_per_patient, 0.0)
     number("economics.evsi.decision_years", v.decision_years, 0.0, open_low=True)
+    number("economics.evsi.reporting_months", v.reporting_months, 0.0)
+    if v.eligibility_patients < 1:
+        raise ConfigError(
+            "economics.evsi.eligibility_patients",
+            f"must be an integer >= 1, got {v.eligibility_patients}",
+        )

@@ -16,6 +16,8 @@ that cannot be costed as it stands raises (`sim.economics.courses`):
   death, as the utility), plus the care of the underlying condition
   (`condition_care_acute_per_year`, else `condition_care_per_year`), both times
   `post_discharge_care_share`.
+With `economics.perspective: societal` also patients' lost paid work and unpaid
+carers' time (`sim.economics.societal`; columns cost_productivity, cost_informal_care).
 Each cost is discounted at the moment it happens. Quality of life moves linearly from
 the utility of the disability at diagnosis (lesion burden -> mRS) to that of the
 residual disability at the horizon, or to the utility of mRS 5 at death (patients
@@ -41,6 +43,12 @@ from sim.economics.courses import check_therapy_events
 from sim.economics.discount import DAYS_PER_YEAR, factor, flow, force, linear_flow
 from sim.economics.lifetime import expected_years
 from sim.economics.severity import population_utility
+from sim.economics.societal import (
+    informal_care,
+    is_societal,
+    productivity_loss,
+    ramp_after_discharge,
+)
 from sim.model.disability import mrs_level
 from sim.model.events import Event, event_codes
 
@@ -186,6 +194,7 @@ def patient_values(
     long_term = np.zeros(n)
     lt = econ.lifetime
     alive = ~died
+    years_dc = None  # survivors' discounted (costs) life expectancy from the horizon
     if lt.enabled and alive.any():
         cond = pts["condition"].astype(str).to_numpy()[alive]
         age = pts["age"].to_numpy(dtype=float)[alive] + horizon_days / DAYS_PER_YEAR
@@ -215,10 +224,20 @@ def patient_values(
             [c.condition_care_per_year.get(x, 0.0) for x in cond]
         )
         long_term[alive] = yearly * factor(t0, dc) * years[dc]
+        years_dc = years[dc]
         # end-of-life care at the (later) death: death * E[exp(-dc T)], T from t0
         end_of_life[alive] += c.death * factor(t0, dc) * (1.0 - dc * years[dc])
 
     cost = drugs + hospital + monitor + adverse + end_of_life + long_term + post_discharge
+    societal = {}
+    if is_societal(econ):  # patients' paid work and unpaid carers' time (sim.economics.societal)
+        societal["cost_productivity"] = productivity_loss(
+            pts, mrs_end, died, horizon_days, econ, dc
+        )
+        societal["cost_informal_care"] = informal_care(
+            mrs0, mrs_end, died, t_end, horizon_days / DAYS_PER_YEAR, years_dc, econ, dc
+        )
+        cost = cost + societal["cost_productivity"] + societal["cost_informal_care"]
     out = pd.DataFrame(
         {
             "patient_id": pid,
@@ -236,6 +255,7 @@ def patient_values(
             "qaly_acute": qaly_acute,
             "qaly_lifetime": qaly_life,
             "life_years_discounted": ly_disc,
+            **societal,
         }
     )
     for name in units:
@@ -261,13 +281,8 @@ def _care_after_discharge(
     patient died), as the utility does; the condition's yearly care is constant.
     Patients who die before discharge get none."""
     ltc = np.asarray(c.long_term_care_per_year, dtype=float)
-    top = len(ltc) - 1
-    c0 = ltc[np.minimum(mrs0, top)]
-    c1 = np.where(died, ltc[top], ltc[np.minimum(mrs_end, top)])
+    care = ramp_after_discharge(ltc, c.admission_days, mrs0, mrs_end, died, t_end, delta)
     a = np.minimum(c.admission_days / DAYS_PER_YEAR, t_end)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        at_a = c0 + (c1 - c0) * np.where(t_end > 0, a / t_end, 0.0)
-    care = linear_flow(a, t_end, at_a, c1, delta)
     yearly = np.array(
         [
             c.condition_care_acute_per_year.get(x, c.condition_care_per_year.get(x, 0.0))

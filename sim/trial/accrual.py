@@ -87,6 +87,15 @@ def intensity(acc: AccrualConfig, scale: float, p_randomised: float) -> Intensit
     return Intensity(knots, cum, float(last))
 
 
+def expected_accrual_days(acc: AccrualConfig, p_randomised: float, n: int) -> float:
+    """Days until the expected number randomised reaches n, M^-1(n) (exact for a
+    constant rate: n / rate), capped at the accrual cap (max_accrual_months)."""
+    m = intensity(acc, 1.0, p_randomised)
+    if m.final_rate <= 0.0 and n > m.cumulative[-1]:
+        return acc.max_accrual_months * DAYS_PER_MONTH
+    return float(min(m.inverse(np.array([float(n)]))[0], acc.max_accrual_months * DAYS_PER_MONTH))
+
+
 def randomised_times(gen: np.random.Generator, m: Intensity, n: int, max_days: float) -> np.ndarray:
     """Days at which patients 1..n are randomised, cut at the accrual cap."""
     t = m.inverse(np.cumsum(gen.exponential(1.0, n)))

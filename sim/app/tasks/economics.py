@@ -20,6 +20,7 @@ Writes, atomically, run.json last:
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +33,7 @@ from sim.core import io
 from sim.economics import plots as eplots
 from sim.economics.budget import budget_impact, year_costs
 from sim.economics.decision import cea_table, format_cea
+from sim.economics.discount import DAYS_PER_YEAR
 from sim.economics.dsa import default_pair, one_way
 from sim.economics.evsi import evsi_table, trial_design
 from sim.economics.pricing import base_price, threshold_prices, two_way
@@ -40,6 +42,7 @@ from sim.economics.report import ReportExtras, decision_thresholds, report
 from sim.economics.sampling import draw_parameters, groups, order_utilities
 from sim.economics.scenarios import BASE, recosts_only, scenario_config, scenario_table
 from sim.economics.severity import general_population_qalys, severity_table
+from sim.economics.societal import SOCIETAL_COLUMNS
 from sim.economics.summary import (  # noqa: F401  (summarise_values: tests)
     add_increment_se,
     cea_by_condition,
@@ -56,7 +59,38 @@ from sim.economics.voi import (
     evppi_noise_warnings,
     wtp_grid,
 )
-from sim.engine.run import chunks
+from sim.engine.run import chunks, simulate
+from sim.trial.accrual import DAYS_PER_MONTH, expected_accrual_days
+from sim.trial.pool import eligible, pool_config
+
+# cost components of cost_breakdown.csv (the societal ones in a societal run only)
+COST_COLUMNS = [c for c in VALUE_COLUMNS if c.startswith("cost_")] + SOCIETAL_COLUMNS
+
+
+def eligible_share(cfg: RunConfig) -> float:
+    """Share of referred patients the trial config randomises: eligible (sim.trial.pool)
+    and alive at randomisation under the control arm's care, times 1 - screen_fail;
+    from `economics.evsi.eligibility_patients` patients of the trial's referral pool."""
+    t = cfg.trial
+    pcfg = pool_config(cfg)
+    pcfg.cohort = replace(pcfg.cohort, n=cfg.economics.evsi.eligibility_patients)
+    pcfg.strategy = {t.control: pcfg.strategy[t.control]}
+    pcfg.output = replace(pcfg.output, progress=False)
+    patients = simulate(pcfg)[0]
+    delay = t.eligibility.randomisation_delay_days
+    alive = ~patients["died"].to_numpy(dtype=bool) | (patients["time_days"].to_numpy() > delay)
+    ok = eligible(patients, cfg) & alive
+    return float(ok.mean()) * (1.0 - t.eligibility.screen_fail)
+
+
+def trial_years(cfg: RunConfig, sizes: list[int]) -> list[float]:
+    """Years from the decision to run the trial to its report, per total sample size:
+    the time until the expected number randomised reaches n (sim.trial.accrual, capped
+    at the accrual cap), the minimum follow-up and economics.evsi.reporting_months."""
+    t = cfg.trial
+    p = eligible_share(cfg)
+    after = (t.followup.min_followup_months + cfg.economics.evsi.reporting_months) * DAYS_PER_MONTH
+    return [(expected_accrual_days(t.accrual, p, n) + after) / DAYS_PER_YEAR for n in sizes]
 
 
 def base_case(cfg: RunConfig) -> pd.DataFrame:
@@ -183,7 +217,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     cea = add_increment_se(cea_table(means, e.wtp), values)
     io.write_csv(out / "cea.csv", cea)
     breakdown = (
-        values.groupby("strategy", sort=False)[[c for c in VALUE_COLUMNS if c.startswith("cost_")]]
+        values.groupby("strategy", sort=False)[[c for c in COST_COLUMNS if c in values]]
         .mean()
         .reset_index()
     )
@@ -262,6 +296,8 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         io.write_csv(out / "psa_summary.csv", summary)
         if e.evsi.enabled:
             design = trial_design(cfg)
+            if e.evsi.accrual_delay:
+                design.years = trial_years(cfg, [n for n, _, _ in design.sizes])
             evsi_t = evsi_table(
                 psa, strategies, thresholds, e, design, cfg.seed, e.psa.evppi_permutations
             )
