@@ -203,3 +203,17 @@ def test_a_set_without_societal_inputs_refuses_the_societal_perspective():
     with pytest.raises(ConfigError) as err:
         load_config(["+experiment=cea", "economics=us_payer", "economics.perspective=societal"])
     assert err.value.key == "economics.perspective" and "us_payer" in str(err.value)
+
+
+def test_free_text_perspective_of_old_configs_is_read_as_the_label_with_a_warning():
+    # deprecation path: economics.perspective was the report's text until 2026-12-06
+    text = "NHS and PSS (my old config)"
+    with pytest.warns(FutureWarning, match="perspective_label"):
+        cfg = load_config(["+experiment=cea", f"economics.perspective='{text}'"])
+    assert cfg.economics.perspective == "healthcare"
+    assert cfg.economics.perspective_label != text  # the set's own label is kept
+    with pytest.warns(FutureWarning):
+        cfg = load_config(
+            ["+experiment=cea", f"economics.perspective='{text}'", "economics.perspective_label="]
+        )
+    assert cfg.economics.perspective_label == text

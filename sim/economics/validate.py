@@ -192,6 +192,18 @@ PRICE_UNITS = ("dose", "day")
 def _validate_societal(cfg: RunConfig) -> None:
     """economics.perspective and the inputs of the societal perspective."""
     e = cfg.economics
+    if e.perspective not in PERSPECTIVES and " " in e.perspective.strip():
+        # deprecation path: until 2026-12-06 economics.perspective was the report's text
+        import warnings
+
+        warnings.warn(
+            "economics.perspective now selects healthcare|societal; free text there is "
+            "deprecated: it is read as economics.perspective_label, perspective healthcare",
+            FutureWarning,
+            stacklevel=2,
+        )
+        e.perspective_label = e.perspective_label or e.perspective
+        e.perspective = "healthcare"
     one_of("economics.perspective", e.perspective, PERSPECTIVES)
     s = e.societal
     key = "economics.societal"
