@@ -69,7 +69,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     io.write_text(out / "calibration_fit.md", fit_markdown(table))
     io.write_csv(out / "calibration_trace.csv", fit.trace)
     io.write_csv(out / "ensemble.csv", fit.ensemble)
-    commit, _ = io.git_commit()
+    commit = prov["git_commit"]  # the code that ran: a commit made during the fit is not it
     # the base model's values only: uncertainty=none (a base such as model=default has
     # no posterior sample, which the default uncertainty=posterior would ask for)
     base_name = base_model_name(cfg, config_dir() / "model")
