@@ -7,6 +7,7 @@ their sources, are in `conf/trial/*.yaml`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -101,8 +102,9 @@ class DesignConfig:
     # test: fh: the weights S(t-)^fh_rho (1 - S(t-))^fh_gamma (pooled Kaplan-Meier)
     fh_rho: float = 0.0
     fh_gamma: float = 0.0
-    # test: maxcombo: the (rho, gamma) pairs of its FH statistics (Lin et al. 2020)
-    maxcombo_weights: list[list[float]] = field(
+    # test: maxcombo: the [rho, gamma] pairs of its FH statistics (Lin et al. 2020);
+    # elements typed Any so that integers ([[0, 1]]) are accepted (checked in validate)
+    maxcombo_weights: list[Any] = field(
         default_factory=lambda: [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
     )
     # single arm (comparator: historical), binary endpoint: the design's own rule and n,

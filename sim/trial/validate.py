@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from sim.config.checks import number, one_of
 from sim.config.schema import CONDITIONS, ConfigError, RunConfig
@@ -125,7 +126,10 @@ def _weighted(key: str, d: DesignConfig) -> None:
         number(f"{key}.fh_gamma", d.fh_gamma, 0.0, MAX_FH_EXPONENT)
     elif (d.fh_rho, d.fh_gamma) != (0.0, 0.0):
         raise ConfigError(f"{key}.fh_rho", "fh_rho and fh_gamma are only used with test: fh")
-    pairs = [list(p) for p in d.maxcombo_weights]
+    pairs = [
+        list(p) if isinstance(p, Sequence) and not isinstance(p, str) else p
+        for p in d.maxcombo_weights
+    ]
     if d.test != "maxcombo":
         if pairs != DesignConfig().maxcombo_weights:
             raise ConfigError(f"{key}.maxcombo_weights", "only used with test: maxcombo")
@@ -136,10 +140,15 @@ def _weighted(key: str, d: DesignConfig) -> None:
             f"must hold 1 to {MAX_MAXCOMBO} [rho, gamma] pairs, got {len(pairs)}",
         )
     for i, p in enumerate(pairs):
-        if len(p) != 2:
-            raise ConfigError(f"{key}.maxcombo_weights[{i}]", f"must be [rho, gamma], got {p}")
+        numeric = isinstance(p, list) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in p
+        )
+        if not numeric or len(p) != 2:
+            raise ConfigError(
+                f"{key}.maxcombo_weights[{i}]", f"must be [rho, gamma] (two numbers), got {p}"
+            )
         for v in p:
-            number(f"{key}.maxcombo_weights[{i}]", v, 0.0, MAX_FH_EXPONENT)
+            number(f"{key}.maxcombo_weights[{i}]", float(v), 0.0, MAX_FH_EXPONENT)
     if len({tuple(p) for p in pairs}) != len(pairs):
         raise ConfigError(f"{key}.maxcombo_weights", f"pairs must be distinct, got {pairs}")
 
