@@ -131,6 +131,14 @@ def test_max_normal_p_equals_scipys_multivariate_normal(two_sided):
             assert ours == pytest.approx(ref, abs=1e-5 + 5e-5 * ref), (c, z)
     # one statistic: the normal tail
     assert weighted.max_normal_p(2.0, np.ones((1, 1))) == pytest.approx(norm.sf(2.0))
+    # far tail: between one statistic's tail and Bonferroni's bound, and a finite trial z
+    two = np.array([[1.0, 0.9], [0.9, 1.0]])
+    for z in (4.0, 6.0, 10.0):
+        p = weighted.max_normal_p(z, two)
+        assert norm.sf(z) <= p <= 2 * norm.sf(z) + 1e-13
+    time, event, arm, _ = _data(9, n=2000, hr=0.2)  # a huge effect
+    r, z, _ = weighted.maxcombo(time, event, arm)
+    assert math.isfinite(r.z) and 0.0 < r.p and r.z <= z.max() + 1e-9
 
 
 @pytest.fixture(scope="module")

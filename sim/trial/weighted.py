@@ -184,7 +184,10 @@ def max_normal_p(z_max: float, corr: np.ndarray, two_sided: bool = False) -> flo
     upper = np.full(k, z_max)
     lower = -upper if two_sided else np.full(k, -np.inf)
     inside = box_probability(corr, lower, upper)
-    return float(min(max(1.0 - inside, 0.0), 1.0))
+    # never below one statistic's own tail (a bound the integration error, ~1e-6 absolute,
+    # could cross far in the tail, where 1 - inside loses its digits)
+    single = 2.0 * _upper(abs(z_max)) if two_sided else _upper(z_max)
+    return float(min(max(1.0 - inside, single), 1.0))
 
 
 def maxcombo(
@@ -215,5 +218,5 @@ def maxcombo(
     zk = z[ok]
     z_max = float(np.abs(zk).max() if two_sided else zk.max())
     p = max_normal_p(z_max, corr[np.ix_(ok, ok)], two_sided)
-    z_test = float(norm.isf(p)) if p > 0.0 else math.inf
+    z_test = float(norm.isf(p)) if p > 0.0 else z_max
     return TestResult(z_test, p, _hr(ome, v), deaths_e, deaths_c, v), z, corr
