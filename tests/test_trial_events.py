@@ -107,6 +107,7 @@ ASSUMED = [
     "trial.designs.events_logrank.stratified=false",
     "trial.designs.events_asOF2_logrank.stratified=false",
     "trial.designs.followup_logrank.stratified=false",
+    "trial.designs.events_maxcombo.stratified=false",
     "output.progress=false",
 ]
 
@@ -123,7 +124,9 @@ def test_event_driven_analysis_comes_at_schoenfelds_deaths(assumed_run):
     hr = superpopulation(spec, "time_to_death")["hr"]
     assert hr == pytest.approx(0.7, abs=0.02)  # the pool's one-step HR of the assumed effect
     d = math.ceil(schoenfeld_events(hr, cfg.trial.alpha, 0.2, 0.5))
-    assert target_events(spec) == {"events_logrank": d, "events_asOF2_logrank": d}
+    assert target_events(spec) == {
+        "events_logrank": d, "events_asOF2_logrank": d, "events_maxcombo": d
+    }  # fmt: skip
     ev = trials[trials["design"] == "events_logrank"]
     fu = trials[trials["design"] == "followup_logrank"]
     assert (ev["deaths"] == d).all()  # 700 patients: every trial observes d deaths
@@ -140,6 +143,35 @@ def test_event_driven_analysis_comes_at_schoenfelds_deaths(assumed_run):
     # the group-sequential version stops at its interim in some trials, with fewer deaths
     gs = trials[(trials["design"] == "events_asOF2_logrank") & (trials["stage"] == 1)]
     assert len(gs) and (gs["deaths"] < d).all()
+
+
+def test_maxcombo_holds_alpha_and_is_analysed_at_the_same_deaths(assumed_run):
+    """Under proportional hazards MaxCombo keeps its level and loses a little power to
+    the log-rank test it contains (same trials, same deaths)."""
+    cfg, spec, trials, oc = assumed_run
+    mc = trials[trials["design"] == "events_maxcombo"]
+    lr = trials[trials["design"] == "events_logrank"]
+    assert (mc["deaths"].to_numpy() == lr["deaths"].to_numpy()).all()
+    assert np.allclose(mc["estimate"].to_numpy(), lr["estimate"].to_numpy())  # log-rank HR
+    row = oc[oc["design"] == "events_maxcombo"].iloc[0]
+    t1_se = math.sqrt(0.025 * 0.975 / TRIALS)
+    assert abs(row["type1_error"] - cfg.trial.alpha) < K_SE * t1_se
+    assert math.isnan(row["analytic_power"])  # Schoenfeld's formula is the log-rank test's
+    lr_row = oc[oc["design"] == "events_logrank"].iloc[0]
+    diff = (mc["reject"].to_numpy() != lr["reject"].to_numpy()).mean()
+    assert row["power"] <= lr_row["power"] + K_SE * math.sqrt(diff / TRIALS)
+    # log-rank designs carry the estimation columns; MaxCombo does not
+    assert lr["hr_rci_lower"].notna().all() and mc["hr_rci_lower"].isna().all()
+    assert math.isnan(row["rci_coverage_h0"])
+    # under H0 the true HR is 1 exactly: one look, so the RCI and the stage-wise interval
+    # are the fixed-sample 95% interval and cover it in 95% of trials; with the interim
+    # (asOF2) the stage-wise interval too
+    cov_se = math.sqrt(0.95 * 0.05 / TRIALS)
+    gs_row = oc[oc["design"] == "events_asOF2_logrank"].iloc[0]
+    for r, col in [(lr_row, "rci_coverage_h0"), (lr_row, "adjusted_ci_coverage_h0"),
+                   (gs_row, "adjusted_ci_coverage_h0")]:  # fmt: skip
+        assert abs(r[col] - 0.95) < K_SE * cov_se, (col, r[col])
+    assert gs_row["rci_coverage_h0"] >= 0.95 - K_SE * cov_se
 
 
 def test_rmst_secondary_holds_alpha_and_sees_the_effect(assumed_run):

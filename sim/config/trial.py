@@ -7,6 +7,7 @@ their sources, are in `conf/trial/*.yaml`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -82,7 +83,8 @@ class DesignConfig:
     endpoint: str = "survival_1y"
     # z (= chi-square) | fisher on complete cases (binary endpoints); km: Kaplan-Meier
     # difference at survival_day (survival_1y, uses patients lost to follow-up);
-    # time_to_death: logrank
+    # time_to_death: logrank, fh (Fleming-Harrington weighted log-rank) or maxcombo
+    # (the largest of several FH statistics; sim/trial/weighted.py)
     test: str = "z"
     type_of_design: str = "none"  # none | asOF | asP (Lan-DeMets spending) | OF | P (classical)
     information_rates: list[float] = field(default_factory=lambda: [1.0])  # last must be 1
@@ -97,6 +99,14 @@ class DesignConfig:
     # log-rank only: hypergeometric (Mantel-Haenszel) or permutation variance of the
     # log-rank scores (a small-sample option, docs/trial.md)
     logrank_variance: str = "hypergeometric"
+    # test: fh: the weights S(t-)^fh_rho (1 - S(t-))^fh_gamma (pooled Kaplan-Meier)
+    fh_rho: float = 0.0
+    fh_gamma: float = 0.0
+    # test: maxcombo: the [rho, gamma] pairs of its FH statistics (Lin et al. 2020);
+    # elements typed Any so that integers ([[0, 1]]) are accepted (checked in validate)
+    maxcombo_weights: list[Any] = field(
+        default_factory=lambda: [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
+    )
     # single arm (comparator: historical), binary endpoint: the design's own rule and n,
     # found by exact binomial search for size <= alpha at p0 = historical value and
     # power >= 1 - beta at p1 (sim/trial/phase2.py): simon_optimal | simon_minimax

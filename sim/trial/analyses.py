@@ -47,6 +47,9 @@ class TestResult:
     estimate: float  # difference in proportions (E - C), or hazard ratio (E / C)
     experimental: float  # proportion (or deaths) in the experimental arm
     control: float  # proportion (or deaths) in the control arm / historical value
+    # added later: log-rank tests, the Fisher information of the log hazard ratio (the
+    # hypergeometric V; SE of log HR = 1 / sqrt(V)); NaN for the other tests
+    information: float = math.nan
 
 
 def two_proportions(x_e: int, n_e: int, x_c: int, n_c: int, exact: bool = False) -> TestResult:
@@ -104,10 +107,14 @@ def two_proportions_stratified(
     return TestResult(z, _upper(z), rd, float(x_e.sum() / n_e.sum()), float(x_c.sum() / n_c.sum()))
 
 
-def _logrank_parts(time: np.ndarray, event: np.ndarray, e: np.ndarray) -> tuple[float, float]:
-    """(O - E, V) of the experimental arm's deaths, ties handled as in Collett s.2.6."""
+def death_table(
+    time: np.ndarray, event: np.ndarray, e: np.ndarray
+) -> tuple[np.ndarray, ...] | None:
+    """Per distinct death time (ties as in Collett s.2.6): (n_j at risk, d_j deaths, d_ej
+    experimental deaths, n_ej / n_j, the ties factor (n_j - d_j) / (n_j - 1)); None
+    without deaths or without one of the arms."""
     if not event.any() or e.all() or not e.any():
-        return 0.0, 0.0
+        return None
     order = np.argsort(time, kind="stable")
     t, d, g = time[order], event[order], e[order]
     n = len(t)
@@ -122,6 +129,15 @@ def _logrank_parts(time: np.ndarray, event: np.ndarray, e: np.ndarray) -> tuple[
     frac = nej / nj
     with np.errstate(invalid="ignore", divide="ignore"):
         tie = np.where(nj > 1, (nj - dj) / (nj - 1.0), 1.0)
+    return nj, dj, dej, frac, tie
+
+
+def _logrank_parts(time: np.ndarray, event: np.ndarray, e: np.ndarray) -> tuple[float, float]:
+    """(O - E, V) of the experimental arm's deaths, ties handled as in Collett s.2.6."""
+    tab = death_table(time, event, e)
+    if tab is None:
+        return 0.0, 0.0
+    _, dj, dej, frac, tie = tab
     return float((dej - dj * frac).sum()), float((dj * frac * (1.0 - frac) * tie).sum())
 
 
@@ -190,9 +206,9 @@ def logrank(
     if variance == "hypergeometric":
         v_test = v
     if v <= 0.0 or v_test <= 0.0:
-        return TestResult(0.0, 1.0, math.nan, deaths_e, deaths_c)
+        return TestResult(0.0, 1.0, math.nan, deaths_e, deaths_c, v)
     z = -o_minus_e / math.sqrt(v_test)
-    return TestResult(z, _upper(z), math.exp(o_minus_e / v), deaths_e, deaths_c)
+    return TestResult(z, _upper(z), math.exp(o_minus_e / v), deaths_e, deaths_c, v)
 
 
 def km_groups(

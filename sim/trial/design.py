@@ -49,7 +49,7 @@ import numpy as np
 
 from sim.config.trial import DesignConfig, TrialConfig
 from sim.core import rng
-from sim.trial import analyses, conditional, safety
+from sim.trial import analyses, conditional, estimation, safety, weighted
 from sim.trial.accrual import DAYS_PER_MONTH, intensity, randomised_times
 from sim.trial.boundaries import CALENDAR_DIGITS, efficacy_bounds
 from sim.trial.ordinal import MRS_CATEGORIES, proportional_odds
@@ -190,7 +190,13 @@ def _test(
         time = np.minimum(fu, death)
         arm = e.experimental[on]
         strata = e.stratum[on] if d.stratified else None
-        r = analyses.logrank(time, event, arm, strata, d.logrank_variance)
+        if d.test == "fh":
+            r = weighted.fleming_harrington(time, event, arm, strata, d.fh_rho, d.fh_gamma)
+        elif d.test == "maxcombo":
+            pairs = [tuple(p) for p in d.maxcombo_weights]
+            r = weighted.maxcombo(time, event, arm, strata, pairs)[0]
+        else:
+            r = analyses.logrank(time, event, arm, strata, d.logrank_variance)
         return r, int(arm.sum()), int((~arm).sum())
     known = ep.info_day <= day
     ok = ep.success
@@ -319,6 +325,27 @@ def rmst_at(d: DesignConfig, e: Enrolled, o: Outcomes, day: float, critical: flo
     )
     return {"rmst_z": r.z, "rmst_difference": r.estimate, "rmst_tau_days": tau,
             "rmst_reject": bool(r.z >= critical)}  # fmt: skip
+
+
+def estimates_at(
+    d: DesignConfig,
+    t: TrialConfig,
+    r: analyses.TestResult,
+    k: int,
+    fractions: np.ndarray,
+    bounds: np.ndarray,
+    floors: list,
+    stop_safety: bool,
+) -> dict[str, float]:
+    """Estimation after the stop at look k (1-based) of a log-rank design: the repeated
+    confidence interval of the HR at that look and the stage-wise median-unbiased HR
+    with its 1 - 2 alpha interval, for the looks, boundaries and futility rule the
+    trial had (NaN for other tests, re-estimated trials and safety stops)."""
+    ok = d.endpoint == "time_to_death" and d.test == "logrank" and d.ssr == "none"
+    info = r.information if ok and not stop_safety else math.nan
+    fut = [math.nan if f is None else float(f) for f in floors]
+    fut = [-math.inf if math.isnan(f) else f for f in fut]
+    return estimation.hazard_ratio_estimates(r.z, info, k, fractions, bounds, fut, t.alpha)
 
 
 @dataclass
@@ -459,6 +486,7 @@ def run_design(
     on = e.entry <= day
     deaths = int((o.death_day[on] <= np.minimum(e.dropout, day - e.entry)[on]).sum())
     rm = rmst_at(d, e, o, day, float(c))
+    est = estimates_at(d, t, r, i + 1, fractions, bounds, floors, stop_safety)
     return {
         **rm,
         "design": name,
@@ -488,6 +516,9 @@ def run_design(
         "ssr_factor": ssr_factor,
         "ssr_n": ssr_n,
         "stop_safety": bool(stop_safety),
+        # log-rank designs: repeated CI of the HR at the stopping look, stage-wise
+        # median-unbiased HR and its interval (sim/trial/estimation.py; NaN otherwise)
+        **est,
     }
 
 
@@ -522,7 +553,13 @@ def superpopulation(spec: Spec, endpoint: str) -> dict:
     time = np.minimum(both.death_day, pool.horizon_days)
     event = np.isfinite(both.death_day)
     arm = np.r_[np.ones(m, bool), np.zeros(m, bool)]
-    return {"hr": analyses.logrank(time, event, arm).estimate}
+    strata = np.r_[pool.condition, pool.condition]
+    return {
+        "hr": analyses.logrank(time, event, arm).estimate,
+        # added later: stratified by condition (the estimand of stratified analyses; the
+        # HR is not collapsible, so it differs from the unstratified one)
+        "hr_stratified": analyses.logrank(time, event, arm, strata).estimate,
+    }
 
 
 def safety_rule(t: TrialConfig) -> tuple[np.ndarray, np.ndarray] | None:

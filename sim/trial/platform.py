@@ -510,6 +510,7 @@ def platform_oc(spec: PlatformSpec, trials):
     import pandas as pd
 
     from sim.trial.sizing import (
+        ESTIMATION_COLUMNS,
         INTERIM_SAFETY_COLUMNS,
         OC_COLUMNS,
         _se,
@@ -592,6 +593,8 @@ def platform_oc(spec: PlatformSpec, trials):
             )
     oc = pd.DataFrame(rows)
     for col in INTERIM_SAFETY_COLUMNS:  # conditional power, SSR, safety: not for platforms
+        oc[col] = math.nan
+    for col in ESTIMATION_COLUMNS:  # estimation after a log-rank stop: no log-rank arms here
         oc[col] = math.nan
     oc["smallest_n_reaching_target"] = False
     for _, g in oc.groupby(["design", "accrual_scale", "arm"], sort=False):

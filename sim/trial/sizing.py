@@ -129,6 +129,25 @@ OC_COLUMNS = [
             "safety_exact_h0",
         ]
     ),
+    # log-rank designs: estimation after the stop (sim/trial/estimation.py). hr_pool: the
+    # pool's one-step HR, stratified by condition for stratified designs (the "true" HR of
+    # the coverage columns under H1; under H0 the truth is HR 1 exactly); coverage of the
+    # repeated CI at the stopping look and of the stage-wise 1 - 2 alpha CI, their mean
+    # log(upper / lower) under H1, and the median over H1 trials of the naive (one-step)
+    # and the median-unbiased HR
+    *(
+        ESTIMATION_COLUMNS := [
+            "hr_pool",
+            "rci_coverage",
+            "rci_coverage_h0",
+            "rci_log_width",
+            "adjusted_ci_coverage",
+            "adjusted_ci_coverage_h0",
+            "adjusted_ci_log_width",
+            "median_hr_naive",
+            "median_hr_adjusted",
+        ]
+    ),
 ]
 
 
@@ -267,6 +286,32 @@ def _interim(g: pd.DataFrame, d: DesignConfig) -> dict[str, float]:
     }
 
 
+def estimation_columns(spec: Spec, d: DesignConfig, alt: pd.DataFrame, null: pd.DataFrame) -> dict:
+    """Estimation-after-stopping columns of one log-rank design x n (NaN otherwise)."""
+    if d.endpoint != "time_to_death" or d.test != "logrank" or d.ssr != "none":
+        return dict.fromkeys(ESTIMATION_COLUMNS, math.nan)
+    hr = superpopulation(spec, d.endpoint)["hr_stratified" if d.stratified else "hr"]
+
+    def cover(g: pd.DataFrame, lo: str, hi: str, truth: float) -> float:
+        ok = g[lo].notna() & g[hi].notna()
+        return float(((g[lo] <= truth) & (truth <= g[hi]))[ok].mean()) if ok.any() else math.nan
+
+    def width(lo: str, hi: str) -> float:
+        return _mean(np.log(alt[hi] / alt[lo]))
+
+    return {
+        "hr_pool": hr,
+        "rci_coverage": cover(alt, "hr_rci_lower", "hr_rci_upper", hr),
+        "rci_coverage_h0": cover(null, "hr_rci_lower", "hr_rci_upper", 1.0),
+        "rci_log_width": width("hr_rci_lower", "hr_rci_upper"),
+        "adjusted_ci_coverage": cover(alt, "hr_adjusted_lower", "hr_adjusted_upper", hr),
+        "adjusted_ci_coverage_h0": cover(null, "hr_adjusted_lower", "hr_adjusted_upper", 1.0),
+        "adjusted_ci_log_width": width("hr_adjusted_lower", "hr_adjusted_upper"),
+        "median_hr_naive": float(alt["estimate"].median()),
+        "median_hr_adjusted": float(alt["hr_adjusted"].median()),
+    }
+
+
 def iris_rates(spec: Spec) -> tuple[float, float]:
     """The IRIS probability of an evaluable patient within the safety window, per arm
     (experimental, control), among complete cases (sim.trial.safety.analysed_rate)."""
@@ -361,6 +406,8 @@ def analytic_power(spec: Spec, design: str, alt: pd.DataFrame, sp: dict | None =
             return float(norm.cdf(drift - norm.isf(t.alpha)))
         ratio = 1.0
     elif d.endpoint == "time_to_death":
+        if d.test != "logrank":  # Schoenfeld's formula is the log-rank test's
+            return math.nan
         deaths = float(final["deaths"].mean())
         if fixed:
             return analyses.power_logrank(sp["hr"], deaths, share, t.alpha)
@@ -493,6 +540,7 @@ def operating_characteristics(
                 **_interim(alt, d),
                 **{f"{k}_h0": v for k, v in _interim(null, d).items()},
                 **safety_columns(spec, int(n), alt, null),
+                **estimation_columns(spec, d, alt, null),
             }
         )
     oc = pd.DataFrame(rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from sim.config.checks import number, one_of
 from sim.config.schema import CONDITIONS, ConfigError, RunConfig
@@ -20,7 +21,10 @@ from sim.trial.safety import RULES as SAFETY_RULES
 
 EFFECTS = ("model", "assumed")
 COMPARATORS = ("randomised", "historical")
-TESTS = ("z", "fisher", "km", "logrank", "po")
+TESTS = ("z", "fisher", "km", "logrank", "po", "fh", "maxcombo")
+SURVIVAL_TESTS = ("logrank", "fh", "maxcombo")  # time_to_death
+MAX_FH_EXPONENT = 5.0  # FH weights S^rho (1 - S)^gamma: rho, gamma in [0, this]
+MAX_MAXCOMBO = 8  # at most this many FH statistics in a MaxCombo test
 MRS_DAY = 365.0  # mrs_12m: the mRS is read at the model horizon, which must be 12 months
 MAX_SSR_FACTOR = 10.0  # re-estimation: at most this x the planned n
 DEAD_MRS = 6  # mRS 6: dead
@@ -107,6 +111,46 @@ def _time_to_event(key: str, d: DesignConfig, horizon_days: float) -> None:
         if d.endpoint != "time_to_death":
             raise ConfigError(f"{key}.rmst_tau_days", "the RMST analysis needs time_to_death")
         number(f"{key}.rmst_tau_days", d.rmst_tau_days, 0.0, horizon_days, open_low=True)
+
+
+def _weighted(key: str, d: DesignConfig) -> None:
+    """Weighted log-rank tests (fh, maxcombo; sim/trial/weighted.py): one look only."""
+    if d.test in ("fh", "maxcombo") and (d.type_of_design != "none" or d.ssr != "none"):
+        raise ConfigError(
+            f"{key}.type_of_design",
+            f"{d.test} is analysed at one look (type_of_design: none): group-sequential "
+            "weighted log-rank tests are not implemented",
+        )
+    if d.test == "fh":
+        number(f"{key}.fh_rho", d.fh_rho, 0.0, MAX_FH_EXPONENT)
+        number(f"{key}.fh_gamma", d.fh_gamma, 0.0, MAX_FH_EXPONENT)
+    elif (d.fh_rho, d.fh_gamma) != (0.0, 0.0):
+        raise ConfigError(f"{key}.fh_rho", "fh_rho and fh_gamma are only used with test: fh")
+    pairs = [
+        list(p) if isinstance(p, Sequence) and not isinstance(p, str) else p
+        for p in d.maxcombo_weights
+    ]
+    if d.test != "maxcombo":
+        if pairs != DesignConfig().maxcombo_weights:
+            raise ConfigError(f"{key}.maxcombo_weights", "only used with test: maxcombo")
+        return
+    if not 1 <= len(pairs) <= MAX_MAXCOMBO:
+        raise ConfigError(
+            f"{key}.maxcombo_weights",
+            f"must hold 1 to {MAX_MAXCOMBO} [rho, gamma] pairs, got {len(pairs)}",
+        )
+    for i, p in enumerate(pairs):
+        numeric = isinstance(p, list) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in p
+        )
+        if not numeric or len(p) != 2:
+            raise ConfigError(
+                f"{key}.maxcombo_weights[{i}]", f"must be [rho, gamma] (two numbers), got {p}"
+            )
+        for v in p:
+            number(f"{key}.maxcombo_weights[{i}]", float(v), 0.0, MAX_FH_EXPONENT)
+    if len({tuple(p) for p in pairs}) != len(pairs):
+        raise ConfigError(f"{key}.maxcombo_weights", f"pairs must be distinct, got {pairs}")
 
 
 def _mrs(key: str, d: DesignConfig, t: TrialConfig, horizon_days: float) -> None:
@@ -382,10 +426,12 @@ def check_trial(cfg: RunConfig) -> None:
             raise ConfigError(f"{key}.test", "mrs_12m uses po (proportional odds), and only it")
         if d.endpoint in ("mrs_12m", "death_or_disability"):
             _mrs(key, d, t, cfg.horizon_days)
-        elif (d.endpoint == "time_to_death") != (d.test == "logrank"):
+        elif (d.endpoint == "time_to_death") != (d.test in SURVIVAL_TESTS):
             raise ConfigError(
-                f"{key}.test", "time_to_death uses logrank; binary endpoints use z or fisher"
+                f"{key}.test",
+                "time_to_death uses logrank, fh or maxcombo; binary endpoints use z or fisher",
             )
+        _weighted(key, d)
         if d.test == "km" and (d.endpoint != "survival_1y" or t.comparator == "historical"):
             raise ConfigError(f"{key}.test", "km compares 1-year survival between two arms")
         if t.comparator == "historical" and d.endpoint not in HISTORICAL:
