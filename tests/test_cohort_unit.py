@@ -169,6 +169,8 @@ def test_dynamic_parameters_are_population_values_times_their_own_random_effects
     func = expit(
         logit(_by_condition(cfg, pts, "t_cell_function"))
         + m.t_cell_function_logit_sd * rng.normal(key, "random_effect/t_cell_function", idx)
+        + m.t_cell_function_age_logit_per_decade * (pts.age - age_mean) / 10
+        + m.t_cell_function_female_logit * (pts.female - share)
     )
     np.testing.assert_allclose(pts.t_cell_function, func, rtol=1e-12)
     for attr, rate, gsd, name in (
