@@ -512,6 +512,7 @@ def platform_oc(spec: PlatformSpec, trials):
     from sim.trial.sizing import (
         INTERIM_SAFETY_COLUMNS,
         OC_COLUMNS,
+        SOLVER_COLUMNS,
         _se,
         recruitment,
         simulated_columns,
@@ -591,7 +592,7 @@ def platform_oc(spec: PlatformSpec, trials):
                 }
             )
     oc = pd.DataFrame(rows)
-    for col in INTERIM_SAFETY_COLUMNS:  # conditional power, SSR, safety: not for platforms
+    for col in INTERIM_SAFETY_COLUMNS + SOLVER_COLUMNS:  # CP, SSR, safety, solver: not here
         oc[col] = math.nan
     oc["smallest_n_reaching_target"] = False
     for _, g in oc.groupby(["design", "accrual_scale", "arm"], sort=False):
