@@ -10,7 +10,9 @@ randomised patients whose power is `sizing.target_power` under the effect the po
   eq. 4.14), N = (z_a sqrt(V0) + z_b sqrt(V1))^2 / (p_e - p_c)^2 with V0 the null
   (pooled) and V1 the alternative variance of one patient's contribution at the
   allocation r, V0 = pbar (1 - pbar) (1 / r + 1 / (1 - r)), V1 = p_e (1 - p_e) / r +
-  p_c (1 - p_c) / (1 - r);
+  p_c (1 - p_c) / (1 - r); for a stratified analysis (CMH, stratified KM) the same
+  with the Mantel-Haenszel difference and variances summed over the condition strata
+  (`stratified_variances`), which is smaller when the condition is prognostic;
 * time to death: Schoenfeld's (1983) deaths D = (z_a + z_b)^2 / (r (1 - r) log(HR)^2),
   and the patients who yield them, D / P(a patient's death is observed) (deaths within
   the model horizon, before loss to follow-up and, for an analysis at a minimum
@@ -32,9 +34,11 @@ group-sequential to the fixed n is the inflation factor (Jennison & Turnbull 200
 
 The formulas count patients with an outcome; `n_dropout` divides by the probability
 that a patient's outcome is known before loss to follow-up (exponential dropout, the
-endpoint's settle day). They are unstratified: with a prognostic stratification factor
-the stratified analyses of the simulation have more power, so the simulated answer is
-usually smaller than the analytic one (docs/trial.md).
+endpoint's settle day). A stratified log-rank analysis uses Schoenfeld's formula within
+the condition strata (`stratified_logrank_n`: the death-weighted mean of the strata's
+log hazard ratios); the mRS formula is unstratified even for a stratified analysis (the
+pool's overall odds ratio), so with a prognostic condition the stratified simulation
+needs fewer patients than it says (docs/trial.md).
 """
 
 from __future__ import annotations
@@ -72,6 +76,10 @@ class ArmValues:
     levels_c: tuple[float, ...] = ()  # mrs_12m: control's category shares
     odds_ratio: float = math.nan  # mrs_12m: common odds ratio of a better mRS
     p_known: float = 1.0  # P(outcome known before loss to follow-up), both arms
+    # per condition stratum, for the stratified analyses' formulas: binary (share of
+    # eligible patients, p_e, p_c); time to death (share, P(death observed) without and
+    # with dropout, both arms, log HR within the stratum)
+    strata: tuple[tuple[float, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,37 @@ def two_proportion_n(
             delta * delta
         )
     return drift * drift * v1 / (delta * delta)
+
+
+def stratified_variances(strata, share_e: float) -> tuple[float, float, float]:
+    """(risk difference, V0, V1) per patient of the Cochran-Mantel-Haenszel test over
+    strata with shares pi_s, randomised r : 1 - r within each (stratified blocks):
+    Mantel-Haenszel weights n_e,s n_c,s / N_s = r (1 - r) pi_s N give the difference
+    sum pi_s (p_e,s - p_c,s), null variance V0 = sum pi_s pbar_s (1 - pbar_s) (1 / r +
+    1 / (1 - r)) and alternative variance V1 = sum pi_s (p_e,s q_e,s / r + p_c,s q_c,s /
+    (1 - r)) (so that N = (z_a sqrt(V0) + z_b sqrt(V1))^2 / difference^2; one stratum:
+    the unstratified formula)."""
+    r = share_e
+    pi = np.array([x[0] for x in strata], dtype=float)
+    pe = np.array([x[1] for x in strata], dtype=float)
+    pc = np.array([x[2] for x in strata], dtype=float)
+    pi = pi / pi.sum()
+    pbar = r * pe + (1 - r) * pc
+    v0 = float((pi * pbar * (1 - pbar)).sum() * (1 / r + 1 / (1 - r)))
+    v1 = float((pi * (pe * (1 - pe) / r + pc * (1 - pc) / (1 - r))).sum())
+    return float((pi * (pe - pc)).sum()), v0, v1
+
+
+def stratified_logrank_n(theta: float, deaths: float, weighted: float, share_e: float):
+    """(patients, deaths) of the stratified log-rank test with drift theta: per
+    randomised patient, stratum s contributes pi_s d_s deaths (d_s: P(death observed))
+    with log hazard ratio b_s, so O - E sums r (1 - r) N pi_s d_s b_s and its variance
+    r (1 - r) N pi_s d_s (Schoenfeld 1983 within strata):
+    N = theta^2 sum pi_s d_s / (r (1 - r) (sum pi_s d_s b_s)^2), deaths = N sum pi_s d_s.
+    `deaths` = sum pi_s d_s, `weighted` = sum pi_s d_s b_s. One stratum: Schoenfeld."""
+    r = share_e
+    n = theta * theta * deaths / (r * (1 - r) * weighted * weighted)
+    return n, n * deaths
 
 
 def null_to_alternative_sd(p_e: float, p_c: float, share_e: float) -> float:
@@ -260,11 +299,19 @@ def arm_values(spec, endpoint: str, weights: np.ndarray | None = None) -> ArmVal
         ep_e, ep_c = endpoint_data(endpoint, t, e, o_e), endpoint_data(endpoint, t, e, o_c)
         keep_e = float((w * np.exp(-eta * ep_e.settle_day)).sum())
         keep_c = float((w * np.exp(-eta * ep_c.settle_day)).sum())
+        strata = []
+        for s in np.unique(pool.condition):
+            ws = np.where(pool.condition == s, w, 0.0)
+            tot = ws.sum()
+            if tot > 0:
+                strata.append((float(tot), float((ws * ep_e.success).sum() / tot),
+                               float((ws * ep_c.success).sum() / tot)))  # fmt: skip
         return ArmValues(
             endpoint,
             p_e=float((w * ep_e.success).sum()),
             p_c=float((w * ep_c.success).sum()),
             p_known=r * keep_e + (1 - r) * keep_c,
+            strata=tuple(strata),
         )
     if endpoint == "mrs_12m":
         h = pool.horizon_days
@@ -286,9 +333,24 @@ def arm_values(spec, endpoint: str, weights: np.ndarray | None = None) -> ArmVal
         hr = analyses.logrank(time, event, arm).estimate
     else:
         hr = weighted_hazard_ratio(time, event, arm, np.r_[w, w])
+    strata = []
+    for s in np.unique(pool.condition):
+        ws = np.where(pool.condition == s, w, 0.0)
+        tot = ws.sum()
+        if not tot > 0:
+            continue
+        shares = [
+            r * observed_death_share(o_e.death_day, ws / tot, h, x)
+            + (1 - r) * observed_death_share(o_c.death_day, ws / tot, h, x)
+            for x in (0.0, eta)
+        ]
+        hr_s = weighted_hazard_ratio(time, event, arm, np.r_[ws, ws])
+        if math.isfinite(hr_s) and hr_s > 0:
+            strata.append((float(tot), shares[0], shares[1], math.log(hr_s)))
     return ArmValues(
         endpoint,
         hazard_ratio=hr,
+        strata=tuple(strata),
         death_e=observed_death_share(o_e.death_day, w, h, 0.0),
         death_c=observed_death_share(o_c.death_day, w, h, 0.0),
         death_e_dropout=observed_death_share(o_e.death_day, w, h, eta),
@@ -310,12 +372,20 @@ def scaled(v: ArmValues, multiplier: float) -> ArmValues:
         k = math.log(hr) / math.log(v.hazard_ratio) if v.hazard_ratio != 1.0 else 1.0
         d_e = 1.0 - (1.0 - v.death_e) ** k
         ratio = d_e / v.death_e if v.death_e > 0 else 1.0
+        # strata: log HRs scaled, their death shares kept (an approximation)
+        strata = tuple((pi, d0, d1, multiplier * b) for pi, d0, d1, b in v.strata)
         return ArmValues(v.endpoint, hazard_ratio=hr, death_e=d_e, death_c=v.death_c,
                          death_e_dropout=v.death_e_dropout * ratio,
-                         death_c_dropout=v.death_c_dropout, p_known=v.p_known)  # fmt: skip
+                         death_c_dropout=v.death_c_dropout, p_known=v.p_known,
+                         strata=strata)  # fmt: skip
     eps = 1e-9
-    p_e = min(max(v.p_c + multiplier * (v.p_e - v.p_c), eps), 1.0 - eps)
-    return ArmValues(v.endpoint, p_e=p_e, p_c=v.p_c, p_known=v.p_known)
+
+    def move(p_e: float, p_c: float) -> float:
+        return min(max(p_c + multiplier * (p_e - p_c), eps), 1.0 - eps)
+
+    strata = tuple((pi, move(pe, pc), pc) for pi, pe, pc in v.strata)
+    return ArmValues(v.endpoint, p_e=move(v.p_e, v.p_c), p_c=v.p_c, p_known=v.p_known,
+                     strata=strata)  # fmt: skip
 
 
 def _ceil(x: float) -> float:
@@ -369,6 +439,18 @@ def solve(
         info_per_patient = r * (1 - r) * (1 - (pbar**3).sum()) / 3 * math.log(v.odds_ratio) ** 2
         n = theta * theta / info_per_patient
         return Solution(_ceil(n), _ceil(n / v.p_known), math.nan, (theta / z) ** 2)
+    if d.endpoint == "time_to_death" and d.stratified and v.strata:
+        theta = _design_drift(d, t.alpha, power)
+        z = norm.isf(t.alpha) + norm.isf(1 - power)
+        out = []
+        for col in (1, 2):  # without, with dropout
+            a_ = sum(x[0] * x[col] for x in v.strata)
+            b_ = sum(x[0] * x[col] * x[3] for x in v.strata)
+            if not b_ < 0.0:
+                return NO_SOLUTION
+            out.append(stratified_logrank_n(theta, a_, b_, r))
+        (n, events), (n_drop, _) = out
+        return Solution(_ceil(n), _ceil(n_drop), _ceil(events), (theta / z) ** 2)
     if d.endpoint == "time_to_death":
         if not 0.0 < v.hazard_ratio < 1.0:
             return NO_SOLUTION
@@ -389,16 +471,17 @@ def solve(
                     break
                 n_drop = new
         return Solution(_ceil(n), _ceil(n_drop), _ceil(events), (theta / z) ** 2)
-    ratio = null_to_alternative_sd(v.p_e, v.p_c, r)
-    theta = _design_drift(d, t.alpha, power, ratio)
-    if d.type_of_design == "none":
-        n = two_proportion_n(v.p_e, v.p_c, t.alpha, power, r)
-        inflation = 1.0
+    if d.stratified and v.strata:  # Cochran-Mantel-Haenszel / stratified KM
+        delta, v0, v1 = stratified_variances(v.strata, r)
     else:
-        n = two_proportion_n(v.p_e, v.p_c, t.alpha, power, r, theta)
-        fixed = two_proportion_n(v.p_e, v.p_c, t.alpha, power, r)
-        inflation = n / fixed
-    return Solution(_ceil(n), _ceil(n / v.p_known), math.nan, inflation)
+        delta, v0, v1 = stratified_variances(((1.0, v.p_e, v.p_c),), r)
+    if not delta > 0.0:
+        return NO_SOLUTION
+    ratio = math.sqrt(v0 / v1)
+    theta = _design_drift(d, t.alpha, power, ratio)
+    fixed = (norm.isf(t.alpha) * ratio + norm.isf(1 - power)) ** 2 * v1 / delta**2
+    n = theta * theta * v1 / delta**2
+    return Solution(_ceil(n), _ceil(n / v.p_known), math.nan, n / fixed)
 
 
 def design_solution(spec, name: str, v: ArmValues | None = None, weights=None) -> Solution:
