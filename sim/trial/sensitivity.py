@@ -167,9 +167,10 @@ def sensitivity_markdown(df: pd.DataFrame, spec) -> str:
     lines = [
         "",
         "**Sensitivity of the analytic n** (sensitivity.csv, sensitivity.png; patients "
-        "randomised, with dropout, unstratified formulas) to the patient mix (the pool "
-        "reweighted by condition) and the effect (x the model's risk difference, log HR or "
-        "log OR); * = not recruitable within the accrual cap:",
+        "randomised, with dropout; each design's formula, stratified where its analysis is, "
+        "except mRS) to the patient mix (the pool reweighted by condition) and the effect "
+        "(x the model's risk difference, log HR or log OR); * = not recruitable within the "
+        "accrual cap, - = no benefit under that mix:",
     ]
     for name, g in df.groupby("design", sort=False):
         lines += ["", f"{name}:", "",
