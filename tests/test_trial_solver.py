@@ -399,3 +399,46 @@ def test_stratified_logrank_formula():
         z = analyses.logrank(np.minimum(t, h), t <= h, arm, stratum).z
         hits += z >= norm.isf(0.025)
     assert abs(hits / reps - 0.8) < K_SE * math.sqrt(0.8 * 0.2 / reps)
+
+
+def _synthetic_spec(overrides, p_e: float, p_c: float, m: int = 1000):
+    """A Spec on a made-up pool: 1-year survival p_e / p_c (deaths at day 100)."""
+    from sim.trial.design import Spec
+
+    cfg = load_config(["+experiment=trial_sizing", *overrides])
+    cond = np.zeros(m, int)
+
+    def arm(p):
+        death = np.where(np.arange(m) < round(p * m), np.inf, 100.0)
+        mrs = np.where(np.isfinite(death), 1, 6)
+        return Outcomes(death, np.full(m, np.inf), np.zeros(m, bool), mrs)
+
+    referred = np.bincount(cond, minlength=len(CONDITIONS))
+    pool = Pool(cond, {"control": arm(p_c), "experimental": arm(p_e)}, 1.0, np.ones(m, bool),
+                365.0, 0.0, referred)  # fmt: skip
+    return Spec(cfg.seed, cfg.trial, pool)
+
+
+def test_own_rule_designs_report_their_planned_n():
+    """Simon and exact one-stage designs: the analytic n is the planned design's n for the
+    pool's p1 (sim.trial.simon / one_stage, checked against Simon's tables and scipy)."""
+    from sim.trial.simon import simon
+
+    spec = _synthetic_spec(["trial=simon_il7"], 0.678, 0.44)
+    t = spec.trial
+    found = simon(0.4, 0.678, t.alpha, 0.2, 120)
+    assert solver.design_solution(spec, "simon_optimal_survival_1y").n == found["optimal"].n
+    assert solver.design_solution(spec, "simon_minimax_survival_1y").n == found["minimax"].n
+    one = one_stage(0.4, 0.678, t.alpha, 0.2, 120)
+    assert solver.design_solution(spec, "exact_one_stage_survival_1y").n == one.n
+    # the grid's exact test (group-sequential, one look): the exact binomial search
+    s = solver.design_solution(spec, "exact_survival_1y")
+    assert s.n == _brute_single_arm(0.678, 0.4, t.alpha, 0.8, exact=True) == one.n
+
+
+def test_no_benefit_gives_no_auto_grid():
+    spec = _synthetic_spec(["trial.sizing.grid=auto"], 0.40, 0.44)
+    assert math.isnan(solver.design_solution(spec, "fixed_survival_1y").n)
+    with pytest.raises(ConfigError) as e:
+        solver.auto_grid(spec)
+    assert e.value.key == "trial.sizing.grid"

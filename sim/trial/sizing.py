@@ -42,7 +42,7 @@ from sim.trial.boundaries import crossing_probabilities, efficacy_bounds, futili
 from sim.trial.design import Spec, safety_rule, simulate_trials, superpopulation
 from sim.trial.ordinal import whitehead_drift, whitehead_n
 from sim.trial.phase2 import Plan, plan
-from sim.trial.solver import design_solution
+from sim.trial.solver import Solution, design_solution
 from sim.trial.survival_sizing import schoenfeld_events
 
 OC_COLUMNS = [
@@ -473,7 +473,12 @@ def operating_characteristics(
     p_rand = spec.pool.p_eligible * (1.0 - t.eligibility.screen_fail)
     plans = phase2_plans(spec)
     events = target_events(spec)
-    solved = {name: design_solution(spec, name) for name in t.designs}
+    solved = {  # designs with their own rule: their planned n (no second search)
+        name: Solution(float(plans[name].n), math.nan, math.nan, math.nan)
+        if name in plans
+        else design_solution(spec, name)
+        for name in t.designs
+    }
     rows = []
     for (design, n, scale), g in trials.groupby(["design", "n", "accrual_scale"], sort=False):
         alt, null = g[g["scenario"] == "alternative"], g[g["scenario"] == "null"]

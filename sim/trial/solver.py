@@ -490,10 +490,11 @@ def design_solution(spec, name: str, v: ArmValues | None = None, weights=None) -
     d = t.designs[name]
     if d.timing == "calendar" and d.type_of_design != "none":
         return NO_SOLUTION
-    if d.design != "group_sequential":
-        from sim.trial.sizing import phase2_plans
+    if d.design != "group_sequential":  # its own rule: the planned n (sizing.phase2_plans)
+        from sim.trial.design import superpopulation
+        from sim.trial.phase2 import plan
 
-        p = phase2_plans(spec)[name]
+        p = plan(f"trial.designs.{name}", d, t, superpopulation(spec, d.endpoint)["p_e"])
         return Solution(float(p.n), math.nan, math.nan, math.nan)
     v = arm_values(spec, d.endpoint, weights) if v is None else v
     death_fn = None
