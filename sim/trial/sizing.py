@@ -565,10 +565,8 @@ def _solver_markdown(oc: pd.DataFrame, t: TrialConfig) -> list[str]:
         "",
         f"**Analytic n** for {t.sizing.target_power:.0%} power at the pool's effect "
         "(sim/trial/solver.py: two proportions, Schoenfeld deaths, Whitehead, exact binomial; "
-        "unstratified, so usually above the simulated n of stratified analyses) beside the "
-        "simulated smallest n"
-        + (" (grid: auto, centred on it)" if t.sizing.grid == "auto" else "")
-        + ":",
+        "stratified where the design's analysis is, except mRS) beside the simulated "
+        "smallest n" + (" (grid: auto, centred on it)" if t.sizing.grid == "auto" else "") + ":",
         "",
     ]
     for design, g in rows.groupby("design", sort=False):
