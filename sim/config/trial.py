@@ -156,6 +156,24 @@ class SizingConfig:
     # operating_characteristics.csv and never reported as the smallest n reaching target
     min_p_recruited: float = 0.9
     chunk_trials: int = 250  # trials per executor task; results do not depend on it
+    # list: the n above; auto: centred on the analytic n (sim/trial/solver.py) of
+    # auto_design (None: the first design with one), auto_factors x that n rounded to the
+    # allocation block (the n above are then not used)
+    grid: str = "list"
+    auto_factors: list[float] = field(default_factory=lambda: [0.6, 0.8, 1.0, 1.25, 1.6])
+    auto_design: str | None = None
+
+
+@dataclass
+class SensitivityConfig:
+    """sensitivity.csv (sim/trial/sensitivity.py): analytic n of every design against
+    the patient mix (the pool reweighted by condition) and the effect size."""
+
+    enabled: bool = False
+    # x the model's effect: risk difference (binary), log HR, log odds ratio (mRS)
+    effect_multipliers: list[float] = field(default_factory=lambda: [0.75, 1.0, 1.25])
+    shift_condition: str = "hiv"  # the condition whose referral share is shifted
+    shift: float = 0.1  # +- this much of the referral mix (absolute share)
 
 
 @dataclass
@@ -252,6 +270,7 @@ class TrialConfig:
     assurance: AssuranceConfig = field(default_factory=AssuranceConfig)
     platform: PlatformConfig = field(default_factory=PlatformConfig)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
+    sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
     # death_or_disability endpoint: alive at 12 months with mRS below this (mRS >= it, or
     # death, is the bad outcome)
     disability_mrs: int = 4

@@ -513,6 +513,7 @@ def platform_oc(spec: PlatformSpec, trials):
         ESTIMATION_COLUMNS,
         INTERIM_SAFETY_COLUMNS,
         OC_COLUMNS,
+        SOLVER_COLUMNS,
         _se,
         recruitment,
         simulated_columns,
@@ -592,7 +593,7 @@ def platform_oc(spec: PlatformSpec, trials):
                 }
             )
     oc = pd.DataFrame(rows)
-    for col in INTERIM_SAFETY_COLUMNS:  # conditional power, SSR, safety: not for platforms
+    for col in INTERIM_SAFETY_COLUMNS + SOLVER_COLUMNS:  # CP, SSR, safety, solver: not here
         oc[col] = math.nan
     for col in ESTIMATION_COLUMNS:  # estimation after a log-rank stop: no log-rank arms here
         oc[col] = math.nan

@@ -60,6 +60,9 @@ class Pool:
     eligible_mask: np.ndarray  # over the whole referral pool (SimPy reference screening)
     horizon_days: float  # follow-up after randomisation the outcomes cover
     p_died_before_randomisation: float = 0.0  # share of referred patients (any eligibility)
+    # referred (pool) patients per condition (index into CONDITIONS), eligible or not: the
+    # referral mix the pool was drawn from (sim.trial.sensitivity reweights it)
+    referred_by_condition: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.condition)
@@ -180,6 +183,7 @@ def build_pool(cfg: RunConfig) -> Pool:
         eligible_mask=mask,
         horizon_days=cfg.horizon_days,
         p_died_before_randomisation=float((~alive).mean()),
+        referred_by_condition=np.bincount(np.asarray(cond), minlength=len(CONDITIONS)),
     )
 
 

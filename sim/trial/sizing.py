@@ -42,6 +42,7 @@ from sim.trial.boundaries import crossing_probabilities, efficacy_bounds, futili
 from sim.trial.design import Spec, safety_rule, simulate_trials, superpopulation
 from sim.trial.ordinal import whitehead_drift, whitehead_n
 from sim.trial.phase2 import Plan, plan
+from sim.trial.solver import Solution, design_solution
 from sim.trial.survival_sizing import schoenfeld_events
 
 OC_COLUMNS = [
@@ -146,6 +147,18 @@ OC_COLUMNS = [
             "adjusted_ci_log_width",
             "median_hr_naive",
             "median_hr_adjusted",
+        ]
+    ),
+    # the analytic sample size of the design for the pool's effect at target_power
+    # (sim/trial/solver.py; the same in every row of a design): patients with an outcome
+    # (no dropout), randomised with the trial's dropout, deaths (time to death), and the
+    # group-sequential inflation factor; designs with their own rule: their planned n
+    *(
+        SOLVER_COLUMNS := [
+            "analytic_n",
+            "analytic_n_dropout",
+            "analytic_events",
+            "inflation_factor",
         ]
     ),
 ]
@@ -507,6 +520,12 @@ def operating_characteristics(
     p_rand = spec.pool.p_eligible * (1.0 - t.eligibility.screen_fail)
     plans = phase2_plans(spec)
     events = target_events(spec)
+    solved = {  # designs with their own rule: their planned n (no second search)
+        name: Solution(float(plans[name].n), math.nan, math.nan, math.nan)
+        if name in plans
+        else design_solution(spec, name)
+        for name in t.designs
+    }
     rows = []
     for (design, n, scale), g in trials.groupby(["design", "n", "accrual_scale"], sort=False):
         alt, null = g[g["scenario"] == "alternative"], g[g["scenario"] == "null"]
@@ -541,6 +560,10 @@ def operating_characteristics(
                 **{f"{k}_h0": v for k, v in _interim(null, d).items()},
                 **safety_columns(spec, int(n), alt, null),
                 **estimation_columns(spec, d, alt, null),
+                "analytic_n": solved[design].n,
+                "analytic_n_dropout": solved[design].n_dropout,
+                "analytic_events": solved[design].events,
+                "inflation_factor": float(solved[design].inflation),
             }
         )
     oc = pd.DataFrame(rows)
@@ -579,6 +602,40 @@ def _phase2_markdown(oc: pd.DataFrame, t: TrialConfig) -> list[str]:
             f"| {r['planned_pet_h0']:.3f} | {r['planned_pet_h1']:.3f} "
             f"| {r['power']:.3f} ({r['power_se']:.3f}) | {r['expected_n']:.1f} "
             f"| {r['p_recruited']:.3f} |"
+        )
+    return lines
+
+
+def _solver_markdown(oc: pd.DataFrame, t: TrialConfig) -> list[str]:
+    """The analytic n beside the simulated answer, per design (first accrual scale)."""
+    rows = oc[oc["accrual_scale"] == oc["accrual_scale"].iloc[0]]
+    lines = [
+        "",
+        f"**Analytic n** for {t.sizing.target_power:.0%} power at the pool's effect "
+        "(sim/trial/solver.py: two proportions, Schoenfeld deaths, Whitehead, exact binomial; "
+        "stratified where the design's analysis is, except mRS) beside the simulated "
+        "smallest n" + (" (grid: auto, centred on it)" if t.sizing.grid == "auto" else "") + ":",
+        "",
+    ]
+    for design, g in rows.groupby("design", sort=False):
+        r = g.iloc[0]
+        hit = g[g["smallest_n_reaching_target"]]
+        sim_n = str(int(hit["n"].iloc[0])) if len(hit) else "not reached on the grid"
+        if not math.isfinite(r["analytic_n"]):
+            lines.append(f"* {design}: no analytic n (no benefit, or calendar looks); "
+                         f"simulated {sim_n}")  # fmt: skip
+            continue
+        extra = []
+        if math.isfinite(r["analytic_n_dropout"]):
+            extra.append(f"{int(r['analytic_n_dropout'])} randomised with dropout")
+        if math.isfinite(r["analytic_events"]):
+            extra.append(f"{int(r['analytic_events'])} deaths")
+        if math.isfinite(r["inflation_factor"]) and r["inflation_factor"] != 1.0:
+            extra.append(f"inflation factor {r['inflation_factor']:.3f}")
+        lines.append(
+            f"* {design}: analytic {int(r['analytic_n'])}"
+            + (f" ({', '.join(extra)})" if extra else "")
+            + f"; simulated {sim_n}"
         )
     return lines
 
@@ -744,6 +801,7 @@ def sizing_markdown(oc: pd.DataFrame, spec: Spec) -> str:
             "(recruitable = False) and are never the smallest n.",
         ]
     lines += _phase2_markdown(oc, t)
+    lines += _solver_markdown(oc, t)
     lines += _whitehead_markdown(spec)
     lines += _events_markdown(spec)
     lines += _safety_markdown(spec)

@@ -506,3 +506,40 @@ def check_trial(cfg: RunConfig) -> None:
         number(f"trial.sizing.accrual_scale[{i}]", s, 0.0, open_low=True)
     number("trial.sizing.target_power", sz.target_power, 0.0, 1.0, open_low=True)
     number("trial.sizing.min_p_recruited", sz.min_p_recruited, 0.0, 1.0)
+    _grid(t)
+    _sensitivity(t)
+
+
+GRIDS = ("list", "auto")  # trial.sizing.grid
+
+
+def _grid(t: TrialConfig) -> None:
+    """trial.sizing.grid: list (sizing.n) or auto (centred on the analytic n)."""
+    sz = t.sizing
+    one_of("trial.sizing.grid", sz.grid, GRIDS)
+    if not sz.auto_factors:
+        raise ConfigError("trial.sizing.auto_factors", "give at least one factor")
+    for i, f in enumerate(sz.auto_factors):
+        number(f"trial.sizing.auto_factors[{i}]", f, 0.0, 10.0, open_low=True)
+    if sz.auto_design is not None and sz.auto_design not in t.designs:
+        raise ConfigError(
+            "trial.sizing.auto_design",
+            f"unknown design {sz.auto_design!r}; available: {', '.join(t.designs)}",
+        )
+    if sz.grid == "auto" and t.platform.arms:
+        raise ConfigError("trial.sizing.grid", "auto is not available for platform trials")
+
+
+def _sensitivity(t: TrialConfig) -> None:
+    """trial.sensitivity: effect multipliers > 0, a known condition, a shift in (0, 1)."""
+    s = t.sensitivity
+    if not s.enabled:
+        return
+    if t.platform.arms:
+        raise ConfigError("trial.sensitivity.enabled", "not available for platform trials")
+    if not s.effect_multipliers:
+        raise ConfigError("trial.sensitivity.effect_multipliers", "give at least one multiplier")
+    for i, m in enumerate(s.effect_multipliers):
+        number(f"trial.sensitivity.effect_multipliers[{i}]", m, 0.0, 10.0, open_low=True)
+    one_of("trial.sensitivity.shift_condition", s.shift_condition, CONDITIONS)
+    number("trial.sensitivity.shift", s.shift, 0.0, 1.0, open_low=True)

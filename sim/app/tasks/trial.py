@@ -9,6 +9,7 @@ then config.yaml and run.json (last), every file atomically.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +24,7 @@ from sim.trial.design import Spec, enrol
 from sim.trial.plots import plot_accrual, plot_duration, plot_power_curve
 from sim.trial.pool import build_pool
 from sim.trial.sizing import grid_n, operating_characteristics, simulate_grid, sizing_markdown
+from sim.trial.solver import auto_grid
 from sim.trial.validate import check_trial as validate  # noqa: F401  (task hook)
 
 ACCRUAL_EXAMPLES = 10  # simulated accrual paths drawn on accrual.png
@@ -33,6 +35,9 @@ def run_sizing(cfg: RunConfig, progress: bool = False) -> tuple[Spec, pd.DataFra
     t = cfg.trial
     pool = build_pool(cfg)
     spec = Spec(cfg.seed, t, pool)
+    if t.sizing.grid == "auto":  # centred on the analytic n (sim/trial/solver.py)
+        t = replace(t, sizing=replace(t.sizing, n=auto_grid(spec)))
+        spec = Spec(cfg.seed, t, pool)
     sz = t.sizing
     total = sz.trials * len(grid_n(spec)) * len(sz.accrual_scale)
     bar = tqdm(
@@ -80,13 +85,27 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     print(
         f"trial '{t.name}': {t.experimental} vs "
         f"{t.control if t.comparator == 'randomised' else 'historical control'}, "
-        f"{len(t.designs)} designs x {len(t.sizing.n)} sample sizes x "
+        f"{len(t.designs)} designs x "
+        f"{'auto' if t.sizing.grid == 'auto' else len(t.sizing.n)} sample sizes x "
         f"{len(t.sizing.accrual_scale)} accrual rates x {t.sizing.trials} trials x 2 scenarios"
     )
     pool_started = time.time()
     spec, trials, oc = run_sizing(cfg, progress=cfg.output.progress)
+    t = spec.trial  # with the auto grid's n
     io.write_csv(out / "operating_characteristics.csv", oc)
     md = sizing_markdown(oc, spec)
+    if t.sensitivity.enabled:
+        from sim.trial.sensitivity import (
+            plot_sensitivity,
+            sensitivity_markdown,
+            sensitivity_table,
+        )
+
+        sens = sensitivity_table(spec)
+        io.write_csv(out / "sensitivity.csv", sens)
+        md += sensitivity_markdown(sens, spec)
+        if cfg.output.plots:
+            plot_sensitivity(sens, out / "sensitivity.png")
     if t.borrowing.prior != "none":
         borrowing = conflict_table(spec)
         io.write_csv(out / "borrowing.csv", borrowing)
