@@ -182,7 +182,7 @@ def test_single_arm_group_sequential_power_is_the_exact_enumeration():
     _, trials, oc = run_sizing(cfg)
     r = oc.iloc[0]
     p = r["analytic_power"]
-    assert 0.2 < p < 0.95
+    assert 0.1 < p < 0.95  # not degenerate (0.19 on the joint-fit model)
     assert abs(r["power"] - p) < K_SE * math.sqrt(p * (1 - p) / trials_n)
     assert 0.0 < r["type1_error_exact"] <= cfg.trial.alpha
     assert (trials["looks"] == 2).mean() > 0.9  # the interim happened
