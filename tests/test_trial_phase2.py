@@ -96,6 +96,7 @@ def test_one_stage_is_the_smallest_exact_design(key):
 # ------------------------------------------------------------------ end to end
 
 TRIALS = 400
+N_MAX = 200  # search bound of the planned designs
 PRESET = [
     "+experiment=trial_sizing",
     "trial=simon_il7",
@@ -105,6 +106,17 @@ PRESET = [
     # third of patients are mRS 5 at diagnosis; these checks need the pool of the whole
     # referral mix (SOC 1-year survival below the historical p0 = 0.4, accrual as planned)
     "trial.eligibility.max_baseline_mrs=5",
+    # the whole pool's rhIL-7 1-year survival is 0.50 since the joint fit (0.535 before):
+    # 0.10 above p0 needs ~160-190 patients, beyond the preset's search bound of 120
+    *(
+        f"trial.designs.{d}.n_max={N_MAX}"
+        for d in (
+            "simon_optimal_survival_1y",
+            "simon_minimax_survival_1y",
+            "exact_one_stage_survival_1y",
+            "predictive_survival_1y",
+        )
+    ),
     "output.progress=false",
 ]
 
@@ -122,7 +134,7 @@ def test_the_preset_plans_simons_and_the_one_stage_design(simon_run):
     p1 = superpopulation(spec, "survival_1y")["p_e"]
     p0 = t.historical.survival_1y
     plans = phase2_plans(spec)
-    s = simon(p0, p1, t.alpha, 0.2, 120)
+    s = simon(p0, p1, t.alpha, 0.2, N_MAX)
     for kind in ("optimal", "minimax"):
         pl, d = plans[f"simon_{kind}_survival_1y"], s[kind]
         assert (pl.r1, pl.n1, pl.r, pl.n) == (d.r1, d.n1, d.r, d.n)
@@ -130,7 +142,7 @@ def test_the_preset_plans_simons_and_the_one_stage_design(simon_run):
         assert pl.power == pytest.approx(_reject(d.r1, d.n1, d.r, d.n, p1), abs=1e-12)
         assert pl.size <= t.alpha and pl.power >= 0.8
     one = plans["exact_one_stage_survival_1y"]
-    o = one_stage(p0, p1, t.alpha, 0.2, 120)
+    o = one_stage(p0, p1, t.alpha, 0.2, N_MAX)
     assert (one.r1, one.n1, one.r, one.n) == (NO_FUTILITY, o.n, o.r, o.n)
     # each design is simulated at its own n only; the grid design at the grid's n
     for name, pl in plans.items():
