@@ -45,6 +45,16 @@ def test_variance_split_recovers_the_parameter_variance(p_sd):
     assert b["prob_best"] == 1.0 and ui.loc["a", "prob_best"] == 0.0
 
 
+def test_tied_strategies_share_the_probability_of_being_best():
+    # c has b's outcomes in every draw: they tie wherever b is best, so each gets half
+    d = synthetic(0.05, 200, 100, 2)
+    d = pd.concat([d, d[d["strategy"] == "b"].assign(strategy="c")], ignore_index=True)
+    ui = U.ui_table(d, ["a", "b", "c"], 0.95).set_index("strategy")
+    assert ui.loc["b", "prob_best"] == ui.loc["c", "prob_best"] == 0.5
+    assert ui.loc["a", "prob_best"] == 0.0
+    assert ui["prob_best"].sum() == pytest.approx(1.0)
+
+
 SMALL = ["uncertainty=posterior", "uncertainty.source=ensemble", "uncertainty.draws=6",
          "uncertainty.n_per_draw=60", "strategy=[soc,il7]", "cohort.n=60",
          "output.progress=false"]  # fmt: skip

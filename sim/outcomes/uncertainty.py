@@ -11,7 +11,9 @@ Monte Carlo error of n_per_draw patients. Their split (`*_var_parameter`,
 `*_var_mc`, with var_parameter = var(draw means) - mean(MC variance), floored at 0)
 tells whether n_per_draw is large enough for the interval to mean parameter uncertainty.
 The interval (`*_ui_lo`, `*_ui_hi`) is the central `level` range of the draw means.
-`prob_best`: the share of draws in which a strategy has the highest 1-year survival.
+`prob_best`: the share of draws in which a strategy has the highest 1-year survival; a
+draw where k strategies tie for the highest counts 1/k for each (strategies with the
+same outcomes, e.g. il7 and il7_maraviroc outside HIV, share), so the column sums to 1.
 """
 
 from __future__ import annotations
@@ -120,7 +122,9 @@ def ui_table(draws: pd.DataFrame, strategies: list[str], level: float) -> pd.Dat
         wide_s = g.pivot(index="draw", columns="strategy", values="survival_1y")[strategies]
         wide_i = g.pivot(index="draw", columns="strategy", values="iris_rate")[strategies]
         n = g.pivot(index="draw", columns="strategy", values="n")[strategies]
-        best = wide_s.to_numpy().argmax(axis=1)
+        x = wide_s.to_numpy()
+        top = x == x.max(axis=1, keepdims=True)  # ties share the draw
+        best_share = (top / top.sum(axis=1, keepdims=True)).mean(axis=0)
         for j, s in enumerate(strategies):
             xs, xi, nn = wide_s[s].to_numpy(), wide_i[s].to_numpy(), n[s].to_numpy()
             mc = np.mean(xs * (1 - xs) / np.maximum(nn, 1))
@@ -128,7 +132,7 @@ def ui_table(draws: pd.DataFrame, strategies: list[str], level: float) -> pd.Dat
                  "survival_1y_mean": float(xs.mean()), "iris_rate_mean": float(xi.mean()),
                  "survival_1y_var_parameter": max(float(np.var(xs, ddof=1)) - mc, 0.0),
                  "survival_1y_var_mc": float(mc),
-                 "prob_best": float(np.mean(best == j))}  # fmt: skip
+                 "prob_best": float(best_share[j])}  # fmt: skip
             r["survival_1y_ui_lo"], r["survival_1y_ui_hi"] = _quantiles(xs, level)
             r["iris_rate_ui_lo"], r["iris_rate_ui_hi"] = _quantiles(xi, level)
             ds = xs - wide_s[first].to_numpy()
