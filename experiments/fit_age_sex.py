@@ -63,6 +63,7 @@ import pandas as pd
 from lifelines import CoxPHFitter
 
 from sim.api import load_config, simulate
+from sim.evidence.targets import adjusted_design
 
 JOLY_MIX = {
     "hiv": 43.7,
@@ -101,18 +102,11 @@ def joly_overrides(n: int, b_age: float, b_female: float) -> list[str]:
 
 
 def log_hrs(pts: pd.DataFrame) -> tuple[dict[str, float], dict[str, float]]:
-    """Cox log HRs (and SEs) of death within the horizon: age groups, sex, condition."""
-    d = pd.DataFrame(
-        {
-            "time": pts["time_days"].to_numpy(),
-            "died": pts["died"].astype(int).to_numpy(),
-            "age_20_40": (pts["age"] < 40).astype(int),
-            "age_40_60": ((pts["age"] >= 40) & (pts["age"] <= 60)).astype(int),
-            "female": pts["female"].astype(int),
-        }
-    )
-    cond = pd.get_dummies(pts["condition"].astype(str), prefix="c", drop_first=True, dtype=int)
-    d = pd.concat([d, cond.reset_index(drop=True)], axis=1)
+    """Cox log HRs (and SEs) of death within the horizon on Joly's covariates (age groups,
+    sex, condition: sim.evidence.targets.adjusted_design, as the fit targets use)."""
+    d = adjusted_design(pts)
+    d["time"] = pts["time_days"].to_numpy()
+    d["died"] = pts["died"].astype(int).to_numpy()
     cph = CoxPHFitter().fit(d, duration_col="time", event_col="died")
     return dict(cph.params_), dict(cph.standard_errors_)
 

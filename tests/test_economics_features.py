@@ -319,18 +319,26 @@ def _normal_evsi(mu0: float, sd0: float, sd_data: float, n: int) -> float:
     return s * stats.norm.pdf(mu0 / s) + mu0 * stats.norm.cdf(mu0 / s) - max(0.0, mu0)
 
 
+MU0, SD0, SD_DATA, DRAWS = 200.0, 1000.0, 4000.0, 40000  # the conjugate toy case
+
+
+def _conjugate_case(n: int) -> tuple[np.ndarray, float, float]:
+    """theta ~ N(MU0, SD0) per draw, a trial's mean of n observations with SD SD_DATA:
+    the draws, the regression EVSI and its Monte Carlo error (the sd of
+    max(0, E[theta | x]) over draws / sqrt(draws))."""
+    gen = np.random.default_rng(1500 + n)
+    theta = gen.normal(MU0, SD0, DRAWS)
+    x = theta + gen.normal(0.0, SD_DATA / math.sqrt(n), DRAWS)
+    nb = np.stack([np.zeros(DRAWS), theta], axis=1)[None]
+    got = float(evsi_from_statistic(x[:, None], nb)[0])
+    post = MU0 + (SD0**2 / (SD0**2 + SD_DATA**2 / n)) * (x - MU0)
+    return theta, got, np.maximum(post, 0.0).std() / math.sqrt(DRAWS)
+
+
 @pytest.mark.parametrize("n", [5, 50, 500])
 def test_regression_evsi_matches_the_conjugate_normal_closed_form(n):
-    mu0, sd0, sd_data, draws = 200.0, 1000.0, 4000.0, 40000
-    gen = np.random.default_rng(1500 + n)
-    theta = gen.normal(mu0, sd0, draws)
-    x = theta + gen.normal(0.0, sd_data / math.sqrt(n), draws)
-    nb = np.stack([np.zeros(draws), theta], axis=1)[None]
-    got = float(evsi_from_statistic(x[:, None], nb)[0])
-    exact = _normal_evsi(mu0, sd0, sd_data, n)
-    # MC error of the estimator: the sd of max(0, E[theta | x]) over draws / sqrt(draws)
-    post = mu0 + (sd0**2 / (sd0**2 + sd_data**2 / n)) * (x - mu0)
-    se = np.maximum(post, 0.0).std() / math.sqrt(draws)
+    theta, got, se = _conjugate_case(n)
+    exact = _normal_evsi(MU0, SD0, SD_DATA, n)
     assert abs(got - exact) < 4 * se + 1e-3 * exact, (got, exact, se)
     evpi = float(np.maximum(theta, 0).mean() - max(theta.mean(), 0))
     assert got <= evpi + 4 * se
@@ -613,20 +621,13 @@ def test_population_evsi_with_accrual_delay_matches_the_closed_form(n):
     diagnosed between T and the horizon H benefit, so population EVSI = EVSI x
     incidence x (e^-dT - e^-dH) / d (Eckermann & Willan 2008), 0 once T >= H."""
     econ = load_config(["+experiment=evsi"]).economics
-    mu0, sd0, sd_data, draws = 200.0, 1000.0, 4000.0, 40000
-    gen = np.random.default_rng(1500 + n)
-    theta = gen.normal(mu0, sd0, draws)
-    x = theta + gen.normal(0.0, sd_data / math.sqrt(n), draws)
-    nb = np.stack([np.zeros(draws), theta], axis=1)[None]
-    got = float(evsi_from_statistic(x[:, None], nb)[0])
-    post = mu0 + (sd0**2 / (sd0**2 + sd_data**2 / n)) * (x - mu0)
-    se = np.maximum(post, 0.0).std() / math.sqrt(draws)
+    _, got, se = _conjugate_case(n)
     d, h = math.log1p(econ.discount.costs), econ.evsi.decision_years
     per_year = econ.budget_impact.population * econ.budget_impact.incidence_per_100k / 1e5
     for t in (0.0, 2.5, 7.0, h, h + 3.0):
         pop = per_year * max(math.exp(-d * t) - math.exp(-d * h), 0.0) / d
         assert decision_population(econ, t) == pytest.approx(pop, rel=1e-12, abs=1e-12)
-        exact = _normal_evsi(mu0, sd0, sd_data, n) * pop
+        exact = _normal_evsi(MU0, SD0, SD_DATA, n) * pop
         assert abs(got * decision_population(econ, t) - exact) <= (4 * se + 1e-3) * pop + 1e-9
     assert decision_population(econ, 0.0) > decision_population(econ, 2.5) > 0.0
 

@@ -184,20 +184,29 @@ def plot_posterior(unit: np.ndarray, params: pd.DataFrame, path: str | os.PathLi
     return _save_atomic(fig, path)
 
 
+def _published_se_units(t, x: float) -> float:
+    """(x - published) / published SE on the target's distance scale (log for ratios);
+    NaN where that scale has no value (non-finite, or a ratio <= 0)."""
+    from sim.evidence.targets import RATIOS, on_scale, standard_error
+
+    if not math.isfinite(x) or (x <= 0 and t.quantity in RATIOS):
+        return np.nan
+    return (on_scale(t, x) - on_scale(t, t.value)) / standard_error(t)
+
+
 def plot_ppc(ppc: pd.DataFrame, targets: list, path: str | os.PathLike[str]) -> Path:
     """Posterior predictive check: per fit target, the published 95% CI (black) and the
     95% interval of a replicate study under the posterior (blue), in published SEs."""
-    from sim.evidence.targets import RATIOS, on_scale, published_ci, standard_error
+    from sim.evidence.targets import published_ci
 
     fig, ax = plt.subplots(figsize=(9, 0.4 * len(ppc) + 1.5))
     by_id = {t.id: t for t in targets}
     y = np.arange(len(ppc))[::-1]
     for yi, r in zip(y, ppc.to_dict("records"), strict=True):
         t = by_id[r["target_id"]]
-        se, z = standard_error(t), on_scale(t, t.value)
 
-        def rel(x, t=t, se=se, z=z):
-            return (on_scale(t, x) - z) / se if x > 0 or t.quantity not in RATIOS else np.nan
+        def rel(x, t=t):
+            return _published_se_units(t, x)
 
         lo, hi = published_ci(t)
         ax.plot([rel(lo), rel(hi)], [yi + 0.12, yi + 0.12], color="black", lw=2)
@@ -220,18 +229,14 @@ def plot_validation_predictive(
     Monte Carlo 95% interval (orange, if the table has mc_low/mc_high), in published SEs
     from the published value (log scale for ratios). Target labels end with the
     predictive verdict."""
-    from sim.evidence.targets import RATIOS, on_scale, standard_error
-
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(table) + 1.6))
     by_id = {t.id: t for t in targets}
     y = np.arange(len(table))[::-1]
     for yi, r in zip(y, table.to_dict("records"), strict=True):
         t = by_id[r["target_id"]]
-        se, z = standard_error(t), on_scale(t, t.value)
 
-        def rel(x, t=t, se=se, z=z):
-            ok = math.isfinite(x) and (x > 0 or t.quantity not in RATIOS)
-            return (on_scale(t, x) - z) / se if ok else np.nan
+        def rel(x, t=t):
+            return _published_se_units(t, x)
 
         ax.plot([rel(r["published_low"]), rel(r["published_high"])], [yi + 0.2] * 2,
                 color=_PUB, lw=2)  # fmt: skip

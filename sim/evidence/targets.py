@@ -227,22 +227,32 @@ def odds_ratio(alive: np.ndarray, exposed: np.ndarray) -> tuple[float, float, fl
     )
 
 
+def _cox_hr(
+    patients: pd.DataFrame, x: pd.DataFrame, column: str, at_days: float
+) -> tuple[float, float, float]:
+    """HR of death by at_days for `column` of the covariates x (Cox, Breslow ties:
+    sim.outcomes.cox) and its Wald 95% CI; NaN without deaths, with everyone dead, or
+    without that covariate (it did not vary)."""
+    from sim.outcomes.cox import cox_breslow
+
+    time = np.minimum(patients["time_days"].to_numpy(float), at_days)
+    died = patients["died"].to_numpy(bool) & (patients["time_days"].to_numpy() <= at_days)
+    if died.sum() == 0 or died.all() or column not in x:
+        return (math.nan,) * 3
+    params, bse = cox_breslow(time, died, x.to_numpy())
+    j = list(x.columns).index(column)
+    beta, se = float(params[j]), float(bse[j])
+    return math.exp(beta), math.exp(beta - Z95 * se), math.exp(beta + Z95 * se)
+
+
 def hazard_ratio(
     patients: pd.DataFrame, covariate: str, at_days: float
 ) -> tuple[float, float, float]:
-    """Cox proportional-hazards HR of death by at_days per unit of a baseline covariate
-    (statsmodels PHReg, Breslow ties): HR and its Wald 95% CI; NaN without deaths."""
-    import statsmodels.api as sm
-
+    """Cox proportional-hazards HR of death by at_days per unit of a baseline covariate:
+    HR and its Wald 95% CI; NaN without deaths."""
     column, unit = COVARIATES[covariate]
-    x = (patients[column].to_numpy(float) / unit)[:, None]
-    time = np.minimum(patients["time_days"].to_numpy(float), at_days)
-    died = patients["died"].to_numpy(bool) & (patients["time_days"].to_numpy() <= at_days)
-    if died.sum() == 0 or died.all():
-        return (math.nan,) * 3
-    fit = sm.PHReg(time, x, status=died.astype(float), ties="breslow").fit(disp=0)
-    beta, se = float(fit.params[0]), float(fit.bse[0])
-    return math.exp(beta), math.exp(beta - Z95 * se), math.exp(beta + Z95 * se)
+    x = pd.DataFrame({covariate: patients[column].to_numpy(float) / unit})
+    return _cox_hr(patients, x, covariate, at_days)
 
 
 def adjusted_design(patients: pd.DataFrame) -> pd.DataFrame:
@@ -267,21 +277,9 @@ def adjusted_design(patients: pd.DataFrame) -> pd.DataFrame:
 def adjusted_hazard_ratio(
     patients: pd.DataFrame, predictor: str, at_days: float
 ) -> tuple[float, float, float]:
-    """HR of death by at_days for one covariate of the adjusted Cox model (Breslow ties,
-    sim.outcomes.cox) with its Wald 95% CI; NaN without deaths or without variation in
-    that covariate."""
-    from sim.outcomes.cox import cox_breslow
-
-    x = adjusted_design(patients)
-    column = ADJUSTED_COVARIATES[predictor]
-    time = np.minimum(patients["time_days"].to_numpy(float), at_days)
-    died = patients["died"].to_numpy(bool) & (patients["time_days"].to_numpy() <= at_days)
-    if died.sum() == 0 or died.all() or column not in x:
-        return (math.nan,) * 3
-    params, bse = cox_breslow(time, died, x.to_numpy())
-    j = list(x.columns).index(column)
-    beta, se = float(params[j]), float(bse[j])
-    return math.exp(beta), math.exp(beta - Z95 * se), math.exp(beta + Z95 * se)
+    """HR of death by at_days for one covariate of the adjusted Cox model (Joly's
+    covariates, adjusted_design) with its Wald 95% CI; NaN as _cox_hr."""
+    return _cox_hr(patients, adjusted_design(patients), ADJUSTED_COVARIATES[predictor], at_days)
 
 
 def csf_samples(t: Target, p: pd.DataFrame) -> pd.Series:

@@ -1,10 +1,10 @@
 """Cox proportional-hazards regression, vectorised (Breslow's handling of tied times).
 
-Why our own: the calibration fits a Cox model to thousands of simulated patients at
-every one of ~1,500 evaluations, and statsmodels' PHReg loops over death times in
-Python (0.5-1 s per fit at 8,000 patients). The estimator is the same one (Breslow's
-partial likelihood, Newton-Raphson from zero); tests/test_cox.py holds it against
-statsmodels PHReg.
+Why our own: the calibration fits Cox models (Joly's aHRs, Khanna's HR per 100 CD4) to
+thousands of simulated patients at every one of ~1,500 evaluations, and statsmodels'
+PHReg loops over death times in Python (0.5-1 s per fit at 8,000 patients). The
+estimator is the same one (Breslow's partial likelihood, Newton-Raphson from zero);
+tests/test_cox.py holds it against statsmodels PHReg.
 
 How: sorted by time, latest first, the cumulative sums of exp(x b), x exp(x b) and
 x x' exp(x b) are the risk-set sums for every patient at once; a tie block takes the sums

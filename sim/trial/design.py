@@ -616,6 +616,16 @@ def _extension(
     return extend
 
 
+def require_randomised(entry: np.ndarray) -> None:
+    """A trial whose accrual cap passes before anyone is randomised has nothing to
+    analyse: a clear error instead of empty arrays downstream."""
+    if len(entry) == 0:
+        raise ValueError(
+            "no patient randomised within trial.accrual.max_accrual_months; "
+            "raise the accrual rate or the cap"
+        )
+
+
 def simulate_trials(
     spec: Spec,
     n: int,
@@ -654,11 +664,7 @@ def simulate_trials(
     rows = []
     for i in range(lo, hi):
         e = enrol(spec, n, scale, scale_index, i)
-        if len(e.entry) == 0:
-            raise ValueError(
-                "no patient randomised within trial.accrual.max_accrual_months; "
-                "raise the accrual rate or the cap"
-            )
+        require_randomised(e.entry)
         for scenario in SCENARIOS:
             o = outcomes(spec, e, scenario)
             for name in names:

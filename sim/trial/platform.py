@@ -64,7 +64,7 @@ from sim.config.trial import DesignConfig, TrialConfig
 from sim.core import rng
 from sim.trial import analyses
 from sim.trial.accrual import DAYS_PER_MONTH, intensity, randomised_times
-from sim.trial.design import DAYS_PER_YEAR, SCENARIOS
+from sim.trial.design import DAYS_PER_YEAR, SCENARIOS, require_randomised
 from sim.trial.mams import correlation, familywise_error, platform_bounds
 from sim.trial.pool import Pool
 
@@ -371,11 +371,7 @@ def simulate_platform_trials(
     rows = []
     for i in range(lo, hi):
         a = arrivals(spec, n, scale, scale_index, i)
-        if len(a.entry) == 0:
-            raise ValueError(
-                "no patient randomised within trial.accrual.max_accrual_months; "
-                "raise the accrual rate or the cap"
-            )
+        require_randomised(a.entry)
         for scenario in SCENARIOS:
             for name in t.designs:
                 res, tot = run_platform(spec, name, a, n, scenario, (n, scale_index, i))
