@@ -234,3 +234,25 @@ def test_one_process_pool_per_run(tmp_path):
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert int(r.stdout.strip()) <= 2  # 3 calls x 8 tasks on at most the 2 workers of one pool
+
+
+def test_a_signal_wrapped_by_a_compiled_call_still_stops_the_run():
+    # numba turns an exception raised by a signal handler inside a jitted call into
+    # SystemError (seen in CI: exit 1 "run failed" instead of 143)
+    from sim.app.cli import Terminated
+    from sim.app.hydra_app import _interrupt_in_chain
+
+    def wrapped(inner: BaseException) -> Exception:
+        try:
+            try:
+                raise inner
+            except BaseException as e:
+                raise SystemError("returned a result with an exception set") from e
+        except SystemError as outer:
+            try:
+                raise RuntimeError("simpy re-raise") from outer
+            except RuntimeError as top:
+                return top
+
+    assert isinstance(_interrupt_in_chain(wrapped(Terminated())), Terminated)
+    assert _interrupt_in_chain(wrapped(ValueError("a real failure"))) is None

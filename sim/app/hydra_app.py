@@ -147,8 +147,25 @@ def app(node: DictConfig) -> None:
     try:
         tasks.load(cfg.task).run(cfg, out, yaml_text)
     except Exception as e:  # one failed job must not stop a sweep
+        interrupt = _interrupt_in_chain(e)
+        if interrupt is not None:
+            raise interrupt from None
         msg = f"pml-sim: run failed: {type(e).__name__}: {e}"
         _fail(out, msg, traceback.format_exc(), 1)
+
+
+def _interrupt_in_chain(e: BaseException) -> KeyboardInterrupt | None:
+    """Ctrl-C or SIGTERM that a compiled call wrapped in another error (numba raises
+    SystemError when a signal handler fires inside it): the user stopped the run, it did
+    not fail."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
 
 
 def _already_complete(out: Path, digest: str) -> bool:
