@@ -251,7 +251,8 @@ class EVSIConfig:
 class SocietalConfig:
     """Inputs of the societal perspective (economics.perspective = societal): patients'
     lost paid work (human capital or friction cost) and unpaid carers' time valued at a
-    replacement cost (sim/economics/societal.py). All zero: no inputs in this set."""
+    replacement cost or at the carer's foregone earnings (sim/economics/societal.py). All
+    zero: no inputs in this set."""
 
     weekly_earnings: float = 0.0  # gross weekly earnings of a worker (currency per week)
     retirement_age: float = 66.0  # no paid work is lost from this age on
@@ -265,6 +266,10 @@ class SocietalConfig:
     friction_days: float = 0.0  # friction method: working days lost per absence, from diagnosis
     informal_care_hours_per_week: list[float] = field(default_factory=lambda: [0.0] * MRS_LEVELS)
     informal_care_hour_cost: float = 0.0  # replacement cost of an hour of unpaid care
+    # how an hour of unpaid care is valued: replacement (informal_care_hour_cost, a paid
+    # carer's hour) | opportunity (carer_hour_earnings, what the carer would have earned)
+    informal_care_method: str = "replacement"
+    carer_hour_earnings: float = 0.0  # opportunity method: a carer's gross hourly earnings
 
 
 @dataclass

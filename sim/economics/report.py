@@ -627,7 +627,8 @@ def perspective_text(e) -> str:
     if e.perspective == "societal":
         return (
             f"societal: {label}, plus patients' productivity losses "
-            f"({e.societal.productivity_method.replace('_', '-')} method) and informal care"
+            f"({e.societal.productivity_method.replace('_', '-')} method) and informal care "
+            f"({e.societal.informal_care_method}-cost method)"
         )
     return label
 
@@ -636,10 +637,18 @@ def _impact_inventory(cfg: RunConfig, breakdown: pd.DataFrame) -> list[str]:
     """What each perspective includes, sector by sector, and what this run counts, with
     the range over the strategies of its mean cost per patient."""
     societal = cfg.economics.perspective == "societal"
+    # opportunity-cost method: carers' time is valued as their foregone earnings, so
+    # carers' paid work is counted, inside cost_informal_care
+    carers_work = cfg.economics.societal.informal_care_method == "opportunity"
     rows = []
     for sector, impact, col, healthcare in IMPACTS:
+        inside_care = impact == "carers' paid work" and carers_work
+        if inside_care:
+            col = "cost_informal_care"
         if col is None:
             counted = "no (not modelled)"
+        elif inside_care and societal:  # the same money as the row above: not added twice
+            counted = "yes (inside unpaid carers' time: opportunity-cost method)"
         elif not (healthcare or societal):
             counted = "no (societal perspective only)"
         elif col in breakdown:

@@ -16,11 +16,17 @@ care costs every perspective counts.
 * **Productivity, friction-cost method.** Only the first `friction_days` of the absence
   that starts at diagnosis are lost (the time an employer takes to replace the worker),
   at the employment rate of the age at diagnosis: the same for every strategy.
-* **Informal care.** Hours of unpaid care per week by mRS, valued at the hourly cost of
-  a paid home-care worker (replacement-cost method), from discharge on: moving linearly
-  from the mRS at diagnosis to the residual one (mRS 5 before death) until the horizon,
-  as the long-term care does (times `post_discharge_care_share`), then at the residual
-  mRS for the rest of life.
+* **Informal care.** Hours of unpaid care per week by mRS, from discharge on: moving
+  linearly from the mRS at diagnosis to the residual one (mRS 5 before death) until the
+  horizon, as the long-term care does (times `post_discharge_care_share`), then at the
+  residual mRS for the rest of life. Each hour is valued in one of two ways
+  (`informal_care_method`):
+  - `replacement` (default): what it would cost to pay a home-care worker to do it
+    (`informal_care_hour_cost`);
+  - `opportunity`: what the carer gives up to do it, their own gross hourly earnings
+    (`carer_hour_earnings`): carers' own lost work. Every hour of care is taken to come
+    out of paid work, so for carers who are not employed (whose hour is leisure or
+    housework) it is an upper bound. The hours are the same in both methods.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from sim.economics.lifetime import _NODES, _WEIGHTS, cumulative_hazard
 HEALTHCARE, SOCIETAL = "healthcare", "societal"
 PERSPECTIVES = (HEALTHCARE, SOCIETAL)
 METHODS = ("human_capital", "friction")
+CARE_METHODS = ("replacement", "opportunity")  # how an hour of unpaid care is valued
 SOCIETAL_COLUMNS = ["cost_productivity", "cost_informal_care"]
 DAYS_PER_WEEK = 7.0
 
@@ -134,10 +141,18 @@ def productivity_loss(
     return loss
 
 
+def informal_care_hour_value(s: SocietalConfig) -> float:
+    """Value of one hour of unpaid care: a paid carer's hour (replacement cost) or the
+    carer's own hourly earnings (opportunity cost), by `informal_care_method`."""
+    if s.informal_care_method == "opportunity":
+        return s.carer_hour_earnings
+    return s.informal_care_hour_cost
+
+
 def informal_care_per_year(s: SocietalConfig) -> np.ndarray:
-    """Yearly value of unpaid care by mRS 0..5: hours a week x weeks x cost per hour."""
+    """Yearly value of unpaid care by mRS 0..5: hours a week x weeks x value per hour."""
     hours = np.asarray(s.informal_care_hours_per_week, dtype=float)
-    return hours * DAYS_PER_YEAR / DAYS_PER_WEEK * s.informal_care_hour_cost
+    return hours * DAYS_PER_YEAR / DAYS_PER_WEEK * informal_care_hour_value(s)
 
 
 def ramp_after_discharge(

@@ -17,7 +17,7 @@ from sim.config.schema import CONDITIONS, ConfigError, RunConfig
 from sim.economics.discount import DAYS_PER_YEAR
 from sim.economics.inflation import validate_prices
 from sim.economics.sampling import DIST_KINDS, correlation_matrix
-from sim.economics.societal import METHODS, PERSPECTIVES, SOCIETAL
+from sim.economics.societal import CARE_METHODS, METHODS, PERSPECTIVES, SOCIETAL
 
 UTILITY_MIN = -1.0  # worse-than-death states exist (EQ-5D-3L UK tariff reaches -0.594)
 
@@ -224,11 +224,21 @@ def _validate_societal(cfg: RunConfig) -> None:
     number(f"{key}.friction_days", s.friction_days, 0.0, cfg.horizon_days)
     _levels(f"{key}.informal_care_hours_per_week", s.informal_care_hours_per_week, 0.0, 168.0)
     number(f"{key}.informal_care_hour_cost", s.informal_care_hour_cost, 0.0)
-    if e.perspective == SOCIETAL and s.weekly_earnings == 0.0 and s.informal_care_hour_cost == 0.0:
+    one_of(f"{key}.informal_care_method", s.informal_care_method, CARE_METHODS)
+    number(f"{key}.carer_hour_earnings", s.carer_hour_earnings, 0.0)
+    if e.perspective != SOCIETAL:
+        return
+    if s.weekly_earnings == 0.0 and s.informal_care_hour_cost == 0.0:
         raise ConfigError(
             "economics.perspective",
             f"societal needs the inputs of economics.societal (earnings, informal care); "
             f"the set {e.name!r} has none: use healthcare or give them",
+        )
+    if s.informal_care_method == "opportunity" and s.carer_hour_earnings == 0.0:
+        raise ConfigError(
+            f"{key}.carer_hour_earnings",
+            f"must be > 0 with {key}.informal_care_method=opportunity (the carer's gross "
+            f"hourly earnings, {e.currency} per hour); the set {e.name!r} gives none",
         )
 
 
