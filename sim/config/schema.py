@@ -111,7 +111,7 @@ class ModelConfig:
     # lesion burden at diagnosis: drawn per condition, or grown over the diagnostic delay
     lesion_burden_model: str = "drawn"  # drawn | detection_lag
     lesion_burden_at_onset: Dist = field(
-        default_factory=lambda: Dist(kind="beta", mean=0.2, sd=0.1, low=0.0, high=0.95)
+        default_factory=lambda: Dist(kind="beta", mean=0.13, sd=0.06, low=0.0, high=0.95)
     )
     surveillance_burden_ratio: float = 0.26
     frailty_gsd: float = 1.5
