@@ -13,16 +13,16 @@ BASE = ["cohort.n=40", "strategy=[soc]", "output.progress=false", "output.plots=
         "uncertainty=none"]  # fmt: skip
 
 
-def _strategies() -> str:
-    return ", ".join(sorted(p.stem for p in (ROOT / "conf" / "strategy").glob("*.yaml")))
+def _options(group: str) -> str:
+    return ", ".join(sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml")))
 
 
 CASES = [
     # (override, fragments the one line must contain)
-    ("strategy=bogus", ["strategy: unknown option 'bogus'", f"available: {_strategies()}"]),
+    ("strategy=bogus", ["strategy: unknown option 'bogus'", f"available: {_options('strategy')}"]),
     ("strategy=[soc,bogus]", ["strategy: unknown option 'bogus'", "il7_maraviroc"]),
     ("cohort=bogus", ["cohort: unknown option 'bogus'", "natalizumab_ms"]),
-    ("model=bogus", ["model: unknown option 'bogus'", "available: calibrated, default"]),
+    ("model=bogus", ["model: unknown option 'bogus'", f"available: {_options('model')}"]),
     ("executor=bogus", ["executor: unknown option", "dask, inprocess, processes"]),
     ("economics=bogus", ["economics: unknown option", "uk_nhs, us_payer"]),
     ("+experiment=bogus", ["experiment: unknown option", "seed000"]),

@@ -4,7 +4,7 @@ schema's fallback values equal the YAML defaults."""
 import fnmatch
 import re
 from dataclasses import MISSING as MISSING_FIELD
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 
 import numpy as np
@@ -282,9 +282,9 @@ SCHEMA_DEFAULTS = [
 
 
 def _default(f):
-    if f.default_factory is not MISSING_FIELD:
-        return f.default_factory()
-    return f.default
+    value = f.default_factory() if f.default_factory is not MISSING_FIELD else f.default
+    # a nested dataclass (a Dist) compares with the YAML's mapping field by field
+    return asdict(value) if is_dataclass(value) else value
 
 
 @pytest.mark.parametrize(

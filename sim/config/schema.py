@@ -58,6 +58,14 @@ class ConditionParams:
     cd4_fraction: Dist = field(default_factory=Dist)  # CD4 share of blood lymphocytes
     csf_jcv_log10: Dist = field(default_factory=Dist)  # CSF JCV DNA, log10 copies/mL
     lesion_burden: Dist = field(default_factory=Dist)  # brain damage D at diagnosis, 0..1
+    # detection lag (model.lesion_burden_model = detection_lag): symptom onset -> diagnosis
+    diagnostic_delay_days: Dist = field(
+        default_factory=lambda: Dist(kind="lognormal", mean=74.0, sd=2.6, low=0.0)
+    )
+    surveillance_fraction: float = 0.0  # share found by MRI surveillance before symptoms
+    surveillance_delay_days: Dist = field(  # suspect MRI -> diagnosis
+        default_factory=lambda: Dist(kind="lognormal", mean=12.0, sd=4.5, low=0.0)
+    )
     cd4_ceiling: float = 500.0  # CD4 set point once the cause is removed (cells/uL)
     ceiling_gsd: float = 1.3  # between-patient spread of the ceiling (geometric sd)
     recovery_half_life_days: float = 120.0  # half-time of CD4 approach to its set point
@@ -100,6 +108,12 @@ class ModelConfig:
     death_damage_half: float = 0.73
     death_damage_hill: float = 10.0
     death_activity_weight: float = 0.0
+    # lesion burden at diagnosis: drawn per condition, or grown over the diagnostic delay
+    lesion_burden_model: str = "drawn"  # drawn | detection_lag
+    lesion_burden_at_onset: Dist = field(
+        default_factory=lambda: Dist(kind="beta", mean=0.13, sd=0.06, low=0.0, high=0.95)
+    )
+    surveillance_burden_ratio: float = 0.26
     frailty_gsd: float = 1.5
     frailty_age_log_hr_per_decade: float = 0.0
     frailty_female_log_hr: float = 0.0

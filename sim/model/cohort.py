@@ -118,6 +118,50 @@ def _draw(d: Dist, z: np.ndarray) -> np.ndarray:
 
 
 GROWTH_KINDS = ("net", "gross")
+LESION_MODELS = ("drawn", "detection_lag")
+
+
+def _detection_lag_burden(
+    model: ModelConfig,
+    params: list,
+    cond: np.ndarray,
+    jcv: np.ndarray,
+    damage_rate: np.ndarray,
+    zb,
+    ub,
+) -> np.ndarray:
+    """Brain damage at diagnosis, grown over the time it took to make the diagnosis.
+
+    A PML lesion does not wait for the diagnosis. Most patients are investigated once
+    symptoms appear and are diagnosed a median of weeks to months later (the condition's
+    `diagnostic_delay_days`); a few, under MRI surveillance (natalizumab), are found
+    before symptoms, with a smaller lesion (`surveillance_burden_ratio` of the onset
+    burden) and a shorter work-up (`surveillance_delay_days`). During the delay the
+    virus damages the brain by the same law as after diagnosis, at the patient's own
+    damage rate and the viral activity of their CSF load at diagnosis:
+    D0 = 1 - (1 - D_start) exp(-damage_rate x activity x delay).
+    So a slower diagnosis, a higher viral load or a faster-damaging virus each mean a
+    larger lesion at diagnosis, and conditions differ through their delays and
+    surveillance rather than through one assumed burden each.
+    """
+    onset = _draw(model.lesion_burden_at_onset, zb("lesion_burden_at_onset"))
+    surveilled = ub("surveillance") < _per_condition(
+        cond, [p.surveillance_fraction for p in params]
+    )
+    delay, d_start = np.empty(len(cond)), onset.copy()
+    z_sym, z_sur = zb("diagnostic_delay_days"), zb("surveillance_delay_days")
+    for ci, p in enumerate(params):
+        m = cond == ci
+        delay[m] = np.where(
+            surveilled[m],
+            _draw(p.surveillance_delay_days, z_sur[m]),
+            _draw(p.diagnostic_delay_days, z_sym[m]),
+        )
+    d_start[surveilled] *= model.surveillance_burden_ratio
+    span = model.viral_activity_ref_log10 - model.viral_activity_floor_log10
+    activity = np.maximum(jcv - model.viral_activity_floor_log10, 0.0) / span
+    grown = 1.0 - (1.0 - d_start) * np.exp(-damage_rate * activity * delay)
+    return np.clip(grown, model.lesion_burden_at_onset.low, model.lesion_burden_at_onset.high)
 
 
 def _replication(model: ModelConfig, killing0: np.ndarray, effect, rng_normal) -> np.ndarray:
@@ -194,7 +238,7 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
     cd4 = by_condition("cd4")
     cd4_frac = by_condition("cd4_fraction")
     jcv = by_condition("csf_jcv_log10")
-    lesion = by_condition("lesion_burden")
+    lesion = by_condition("lesion_burden") if model.lesion_burden_model == "drawn" else None
 
     def lognormal_effect(gsd: float | np.ndarray, name: str) -> np.ndarray:
         return np.exp(np.log(gsd) * zr(name))
@@ -237,6 +281,18 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
     w = model.viral_growth_coupling
     growth = _replication(model, kill * (w * e0 + (1.0 - w) * e_typical), lognormal_effect, zr)
 
+    damage_rate = model.damage_rate_per_day * lognormal_effect(model.damage_gsd, "damage_rate")
+    if lesion is None:
+        lesion = _detection_lag_burden(
+            model,
+            params,
+            cond,
+            jcv,
+            damage_rate,
+            lambda name: rng.normal(key, _BASELINE + name, idx),
+            lambda name: rng.uniform(key, _BASELINE + name, idx),
+        )
+
     iris_dur = model.iris_duration_days * lognormal_effect(model.iris_duration_gsd, "iris_duration")
     # age and sex act through frailty (tolerance of brain damage), centred on the
     # condition's mean age and female share so that a condition's level stays put
@@ -258,7 +314,7 @@ def build(key: np.uint64, cohort: CohortConfig, model: ModelConfig, idx: np.ndar
         growth=growth,
         kill=kill,
         t_cell_function=func,
-        damage_rate=model.damage_rate_per_day * lognormal_effect(model.damage_gsd, "damage_rate"),
+        damage_rate=damage_rate,
         frailty=frailty,
         iris_susceptibility=lognormal_effect(model.iris_susceptibility_gsd, "iris_susceptibility"),
         cytokine_response=lognormal_effect(model.cytokine_response_gsd, "cytokine_response"),

@@ -8,7 +8,7 @@ from dataclasses import fields
 
 from sim.config import CONDITIONS, ConfigError, RunConfig
 from sim.config.checks import distribution, number, one_of, probability
-from sim.model.cohort import GROWTH_KINDS
+from sim.model.cohort import GROWTH_KINDS, LESION_MODELS
 from sim.model.rules import MARKERS, OPS, TRIGGERS
 from sim.model.therapies import LEVERS
 
@@ -87,6 +87,16 @@ def validate_model(cfg: RunConfig) -> None:
     probability("model.iris_cytokine_weight", m.iris_cytokine_weight)
     probability("model.viral_growth_coupling", m.viral_growth_coupling)
     probability("model.death_activity_weight", m.death_activity_weight)
+    one_of("model.lesion_burden_model", m.lesion_burden_model, LESION_MODELS)
+    if m.lesion_burden_model == "detection_lag":
+        onset = m.lesion_burden_at_onset
+        distribution("model.lesion_burden_at_onset", onset)
+        if onset.low < 0.0 or onset.high >= 1.0:
+            raise ConfigError(
+                "model.lesion_burden_at_onset",
+                f"low/high must lie in [0, 1), got {onset.low}/{onset.high}",
+            )
+        number("model.surveillance_burden_ratio", m.surveillance_burden_ratio, 0.0, 1.0)
     if m.viral_activity_ref_log10 <= m.viral_activity_floor_log10:
         raise ConfigError(
             "model.viral_activity_ref_log10",
@@ -117,6 +127,12 @@ def validate_model(cfg: RunConfig) -> None:
         one_of(key, c, CONDITIONS)
         for d in ("age", "cd4", "cd4_fraction", "csf_jcv_log10", "lesion_burden"):
             distribution(f"{key}.{d}", getattr(p, d))
+        if m.lesion_burden_model == "detection_lag":
+            for d in ("diagnostic_delay_days", "surveillance_delay_days"):
+                distribution(f"{key}.{d}", getattr(p, d))
+                if getattr(p, d).low < 0.0:
+                    raise ConfigError(f"{key}.{d}.low", "a delay is >= 0 days")
+            probability(f"{key}.surveillance_fraction", p.surveillance_fraction)
         probability(f"{key}.female_fraction", p.female_fraction)
         number(f"{key}.t_cell_function", p.t_cell_function, 0.0, 1.0, open_low=True)
         if p.t_cell_function >= 1.0:
