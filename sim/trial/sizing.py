@@ -865,8 +865,12 @@ def sizing_markdown(oc: pd.DataFrame, spec: Spec) -> str:
     lines += _whitehead_markdown(spec)
     lines += _events_markdown(spec)
     lines += _safety_markdown(spec)
-    above = oc[oc["control_above_p0"]].drop_duplicates("design")
-    for _, r in above.iterrows():
+    above = oc[oc["control_above_p0"]]
+    for _, g in above.groupby("design", sort=False):
+        r = g.iloc[0]
+        ok = g[g["recruitable"]] if g["recruitable"].any() else g
+        lo, hi = ok["type1_error"].min(), ok["type1_error"].max()
+        where = "recruitable n" if g["recruitable"].any() else "n"
         lines += [
             "",
             f"**Warning: {t.control} beats the historical p0** ({r['design']}): the model's "
@@ -874,7 +878,8 @@ def sizing_markdown(oc: pd.DataFrame, spec: Spec) -> str:
             f"{r['control_rate_pool']:.3f}, above p0 = {r['historical_p0']:g}. A design tested "
             f"against p0 then rejects more often than alpha when the experimental therapy "
             f"is no better than today's {t.control} (type I error under {t.control} "
-            f"outcomes: {r['type1_error']:.3f} at n = {int(r['n'])}, alpha {t.alpha}); "
+            f"outcomes: {lo:.3f}-{hi:.3f} at the grid's {where} {int(ok['n'].min())}-"
+            f"{int(ok['n'].max())}, alpha {t.alpha}); "
             "p0 is the design's input and is not changed (docs/trial.md).",
         ]
     if single:
