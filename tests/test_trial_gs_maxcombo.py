@@ -205,3 +205,18 @@ def test_the_preset_design_loads():
     d = load_config(PRESET).trial.designs["events_asOF2_maxcombo"]
     assert d.test == "maxcombo" and d.type_of_design == "asOF"
     assert list(d.information_rates) == [0.5, 1.0] and d.analysis == "events"
+
+
+def test_a_look_without_statistics_spends_nothing_and_the_next_is_one_look():
+    """A first look with one arm only (no statistic): p = 1 and no bound to cross, so
+    the second look's stage-wise p is the one-look MaxCombo p of its data."""
+    gen = np.random.default_rng(5)
+    time, event, arm, stratum = _staggered_trial(gen, hr=0.7)[1]
+    s = gs.SequentialMaxCombo(FAMILY, [0.5, 1.0], ALPHA, "asOF")
+    control = ~arm
+    r1, _ = s.look(time[control], event[control], arm[control], stratum[control])
+    assert r1.p == 1.0 and r1.z == 0.0
+    r2, m2 = s.look(time, event, arm, stratum)
+    ref, z, _ = weighted.maxcombo(time, event, arm, stratum, FAMILY)
+    assert m2 == pytest.approx(z.max(), rel=1e-12)
+    assert r2.p == pytest.approx(ref.p, abs=1e-10)

@@ -155,10 +155,10 @@ def bound(corr: np.ndarray, look: np.ndarray, bounds, k: int, level: float) -> f
     """c_k on the M scale given the bounds of the earlier looks: at the first look the
     one-look MaxCombo tail (weighted.max_normal_p) equals the level, later
     `solve_bound`."""
+    if level <= 0.0 or not np.any(look == k):  # nothing spent, or no statistic to cross
+        return NO_BOUND
     if k > 0:
         return solve_bound(corr, look, bounds, k, level)
-    if level <= 0.0:
-        return NO_BOUND
     c0 = corr[np.ix_(look == 0, look == 0)]
     if len(c0) == 1:
         return float(norm.isf(level))
@@ -194,6 +194,7 @@ class _Look:
     death time)."""
 
     strata: dict = field(default_factory=dict)
+    last_hazard: dict = field(default_factory=dict)  # d_j / n_j at each stratum's last death
 
 
 def _tables(time, event, arm, strata, weights) -> tuple[_Look, float, float]:
@@ -220,6 +221,7 @@ def _tables(time, event, arm, strata, weights) -> tuple[_Look, float, float]:
         before = np.r_[1.0, surv[:-1]]
         w = np.array([before**rho * (1.0 - before) ** gamma for rho, gamma in weights])
         look.strata[s] = (times, w, terms, var, before)
+        look.last_hazard[s] = float(dj[-1] / nj[-1])
     return look, ome, v
 
 
@@ -232,8 +234,10 @@ def _cross(early: _Look, late: _Look, weights) -> np.ndarray:
         if s not in late.strata:
             continue
         lt, _, _, _, lbefore = late.strata[s]
-        idx = np.searchsorted(lt, times)  # every earlier death time is a later one
-        before = lbefore[idx]
+        # the later curve just before each earlier death time (every earlier death time
+        # is a later one; the last entry covers times beyond the later curve's end)
+        tail = lbefore[-1] * (1.0 - late.last_hazard[s])
+        before = np.r_[lbefore, tail][np.searchsorted(lt, times, side="left")]
         wl = np.array([before**rho * (1.0 - before) ** gamma for rho, gamma in weights])
         c += (w * var) @ wl.T
     return c
