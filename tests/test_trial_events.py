@@ -108,6 +108,7 @@ ASSUMED = [
     "trial.designs.events_asOF2_logrank.stratified=false",
     "trial.designs.followup_logrank.stratified=false",
     "trial.designs.events_maxcombo.stratified=false",
+    "trial.designs.events_asOF2_maxcombo.stratified=false",
     "output.progress=false",
 ]
 
@@ -125,7 +126,8 @@ def test_event_driven_analysis_comes_at_schoenfelds_deaths(assumed_run):
     assert hr == pytest.approx(0.7, abs=0.02)  # the pool's one-step HR of the assumed effect
     d = math.ceil(schoenfeld_events(hr, cfg.trial.alpha, 0.2, 0.5))
     assert target_events(spec) == {
-        "events_logrank": d, "events_asOF2_logrank": d, "events_maxcombo": d
+        "events_logrank": d, "events_asOF2_logrank": d, "events_maxcombo": d,
+        "events_asOF2_maxcombo": d,
     }  # fmt: skip
     ev = trials[trials["design"] == "events_logrank"]
     fu = trials[trials["design"] == "followup_logrank"]
@@ -174,6 +176,32 @@ def test_maxcombo_holds_alpha_and_is_analysed_at_the_same_deaths(assumed_run):
     assert gs_row["rci_coverage_h0"] >= 0.95 - K_SE * cov_se
 
 
+def test_group_sequential_maxcombo_holds_alpha_end_to_end(assumed_run):
+    """events_asOF2_maxcombo (sim/trial/gs_maxcombo.py) under proportional hazards: type
+    I error within MC error of alpha; its interim comes at half the deaths with the
+    asOF critical z Phi^-1(1 - alpha(0.5)); it stops early for efficacy under H1 and
+    for futility (every FH z < 0) under H0; it reports no log-rank estimation columns
+    and no conditional power (its z is not a Brownian motion's), and its power is the
+    one-look MaxCombo's within MC error of their paired difference."""
+    cfg, spec, trials, oc = assumed_run
+    gs = trials[trials["design"] == "events_asOF2_maxcombo"]
+    one = trials[trials["design"] == "events_maxcombo"]
+    row = oc[oc["design"] == "events_asOF2_maxcombo"].iloc[0]
+    t1_se = math.sqrt(0.025 * 0.975 / TRIALS)
+    assert abs(row["type1_error"] - cfg.trial.alpha) < K_SE * t1_se
+    d = target_events(spec)["events_asOF2_maxcombo"]
+    first = gs[gs["stage"] == 1]
+    assert len(first) and (first["deaths"] <= math.ceil(0.5 * d)).all()
+    a1 = 2 * norm.sf(norm.isf(cfg.trial.alpha / 2) / math.sqrt(0.5))  # asOF at t = 0.5
+    assert np.allclose(first["critical_z"], norm.isf(a1))
+    assert row["p_stop_efficacy"] > 0.05 and row["p_stop_futility_h0"] > 0.2
+    assert gs["hr_rci_lower"].isna().all() and math.isnan(row["rci_coverage"])
+    assert gs["cp_trend"].isna().all()
+    diff = (gs["reject"].to_numpy() != one["reject"].to_numpy()).mean()
+    one_row = oc[oc["design"] == "events_maxcombo"].iloc[0]
+    assert abs(row["power"] - one_row["power"]) < K_SE * math.sqrt(diff / TRIALS) + 1e-12
+
+
 def test_rmst_secondary_holds_alpha_and_sees_the_effect(assumed_run):
     cfg, spec, trials, oc = assumed_run
     row = oc[oc["design"] == "events_logrank"].iloc[0]
@@ -198,3 +226,57 @@ def test_bad_event_driven_input_names_the_key(override, key):
     with pytest.raises(ConfigError) as e:
         load_config([*ASSUMED, override])
     assert e.value.key.endswith(key), e.value.key
+
+
+# ------------------------------------------------ the preset's deaths are reachable
+
+MODEL = ["+experiment=trial_sizing", "trial=event_driven_pd1", "trial.sizing.chunk_trials=40",
+         "trial.sizing.trials=40", "output.progress=false"]  # fmt: skip
+EVENT_DESIGNS = ("events_logrank", "events_asOF2_logrank", "events_maxcombo",
+                 "events_asOF2_maxcombo")  # fmt: skip
+
+
+def _death_share(spec) -> float:
+    """P(death observed within the horizon) of a 1:1 trial patient, from the pool (an
+    upper bound of deaths per randomised patient: dropout only lowers it)."""
+    o = spec.pool.outcomes
+    return 0.5 * sum(float(np.isfinite(o[a].death_day).mean()) for a in o)
+
+
+def test_preset_grid_has_an_n_that_reaches_the_target_deaths():
+    """With the preset's accrual (60 sites, 96-month cap) n = 300 is recruitable and
+    observes Schoenfeld's deaths in >= min_p_recruited of the trials; n = 250, whose
+    expected deaths without dropout are about the target, is flagged where it falls
+    short, and a flagged n is never the answer."""
+    cfg = load_config([*MODEL, "trial.sizing.n=[250,300]"])
+    spec, trials, oc = run_sizing(cfg)
+    d = target_events(spec)["events_logrank"]
+    assert 300 * _death_share(spec) * 0.95 > d  # reachable on average even with dropout
+    min_p = cfg.trial.sizing.min_p_recruited
+    for _, r in oc.iterrows():
+        if r["design"] in EVENT_DESIGNS:
+            assert r["events_reachable"] == (r["p_events_reached"] >= min_p)
+        else:
+            assert r["events_reachable"]
+    at300 = oc[(oc["n"] == 300) & oc["design"].isin(EVENT_DESIGNS)]
+    assert at300["recruitable"].all() and at300["events_reachable"].all()
+    assert not (oc["smallest_n_reaching_target"] & ~oc["events_reachable"]).any()
+
+
+def test_a_design_short_of_its_deaths_is_never_the_answer():
+    """The preset as it was (40 sites): every recruitable n of the old grid has fewer
+    expected deaths than the target even without dropout, so no event-driven design
+    gets a smallest n, although their simulated power passes the target at the end of
+    follow-up; sizing.md says why."""
+    cfg = load_config([*MODEL, "trial.accrual.sites=40", "trial.sizing.n=[150,200]"])
+    spec, trials, oc = run_sizing(cfg)
+    d = target_events(spec)["events_logrank"]
+    assert 200 * _death_share(spec) < d  # cannot observe d deaths
+    ev = oc[oc["design"].isin(EVENT_DESIGNS)]
+    assert ev["recruitable"].all() and not ev["events_reachable"].any()
+    assert (ev["p_events_reached"] == 0.0).all()
+    assert not ev["smallest_n_reaching_target"].any()
+    assert (ev["power"] >= cfg.trial.sizing.target_power).any()  # would have been answered
+    md = sizing_markdown(oc, spec)
+    assert "Target deaths not reached" in md
+    assert "not reached (no n of the grid is recruitable and reaches the target deaths)" in md

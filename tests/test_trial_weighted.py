@@ -191,7 +191,7 @@ BASE = ["+experiment=trial_sizing", "trial=event_driven_pd1"]
 @pytest.mark.parametrize(
     ("override", "key"),
     [
-        ("trial.designs.events_maxcombo.type_of_design=asOF", "type_of_design"),
+        ("trial.designs.events_maxcombo.type_of_design=OF", "type_of_design"),  # asOF: allowed
         ("trial.designs.events_maxcombo.maxcombo_weights=[[0,0,1]]", "maxcombo_weights[0]"),
         ("trial.designs.events_maxcombo.maxcombo_weights=[[0,-1]]", "maxcombo_weights[0]"),
         ("trial.designs.events_maxcombo.maxcombo_weights=[[0,0],[0,0]]", "maxcombo_weights"),

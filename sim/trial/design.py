@@ -49,7 +49,7 @@ import numpy as np
 
 from sim.config.trial import DesignConfig, TrialConfig
 from sim.core import rng
-from sim.trial import analyses, conditional, estimation, safety, weighted
+from sim.trial import analyses, conditional, estimation, gs_maxcombo, safety, weighted
 from sim.trial.accrual import DAYS_PER_MONTH, intensity, randomised_times
 from sim.trial.boundaries import CALENDAR_DIGITS, efficacy_bounds
 from sim.trial.ordinal import MRS_CATEGORIES, proportional_odds
@@ -174,6 +174,19 @@ def endpoint_data(name: str, t: TrialConfig, e: Enrolled, o: Outcomes) -> Endpoi
     )
 
 
+def survival_data(
+    d: DesignConfig, e: Enrolled, o: Outcomes, day: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(time, death observed, experimental, stratum or None) of the patients randomised
+    by calendar day `day`, followed to loss, the analysis date or the pool's horizon."""
+    on = e.entry <= day
+    fu = np.minimum(np.minimum(e.dropout, day - e.entry), e.horizon_days)[on]
+    death = o.death_day[on]
+    event = death <= fu
+    strata = e.stratum[on] if d.stratified else None
+    return np.minimum(fu, death), event, e.experimental[on], strata
+
+
 def _test(
     d: DesignConfig, t: TrialConfig, e: Enrolled, o: Outcomes, ep: Endpoint, day: float
 ) -> tuple[analyses.TestResult, int, int]:
@@ -183,13 +196,7 @@ def _test(
     pool's horizon (beyond it the model says nothing: censored there).
     """
     if d.endpoint == "time_to_death":
-        on = e.entry <= day
-        fu = np.minimum(np.minimum(e.dropout, day - e.entry), e.horizon_days)[on]
-        death = o.death_day[on]
-        event = death <= fu
-        time = np.minimum(fu, death)
-        arm = e.experimental[on]
-        strata = e.stratum[on] if d.stratified else None
+        time, event, arm, strata = survival_data(d, e, o, day)
         if d.test == "fh":
             r = weighted.fleming_harrington(time, event, arm, strata, d.fh_rho, d.fh_gamma)
         elif d.test == "maxcombo":
@@ -442,7 +449,10 @@ def run_design(
     under the design effect, the IRIS safety rule and re-estimation (`Extras`).
 
     Two-arm designs with interim looks record the conditional power at the first
-    interim (sim.trial.conditional), under the current trend and the design effect.
+    interim (sim.trial.conditional), under the current trend and the design effect
+    (not group-sequential MaxCombo designs, whose z is not a Brownian motion's: NaN).
+    Group-sequential MaxCombo designs (test: maxcombo with interim looks) take their
+    bounds and stage-wise p-values from sim.trial.gs_maxcombo.
     An IRIS safety stop (sim.trial.safety) ends the trial on its day, without
     rejection, if it comes before (or on) the next efficacy look; `stage` is then the
     number of efficacy looks done. Designs with `ssr: promising_zone` re-estimate n at
@@ -458,17 +468,28 @@ def run_design(
     stop_day = safety_day(t, e, o, extras)
     cp_trend = cp_design = ssr_factor = ssr_n = math.nan
     stop_safety = efficacy = futility = False
+    seq = None  # group-sequential MaxCombo (sim/trial/gs_maxcombo.py): its own bounds
+    if d.test == "maxcombo" and k > 1:
+        pairs = [tuple(p) for p in d.maxcombo_weights]
+        seq = gs_maxcombo.SequentialMaxCombo(pairs, fractions, t.alpha, d.type_of_design)
+        bounds = gs_maxcombo.critical_z(fractions, t.alpha, d.type_of_design)
     for i, (day, c) in enumerate(zip(days, bounds, strict=True)):
         last = i == k - 1
         if stop_day <= day:
             day, stop_safety = stop_day, True
             r, n_e, n_c = _test(d, t, e, o, ep, day)
             break
-        r, n_e, n_c = _test(d, t, e, o, ep, day)
+        if seq is not None:  # z: Phi^-1(1 - stage-wise p); futility on the largest FH z
+            time, event, arm, strata = survival_data(d, e, o, day)
+            r, z_futility = seq.look(time, event, arm, strata)
+            n_e, n_c = int(arm.sum()), int((~arm).sum())
+        else:
+            r, n_e, n_c = _test(d, t, e, o, ep, day)
+            z_futility = r.z
         efficacy = r.z >= c
         floor = floors[i]
-        futility = (not last) and floor is not None and r.z < floor
-        if i == 0 and not last and t.comparator == "randomised":
+        futility = (not last) and floor is not None and z_futility < floor
+        if i == 0 and not last and t.comparator == "randomised" and seq is None:
             t1, later = float(fractions[0]), fractions[1:]
             trend = conditional.trend_drift(r.z, t1)
             cp_trend = conditional.conditional_power(r.z, t1, later, bounds[1:], trend)

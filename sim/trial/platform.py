@@ -593,6 +593,10 @@ def platform_oc(spec: PlatformSpec, trials):
         oc[col] = math.nan
     for col in ESTIMATION_COLUMNS:  # estimation after a log-rank stop: no log-rank arms here
         oc[col] = math.nan
+    # no death targets and no historical control in platform trials
+    oc["events_reachable"] = True
+    oc["historical_p0"] = oc["control_rate_pool"] = math.nan
+    oc["control_above_p0"] = False
     oc["smallest_n_reaching_target"] = False
     for _, g in oc.groupby(["design", "accrual_scale", "arm"], sort=False):
         hit = g[(g["power"] >= t.sizing.target_power) & g["recruitable"]].sort_values("n")

@@ -20,7 +20,10 @@ Per design x n x accrual scale, from `trials` simulated trials per scenario:
 * expected_n_by_cap, p_recruited, capped_fraction, recruitable: the accrual cap
   (`recruitment`);
 * smallest_n_reaching_target: the first recruitable n of the grid (per design and
-  accrual scale) whose simulated power reaches sizing.target_power.
+  accrual scale) whose simulated power reaches sizing.target_power (event-driven
+  designs: also reaching their target deaths, events_reachable);
+* historical_p0, control_rate_pool, control_above_p0: single-arm designs' p0 against
+  the model's control-strategy rate in the pool (above p0: liberal under SOC).
 """
 
 from __future__ import annotations
@@ -161,6 +164,18 @@ OC_COLUMNS = [
             "inflation_factor",
         ]
     ),
+    # event-driven designs: whether the target deaths are observed in at least
+    # sizing.min_p_recruited of the H1 trials that reached their final analysis
+    # (p_events_reached); True for designs without a death target. An n with False is
+    # never the smallest n: its trials are analysed with fewer deaths than planned
+    "events_reachable",
+    # single-arm designs: the historical p0 of the endpoint, the pool's rate under the
+    # control strategy (the model's current SOC), and whether that rate exceeds p0 (then
+    # the design is liberal under SOC outcomes: type1_error above alpha); NaN / False for
+    # two-arm designs
+    "historical_p0",
+    "control_rate_pool",
+    "control_above_p0",
 ]
 
 
@@ -470,6 +485,29 @@ def _events_reached(alt: pd.DataFrame, target: int | None) -> float:
     return float((final["deaths"] >= target).mean()) if len(final) else math.nan
 
 
+def _events_reachable(alt: pd.DataFrame, target: int | None, t: TrialConfig) -> bool:
+    """An event-driven design's n reaches its target deaths if at least
+    sizing.min_p_recruited of the H1 trials that reached the final analysis observed
+    them (True for designs without a target)."""
+    if target is None:
+        return True
+    share = _events_reached(alt, target)
+    # every trial stopped early: it never needed the final deaths
+    return bool(math.isnan(share) or share >= t.sizing.min_p_recruited)
+
+
+def _historical_columns(spec: Spec, d: DesignConfig) -> dict:
+    """Single-arm designs: p0, the pool's control-strategy rate and whether it is above
+    p0 (NaN / False for two arms)."""
+    t = spec.trial
+    if t.comparator != "historical":
+        return {"historical_p0": math.nan, "control_rate_pool": math.nan,
+                "control_above_p0": False}  # fmt: skip
+    p0 = float(getattr(t.historical, d.endpoint))
+    p_c = float(superpopulation(spec, d.endpoint)["p_c"])
+    return {"historical_p0": p0, "control_rate_pool": p_c, "control_above_p0": p_c > p0}
+
+
 def _planned(p: Plan | None) -> dict[str, float | str]:
     """The planned-design columns of a row (empty for group-sequential designs)."""
     keys = ("p1", "size", "power", "en_h0", "en_h1", "pet_h0", "pet_h1")
@@ -564,14 +602,18 @@ def operating_characteristics(
                 "analytic_n_dropout": solved[design].n_dropout,
                 "analytic_events": solved[design].events,
                 "inflation_factor": float(solved[design].inflation),
+                "events_reachable": _events_reachable(alt, events.get(design), t),
+                **_historical_columns(spec, d),
             }
         )
     oc = pd.DataFrame(rows)
     oc["smallest_n_reaching_target"] = False
     for _, g in oc.groupby(["design", "accrual_scale"], sort=False):
         # an n that cannot be recruited within the cap is never the answer: its "power"
-        # is that of a smaller, random trial
-        hit = g[(g["power"] >= t.sizing.target_power) & g["recruitable"]].sort_values("n")
+        # is that of a smaller, random trial; nor is an event-driven design's n whose
+        # trials do not observe the target deaths (analysed at the end of follow-up)
+        ok = g["recruitable"] & g["events_reachable"]
+        hit = g[(g["power"] >= t.sizing.target_power) & ok].sort_values("n")
         if len(hit):
             oc.loc[hit.index[0], "smallest_n_reaching_target"] = True
     return oc[OC_COLUMNS]
@@ -742,14 +784,18 @@ def sizing_markdown(oc: pd.DataFrame, spec: Spec) -> str:
     for (design, scale), g in oc.groupby(["design", "accrual_scale"], sort=False):
         hit = g[g["smallest_n_reaching_target"]]
         if hit.empty:
-            ok = g[g["recruitable"]].sort_values("n")
+            ok = g[g["recruitable"] & g["events_reachable"]].sort_values("n")
+            events = not g["events_reachable"].all()
             if ok.empty:
-                why = "not reached (no n of the grid is recruitable)"
+                why = "not reached (no n of the grid is recruitable" + (
+                    " and reaches the target deaths)" if events else ")"
+                )
             else:
                 best = ok.iloc[-1]
                 why = (
-                    f"not reached (largest recruitable n = {int(best['n'])}: power "
-                    f"{best['power']:.3f})"
+                    "not reached (largest recruitable n"
+                    + (" reaching the target deaths" if events else "")
+                    + f" = {int(best['n'])}: power {best['power']:.3f})"
                 )
             lines.append(f"| {design} | {scale:g} | {why} | | | | | | | |")
             continue
@@ -800,11 +846,42 @@ def sizing_markdown(oc: pd.DataFrame, spec: Spec) -> str:
             "operating_characteristics.csv describe smaller, random-sized trials "
             "(recruitable = False) and are never the smallest n.",
         ]
+    short = oc[oc["recruitable"] & ~oc["events_reachable"]]
+    for (design, scale), g in short.groupby(["design", "accrual_scale"], sort=False):
+        items = ", ".join(
+            f"{int(r['n'])} (P = {r['p_events_reached']:.2f})"
+            for _, r in g.sort_values("n").iterrows()
+        )
+        lines += [
+            "",
+            f"**Target deaths not reached** ({design}, accrual x {scale:g}: "
+            f"{int(g['target_events'].iloc[0])} deaths; an n needs them observed in >= "
+            f"{t.sizing.min_p_recruited:g} of the trials reaching the final analysis): n = "
+            f"{items}. Those trials are analysed at the end of follow-up with fewer deaths "
+            "(events_reachable = False) and are never the smallest n.",
+        ]
     lines += _phase2_markdown(oc, t)
     lines += _solver_markdown(oc, t)
     lines += _whitehead_markdown(spec)
     lines += _events_markdown(spec)
     lines += _safety_markdown(spec)
+    above = oc[oc["control_above_p0"]]
+    for _, g in above.groupby("design", sort=False):
+        r = g.iloc[0]
+        ok = g[g["recruitable"]] if g["recruitable"].any() else g
+        lo, hi = ok["type1_error"].min(), ok["type1_error"].max()
+        where = "recruitable n" if g["recruitable"].any() else "n"
+        lines += [
+            "",
+            f"**Warning: {t.control} beats the historical p0** ({r['design']}): the model's "
+            f"{r['endpoint']} under {t.control} in this design's pool is "
+            f"{r['control_rate_pool']:.3f}, above p0 = {r['historical_p0']:g}. A design tested "
+            f"against p0 then rejects more often than alpha when the experimental therapy "
+            f"is no better than today's {t.control} (type I error under {t.control} "
+            f"outcomes: {lo:.3f}-{hi:.3f} at the grid's {where} {int(ok['n'].min())}-"
+            f"{int(ok['n'].max())}, alpha {t.alpha}); "
+            "p0 is the design's input and is not changed (docs/trial.md).",
+        ]
     if single:
         lines += [
             "",

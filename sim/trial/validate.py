@@ -15,6 +15,7 @@ from sim.trial.borrowing import PRIORS
 from sim.trial.boundaries import BETA_TYPES, TYPES
 from sim.trial.conditional import SSR_RULES, SSR_STATISTICS
 from sim.trial.design import BINARY, ENDPOINTS, HISTORICAL
+from sim.trial.gs_maxcombo import SPENDING_TYPES
 from sim.trial.mams import MAMS_SHAPES, MULTIPLICITY
 from sim.trial.phase2 import DESIGNS, MAX_SEARCH_N
 from sim.trial.safety import RULES as SAFETY_RULES
@@ -114,13 +115,27 @@ def _time_to_event(key: str, d: DesignConfig, horizon_days: float) -> None:
 
 
 def _weighted(key: str, d: DesignConfig) -> None:
-    """Weighted log-rank tests (fh, maxcombo; sim/trial/weighted.py): one look only."""
-    if d.test in ("fh", "maxcombo") and (d.type_of_design != "none" or d.ssr != "none"):
+    """Weighted log-rank tests (fh, maxcombo; sim/trial/weighted.py): fh at one look;
+    maxcombo at one look or group-sequential with a spending function
+    (sim/trial/gs_maxcombo.py), without beta spending or re-estimation."""
+    if d.test == "fh" and (d.type_of_design != "none" or d.ssr != "none"):
         raise ConfigError(
             f"{key}.type_of_design",
-            f"{d.test} is analysed at one look (type_of_design: none): group-sequential "
-            "weighted log-rank tests are not implemented",
+            "fh is analysed at one look (type_of_design: none): a group-sequential "
+            "FH test is not implemented (test: maxcombo with one [rho, gamma] pair is)",
         )
+    if d.test == "maxcombo":
+        if d.type_of_design not in ("none", *SPENDING_TYPES):
+            raise ConfigError(
+                f"{key}.type_of_design",
+                f"group-sequential maxcombo needs a spending function "
+                f"({', '.join(SPENDING_TYPES)}) or none, got {d.type_of_design!r}",
+            )
+        if d.type_beta_spending != "none" or d.ssr != "none":
+            raise ConfigError(
+                f"{key}.type_beta_spending" if d.ssr == "none" else f"{key}.ssr",
+                "maxcombo has no beta-spending futility or re-estimation (futility_z only)",
+            )
     if d.test == "fh":
         number(f"{key}.fh_rho", d.fh_rho, 0.0, MAX_FH_EXPONENT)
         number(f"{key}.fh_gamma", d.fh_gamma, 0.0, MAX_FH_EXPONENT)
