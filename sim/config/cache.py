@@ -8,18 +8,20 @@ cache folder, never in a results folder) and a later composition with the same i
 reads it back instead of composing again.
 
 The inputs that pick an entry: the overrides, the config name, Hydra's run mode and
-flags, the starting search path (shipped `conf/`, `--config-dir`), the job name, Hydra's version base, the versions of Python, Hydra, OmegaConf, PyYAML,
-pml-sim, the installed Hydra plugins, and the source of `sim/config/` (the schema and
-the YAML loader). The entry then records every config source the composition searched
-(including a `hydra.searchpath` from a config file or the command line) and a digest of
-every `*.yaml` file below each one, names and contents: an entry is used only if that
-digest is unchanged, so editing, adding, removing or renaming any config file there
-composes afresh. `hydra.run.dir=...` and the sweep folder settings do not pick an
-entry (scripts give every run its own folder): they are applied to the stored
+flags, the starting search path (shipped `conf/`, `--config-dir`), the job name,
+Hydra's version base, the versions of Python, Hydra, OmegaConf, PyYAML, pml-sim and
+the installed Hydra plugins, and the source of `sim/config/` (the schema and the YAML
+loader). The entry then records every config source the composition searched
+(including a `hydra.searchpath` from a config file or the command line) and a digest
+of every `*.yaml` file below each one, names and contents: an entry is used only if
+that digest is unchanged, so editing, adding, removing or renaming any config file
+there composes afresh. `hydra.run.dir=...` and the sweep folder settings do not pick
+an entry (scripts give every run its own folder): they are applied to the stored
 composition with Hydra's own setter, as are the working folder (`hydra.runtime.cwd`)
-and the record of the command line. Values Hydra copies from the environment (`hydra.job.env_copy`) are
-recorded and compared too. A failed composition is never stored. The resolver cache
-(`${now:}`, `${pml_uid:}`) is stored empty, so times and process ids are resolved anew.
+and the record of the command line. Values Hydra copies from the environment
+(`hydra.job.env_copy`) are recorded and compared too. A failed composition is never
+stored. The resolver cache (`${now:}`, `${pml_uid:}`) is stored empty, so times and
+process ids are resolved anew.
 
 Folder: `$PML_SIM_CACHE_DIR`, else `$XDG_CACHE_HOME/pml-sim`, else `~/.cache/pml-sim`
 (sub-folder `config/`, at most `MAX_ENTRIES` entries, oldest removed first).
@@ -149,6 +151,7 @@ def _detach(overrides: list[str]) -> tuple[list[str], list[Any]]:
     """Split off plain `hydra.run.dir=...` (and sweep dir) overrides: (the others,
     the split-off ones parsed). One that is a sweep, or whose key another override
     also sets, stays where it is."""
+
     def key_of(o: str) -> str:
         return o.split("=", 1)[0].lstrip("+~")
 
