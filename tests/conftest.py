@@ -1,3 +1,7 @@
+import os
+import shutil
+import tempfile
+
 import pytest
 
 from sim.api import load_config
@@ -10,6 +14,11 @@ REFERENCE_PACKAGES = ("lifelines", "statsmodels", "scipy")
 
 
 def pytest_configure(config):
+    # CLI runs in tests keep their composed configs (sim/config/cache.py) in a folder
+    # of this session, not the user's cache
+    if "PML_SIM_CACHE_DIR" not in os.environ:
+        config._pml_cache = tempfile.mkdtemp(prefix="pml-sim-test-cache-")
+        os.environ["PML_SIM_CACHE_DIR"] = config._pml_cache
     missing = []
     for name in REFERENCE_PACKAGES:
         try:
@@ -21,6 +30,12 @@ def pytest_configure(config):
             f"test dependencies missing: {', '.join(missing)} "
             "(install them with: pip install -e '.[test]')"
         )
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_pml_cache", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

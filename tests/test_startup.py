@@ -221,6 +221,25 @@ def test_a_run_imports_no_plotting_or_optimiser_before_it_simulates():
     assert out.stdout.strip() == "[]"
 
 
+def test_numba_blas_probe_answered_without_scipy_linalg():
+    """A compiled function's first call (here the random streams', loaded from numba's
+    cache or compiled) no longer imports scipy.linalg for numba's BLAS probe; the probe's
+    answer is the true one, and a compiled np.dot still gets numba's real BLAS check."""
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from sim.core import rng\n"
+        "rng.uniform(rng.run_key(1), 'x', np.arange(3), 0)\n"
+        "import numba.np.arraymath as am\n"
+        "print('scipy.linalg' in sys.modules, am._HAVE_BLAS)\n"
+        "from sim.core.jit import njit\n"
+        "f = njit(lambda a: np.dot(a, a))\n"
+        "print(f(np.arange(3.0)), 'scipy.linalg' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "5.0", "True"]
+
+
 def test_help_and_argument_checks_import_no_hydra_numba_or_pandas():
     """`pml-sim --help` and the command line's own checks stay light."""
     code = (

@@ -89,11 +89,14 @@ def main() -> None:
     multirun = "-m" in argv or "--multirun" in argv
     buffer = _io.StringIO()
     sys.stderr = buffer
+    from sim.config import cache
+
     try:
-        if "--cfg" in argv or "-c" in argv:
-            _validate_cfg_request(argv)
         from sim.app import hydra_app
 
+        cache.install()  # after hydra_app's own loader hooks: a cache hit skips them all
+        if "--cfg" in argv or "-c" in argv:
+            _validate_cfg_request(argv)
         hydra_app.app()
     except SystemExit as e:
         sys.stderr = _real_stderr
@@ -110,20 +113,18 @@ def main() -> None:
         print(f"pml-sim: {what}; partial outputs removed", file=sys.stderr)
         sys.exit(143 if isinstance(e, Terminated) else 130)
     finally:
+        cache.uninstall()
         if sys.stderr is buffer:
             sys.stderr = _real_stderr
             if buffer.getvalue():
                 sys.stderr.write(buffer.getvalue())
-    if multirun:
-        from sim.app import hydra_app
-
-        if hydra_app.FAILED:
-            n = len(hydra_app.FAILED)
-            print(
-                f"pml-sim: {n} job(s) of the sweep failed: {', '.join(hydra_app.FAILED)}",
-                file=sys.stderr,
-            )
-            sys.exit(1)
+    if multirun and hydra_app.FAILED:
+        n = len(hydra_app.FAILED)
+        print(
+            f"pml-sim: {n} job(s) of the sweep failed: {', '.join(hydra_app.FAILED)}",
+            file=sys.stderr,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -52,11 +52,33 @@ def _no_mode_probe() -> None:
     Hydra.get_mode = get_mode  # type: ignore[method-assign]
 
 
+def _register_before_composing() -> None:
+    """Register the typed schema in Hydra's ConfigStore when Hydra first composes, not
+    at import: a run whose composed config comes from the cache (sim.config.cache)
+    never needs it."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    compose = ConfigLoaderImpl.load_configuration
+    if getattr(compose, "registers_schema", False):
+        return
+
+    done = []
+
+    def load_configuration(self, *args, **kwargs):
+        if not done:
+            register()
+            done.append(True)
+        return compose(self, *args, **kwargs)
+
+    load_configuration.registers_schema = True  # type: ignore[attr-defined]
+    ConfigLoaderImpl.load_configuration = load_configuration  # type: ignore[method-assign]
+
+
 install_guard()
 fastyaml.install()
 fastcopy.install()
 _no_mode_probe()
-register()
+_register_before_composing()
 register_resolvers()
 
 FAILED: list[str] = []  # folders of failed jobs of this process (sweeps on the basic launcher)

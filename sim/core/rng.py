@@ -40,8 +40,9 @@ import hashlib
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
 from scipy.special import ndtri
+
+from sim.core.jit import njit
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: SplitMix64's increment
 _M1 = np.uint64(0xBF58476D1CE4E5B9)  # SplitMix64 finaliser multipliers (Steele et al.)

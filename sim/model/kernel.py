@@ -26,7 +26,8 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+
+from sim.core.jit import njit
 
 
 class Levers(NamedTuple):

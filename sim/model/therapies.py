@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from sim.config.schema import CONDITIONS, TherapyConfig
+from sim.core.jit import njit
 
 # lever -> (kind, combination, allowed range, meaning)
 LEVERS: dict[str, tuple[str, str, tuple[float, float], str]] = {
