@@ -256,3 +256,20 @@ def test_a_signal_wrapped_by_a_compiled_call_still_stops_the_run():
 
     assert isinstance(_interrupt_in_chain(wrapped(Terminated())), Terminated)
     assert _interrupt_in_chain(wrapped(ValueError("a real failure"))) is None
+
+
+def test_an_interrupted_run_removes_its_own_temporaries_only(tmp_path):
+    # the safety net on the way out of Ctrl-C / SIGTERM (CI once kept an events .tmp)
+    from sim.app.hydra_app import remove_stale_temporaries
+
+    mine = tmp_path / f".events.parquet.{os.getpid()}.tmp"
+    mine_dir = tmp_path / f".labs.parquet.{os.getpid()}.tmp"
+    other_alive = tmp_path / f".patients.parquet.{os.getppid()}.tmp"
+    dead = tmp_path / f".summary.csv.{2**22 + 12345}.tmp"
+    for p in (mine, other_alive, dead):
+        p.write_text("x")
+    mine_dir.mkdir()
+    (mine_dir / "part-00000.parquet").write_text("x")
+    removed = remove_stale_temporaries(tmp_path, own=True)
+    assert sorted(removed) == sorted([mine.name, mine_dir.name])
+    assert other_alive.exists() and dead.exists()  # dead ones: the next run's job

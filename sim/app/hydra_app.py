@@ -102,15 +102,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(out: Path) -> list[str]:
+def remove_stale_temporaries(out: Path, own: bool = False) -> list[str]:
     """Temp files and folders of killed runs (`.<name>.<pid>.tmp`, `.old`) whose
-    process is gone: a run into the folder removes them before it writes."""
+    process is gone: a run into the folder removes them before it writes. `own=True`:
+    this process's own, on the way out of an interrupted run (a signal can land between
+    a writer creating its file and the code that would remove it)."""
     removed = []
     if not out.is_dir():
         return removed
     for p in out.iterdir():
         m = _STALE.match(p.name)
-        if m and not _pid_alive(int(m.group(1))):
+        if m and (int(m.group(1)) == os.getpid() if own else not _pid_alive(int(m.group(1)))):
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
             removed.append(p.name)
     return removed
@@ -168,9 +170,13 @@ def app(node: DictConfig) -> None:
     (out / "error.txt").unlink(missing_ok=True)  # from an earlier failed attempt
     try:
         tasks.load(cfg.task).run(cfg, out, yaml_text)
+    except KeyboardInterrupt:
+        remove_stale_temporaries(out, own=True)
+        raise
     except Exception as e:  # one failed job must not stop a sweep
         interrupt = _interrupt_in_chain(e)
         if interrupt is not None:
+            remove_stale_temporaries(out, own=True)
             raise interrupt from None
         msg = f"pml-sim: run failed: {type(e).__name__}: {e}"
         _fail(out, msg, traceback.format_exc(), 1)

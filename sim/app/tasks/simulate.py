@@ -72,7 +72,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
             pending[0].commit()
             pending.pop(0)
     except BaseException:
-        for s in pending[1:]:
+        for s in pending:  # the one whose commit failed too: its file may be half-moved
             s.abort()
         raise
 
