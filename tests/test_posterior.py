@@ -61,12 +61,13 @@ def test_history_matching_keeps_the_truth_and_drops_the_implausible(toy_emulator
     assert E.implausibility(m, s2, Z, v).max() < 3.0
 
 
-def test_mcmc_on_the_emulator_recovers_the_closed_form_posterior(toy_emulator):
+@pytest.mark.parametrize("moves", E.MOVES)
+def test_mcmc_on_the_emulator_recovers_the_closed_form_posterior(toy_emulator, moves):
     x, _, em = toy_emulator
     v = SE**2
     mean, var = em.predict(x)
     start = E.start_points(x, E.implausibility(mean, var, Z, v).max(axis=1), 24, 1)
-    ch = E.sample(em, Z, v, start, walkers=24, steps=2200, burn=300, draws=2000, seed=2)
+    ch = E.sample(em, Z, v, start, 24, 2200, 300, 2000, seed=2, moves=moves)
     assert ch.converged and 0.2 < ch.acceptance < 0.9
     si = np.diag(1 / v)
     cov = np.linalg.inv(A.T @ si @ A)
@@ -82,12 +83,16 @@ def test_mcmc_on_the_emulator_recovers_the_closed_form_posterior(toy_emulator):
     assert abs(r - r_true) < 4 * (1 - r_true**2) / np.sqrt(ess) + 0.02
 
 
-def test_same_seed_same_chain(toy_emulator):
+@pytest.mark.parametrize("moves", E.MOVES)
+def test_same_seed_same_chain(toy_emulator, moves):
     x, _, em = toy_emulator
     start = E.start_points(x, np.arange(len(x), dtype=float), 8, 1)
-    a = E.sample(em, Z, SE**2, start, 8, 60, 10, 50, seed=5).samples
-    b = E.sample(em, Z, SE**2, start, 8, 60, 10, 50, seed=5).samples
+    a = E.sample(em, Z, SE**2, start, 8, 60, 10, 50, seed=5, moves=moves).samples
+    b = E.sample(em, Z, SE**2, start, 8, 60, 10, 50, seed=5, moves=moves).samples
     assert np.array_equal(a, b)
+    if moves == "de":  # a different proposal: a different chain from the same start
+        c = E.sample(em, Z, SE**2, start, 8, 60, 10, 50, seed=5).samples
+        assert not np.array_equal(a, c)
 
 
 # emcee's stretch move needs at least 2 x parameters + 2 walkers (sim/evidence/validate.py)
@@ -162,6 +167,7 @@ def test_design_runs_equal_a_direct_evaluation(tiny_run):
         ("posterior.walkers=4", f"posterior.walkers: must be an integer >= {MIN_WALKERS}"),
         ("posterior.steps=10", "posterior.steps: must be an integer >= 41"),
         ("posterior.draws=100000", "posterior.draws: must be <= walkers x (steps - burn)"),
+        ("posterior.moves=gibbs", "posterior.moves: unknown name 'gibbs'; allowed: de, stretch"),
     ],
 )
 def test_bad_posterior_input(override, fragment):

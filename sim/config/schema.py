@@ -369,8 +369,9 @@ class PosteriorConfig:
     cutoff: float = 3.0  # implausibility cut-off of history matching
     candidates: int = 20000  # points screened by the emulators to choose a wave's runs
     walkers: int = 64  # emcee walkers
-    steps: int = 6000  # MCMC steps per walker
-    burn: int = 1000  # steps discarded as burn-in
+    moves: str = "de"  # emcee proposal: stretch | de (differential evolution + snooker)
+    steps: int = 12000  # MCMC steps per walker
+    burn: int = 2000  # steps discarded as burn-in
     draws: int = 500  # posterior draws kept
     ppc_draws: int = 40  # posterior draws re-simulated for the predictive check
     batch: int = 10  # runs per executor task (results do not depend on it)

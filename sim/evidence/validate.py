@@ -157,6 +157,9 @@ def validate_posterior(cfg: RunConfig) -> None:
         if value < low:
             raise ConfigError(key, f"must be an integer >= {low}, got {value}")
     number("posterior.cutoff", p.cutoff, 0.0, open_low=True)
+    from sim.evidence.emulator import MOVES  # here: scipy.stats is not for every run
+
+    one_of("posterior.moves", p.moves, MOVES)
     if p.draws > p.walkers * (p.steps - p.burn):
         raise ConfigError(
             "posterior.draws",
