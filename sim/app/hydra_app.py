@@ -170,11 +170,8 @@ def app(node: DictConfig) -> None:
     (out / "error.txt").unlink(missing_ok=True)  # from an earlier failed attempt
     try:
         tasks.load(cfg.task).run(cfg, out, yaml_text)
-    except KeyboardInterrupt:
-        remove_stale_temporaries(out, own=True)
-        raise
-    except Exception as e:  # one failed job must not stop a sweep
-        interrupt = _interrupt_in_chain(e)
+    except (KeyboardInterrupt, Exception) as e:  # one failed job must not stop a sweep
+        interrupt = _interrupt_in_chain(e)  # e itself, or one a compiled call wrapped
         if interrupt is not None:
             remove_stale_temporaries(out, own=True)
             raise interrupt from None
