@@ -99,6 +99,12 @@ class DesignConfig:
     # log-rank only: hypergeometric (Mantel-Haenszel) or permutation variance of the
     # log-rank scores (a small-sample option, docs/trial.md)
     logrank_variance: str = "hypergeometric"
+    # time_to_death tests (logrank, fh, maxcombo) at one look: asymptotic (normal or
+    # multivariate-normal p) or rerandomisation: p from `rerandomisations` shuffles of
+    # the arms within the trial's permuted blocks, exact size at any n
+    # (sim/trial/rerandomise.py, docs/trial.md)
+    p_value: str = "asymptotic"
+    rerandomisations: int = 999  # ASSUMPTION: MC se of p near 0.025 about 0.005
     # test: fh: the weights S(t-)^fh_rho (1 - S(t-))^fh_gamma (pooled Kaplan-Meier)
     fh_rho: float = 0.0
     fh_gamma: float = 0.0

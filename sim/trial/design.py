@@ -55,7 +55,8 @@ from sim.trial.boundaries import CALENDAR_DIGITS, efficacy_bounds
 from sim.trial.ordinal import MRS_CATEGORIES, proportional_odds
 from sim.trial.phase2 import Plan, run_phase2
 from sim.trial.pool import Outcomes, Pool
-from sim.trial.randomise import permuted_blocks
+from sim.trial.randomise import block_ids, permuted_blocks
+from sim.trial.rerandomise import rerandomised
 from sim.trial.rmst import rmst_difference
 
 # binary endpoints with a historical value (single-arm designs can use them)
@@ -70,6 +71,9 @@ DAYS_PER_YEAR = 365.25
 SAME_DAY = 1e-6
 _ENROLMENT = "trial/enrolment"  # random stream (sim.core.rng) of a trial's enrolment
 _EXTENSION = "trial/ssr_extension"  # ... of the extra patients of a re-estimated trial
+# ... of the re-randomisation test's shuffles (the same for both scenarios and every
+# design of a trial: common random numbers)
+_RERANDOMISATION = "trial/rerandomisation"
 
 
 @dataclass
@@ -90,6 +94,8 @@ class Enrolled:
     dropout: np.ndarray  # days from randomisation to loss to follow-up (inf: never)
     screened: int  # referred patients screened to randomise them
     horizon_days: float  # follow-up the pool's outcomes cover
+    # (seed, n, accrual scale index, trial index): keys the re-randomisation stream
+    key: tuple[int, ...] = ()
 
 
 def enrol(spec: Spec, n: int, scale: float, scale_index: int, trial_index: int) -> Enrolled:
@@ -114,7 +120,16 @@ def enrol(spec: Spec, n: int, scale: float, scale_index: int, trial_index: int) 
     dropout = gen.exponential(1.0 / rate, size=k) if rate > 0 else np.full(k, np.inf)
     failures = int(gen.negative_binomial(k, p_rand)) if 0 < k and p_rand < 1.0 else 0
     cond = spec.pool.condition[idx]
-    return Enrolled(entry, idx, arm, cond, dropout, k + failures, spec.pool.horizon_days)
+    return Enrolled(
+        entry,
+        idx,
+        arm,
+        cond,
+        dropout,
+        k + failures,
+        spec.pool.horizon_days,
+        (spec.seed, n, scale_index, trial_index),
+    )
 
 
 def outcomes(spec: Spec, e: Enrolled, scenario: str) -> Outcomes:
@@ -187,6 +202,26 @@ def survival_data(
     return np.minimum(fu, death), event, e.experimental[on], strata
 
 
+def _rerandomised(
+    r: analyses.TestResult,
+    t: TrialConfig,
+    e: Enrolled,
+    day: float,
+    time: np.ndarray,
+    event: np.ndarray,
+    arm: np.ndarray,
+    strata: np.ndarray | None,
+    pairs: list,
+    count: int,
+) -> analyses.TestResult:
+    """`r` with the re-randomisation p (sim.trial.rerandomise): the arms shuffled within
+    the permuted blocks the trial's randomisation filled (its strata, its block size)."""
+    rand = e.stratum if t.randomisation.stratify else np.zeros(len(e.stratum), int)
+    blocks = block_ids(rand, t.randomisation.block_size)[e.entry <= day]
+    gen = rng.generator(e.key[0], _RERANDOMISATION, *e.key[1:])
+    return rerandomised(r, time, event, arm, blocks, pairs, strata, count, gen)
+
+
 def _test(
     d: DesignConfig, t: TrialConfig, e: Enrolled, o: Outcomes, ep: Endpoint, day: float
 ) -> tuple[analyses.TestResult, int, int]:
@@ -198,12 +233,16 @@ def _test(
     if d.endpoint == "time_to_death":
         time, event, arm, strata = survival_data(d, e, o, day)
         if d.test == "fh":
+            pairs = [(d.fh_rho, d.fh_gamma)]
             r = weighted.fleming_harrington(time, event, arm, strata, d.fh_rho, d.fh_gamma)
         elif d.test == "maxcombo":
             pairs = [tuple(p) for p in d.maxcombo_weights]
             r = weighted.maxcombo(time, event, arm, strata, pairs)[0]
         else:
+            pairs = [(0.0, 0.0)]
             r = analyses.logrank(time, event, arm, strata, d.logrank_variance)
+        if d.p_value == "rerandomisation":
+            r = _rerandomised(r, t, e, day, time, event, arm, strata, pairs, d.rerandomisations)
         return r, int(arm.sum()), int((~arm).sum())
     known = ep.info_day <= day
     ok = ep.success

@@ -27,3 +27,18 @@ def permuted_blocks(
         seq = gen.permuted(np.tile(template, (blocks, 1)), axis=1).ravel()
         arm[pos] = seq[: len(pos)]
     return arm
+
+
+def block_ids(strata: np.ndarray, block_size: int) -> np.ndarray:
+    """The permuted block of each patient (in randomisation order) that `permuted_blocks`
+    filled: consecutive runs of block_size patients within a stratum, numbered across
+    strata (the re-randomisation test shuffles arms within them)."""
+    strata = np.asarray(strata)
+    out = np.empty(len(strata), dtype=np.int64)
+    first = 0
+    for s in np.unique(strata):
+        pos = np.flatnonzero(strata == s)
+        ids = np.arange(len(pos)) // block_size
+        out[pos] = first + ids
+        first += int(ids[-1]) + 1
+    return out

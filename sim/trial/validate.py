@@ -31,6 +31,8 @@ MAX_SSR_FACTOR = 10.0  # re-estimation: at most this x the planned n
 DEAD_MRS = 6  # mRS 6: dead
 TIMINGS = ("information", "calendar")
 ANALYSES = ("followup", "events")
+P_VALUES = ("asymptotic", "rerandomisation")
+MAX_RERANDOMISATIONS = 1_000_000  # shuffles per analysis: beyond it memory, not precision, binds
 
 
 def _int(key: str, value: int, low: int) -> None:
@@ -112,6 +114,37 @@ def _time_to_event(key: str, d: DesignConfig, horizon_days: float) -> None:
         if d.endpoint != "time_to_death":
             raise ConfigError(f"{key}.rmst_tau_days", "the RMST analysis needs time_to_death")
         number(f"{key}.rmst_tau_days", d.rmst_tau_days, 0.0, horizon_days, open_low=True)
+
+
+def _p_value(key: str, d: DesignConfig, t: TrialConfig) -> None:
+    """Re-randomisation p-values (sim/trial/rerandomise.py): log-rank-type tests of a
+    randomised two-arm trial at one look, with enough shuffles to reach alpha."""
+    one_of(f"{key}.p_value", d.p_value, P_VALUES)
+    if d.p_value == "asymptotic":
+        return
+    if d.endpoint != "time_to_death" or d.test not in SURVIVAL_TESTS:
+        raise ConfigError(
+            f"{key}.p_value", "rerandomisation is for time_to_death (logrank, fh, maxcombo)"
+        )
+    if t.comparator != "randomised":
+        raise ConfigError(f"{key}.p_value", "rerandomisation needs a randomised comparator")
+    if d.type_of_design != "none" or d.ssr != "none":
+        raise ConfigError(
+            f"{key}.p_value", "rerandomisation is analysed at one look (type_of_design: none)"
+        )
+    if d.logrank_variance != "hypergeometric":
+        raise ConfigError(
+            f"{key}.logrank_variance",
+            "the re-randomisation p needs no variance choice: keep hypergeometric",
+        )
+    # p >= 1 / (B + 1): fewer shuffles than 1 / alpha - 1 could never reject
+    low = math.ceil(1.0 / t.alpha - 1.0 - 1e-9)
+    if not low <= d.rerandomisations <= MAX_RERANDOMISATIONS:
+        raise ConfigError(
+            f"{key}.rerandomisations",
+            f"must be an integer in [{low}, {MAX_RERANDOMISATIONS}] "
+            f"(at least 1 / alpha - 1), got {d.rerandomisations}",
+        )
 
 
 def _weighted(key: str, d: DesignConfig) -> None:
@@ -447,6 +480,7 @@ def check_trial(cfg: RunConfig) -> None:
                 "time_to_death uses logrank, fh or maxcombo; binary endpoints use z or fisher",
             )
         _weighted(key, d)
+        _p_value(key, d, t)
         if d.test == "km" and (d.endpoint != "survival_1y" or t.comparator == "historical"):
             raise ConfigError(f"{key}.test", "km compares 1-year survival between two arms")
         if t.comparator == "historical" and d.endpoint not in HISTORICAL:
