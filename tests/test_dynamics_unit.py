@@ -31,7 +31,7 @@ from sim.model import kernel
 from sim.model.cohort import Patients
 from sim.model.dynamics import State, step
 from sim.model.events import EventLog
-from sim.model.levers import lever_levels
+from sim.model.levers import LeverMemo, lever_levels
 from sim.model.schedule import Schedule
 from sim.model.therapies import LEVERS, Catalog
 
@@ -361,6 +361,94 @@ def test_a_therapys_continuous_lever_acts_between_its_doses():
     np.testing.assert_allclose(levels["effector_transfer_per_dose"], [0.0, 0.8], rtol=RTOL)
     np.testing.assert_allclose(levels["antiviral"], [0.3, 0.3 * 0.5], rtol=RTOL)
     np.testing.assert_array_equal(doses[0], [0, 1])
+
+
+def test_a_lever_memo_reuses_a_quiet_steps_levels_and_only_those():
+    """LeverMemo (sim.model.levers): a step with no dose whose courses are the rows of the
+    previous step with the same cached activity arrays gets the previous levels back (the
+    very same dict); a step with a dose, after a dose, or after a course started or ended
+    gets its own, and so does the first step of a fresh memo, even with no course at all.
+    Each step's levels are checked against the hand values: immune restoration 0.6 from
+    day 0 (patient 1 stops on day 20), lymphocyte expansion 0.2 from day 12 (patient 0),
+    plasma-exchange sessions removing 0.5 on days 0 and 7 (patient 0)."""
+    cat = Catalog.build(
+        {
+            "a": TherapyConfig(label="a", levers={"immune_restoration": 0.6}),
+            "b": TherapyConfig(label="b", levers={"lymphocyte_expansion_per_day": 0.2}),
+            "plex": TherapyConfig(
+                label="p", levers={"drug_removal_per_dose": 0.5}, n_doses=2, dose_interval_days=7.0
+            ),
+        }
+    )
+    a, b, plex = (cat.index(x) for x in ("a", "b", "plex"))
+    start = np.full((3, 2), INF)
+    start[a] = [0.0, 0.0]
+    start[b, 0] = 12.0
+    start[plex, 0] = 0.0
+    stop = np.full_like(start, INF)
+    stop[a, 1] = 20.0
+    sch = Schedule(cat, start, stop, [0, 1, 2], np.ones_like(start, dtype=bool))
+    memo = LeverMemo()
+    steps = [  # t, dt, reused?, immune_restoration, lymphocyte expansion, removal, doses
+        (1.0, 1.0, False, [0.6, 0.6], [0.0, 0.0], [0.0, 0.0], {}),
+        (2.0, 1.0, True, [0.6, 0.6], [0.0, 0.0], [0.0, 0.0], {}),
+        (3.0, 2.0, True, [0.6, 0.6], [0.0, 0.0], [0.0, 0.0], {}),
+        (7.0, 1.0, False, [0.6, 0.6], [0.0, 0.0], [0.5, 0.0], {plex: [1, 0]}),
+        (8.0, 1.0, False, [0.6, 0.6], [0.0, 0.0], [0.0, 0.0], {}),  # after the session
+        (9.0, 1.0, True, [0.6, 0.6], [0.0, 0.0], [0.0, 0.0], {}),
+        (12.0, 1.0, False, [0.6, 0.6], [0.2, 0.0], [0.0, 0.0], {}),  # b starts
+        (13.0, 1.0, True, [0.6, 0.6], [0.2, 0.0], [0.0, 0.0], {}),
+        (20.0, 1.0, False, [0.6, 0.0], [0.2, 0.0], [0.0, 0.0], {}),  # a ends for 1
+        (21.0, 3.0, True, [0.6, 0.0], [0.2, 0.0], [0.0, 0.0], {}),
+    ]
+    last = None
+    for t, dt, reused, restoration, expansion, removal, want_doses in steps:
+        levels, doses = lever_levels(t, dt, cat, sch, memo=memo)
+        assert (levels is last) == reused, t
+        np.testing.assert_allclose(levels["immune_restoration"], restoration, rtol=RTOL)
+        np.testing.assert_allclose(levels["lymphocyte_expansion_per_day"], expansion, rtol=RTOL)
+        np.testing.assert_allclose(levels["drug_removal_per_dose"], removal, rtol=RTOL)
+        assert sorted(doses) == sorted(want_doses), t
+        for r, d in want_doses.items():
+            np.testing.assert_array_equal(doses[r], d)
+        last = levels
+    # a strategy with no course at all (no rows): every lever at zero, then reused
+    empty = Schedule(cat, start, stop, [], np.ones_like(start, dtype=bool))
+    memo = LeverMemo()
+    first, doses = lever_levels(0.0, 1.0, cat, empty, memo=memo)
+    assert set(first) == set(LEVERS) and doses == {}
+    for lv in LEVERS:
+        np.testing.assert_array_equal(first[lv], [0.0, 0.0], err_msg=lv)
+    assert lever_levels(1.0, 1.0, cat, empty, memo=memo)[0] is first
+
+
+def test_the_kernel_reads_float64_parameters_and_read_only_float64_levels_without_copies():
+    """dynamics._params and _levers (their docstrings): every parameter and lever level
+    reaches the kernel as a contiguous float64 array, the levels read-only; float64 input
+    is passed on without a copy (the levels as read-only views, so the caller's own arrays
+    stay writeable), other dtypes are converted."""
+    p = _patients(3, cd4_0=np.array([50, 100, 200]))  # integer CD4 counts
+    assert p.cd4_0.dtype.kind == "i"
+    params = dyn._params(p)
+    assert params._fields == kernel.Params._fields
+    for f in kernel.Params._fields:
+        x, src = getattr(params, f), getattr(p, f)
+        assert x.dtype == np.float64 and x.flags.c_contiguous, f
+        np.testing.assert_array_equal(x, src.astype(float), err_msg=f)
+        assert np.shares_memory(x, src) == (src.dtype == np.float64), f
+    levels = {name: np.full(3, 0.05 * i) for i, name in enumerate(LEVERS)}
+    shared = np.zeros(3)
+    shared.flags.writeable = False  # like the shared zeros of levers no course moves
+    levels["antiviral"] = shared
+    levels["iris_hazard"] = np.array([0, 1, 0])  # integer: converted
+    lv = dyn._levers(levels)
+    assert lv._fields == kernel.Levers._fields
+    for f in kernel.Levers._fields:
+        x, src = getattr(lv, f), levels[f]
+        assert x.dtype == np.float64 and x.flags.c_contiguous and not x.flags.writeable, f
+        np.testing.assert_array_equal(x, src, err_msg=f)
+        assert np.shares_memory(x, src) == (src.dtype == np.float64), f
+    assert all(levels[f].flags.writeable for f in kernel.Levers._fields if f != "antiviral")
 
 
 # --------------------------------------------------------------------------- step
