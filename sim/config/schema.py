@@ -370,7 +370,7 @@ class PosteriorConfig:
     candidates: int = 20000  # points screened by the emulators to choose a wave's runs
     walkers: int = 64  # emcee walkers
     moves: str = "de"  # emcee proposal: stretch | de (differential evolution + snooker)
-    steps: int = 12000  # MCMC steps per walker
+    steps: int = 20000  # MCMC steps per walker
     burn: int = 2000  # steps discarded as burn-in
     draws: int = 500  # posterior draws kept
     ppc_draws: int = 40  # posterior draws re-simulated for the predictive check
