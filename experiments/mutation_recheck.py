@@ -10,6 +10,9 @@ survivor's changed lines are printed: a whole re-measurement with fast test file
 need not wait for mutmut's tracing pass. `--only f,g` restricts --all to the mutants of
 the functions (or methods) named, so a long module can be measured in parts, and
 `--done LOG` skips the mutants an earlier (interrupted) run's output LOG reports.
+`--since REV` (with --all) keeps only the mutants whose function and changed lines no
+mutant of the module at git revision REV had: after an edit, the mutants of the new
+or changed lines, while those of lines that did not change keep REV's verdict.
 `--strip-jit` removes `@njit(...)` lines before mutating (mutmut 3 skips decorated
 functions, so a numba kernel would get no mutants) and runs with NUMBA_DISABLE_JIT=1.
 `--timeout S` (default 300): a mutant whose tests run longer is reported TIMEOUT and
@@ -34,6 +37,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,6 +74,10 @@ def _changed_lines(code: str, name: str) -> list[str]:
     ]
 
 
+def _changed(code: str, name: str) -> tuple[str, ...]:
+    return tuple(_changed_lines(code, name))
+
+
 def _function(name: str) -> str:
     """The function (or method) a mutant's name belongs to: `f` of `mod.x_f__mutmut_3`,
     `m` of `mod.xǁClassǁm__mutmut_3`."""
@@ -91,6 +99,11 @@ def main() -> None:
     if "--timeout" in args:  # a survivor can take minutes on a starved core: not a kill
         i = args.index("--timeout")
         timeout = float(args[i + 1])
+        del args[i : i + 2]
+    since = ""  # with --all: only mutants whose (function, changed lines) are new since REV
+    if "--since" in args:
+        i = args.index("--since")
+        since = args[i + 1]
         del args[i : i + 2]
     done: set[str] = set()  # mutants reported in an earlier output (--done LOG): skipped
     if "--done" in args:
@@ -114,18 +127,33 @@ def main() -> None:
     os.chdir(cfg)  # mutmut reads its configuration from the working directory
     from mutmut.mutation.file_mutation import mutate_file_contents
 
-    source = (ROOT / module).read_text()
-    if strip_jit:
+    def strip(text: str) -> str:
         # mutmut 3 leaves decorated functions alone, so a numba kernel gets no mutants:
         # drop the @njit lines (the functions run as plain Python, JIT off elsewhere too)
-        source = re.sub(r"^[ \t]*@njit\(.*\)[ \t]*\n", "", source, flags=re.M)
+        return re.sub(r"^[ \t]*@njit\(.*\)[ \t]*\n", "", text, flags=re.M) if strip_jit else text
+
+    source = strip((ROOT / module).read_text())
+    if strip_jit:
         os.environ["NUMBA_DISABLE_JIT"] = "1"
+    seen: set[tuple[str, tuple[str, ...]]] = set()  # (function, changed lines) at REV
+    if since:
+        before = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{since}:{module}"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        old = mutate_file_contents(module, strip(before))
+        seen = {(_function(n), _changed(old.code, n)) for n in old.mutant_names}
+        _functions.cache_clear()
     mutated = mutate_file_contents(module, source)
     (work / module).write_text(mutated.code)
     if every:
         names = [n if n.startswith(dotted + ".") else f"{dotted}.{n}" for n in mutated.mutant_names]
         if only:
             names = [n for n in names if _function(n) in only]
+        if since:
+            kept = [n for n in names if (_function(n), _changed(mutated.code, n)) not in seen]
+            print(f"{len(names) - len(kept)} mutants as at {since} (not run)", flush=True)
+            names = kept
     names = [n for n in names if n not in done]
     os.chdir(work)
     sys.path[:0] = [str(work), str(work / "tests")]

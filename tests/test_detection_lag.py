@@ -46,8 +46,18 @@ def _ppf(d, z):
     return np.clip(x, d.low, d.high)
 
 
-def test_burden_equals_the_documented_law_patient_by_patient():
-    cfg, key, idx, p = _build(LAG)
+# the second case: an onset floor above 0 and half of natalizumab's patients under MRI
+# surveillance, so that surveilled lesions (onset x 0.26) fall below the floor and are
+# raised to it (the burden stays inside the onset distribution's range)
+FLOOR = [
+    "model.lesion_burden_at_onset.low=0.05",
+    "model.conditions.natalizumab_ms.surveillance_fraction=0.5",
+]
+
+
+@pytest.mark.parametrize("extra", [[], FLOOR], ids=["default", "onset_floor"])
+def test_burden_equals_the_documented_law_patient_by_patient(extra):
+    cfg, key, idx, p = _build([*LAG, *extra])
     m = cfg.model
     onset = _ppf(m.lesion_burden_at_onset, rng.normal(key, "baseline/lesion_burden_at_onset", idx))
     u = rng.uniform(key, "baseline/surveillance", idx)
@@ -79,6 +89,8 @@ def test_burden_equals_the_documented_law_patient_by_patient():
     f = m.conditions["natalizumab_ms"].surveillance_fraction
     assert abs(surveilled_n / n_ntz - f) < 4 * np.sqrt(f * (1 - f) / n_ntz)
     assert surveilled_n > 0
+    if extra:  # some surveilled lesions sit on the floor, none below it
+        assert p.lesion_0.min() == 0.05 and (p.lesion_0 == 0.05).sum() > 10
 
 
 def test_closed_form_with_every_spread_switched_off():

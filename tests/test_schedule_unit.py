@@ -521,6 +521,18 @@ def test_doses_of_a_lone_patient_at_its_last_dose_time(cat):
     assert sch.doses(k, 8.5, 1.0) is None
 
 
+def test_doses_of_a_course_begun_after_the_rows_doses_were_looked_up(cat):
+    # p0's pulse from day 0 (doses 0, 4, 8); the row's dose window is looked up, then p1
+    # begins the same first course on day 20: its doses at 20, 24, 28 are given
+    k = cat.index("pulse")
+    sch = _schedule(cat, 2, start={"pulse": [0.0, INF]})
+    assert sch.doses(k, 0.0, 1.0).tolist() == [1.0, 0.0]
+    assert sch.doses(k, 20.0, 1.0) is None  # nobody's dose on day 20 yet
+    assert sch.begin(k, np.array([20.0, 20.0]), np.array([False, True])).tolist() == [False, True]
+    assert sch.doses(k, 20.0, 1.0).tolist() == [0.0, 1.0]
+    assert sch.doses(k, 21.0, 8.0).tolist() == [0.0, 2.0]
+
+
 def test_doses_of_a_later_therapy_are_logged_when_an_earlier_ones_patients_are_dead(cat):
     # step [0, 1): pulse's only dose is for p0, dead at the start of the step; zap's
     # dose for p1, alive, is still logged

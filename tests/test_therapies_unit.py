@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from sim.config.schema import CONDITIONS, SideEffect, TherapyConfig
-from sim.model.therapies import LEVERS, Catalog, activity, doses_in_step
+from sim.model.therapies import LEVERS, Catalog, activity, course_activity, doses_in_step
 
 INF = np.inf
 
@@ -177,6 +177,57 @@ def test_activity_over_a_step_that_began_before_the_course_and_a_negative_time()
     got = activity(0.0, 2.0, np.array([-6.0, -3.0]), np.array([INF, INF]), 4.0)
     # second: level (tau + 3) / 4 from 0.75 at 0 to 1 at 1, then 1: trapezoid + rectangle
     np.testing.assert_allclose(got, [1.0, (0.5 * (0.75 + 1.0) * 1 + 1.0) / 2], atol=1e-12)
+
+
+def test_activity_hands_the_compiled_loop_float64_for_integer_days(monkeypatch):
+    """`course_activity` is compiled for float64 arrays (numba cannot type its loop over
+    (start, ramp end, end) for int64 ones): `activity` casts what it is given, so whole
+    days as integers give the hand-computed levels."""
+    from sim.model import therapies
+
+    seen = []
+    real = therapies.course_activity
+    monkeypatch.setattr(therapies, "course_activity", lambda *a: seen.append(a) or real(*a))
+    # course 10..30, onset 4 and course 10..11, onset 4, over [8, 12)
+    got = activity(8, 4, np.array([10, 10]), np.array([30, 11]), 4)
+    np.testing.assert_allclose(got, [(0.5 * 2 * 0.5) / 4, (0.5 * 1 * 0.25) / 4], atol=1e-12)
+    assert [a.dtype for a in seen[0][2:4]] == [np.float64, np.float64]
+
+
+def _course(t, dt, start, end, onset, applies):
+    return course_activity(
+        t, dt, np.array(start, float), np.array(end, float), onset, np.array(applies, float)
+    )
+
+
+def test_course_activity_says_until_when_the_level_holds():
+    """Step [10, 15), onset 3. The level is `activity` x applies; it holds beyond the step
+    when no patient ramps in it and no start, end of ramp or end falls strictly inside
+    it, and then until the earliest of those at or after 15 (listed by hand)."""
+    # on full effect since 3, ends at 30 | starts at 20 (ramp to 23) | no course
+    start, end, applies = [0.0, 20.0, INF], [30.0, INF, INF], [0.5, 2.0, 1.0]
+    level, holds, until = _course(10.0, 5.0, start, end, 3.0, applies)
+    np.testing.assert_allclose(
+        level, activity(10.0, 5.0, *map(np.array, (start, end)), 3.0) * applies
+    )
+    assert level.tolist() == [0.5, 0.0, 0.0] and holds and until == 20.0
+    # an end exactly at the step's end holds up to it; a ramp ending exactly at the
+    # step's start is over (level 1 throughout)
+    level, holds, until = _course(10.0, 5.0, [7.0, 0.0], [INF, 15.0], 3.0, [1.0, 1.0])
+    assert level.tolist() == [1.0, 1.0] and holds and until == 15.0
+    # a start exactly at the step's end ramps only after it: holds up to it
+    assert _course(10.0, 5.0, [15.0], [INF], 3.0, [1.0])[1:] == (True, 15.0)
+    # nothing ahead: holds for ever
+    assert _course(10.0, 5.0, [0.0], [INF], 3.0, [1.0])[1:] == (True, INF)
+    # a start inside the step; an end inside it; a ramp running through it
+    for s, e in ((12.0, INF), (0.0, 12.0), (8.0, INF)):
+        level, holds, until = _course(10.0, 5.0, [0.0, s], [INF, e], 3.0, [1.0, 1.0])
+        assert not holds, (s, e)
+        assert level[1] == pytest.approx(activity(10.0, 5.0, np.array([s]), np.array([e]), 3.0)[0])
+    # with no onset a start at the step's start is no ramp: holds, until the end at 40
+    assert _course(10.0, 5.0, [10.0], [40.0], 0.0, [1.0])[1:] == (True, 40.0)
+    # ... but with an onset the ramp runs in the step
+    assert not _course(10.0, 5.0, [10.0], [40.0], 3.0, [1.0])[1]
 
 
 # ---------------------------------------------------------------------- doses_in_step

@@ -198,3 +198,66 @@ def test_evppi_noise_floor_is_the_evppi_of_the_permuted_parameters():
     assert np.allclose(got["noise_p95"], np.quantile(samples, 0.95, axis=0), rtol=1e-9)
     plain = evppi(psa, params, ["A", "B", "C"], wtp, {"phi": ["phi"]})
     assert np.allclose(got["evppi"], plain["evppi"], rtol=1e-12)
+
+
+def _group_mean_evppi(nb: np.ndarray, member: np.ndarray) -> float:
+    """EVPPI of a discrete group by hand: E[max_s E(NB_s | member)] - max_s E[NB_s],
+    the conditional means as pandas group means."""
+    cond = pd.DataFrame(nb).groupby(member).transform("mean").to_numpy()
+    return max(float(cond.max(axis=1).mean() - nb.mean(axis=0).max()), 0.0)
+
+
+def test_one_permutation_with_the_default_seed_is_the_group_mean_evppi_of_that_shuffle():
+    """permutations=1 already gives the floor (one sample: its mean and its 95th
+    percentile are that sample), and without a seed the floor is seed 0's: the permuted
+    group-mean EVPPI computed here by hand with generator(0, psa/evppi_permutation/<g>)."""
+    from sim.core.rng import generator
+
+    psa, params = _noise_case(150, seed=3, signal=0.3)
+    nb = psa["qaly"].to_numpy().reshape(150, 3)  # cost 0, wtp 1: NB = QALY
+    member = params["member"].to_numpy()
+    got = evppi(psa, params, ["A", "B", "C"], np.array([1.0]), {"member": ["member"]}, 1)
+    shuffled = member[generator(0, "psa/evppi_permutation/member").permutation(150)]
+    floor = _group_mean_evppi(nb, shuffled)
+    assert floor > 0.0 and floor != pytest.approx(_group_mean_evppi(nb, member))
+    assert got["evppi"].item() == pytest.approx(_group_mean_evppi(nb, member), rel=1e-9)
+    assert got["noise_mean"].item() == pytest.approx(floor, rel=1e-9)
+    assert got["noise_p95"].item() == pytest.approx(floor, rel=1e-9)
+    assert got["above_noise"].item() == (got["evppi"].item() > floor)
+
+
+def test_an_evppi_of_zero_on_a_floor_of_zero_is_not_above_the_noise():
+    # B beats A by exactly 1 in every draw: the EVPPI and every permuted one are 0, and
+    # 0 is not above a floor of 0
+    rng = np.random.default_rng(21)
+    n = 100
+    phi = rng.normal(size=n)
+    params = pd.DataFrame({"draw": np.arange(n), "phi": phi})
+    psa = _psa(np.zeros((n, 2)), np.column_stack([phi, phi + 1.0]), ["A", "B"])
+    got = evppi(psa, params, ["A", "B"], np.array([1.0]), {"phi": ["phi"]}, 20, 4)
+    assert got[["evppi", "noise_mean", "noise_p95"]].to_numpy().tolist() == [[0.0, 0.0, 0.0]]
+    assert not got["above_noise"].item()
+
+
+def test_noise_warnings_need_a_floor_use_the_nearest_wtp_and_a_positive_evppi():
+    from sim.economics.voi import evppi_noise_warnings
+
+    plain = pd.DataFrame({"group": ["a"], "wtp": [30000.0], "evppi": [5.0]})
+    assert evppi_noise_warnings(plain, 30000.0, 100) == []  # no permutations: no floor
+    t = pd.DataFrame(
+        {
+            "group": ["a", "b", "c", "a", "b", "c"],
+            "wtp": [20000.0] * 3 + [30000.0] * 3,
+            "evppi": [100.0, 3.0, 0.0, 100.0, 40.0, 0.0],
+            # at 30,000: b's floor is exactly 5% of the largest EVPPI (material: "at
+            # least"); c's EVPPI is 0 (nothing to warn about, whatever its floor)
+            "noise_mean": [1.0, 1.0, 1.0, 2.0, 2.0, 2.0],
+            "noise_p95": [2.0, 6.0, 9.0, 3.0, 0.05 * 100.0, 50.0],
+            "above_noise": [True, False, False, True, True, False],
+        }
+    )
+    at_20k = evppi_noise_warnings(t, 21000.0, 100)  # nearest grid point 20,000
+    assert [w.split("'")[1] for w in at_20k] == ["b"] and "at 20,000 per QALY (3)" in at_20k[0]
+    t.loc[4, ["evppi", "above_noise"]] = [4.0, False]  # b at 30,000: 4 below its floor 5
+    at_30k = evppi_noise_warnings(t, 29000.0, 100)
+    assert [w.split("'")[1] for w in at_30k] == ["b"] and "at 30,000 per QALY (4)" in at_30k[0]
