@@ -221,3 +221,15 @@ def test_trial_rows_use_the_rerandomisation_p_reproducibly():
     gen = rng.generator(e.key[0], _RERANDOMISATION, *e.key[1:])
     ref = statistics(time, event, shuffles(arm, blocks, 199, gen), FH4, strata)
     assert row["p"] == pytest.approx(p_value(statistics(time, event, arm, FH4, strata)[0], ref))
+
+
+def test_a_trial_without_a_stream_key_is_refused():
+    """Only `enrol` keys the shuffles' stream; an unkeyed trial must not borrow another's."""
+    from sim.trial.design import Enrolled, _rerandomised
+
+    time, event, arm, strata = _trial(20, 1)
+    e = Enrolled(np.zeros(20), np.arange(20), arm, strata, np.full(20, np.inf), 20, 365.0)
+    cfg = _cfg(p_value="rerandomisation")
+    r = analyses.logrank(time, event, arm, strata)
+    with pytest.raises(ValueError, match="stream key"):
+        _rerandomised(r, cfg.trial, e, 1.0, time, event, arm, strata, [(0.0, 0.0)], 99)

@@ -216,6 +216,8 @@ def _rerandomised(
 ) -> analyses.TestResult:
     """`r` with the re-randomisation p (sim.trial.rerandomise): the arms shuffled within
     the permuted blocks the trial's randomisation filled (its strata, its block size)."""
+    if not e.key:  # only `enrol` keys a trial; re-estimated extensions are refused earlier
+        raise ValueError("re-randomisation needs a trial made by enrol (its stream key)")
     rand = e.stratum if t.randomisation.stratify else np.zeros(len(e.stratum), int)
     blocks = block_ids(rand, t.randomisation.block_size)[e.entry <= day]
     gen = rng.generator(e.key[0], _RERANDOMISATION, *e.key[1:])
