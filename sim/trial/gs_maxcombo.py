@@ -53,7 +53,14 @@ from scipy.stats import norm, qmc
 
 from sim.trial.analyses import TestResult, death_table
 from sim.trial.boundaries import NO_BOUND, spending
-from sim.trial.weighted import MAX_QUAD_RANK, _factor, _nodes, max_normal_p
+from sim.trial.weighted import (
+    MAX_QUAD_RANK,
+    _factor,
+    _nodes,
+    fh_weights,
+    km_before,
+    max_normal_p,
+)
 
 QMC_LOG2_POINTS = 16  # 2^16 scrambled Sobol points for ranks > MAX_QUAD_RANK
 QMC_SEED = 20211  # fixed: the same points (and numbers) on every run
@@ -217,9 +224,8 @@ def _tables(time, event, arm, strata, weights) -> tuple[_Look, float, float]:
         var = dj * frac * (1.0 - frac) * tie
         ome += float(terms.sum())
         v += float(var.sum())
-        surv = np.cumprod(1.0 - dj / nj)
-        before = np.r_[1.0, surv[:-1]]
-        w = np.array([before**rho * (1.0 - before) ** gamma for rho, gamma in weights])
+        before = km_before(nj, dj)
+        w = fh_weights(before, weights)
         look.strata[s] = (times, w, terms, var, before)
         look.last_hazard[s] = float(dj[-1] / nj[-1])
     return look, ome, v
@@ -238,7 +244,7 @@ def _cross(early: _Look, late: _Look, weights) -> np.ndarray:
         # is a later one; the last entry covers times beyond the later curve's end)
         tail = lbefore[-1] * (1.0 - late.last_hazard[s])
         before = np.r_[lbefore, tail][np.searchsorted(lt, times, side="left")]
-        wl = np.array([before**rho * (1.0 - before) ** gamma for rho, gamma in weights])
+        wl = fh_weights(before, weights)
         c += (w * var) @ wl.T
     return c
 

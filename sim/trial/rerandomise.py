@@ -31,6 +31,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from sim.trial.analyses import TestResult
+from sim.trial.weighted import fh_weights, km_before
 
 
 def _stratum_parts(
@@ -57,8 +58,7 @@ def _stratum_parts(
     tie = np.where(nj > 1, (nj - dj) / np.maximum(nj - 1.0, 1.0), 1.0)
     terms = dej - dj * frac
     v = dj * frac * (1.0 - frac) * tie
-    before = np.r_[1.0, np.cumprod(1.0 - dj / nj)[:-1]]  # pooled KM just before each time
-    w = np.array([before**rho * (1.0 - before) ** gamma for rho, gamma in weights])
+    w = fh_weights(km_before(nj, dj), weights)  # the pooled curve: the same for every row
     return terms @ w.T, v @ (w**2).T
 
 

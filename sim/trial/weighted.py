@@ -48,6 +48,17 @@ RANK_TOL = 1e-10
 NODE_FLOOR = 1e-18  # quadrature nodes of smaller weight are dropped (total < 1e-13)
 
 
+def km_before(nj: np.ndarray, dj: np.ndarray) -> np.ndarray:
+    """The pooled Kaplan-Meier curve just before each death time (n_j at risk, d_j deaths)."""
+    return np.r_[1.0, np.cumprod(1.0 - dj / nj)[:-1]]
+
+
+def fh_weights(before: np.ndarray, weights) -> np.ndarray:
+    """(K, deaths): w_k = S(t-)^rho_k (1 - S(t-))^gamma_k for each (rho, gamma) in `weights`,
+    `before` the pooled curve just before each death time."""
+    return np.array([before**rho * (1.0 - before) ** gamma for rho, gamma in weights])
+
+
 def weighted_parts(
     time: np.ndarray,
     event: np.ndarray,
@@ -75,9 +86,7 @@ def weighted_parts(
         var = dj * frac * (1.0 - frac) * tie
         o_minus_e += float(terms.sum())
         v_total += float(var.sum())
-        surv = np.cumprod(1.0 - dj / nj)
-        before = np.r_[1.0, surv[:-1]]  # pooled KM just before each death time
-        w = np.array([before**rho * (1.0 - before) ** gamma for rho, gamma in weights])
+        w = fh_weights(km_before(nj, dj), weights)
         for a in range(k):
             u[a] += float((w[a] * terms).sum())
             for b in range(a, k):
