@@ -278,6 +278,7 @@ SCHEMA_DEFAULTS = [
     (schema.CohortConfig, "cohort/custom.yaml", None, set()),
     (schema.CalibrationConfig, "calibration/default.yaml", None, {"params", "fit"}),
     (schema.StudyConfig, "experiment/seed000.yaml", "study", {"targets"}),
+    (schema.PosteriorConfig, "posterior/default.yaml", None, {"assumptions"}),
 ]
 
 

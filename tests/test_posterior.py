@@ -17,6 +17,7 @@ import pytest
 
 from sim.api import load_config, run_task
 from sim.evidence import emulator as E
+from sim.evidence.posterior import prior_params
 
 A = np.array([[1.0, 0.5], [0.2, 1.0], [0.7, -0.3]])
 Z = np.array([0.1, -0.05, 0.0])
@@ -43,9 +44,37 @@ def test_prediction_equals_sklearn(toy_emulator):
         m, s = gp.predict(u, return_std=True)
         noise = gp.kernel_.k2.noise_level
         assert mean[:, j] == pytest.approx(em.y_mean[j] + em.y_sd[j] * m, abs=1e-9)
-        assert var[:, j] == pytest.approx(em.y_sd[j] ** 2 * np.maximum(s**2 - noise, 0), abs=1e-9)
+        # the variance's n x n product runs in single precision: its rounding error is at
+        # most about n x 2^-23 of the kernel's variance (the smooth part's constant)
+        c = gp.kernel_.k1.k1.constant_value
+        tol = em.y_sd[j] ** 2 * c * len(x) * 2.0**-23
+        assert var[:, j] == pytest.approx(em.y_sd[j] ** 2 * np.maximum(s**2 - noise, 0), abs=tol)
     # and it reproduces the function it was fitted to (a linear map: near exact)
     assert np.max(np.abs(mean - toy(u))) < 0.01
+
+
+def test_hyperparameters_from_a_subset_then_every_point(toy_emulator):
+    """hyper_points: the kernel is estimated on a seeded subset, the prediction conditions
+    on every run (as an sklearn GP with that kernel fixed); a subset as large as the
+    design is the ordinary fit."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    x, y, full = toy_emulator
+    sub = E.Emulator.fit(x, y, 0, hyper_points=25)
+    u = np.random.default_rng(4).uniform(size=(9, 2))
+    mean, _ = sub.predict(u)
+    for j, gp in enumerate(sub.gps):
+        assert len(gp.X_train_) == len(x)  # conditioned on every run
+        ref = GaussianProcessRegressor(gp.kernel_, optimizer=None).fit(
+            x, (y[:, j] - sub.y_mean[j]) / sub.y_sd[j]
+        )
+        assert mean[:, j] == pytest.approx(sub.y_mean[j] + sub.y_sd[j] * ref.predict(u), abs=1e-9)
+    # a different subset would give different hyperparameters (so the subset is used)
+    theta = [gp.kernel_.theta for gp in full.gps]
+    assert any(not np.allclose(gp.kernel_.theta, t) for gp, t in zip(sub.gps, theta, strict=True))
+    same = E.Emulator.fit(x, y, 0, hyper_points=len(x))
+    assert all(np.array_equal(gp.kernel_.theta, t) for gp, t in zip(same.gps, theta, strict=True))
+    assert np.max(np.abs(mean - toy(u))) < 0.02  # still reproduces the linear map
 
 
 def test_history_matching_keeps_the_truth_and_drops_the_implausible(toy_emulator):
@@ -96,11 +125,12 @@ def test_same_seed_same_chain(toy_emulator, moves):
 
 
 # emcee's stretch move needs at least 2 x parameters + 2 walkers (sim/evidence/validate.py)
-MIN_WALKERS = 2 * len(load_config(["+experiment=posterior"]).calibration.params) + 2
+D = len(prior_params(load_config(["+experiment=posterior"])))  # the box + posterior.assumptions
+MIN_WALKERS = 2 * D + 2
 TINY = [
     "+experiment=posterior",
     "posterior.waves=2",
-    "posterior.design_per_wave=16",  # >= parameters + 2 (14 since the age/sex shifts)
+    f"posterior.design_per_wave={D + 2}",  # >= parameters + 2
     "posterior.n_per_scenario=80",
     "posterior.candidates=500",
     f"posterior.walkers={MIN_WALKERS}",
@@ -130,10 +160,16 @@ def test_task_writes_draws_inside_the_prior_and_diagnostics(tiny_run):
         assert (out / f).is_file(), f
     draws = pd.read_csv(out / "posterior.csv")
     assert len(draws) == 60
-    for p in cfg.calibration.params:
+    params = prior_params(cfg)
+    assert len(params) == len(cfg.calibration.params) + len(cfg.posterior.assumptions)
+    assert [c for c in draws.columns if c != "draw"] == [p.key for p in params]
+    for p in params:
         assert draws[p.key].between(p.low, p.high).all(), p.key
     design = pd.read_csv(out / "design.csv")
-    assert list(design["wave"].value_counts().sort_index()) == [16, 16]  # design_per_wave
+    assert list(design["wave"].value_counts().sort_index()) == [D + 2, D + 2]  # design_per_wave
+    # the assumption parameters were varied over their ranges, not left at one value
+    for key in cfg.posterior.assumptions:
+        assert design[key].nunique() == len(design), key
     ppc = pd.read_csv(out / "posterior_ppc.csv")
     fit_ids = [t.id for t in cfg.targets.items if t.role == "fit"]
     assert list(ppc["target_id"]) == fit_ids  # fit targets only: validation stays untouched
@@ -151,7 +187,7 @@ def test_design_runs_equal_a_direct_evaluation(tiny_run):
 
     cfg, out = tiny_run
     design = pd.read_csv(out / "design.csv")
-    values = {p.key: float(design.loc[3, p.key]) for p in cfg.calibration.params}
+    values = {p.key: float(design.loc[3, p.key]) for p in prior_params(cfg)}
     targets = fit_targets(cfg)
     sim = Evaluator(cfg, targets, cfg.posterior.n_per_scenario).evaluate(values)
     for t in targets:
@@ -168,6 +204,16 @@ def test_design_runs_equal_a_direct_evaluation(tiny_run):
         ("posterior.steps=10", "posterior.steps: must be an integer >= 41"),
         ("posterior.draws=100000", "posterior.draws: must be <= walkers x (steps - burn)"),
         ("posterior.moves=gibbs", "posterior.moves: unknown name 'gibbs'; allowed: de, stretch"),
+        ("posterior.hyper_points=-1", "posterior.hyper_points: must be an integer >= 0"),
+        (
+            "posterior.assumptions=[model.nonsense]",
+            "posterior.assumptions: 'model.nonsense' has no range",
+        ),
+        (
+            "posterior.assumptions=[model.death_damage_hill,model.death_damage_hill]",
+            "posterior.assumptions: 'model.death_damage_hill' is listed twice or is already in",
+        ),
+        ("posterior.ranges=nowhere", "posterior.ranges: no ranges file nowhere.yaml"),
     ],
 )
 def test_bad_posterior_input(override, fragment):

@@ -26,9 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import yaml
 from scipy.stats import qmc
 
-from sim.config.schema import RunConfig, Target
+from sim.config.errors import ConfigError
+from sim.config.schema import CalibParam, RunConfig, Target
 from sim.engine.executors import ordered_map
 from sim.evidence import emulator as em_mod
 from sim.evidence.calibrate import Space, fit_targets
@@ -89,11 +91,49 @@ class Posterior:
     targets: list[Target]
 
 
+def prior_params(cfg: RunConfig) -> list[CalibParam]:
+    """The calibrated parameters and their uniform priors: the calibration box, then each
+    key of `posterior.assumptions` over its stated plausible range in
+    conf/ranges/<posterior.ranges>.yaml (log-uniform where the range says `log`).
+
+    Why the ranges. The global sensitivity analysis finds some ASSUMPTION parameters
+    (lesion burden at diagnosis, the death Hill exponent, the IRIS reference rate)
+    more influential than most fitted ones; calibrating them jointly lets the fit
+    targets narrow what they can, and carries the rest of their range into every output
+    that reads the posterior, instead of fixing them at one unsourced value."""
+    p = cfg.posterior
+    out = list(cfg.calibration.params)
+    if not p.assumptions:
+        return out
+    from sim.evidence.gsa import ranges_file
+
+    path = ranges_file(p.ranges)
+    if not path.is_file():
+        raise ConfigError("posterior.ranges", f"no ranges file {path.name} in conf/ranges/")
+    ranges = {r["key"]: r for r in yaml.safe_load(path.read_text())["ranges"]}
+    boxed = {q.key for q in out}
+    for key in p.assumptions:
+        if key not in ranges:
+            raise ConfigError(
+                "posterior.assumptions",
+                f"{key!r} has no range in {path.name}; allowed: {sorted(ranges)}",
+            )
+        if key in boxed:
+            raise ConfigError(
+                "posterior.assumptions",
+                f"{key!r} is listed twice or is already in the calibration box",
+            )
+        r = ranges[key]
+        out.append(CalibParam(key, float(r["low"]), float(r["high"]), bool(r.get("log", False))))
+        boxed.add(key)
+    return out
+
+
 def run_posterior(cfg: RunConfig, on_runs: Callable[[int], None] | None = None) -> Posterior:
     p = cfg.posterior
     targets = fit_targets(cfg)
     ids = [t.id for t in targets]
-    space = Space(list(cfg.calibration.params))
+    space = Space(prior_params(cfg))
     d = len(space.params)
     z, v = data(targets, p.n_per_scenario)
 
@@ -115,7 +155,7 @@ def run_posterior(cfg: RunConfig, on_runs: Callable[[int], None] | None = None) 
     check = pd.DataFrame()
     for w in range(2, p.waves + 1):
         x, y = np.vstack(xs), np.vstack(ys)
-        em = em_mod.Emulator.fit(x, y, cfg.seed + w)
+        em = em_mod.Emulator.fit(x, y, cfg.seed + w, p.hyper_points)
         u, share = em_mod.nroy_points(
             em, z, v, p.design_per_wave, p.cutoff, d, cfg.seed + w, p.candidates
         )
@@ -126,7 +166,7 @@ def run_posterior(cfg: RunConfig, on_runs: Callable[[int], None] | None = None) 
         ys.append(y_new)
         wave_rows.append({"wave": w, "runs": len(u), "nroy_share_before": share})
     x, y = np.vstack(xs), np.vstack(ys)
-    em = em_mod.Emulator.fit(x, y, cfg.seed)
+    em = em_mod.Emulator.fit(x, y, cfg.seed, p.hyper_points)
     mean, var = em.predict(x)
     score = np.nansum((mean - z) ** 2 / (var + v), axis=1)
     start = em_mod.start_points(x, score, p.walkers, cfg.seed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sim.config import ConfigError, RunConfig
 from sim.config.checks import number, one_of, probability
+from sim.config.paths import get_value
 from sim.evidence.calibrate import check_params
 from sim.evidence.targets import CSF_QUANTITIES, Citation, check_targets, validation_citations
 
@@ -139,8 +140,13 @@ def validate_posterior(cfg: RunConfig) -> None:
     validate_study(cfg)
     check_params(cfg)
     fit_targets(cfg)
+    from sim.evidence.posterior import prior_params
+
     p = cfg.posterior
-    d = len(cfg.calibration.params)
+    params = prior_params(cfg)  # ConfigError on an unknown or repeated assumption key
+    d = len(params)
+    for q in params[len(cfg.calibration.params) :]:
+        get_value(cfg, q.key)  # the key exists in the model and is numeric
     sizes = [
         ("posterior.waves", p.waves, 1),
         ("posterior.design_per_wave", p.design_per_wave, d + 2),
@@ -152,6 +158,7 @@ def validate_posterior(cfg: RunConfig) -> None:
         ("posterior.draws", p.draws, 1),
         ("posterior.ppc_draws", p.ppc_draws, 2),
         ("posterior.batch", p.batch, 1),
+        ("posterior.hyper_points", p.hyper_points, 0),
     ]
     for key, value, low in sizes:
         if value < low:

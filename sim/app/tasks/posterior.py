@@ -27,6 +27,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         correlation_table,
         parameter_table,
         predictive_check,
+        prior_params,
         run_posterior,
     )
 
@@ -34,7 +35,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     p = cfg.posterior
     runs = p.waves * p.design_per_wave + p.ppc_draws
     print(
-        f"Bayesian calibration: {len(cfg.calibration.params)} parameters, {p.waves} waves x "
+        f"Bayesian calibration: {len(prior_params(cfg))} parameters, {p.waves} waves x "
         f"{p.design_per_wave} runs + {p.ppc_draws} predictive-check runs, "
         f"{p.n_per_scenario} patients per population"
     )
@@ -45,7 +46,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         bar.update(p.ppc_draws)
     finally:
         bar.close()
-    space = Space(list(cfg.calibration.params))
+    space = Space(prior_params(cfg))
     params = parameter_table(post, space)
     io.write_csv(out / "posterior.csv", post.draws)
     io.write_csv(out / "posterior_parameters.csv", params)
