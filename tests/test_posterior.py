@@ -77,6 +77,24 @@ def test_hyperparameters_from_a_subset_then_every_point(toy_emulator):
     assert np.max(np.abs(mean - toy(u))) < 0.02  # still reproduces the linear map
 
 
+def test_parallel_fit_is_the_same_emulator(toy_emulator):
+    """The targets' GPs fitted on 2 worker processes give the in-process emulator exactly
+    (each fit a pure function of its data and seed, on one BLAS thread)."""
+    from sim.engine.executors import ordered_map
+
+    x, y, em = toy_emulator
+    ex = load_config(["executor=processes", "executor.workers=2"]).executor
+    with ordered_map(ex) as run:
+        par = E.Emulator.fit(x, y, 0, run=run)
+    u = np.random.default_rng(6).uniform(size=(11, 2))
+    for a, b in zip(em.predict(u), par.predict(u), strict=True):
+        assert np.array_equal(a, b)
+    assert all(
+        np.array_equal(g.kernel_.theta, h.kernel_.theta)
+        for g, h in zip(em.gps, par.gps, strict=True)
+    )
+
+
 def test_history_matching_keeps_the_truth_and_drops_the_implausible(toy_emulator):
     _, _, em = toy_emulator
     v = SE**2
@@ -175,6 +193,10 @@ def test_task_writes_draws_inside_the_prior_and_diagnostics(tiny_run):
     assert list(ppc["target_id"]) == fit_ids  # fit targets only: validation stays untouched
     meta = json.loads((out / "run.json").read_text())
     assert meta["status"] == "complete" and meta["draws"] == 60
+    phases = meta["phase_seconds"]  # where the wall time went, for the 30-minute budget
+    assert set(phases) == {"simulate", "emulate", "mcmc", "predictive_check"}
+    assert all(v >= 0 for v in phases.values())
+    assert sum(phases.values()) <= meta["wall_seconds"] + 0.5  # rounding to 0.1 s each
     corr = pd.read_csv(out / "posterior_correlation.csv").set_index("parameter")
     assert np.allclose(np.diag(corr.to_numpy()), 1.0)
 

@@ -41,7 +41,9 @@ class Emulator:
     noise: np.ndarray  # fitted white-noise variance per target (the simulator's own noise)
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, seed: int, hyper_points: int = 0) -> Emulator:
+    def fit(
+        cls, x: np.ndarray, y: np.ndarray, seed: int, hyper_points: int = 0, run=None
+    ) -> Emulator:
         """Matern 5/2 with one length scale per input, plus white noise (the simulator's
         finite-cohort noise). Non-finite outputs are left out of that target's fit.
 
@@ -50,40 +52,15 @@ class Emulator:
         point with those hyperparameters fixed. Maximising the marginal likelihood costs
         O(n^2 d) per iteration with one length scale per input, so in 20+ dimensions
         with ~800 runs it dominated the calibration's time; a few hundred points pin
-        length scales well, and every run still informs the prediction."""
-        from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
-        from threadpoolctl import threadpool_limits
+        length scales well, and every run still informs the prediction.
 
-        d = x.shape[1]
-        gps, means, sds = [], [], []
-        for j in range(y.shape[1]):
-            ok = np.isfinite(y[:, j])
-            yj = y[ok, j]
-            mu, sd = float(yj.mean()), float(yj.std()) or 1.0
-            kernel = ConstantKernel(1.0, (1e-3, 1e2)) * Matern(
-                length_scale=np.full(d, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5
-            ) + WhiteKernel(1e-2, (1e-8, 1.0))
-            gp = GaussianProcessRegressor(
-                kernel, normalize_y=False, n_restarts_optimizer=1, random_state=seed + j
-            )
-            xj, zj = x[ok], (yj - mu) / sd
-            sub = np.arange(len(xj))
-            if 0 < hyper_points < len(xj):
-                pick = np.random.default_rng(seed + j).choice(len(xj), hyper_points, False)
-                sub = np.sort(pick)
-            with warnings.catch_warnings(), threadpool_limits(1):
-                # bound warnings: a flat direction is fine. One BLAS thread: on a busy
-                # 2-core machine threaded BLAS made each fit 7x slower (1.4 s vs 9.9 s)
-                warnings.simplefilter("ignore")
-                gp.fit(xj[sub], zj[sub])
-                if len(sub) < len(xj):
-                    gp = GaussianProcessRegressor(gp.kernel_, optimizer=None, normalize_y=False)
-                    gp.fit(xj, zj)
-            gps.append(gp)
-            means.append(mu)
-            sds.append(sd)
-        return cls.from_gps(gps, np.array(means), np.array(sds))
+        `run(fn, tasks)` (an executor's ordered map, `sim.engine.executors.ordered_map`)
+        fits the targets' GPs in parallel; each fit is a pure function of its target's
+        data and seed on one BLAS thread, so the emulator is the same either way."""
+        tasks = [(x, y[:, j], seed + j, hyper_points) for j in range(y.shape[1])]
+        parts = list(run(fit_target, tasks)) if run is not None else [fit_target(*t) for t in tasks]
+        gps, means, sds = zip(*parts, strict=True)
+        return cls.from_gps(list(gps), np.array(means), np.array(sds))
 
     @classmethod
     def from_gps(cls, gps: list, means: np.ndarray, sds: np.ndarray) -> Emulator:
@@ -135,6 +112,36 @@ class Emulator:
                 mean[a : a + rows, j] = self.y_mean[j] + self.y_sd[j] * (k_star @ alpha)
                 var[a : a + rows, j] = self.y_sd[j] ** 2 * np.maximum(s2, 0.0)
         return mean, var
+
+
+def fit_target(x: np.ndarray, yj: np.ndarray, seed: int, hyper_points: int = 0):
+    """One target's GP (see `Emulator.fit`): (fitted GP, mean, sd of the finite outputs)."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+    from threadpoolctl import threadpool_limits
+
+    d = x.shape[1]
+    ok = np.isfinite(yj)
+    mu, sd = float(yj[ok].mean()), float(yj[ok].std()) or 1.0
+    kernel = ConstantKernel(1.0, (1e-3, 1e2)) * Matern(
+        length_scale=np.full(d, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5
+    ) + WhiteKernel(1e-2, (1e-8, 1.0))
+    gp = GaussianProcessRegressor(
+        kernel, normalize_y=False, n_restarts_optimizer=1, random_state=seed
+    )
+    xj, zj = x[ok], (yj[ok] - mu) / sd
+    sub = np.arange(len(xj))
+    if 0 < hyper_points < len(xj):
+        sub = np.sort(np.random.default_rng(seed).choice(len(xj), hyper_points, False))
+    with warnings.catch_warnings(), threadpool_limits(1):
+        # bound warnings: a flat direction is fine. One BLAS thread: on a busy 2-core
+        # machine threaded BLAS made each fit 7x slower (1.4 s vs 9.9 s)
+        warnings.simplefilter("ignore")
+        gp.fit(xj[sub], zj[sub])
+        if len(sub) < len(xj):
+            gp = GaussianProcessRegressor(gp.kernel_, optimizer=None, normalize_y=False)
+            gp.fit(xj, zj)
+    return gp, mu, sd
 
 
 def implausibility(mean, var, z, v) -> np.ndarray:

@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import math
 import pickle
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,7 @@ class Posterior:
     check: pd.DataFrame  # emulator check on the last wave's runs, per target
     chain: em_mod.Chain
     targets: list[Target]
+    seconds: dict[str, float] = field(default_factory=dict)  # wall seconds per phase
 
 
 def prior_params(cfg: RunConfig) -> list[CalibParam]:
@@ -149,35 +151,52 @@ def run_posterior(cfg: RunConfig, on_runs: Callable[[int], None] | None = None) 
                     on_runs(len(part))
         return np.vstack(parts)
 
+    seconds = {"simulate": 0.0, "emulate": 0.0, "mcmc": 0.0}  # wall seconds per phase
+
+    def timed(phase: str, fn, *args):
+        t0 = time.perf_counter()
+        out = fn(*args)
+        seconds[phase] += time.perf_counter() - t0
+        return out
+
+    def emulate(x: np.ndarray, y: np.ndarray, seed: int) -> em_mod.Emulator:
+        with ordered_map(cfg.executor) as run:  # the targets' GPs fitted in parallel
+            return em_mod.Emulator.fit(x, y, seed, p.hyper_points, run)
+
     xs = [qmc.LatinHypercube(d=d, seed=cfg.seed).random(p.design_per_wave)]
-    ys = [simulate(xs[0])]
+    ys = [timed("simulate", simulate, xs[0])]
     wave_rows = [{"wave": 1, "runs": len(xs[0]), "nroy_share_before": 1.0}]
     check = pd.DataFrame()
     for w in range(2, p.waves + 1):
         x, y = np.vstack(xs), np.vstack(ys)
-        em = em_mod.Emulator.fit(x, y, cfg.seed + w, p.hyper_points)
-        u, share = em_mod.nroy_points(
-            em, z, v, p.design_per_wave, p.cutoff, d, cfg.seed + w, p.candidates
-        )
-        y_new = simulate(u)
+        em = timed("emulate", emulate, x, y, cfg.seed + w)
+        u, share = timed(
+            "emulate", em_mod.nroy_points,
+            em, z, v, p.design_per_wave, p.cutoff, d, cfg.seed + w, p.candidates,
+        )  # fmt: skip
+        y_new = timed("simulate", simulate, u)
         if w == p.waves:
             check = emulator_check(em, u, y_new, ids)
         xs.append(u)
         ys.append(y_new)
         wave_rows.append({"wave": w, "runs": len(u), "nroy_share_before": share})
     x, y = np.vstack(xs), np.vstack(ys)
-    em = em_mod.Emulator.fit(x, y, cfg.seed, p.hyper_points)
+    em = timed("emulate", emulate, x, y, cfg.seed)
     mean, var = em.predict(x)
     score = np.nansum((mean - z) ** 2 / (var + v), axis=1)
     start = em_mod.start_points(x, score, p.walkers, cfg.seed)
-    chain = em_mod.sample(em, z, v, start, p.walkers, p.steps, p.burn, p.draws, cfg.seed, p.moves)
+    chain = timed(
+        "mcmc", em_mod.sample,
+        em, z, v, start, p.walkers, p.steps, p.burn, p.draws, cfg.seed, p.moves,
+    )  # fmt: skip
     draws = pd.DataFrame([space.values(r) for r in chain.samples])
     draws.insert(0, "draw", np.arange(len(draws)))
     design = pd.DataFrame([space.values(r) for r in x])
     design.insert(0, "wave", np.repeat(np.arange(1, len(xs) + 1), [len(a) for a in xs]))
     for j, t in enumerate(ids):
         design[f"sim:{t}"] = y[:, j]
-    return Posterior(draws, chain.samples, design, pd.DataFrame(wave_rows), check, chain, targets)
+    waves = pd.DataFrame(wave_rows)
+    return Posterior(draws, chain.samples, design, waves, check, chain, targets, seconds)
 
 
 def emulator_check(em: em_mod.Emulator, u: np.ndarray, y: np.ndarray, ids: list[str]):

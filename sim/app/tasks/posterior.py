@@ -9,6 +9,7 @@ With posterior.install=true the draws also go to conf/model/<model>_posterior.cs
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -42,7 +43,9 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     bar = tqdm(total=runs, desc="posterior", unit="run", disable=not cfg.output.progress)
     try:
         post = run_posterior(cfg, on_runs=bar.update)
+        t0 = time.perf_counter()
         ppc, _ = predictive_check(cfg, post, p.ppc_draws, cfg.seed)
+        post.seconds["predictive_check"] = time.perf_counter() - t0
         bar.update(p.ppc_draws)
     finally:
         bar.close()
@@ -73,6 +76,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         acceptance=chain.acceptance,
         min_ess=float(chain.ess.min()),
         converged=chain.converged,
+        phase_seconds={k: round(v, 1) for k, v in post.seconds.items()},
         ppc_inside=int(ppc["published_inside"].sum()),
         fit_targets=[t.id for t in post.targets],
     )
@@ -99,7 +103,9 @@ def markdown(cfg: RunConfig, post, params: pd.DataFrame, ppc: pd.DataFrame) -> s
         f"{ch.acceptance:.2f}; {len(post.draws)} draws kept. Longest autocorrelation time "
         f"{ch.autocorr.max():.0f} steps: {'converged' if ch.converged else 'NOT converged'} "
         f"(steps after burn-in >= 50 autocorrelation times). Smallest ESS of the kept chain "
-        f"{ch.ess.min():.0f}.",
+        f"{ch.ess.min():.0f}. Wall seconds: "
+        + ", ".join(f"{k.replace('_', ' ')} {v:.0f}" for k, v in post.seconds.items())
+        + ".",
         "",
         "| parameter | prior | posterior median (95%) | width vs prior | ESS |",
         "|---|---|---|---|---|",
