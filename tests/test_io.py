@@ -123,3 +123,28 @@ def test_parquet_writer_thread_errors_surface_and_leave_nothing(tmp_path, kind):
     ok.commit()
     got = pd.read_parquet(tmp_path / "labs.parquet")
     pd.testing.assert_frame_equal(got, pd.concat(frames, ignore_index=True))
+
+
+def test_abort_all_stops_every_stream_even_when_one_abort_fails(tmp_path):
+    """On the way out of an interrupt: a stream whose writer cannot close still loses its
+    temp file, and the streams after it are still stopped and cleaned (a stream left
+    running would write its temp file after the run's clean-up)."""
+    import pandas as pd
+
+    from sim.core import io
+
+    df = pd.DataFrame({"patient_id": [1, 2], "x": [0.5, 1.5]})
+    broken, after = io.ParquetStream(tmp_path / "a.parquet"), io.ParquetParts(tmp_path / "b")
+    for s in (broken, after):
+        s.append(df)
+    broken._wait()  # its writer exists now
+
+    class CloseFails:
+        def close(self):
+            raise OSError("disk gone")
+
+    broken._writer = CloseFails()
+    with pytest.raises(OSError, match="disk gone"):
+        io.abort_all([broken, after])
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert after._pool is None  # its writer thread was stopped too

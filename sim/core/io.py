@@ -147,11 +147,14 @@ class ParquetStream(_Background):
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        self._stop()
-        if self._writer is not None:
-            self._writer.close()
-        if self.tmp.exists():
-            self.tmp.unlink()
+        """Stop the thread and remove the temp file, even if closing the writer fails
+        (on the way out of an interrupt the writer may be half-way through a chunk)."""
+        try:
+            self._stop()
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
 
 
 class ParquetParts(_Background):
@@ -206,8 +209,23 @@ class ParquetParts(_Background):
             shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
 
     def abort(self) -> None:
-        self._stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            self._stop()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def abort_all(streams) -> None:
+    """Abort every stream, even when one abort fails: a stream left running would go on
+    writing its temp file after the run's clean-up (the first failure is raised after)."""
+    first: BaseException | None = None
+    for s in streams:
+        try:
+            s.abort()
+        except BaseException as e:  # noqa: BLE001  (kept, raised once all are stopped)
+            first = first or e
+    if first is not None:
+        raise first
 
 
 def git_commit() -> tuple[str, bool | None]:

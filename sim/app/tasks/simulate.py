@@ -59,8 +59,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
                 if name in streams:
                     streams[name].append(frame)
     except BaseException:
-        for s in streams.values():
-            s.abort()
+        io.abort_all(streams.values())
         raise
     finally:
         bar.close()
@@ -72,8 +71,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
             pending[0].commit()
             pending.pop(0)
     except BaseException:
-        for s in pending:  # the one whose commit failed too: its file may be half-moved
-            s.abort()
+        io.abort_all(pending)  # the one whose commit failed too: its file may be half-moved
         raise
 
     table = pd.concat(kept, ignore_index=True)
