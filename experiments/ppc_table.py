@@ -19,30 +19,15 @@ import pandas as pd
 
 from sim.api import load_config
 from sim.evidence.predictive import predictive_verdict
-from sim.evidence.targets import RATIOS, simulated_n, standard_error
+from sim.evidence.targets import PROPORTIONS, published_ci, simulated_n
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-PROPORTION = ("survival", "iris", "csf_undetectable")
-
-
 def fmt(t, v: float) -> str:
-    if t.quantity in PROPORTION:
+    if t.quantity in PROPORTIONS:
         return f"{100 * v:.1f}%"
     return f"{v:.3g}"
-
-
-def published_ci(t) -> tuple[float, float]:
-    if t.ci_low is not None and t.ci_high is not None:
-        return t.ci_low, t.ci_high
-    se = standard_error(t)
-    if t.quantity in RATIOS:
-        import math
-
-        return t.value * math.exp(-1.96 * se), t.value * math.exp(1.96 * se)
-    hi = t.value + 1.96 * se
-    return max(t.value - 1.96 * se, 0.0), min(hi, 1.0) if t.quantity in PROPORTION else hi
 
 
 def main() -> None:

@@ -71,19 +71,25 @@ def ranges_file(name: str) -> Path:
     return config_dir() / "ranges" / f"{name}.yaml"
 
 
+def read_ranges(name: str, key: str) -> list[dict]:
+    """The rows of conf/ranges/<name>.yaml (ConfigError naming `key` if it is missing)."""
+    path = ranges_file(name)
+    if not path.is_file():
+        raise ConfigError(key, f"no ranges file {path.name} in conf/ranges/")
+    return yaml.safe_load(path.read_text())["ranges"]
+
+
 def factors(cfg: RunConfig) -> list[Factor]:
     """The varied inputs of cfg.gsa, checked (ConfigError names the key)."""
     g = cfg.gsa
-    path = ranges_file(g.ranges)
-    if not path.is_file():
-        raise ConfigError("gsa.ranges", f"no ranges file {path.name} in conf/ranges/")
+    rows = read_ranges(g.ranges, "gsa.ranges")
     fitted_keys: list[str] = []
     ens = None
     if g.fitted != "none":
         ens = load_ensemble(cfg.model.name)
         fitted_keys = list(ens.columns)
     out: list[Factor] = []
-    for r in yaml.safe_load(path.read_text())["ranges"]:
+    for r in rows:
         if r["key"] in fitted_keys:
             continue  # fitted: its range comes from the ensemble, not from an assumption
         out.append(

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy.stats import qmc
 
 from sim.config.errors import ConfigError
@@ -107,18 +106,16 @@ def prior_params(cfg: RunConfig) -> list[CalibParam]:
     out = list(cfg.calibration.params)
     if not p.assumptions:
         return out
-    from sim.evidence.gsa import ranges_file
+    from sim.evidence.gsa import ranges_file, read_ranges
 
-    path = ranges_file(p.ranges)
-    if not path.is_file():
-        raise ConfigError("posterior.ranges", f"no ranges file {path.name} in conf/ranges/")
-    ranges = {r["key"]: r for r in yaml.safe_load(path.read_text())["ranges"]}
+    ranges = {r["key"]: r for r in read_ranges(p.ranges, "posterior.ranges")}
+    name = ranges_file(p.ranges).name
     boxed = {q.key for q in out}
     for key in p.assumptions:
         if key not in ranges:
             raise ConfigError(
                 "posterior.assumptions",
-                f"{key!r} has no range in {path.name}; allowed: {sorted(ranges)}",
+                f"{key!r} has no range in {name}; allowed: {sorted(ranges)}",
             )
         if key in boxed:
             raise ConfigError(

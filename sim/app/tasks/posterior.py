@@ -34,9 +34,10 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
 
     out, started, prov = begin(out, resolved_yaml)
     p = cfg.posterior
+    space = Space(prior_params(cfg))
     runs = p.waves * p.design_per_wave + p.ppc_draws
     print(
-        f"Bayesian calibration: {len(prior_params(cfg))} parameters, {p.waves} waves x "
+        f"Bayesian calibration: {len(space.params)} parameters, {p.waves} waves x "
         f"{p.design_per_wave} runs + {p.ppc_draws} predictive-check runs, "
         f"{p.n_per_scenario} patients per population"
     )
@@ -49,7 +50,6 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         bar.update(p.ppc_draws)
     finally:
         bar.close()
-    space = Space(prior_params(cfg))
     params = parameter_table(post, space)
     io.write_csv(out / "posterior.csv", post.draws)
     io.write_csv(out / "posterior_parameters.csv", params)
