@@ -65,3 +65,26 @@ def test_adjusted_hr_reads_joly_groups_and_adjusts_for_condition() -> None:
     crude, _ = cox_breslow(pts["time_days"], pts["died"] & (time <= 365), x[["age_20_40"]])
     assert np.exp(crude[0]) < 0.5
     assert np.isnan(adjusted_hazard_ratio(pts.assign(female=False), "female", 365.0)[0])
+
+
+def test_adjusted_hr_is_nan_when_the_model_cannot_be_estimated() -> None:
+    # every solid-organ patient is censored before the first death: their indicator is
+    # 0 in every risk set at a death, so the information matrix is singular. Seen at a
+    # far corner of the 47-parameter calibration design (a run must not stop on it)
+    rng = np.random.default_rng(11)
+    n = 400
+    cond = np.where(np.arange(n) < 20, "solid_organ_transplant", rng.choice(["hiv", "pid"], n))
+    time = np.where(cond == "solid_organ_transplant", 1.0, 10.0 + rng.exponential(200.0, n))
+    pts = pd.DataFrame(
+        {
+            "time_days": np.minimum(time, 365.0),
+            "died": (time <= 365.0) & (cond != "solid_organ_transplant"),
+            "age": rng.uniform(25, 80, n),
+            "female": rng.integers(0, 2, n).astype(bool),
+            "condition": cond,
+        }
+    )
+    x = adjusted_design(pts)
+    with pytest.raises(np.linalg.LinAlgError):
+        cox_breslow(pts["time_days"], pts["died"], x)
+    assert all(np.isnan(adjusted_hazard_ratio(pts, "female", 365.0)))

@@ -231,17 +231,25 @@ def _cox_hr(
     patients: pd.DataFrame, x: pd.DataFrame, column: str, at_days: float
 ) -> tuple[float, float, float]:
     """HR of death by at_days for `column` of the covariates x (Cox, Breslow ties:
-    sim.outcomes.cox) and its Wald 95% CI; NaN without deaths, with everyone dead, or
-    without that covariate (it did not vary)."""
+    sim.outcomes.cox) and its Wald 95% CI; NaN without deaths, with everyone dead,
+    without that covariate (it did not vary), or when the model cannot be estimated (a
+    covariate constant in every risk set at a death: singular information). A
+    calibration's far corners make such populations; NaN leaves that run out of the
+    target's fit instead of stopping the calibration."""
     from sim.outcomes.cox import cox_breslow
 
     time = np.minimum(patients["time_days"].to_numpy(float), at_days)
     died = patients["died"].to_numpy(bool) & (patients["time_days"].to_numpy() <= at_days)
     if died.sum() == 0 or died.all() or column not in x:
         return (math.nan,) * 3
-    params, bse = cox_breslow(time, died, x.to_numpy())
+    try:
+        params, bse = cox_breslow(time, died, x.to_numpy())
+    except np.linalg.LinAlgError:
+        return (math.nan,) * 3
     j = list(x.columns).index(column)
     beta, se = float(params[j]), float(bse[j])
+    if not (math.isfinite(beta) and math.isfinite(se)):
+        return (math.nan,) * 3
     return math.exp(beta), math.exp(beta - Z95 * se), math.exp(beta + Z95 * se)
 
 
