@@ -53,6 +53,37 @@ def test_prediction_equals_sklearn(toy_emulator):
     assert np.max(np.abs(mean - toy(u))) < 0.01
 
 
+def test_variance_from_the_latest_runs_bounds_the_full_one():
+    """variance_points: the variance conditioned on the last runs only is never below
+    the full variance (up to the single-precision bound of the test above), is above it
+    somewhere (it is not the same computation), equals sklearn's GP fitted on those runs
+    with the same kernel, and the mean is untouched."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    rng = np.random.default_rng(8)
+    x = rng.uniform(size=(80, 2))
+    f = np.column_stack([np.sin(6 * x[:, 0]) + np.cos(5 * x[:, 1]), x[:, 0] * x[:, 1]])
+    em = E.Emulator.fit(x, f + rng.normal(0.0, 0.01, f.shape), 0)
+    part = E.Emulator.from_gps(em.gps, em.y_mean, em.y_sd, variance_points=20)
+    u = np.random.default_rng(4).uniform(size=(200, 2))
+    m0, v0 = em.predict(u)
+    m1, v1 = part.predict(u)
+    assert np.array_equal(m0, m1)
+    tol = np.array([sd**2 * gp.kernel_.k1.k1.constant_value * len(x) * 2.0**-23
+                    for gp, sd in zip(em.gps, em.y_sd, strict=True)])  # fmt: skip
+    assert np.all(v1 >= v0 - tol)
+    assert np.all(np.max(v1 - v0, axis=0) > 10 * tol)
+    for j, gp in enumerate(em.gps):
+        ref = GaussianProcessRegressor(gp.kernel_, optimizer=None).fit(
+            gp.X_train_[-20:], gp.y_train_[-20:]
+        )
+        _, s = ref.predict(u, return_std=True)
+        want = em.y_sd[j] ** 2 * np.maximum(s**2 - gp.kernel_.k2.noise_level, 0)
+        assert v1[:, j] == pytest.approx(want, abs=tol[j])
+    same = E.Emulator.from_gps(em.gps, em.y_mean, em.y_sd, variance_points=len(x))
+    assert np.array_equal(same.predict(u)[1], v0)
+
+
 def test_hyperparameters_from_a_subset_then_every_point(toy_emulator):
     """hyper_points: the kernel is estimated on a seeded subset, the prediction conditions
     on every run (as an sklearn GP with that kernel fixed); a subset as large as the
@@ -128,6 +159,38 @@ def test_mcmc_on_the_emulator_recovers_the_closed_form_posterior(toy_emulator, m
     r = np.corrcoef(ch.samples, rowvar=False)[0, 1]
     r_true = cov[0, 1] / (sd[0] * sd[1])
     assert abs(r - r_true) < 4 * (1 - r_true**2) / np.sqrt(ess) + 0.02
+
+
+@pytest.mark.parametrize("logit", [True, False])
+def test_mcmc_against_the_cube_face(toy_emulator, logit):
+    """Data whose best fit lies outside the cube: the posterior is a normal truncated at
+    u_0 = 0, the case where the logit coordinates' Jacobian matters. Its mean and sd by
+    quadrature on a fine grid; the chain within 4 Monte Carlo SE (+ the emulator's 0.005)."""
+    x, _, em = toy_emulator
+    v = SE**2
+    z = toy(np.array([[-0.05, 0.6]]))[0]  # u_0 = -0.05: outside
+    g = (np.arange(801) + 0.5) / 801
+    uu = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
+    dens = np.exp(-0.5 * np.sum((toy(uu) - z) ** 2 / v, axis=1))
+    dens /= dens.sum()
+    mu = dens @ uu
+    sd = np.sqrt(dens @ (uu - mu) ** 2)
+    assert mu[0] < 3 * sd[0]  # the mass sits against the face
+    mean, var = em.predict(x)
+    start = E.start_points(x, E.implausibility(mean, var, z, v).max(axis=1), 24, 1)
+    ch = E.sample(em, z, v, start, 24, 3000, 300, 2000, seed=3, moves="de", logit=logit)
+    ess = ch.ess.min()
+    assert ch.converged
+    assert np.all(np.abs(ch.samples.mean(axis=0) - mu) < 4 * sd / np.sqrt(ess) + 0.005)
+    assert np.all(np.abs(ch.samples.std(axis=0) - sd) < 4 * sd / np.sqrt(2 * ess) + 0.005)
+
+
+def test_threads_give_the_same_chain(toy_emulator):
+    x, _, em = toy_emulator
+    start = E.start_points(x, np.arange(len(x), dtype=float), 8, 1)
+    a = E.sample(em, Z, SE**2, start, 8, 60, 10, 50, seed=5, moves="de").samples
+    b = E.sample(em, Z, SE**2, start, 8, 60, 10, 50, seed=5, moves="de", threads=2).samples
+    assert np.array_equal(a, b)
 
 
 @pytest.mark.parametrize("moves", E.MOVES)
@@ -227,6 +290,7 @@ def test_design_runs_equal_a_direct_evaluation(tiny_run):
         ("posterior.draws=100000", "posterior.draws: must be <= walkers x (steps - burn)"),
         ("posterior.moves=gibbs", "posterior.moves: unknown name 'gibbs'; allowed: de, stretch"),
         ("posterior.hyper_points=-1", "posterior.hyper_points: must be an integer >= 0"),
+        ("posterior.variance_points=-2", "posterior.variance_points: must be an integer >= 0"),
         (
             "posterior.assumptions=[model.nonsense]",
             "posterior.assumptions: 'model.nonsense' has no range",

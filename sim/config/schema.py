@@ -364,14 +364,14 @@ class PosteriorConfig:
 
     name: str = "default"
     waves: int = 3  # simulator waves, each followed by emulation and history matching
-    design_per_wave: int = 250  # simulator runs per wave
+    design_per_wave: int = 400  # simulator runs per wave
     n_per_scenario: int = 1000  # patients per target population and run
     cutoff: float = 3.0  # implausibility cut-off of history matching
     candidates: int = 20000  # points screened by the emulators to choose a wave's runs
-    walkers: int = 64  # emcee walkers
+    walkers: int = 96  # emcee walkers
     moves: str = "de"  # emcee proposal: stretch | de (differential evolution + snooker)
-    steps: int = 40000  # MCMC steps per walker
-    burn: int = 4000  # steps discarded as burn-in
+    steps: int = 30000  # MCMC steps per walker
+    burn: int = 3000  # steps discarded as burn-in
     draws: int = 500  # posterior draws kept
     ppc_draws: int = 40  # posterior draws re-simulated for the predictive check
     batch: int = 10  # runs per executor task (results do not depend on it)
@@ -379,6 +379,7 @@ class PosteriorConfig:
     ranges: str = "assumption_ranges"  # conf/ranges/<ranges>.yaml: priors of `assumptions`
     assumptions: list[str] = field(default_factory=list)  # ASSUMPTION keys calibrated too
     hyper_points: int = 300  # emulator hyperparameters from at most this many runs (0: all)
+    variance_points: int = 600  # emulator variance conditioned on the latest runs only (0: all)
 
 
 @dataclass

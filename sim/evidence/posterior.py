@@ -156,17 +156,18 @@ def run_posterior(cfg: RunConfig, on_runs: Callable[[int], None] | None = None) 
         seconds[phase] += time.perf_counter() - t0
         return out
 
-    def emulate(x: np.ndarray, y: np.ndarray, seed: int) -> em_mod.Emulator:
+    def emulate(x: np.ndarray, y: np.ndarray, seed: int, warm=None) -> em_mod.Emulator:
         with ordered_map(cfg.executor) as run:  # the targets' GPs fitted in parallel
-            return em_mod.Emulator.fit(x, y, seed, p.hyper_points, run)
+            return em_mod.Emulator.fit(x, y, seed, p.hyper_points, run, warm, p.variance_points)
 
     xs = [qmc.LatinHypercube(d=d, seed=cfg.seed).random(p.design_per_wave)]
     ys = [timed("simulate", simulate, xs[0])]
     wave_rows = [{"wave": 1, "runs": len(xs[0]), "nroy_share_before": 1.0}]
     check = pd.DataFrame()
+    em = None  # each wave's emulator starts the next one's hyperparameter search
     for w in range(2, p.waves + 1):
         x, y = np.vstack(xs), np.vstack(ys)
-        em = timed("emulate", emulate, x, y, cfg.seed + w)
+        em = timed("emulate", emulate, x, y, cfg.seed + w, em)
         u, share = timed(
             "emulate", em_mod.nroy_points,
             em, z, v, p.design_per_wave, p.cutoff, d, cfg.seed + w, p.candidates,
@@ -178,13 +179,16 @@ def run_posterior(cfg: RunConfig, on_runs: Callable[[int], None] | None = None) 
         ys.append(y_new)
         wave_rows.append({"wave": w, "runs": len(u), "nroy_share_before": share})
     x, y = np.vstack(xs), np.vstack(ys)
-    em = timed("emulate", emulate, x, y, cfg.seed)
+    em = timed("emulate", emulate, x, y, cfg.seed, em)
     mean, var = em.predict(x)
     score = np.nansum((mean - z) ** 2 / (var + v), axis=1)
     start = em_mod.start_points(x, score, p.walkers, cfg.seed)
+    # the MCMC runs in this process while the workers idle: a local pool's cores share
+    # the emulator's targets at each step (the same chain either way)
+    threads = cfg.executor.workers if cfg.executor.address is None else 1
     chain = timed(
         "mcmc", em_mod.sample,
-        em, z, v, start, p.walkers, p.steps, p.burn, p.draws, cfg.seed, p.moves,
+        em, z, v, start, p.walkers, p.steps, p.burn, p.draws, cfg.seed, p.moves, True, threads,
     )  # fmt: skip
     draws = pd.DataFrame([space.values(r) for r in chain.samples])
     draws.insert(0, "draw", np.arange(len(draws)))

@@ -159,6 +159,7 @@ def validate_posterior(cfg: RunConfig) -> None:
         ("posterior.ppc_draws", p.ppc_draws, 2),
         ("posterior.batch", p.batch, 1),
         ("posterior.hyper_points", p.hyper_points, 0),
+        ("posterior.variance_points", p.variance_points, 0),
     ]
     for key, value, low in sizes:
         if value < low:
