@@ -276,6 +276,7 @@ def _moves(name: str):
 def sample(
     em: Emulator, z, v, start: np.ndarray, walkers: int, steps: int, burn: int, draws: int,
     seed: int, moves: str = "stretch", logit: bool = True, threads: int = 1,
+    progress: bool = False,
 ) -> Chain:  # fmt: skip
     """emcee from `start` (walkers x d points), then `draws` thinned draws after burn-in.
 
@@ -285,7 +286,8 @@ def sample(
     posterior accepted 9% of proposals. The autocorrelation times and effective sample
     sizes are those of the logit coordinates; the draws are returned on the cube.
 
-    `threads`: threads that share the emulator's targets at each step (the same numbers)."""
+    `threads`: threads that share the emulator's targets at each step (the same numbers).
+    `progress`: emcee's progress bar (steps) on stderr."""
     import emcee
     from scipy.special import expit
     from scipy.special import logit as to_logit
@@ -305,7 +307,7 @@ def sample(
     x0 = to_logit(np.clip(start, 1e-6, 1.0 - 1e-6)) if logit else start
     try:
         with threadpool_limits(1):  # small matrix products: BLAS threads only add overhead
-            s.run_mcmc(x0, steps, progress=False)
+            s.run_mcmc(x0, steps, progress=progress)
     finally:
         if pool is not None:
             pool.shutdown()

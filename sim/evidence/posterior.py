@@ -189,6 +189,7 @@ def run_posterior(cfg: RunConfig, on_runs: Callable[[int], None] | None = None) 
     chain = timed(
         "mcmc", em_mod.sample,
         em, z, v, start, p.walkers, p.steps, p.burn, p.draws, cfg.seed, p.moves, True, threads,
+        cfg.output.progress,
     )  # fmt: skip
     draws = pd.DataFrame([space.values(r) for r in chain.samples])
     draws.insert(0, "draw", np.arange(len(draws)))
