@@ -58,7 +58,8 @@ def test_evppi_equals_evpi_when_a_cubic_in_one_parameter_decides_everything():
     psa, qaly = _three_strategies(lambda p: inb(p[:, 0]), phi[:, None])
     params = pd.DataFrame({"draw": np.arange(n), "phi": phi, "other": rng.normal(size=n)})
     got = evppi(psa, params, ["A", "B", "C"], np.array([1.0]), {"phi": ["phi"]})
-    assert got.columns.tolist() == ["group", "wtp", "evppi"]
+    assert got.columns.tolist() == ["group", "wtp", "evppi", "capped_at_evpi"]
+    assert not got.capped_at_evpi.any()
     assert got.group.tolist() == ["phi"] and got.wtp.tolist() == [1.0]
     assert got.evppi.item() == pytest.approx(_evpi_by_hand(qaly), rel=1e-9)
     # the fitted conditional means are the incremental benefits themselves
@@ -117,6 +118,30 @@ def test_a_large_group_keeps_to_the_terms_its_draws_support(monkeypatch):
     assert overfit > truth + 0.5
 
 
+def test_an_evppi_estimate_above_the_evpi_is_capped_and_flagged():
+    """EVPPI <= EVPI is a theorem. B beats A (by 100) only in the draw with the largest
+    phi and loses by 1 elsewhere: the cubic fit bends up towards that one draw over a
+    whole tail, so the regression's regret (0.87) exceeds the draws' own, the EVPI 0.5;
+    the reported EVPPI is then the EVPI, flagged. A group that fits exactly is not."""
+    rng = np.random.default_rng(31)
+    n = 200
+    phi = rng.normal(size=n)
+    inc = -np.ones(n)
+    inc[np.argmax(phi)] = 100.0
+    psa = _psa(np.zeros((n, 2)), np.column_stack([np.zeros(n), inc]), ["A", "B"])
+    params = pd.DataFrame({"draw": np.arange(n), "phi": phi, "lin": inc})
+    evpi_ = evpi(psa, ["A", "B"], np.array([1.0])).evpi.item()
+    from sim.economics.voi import _group_evppi, net_benefit
+
+    raw = _group_evppi(phi[:, None], net_benefit(psa, ["A", "B"], np.array([1.0])))[0]
+    assert raw > evpi_ * 1.01  # the situation the cap is for
+    got = evppi(psa, params, ["A", "B"], np.array([1.0]), {"phi": ["phi"], "lin": ["lin"]})
+    got = got.set_index("group")
+    assert got.at["phi", "evppi"] == evpi_ and got.at["phi", "capped_at_evpi"]
+    assert got.at["lin", "evppi"] == pytest.approx(evpi_, rel=1e-9)  # exact: not capped
+    assert not got.at["lin", "capped_at_evpi"]
+
+
 def test_evppi_is_zero_for_one_strategy_and_for_a_dominant_one():
     rng = np.random.default_rng(13)
     n = 200
@@ -168,7 +193,9 @@ def test_evppi_of_an_uninformative_group_is_biased_but_within_its_noise_floor():
     psa, params = _noise_case(150, seed=3, signal=0.0)
     got = evppi(psa, params, ["A", "B", "C"], wtp, groups, permutations=200, seed=1)
     got = got.set_index("group")
-    assert list(got.columns) == ["wtp", "evppi", "noise_mean", "noise_p95", "above_noise"]
+    assert list(got.columns) == [
+        "wtp", "evppi", "capped_at_evpi", "noise_mean", "noise_p95", "above_noise"
+    ]  # fmt: skip
     # the true EVPPI is 0; the estimates and the floor are not (the bias)
     assert got.at["member", "evppi"] > 0.05 and got.at["member", "noise_mean"] > 0.05
     assert not got["above_noise"].any()

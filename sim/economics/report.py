@@ -248,14 +248,17 @@ def report(
         ]
         if evppi is not None and len(evppi):
             ew = evppi[evppi["wtp"] == nearest(e.wtp)]
-            cols = [c for c in ("group", "evppi", "noise_mean", "noise_p95", "above_noise")
+            cols = [c for c in ("group", "evppi", "noise_mean", "noise_p95", "above_noise",
+                                "capped_at_evpi")
                     if c in ew]  # fmt: skip
             out += [
                 "",
                 f"EVPPI per patient at {w:,.0f} per QALY ({e.currency}; evppi.csv). "
                 "`noise_mean` / `noise_p95`: the EVPPI of the same group with its parameters "
                 "randomly permuted across draws (no information), i.e. the estimator's "
-                "small-sample bias; an EVPPI not above `noise_p95` cannot be told from it.",
+                "small-sample bias; an EVPPI not above `noise_p95` cannot be told from it. "
+                "`capped_at_evpi`: the regression's estimate exceeded the EVPI, which no "
+                "EVPPI can; shown as the EVPI, and not to be read as information.",
                 "",
                 _md(ew[cols], {"evppi": ",.0f", "noise_mean": ",.0f", "noise_p95": ",.0f"}),
             ]

@@ -37,6 +37,8 @@ MATERIAL_SHARE = 0.05  # a floor below this share of the largest EVPPI is not wa
 # draws per regression term: Harrell's rule of thumb against overfitting, about n/10-n/20
 # terms for n observations (Regression Modeling Strategies, 2nd ed. 2015, s.4.4)
 ROWS_PER_TERM = 10
+# an EVPPI equal to the EVPI up to rounding (a group of every parameter) is not "capped"
+EVPI_RTOL, EVPI_ATOL = 1e-9, 1e-9
 
 
 class EVPPINoiseWarning(UserWarning):
@@ -146,12 +148,16 @@ def evppi(
     permutations: int = 0,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Tidy EVPPI: group, wtp, evppi (one row per group and wtp); with `permutations` > 0
-    also the permutation noise floor (noise_mean, noise_p95) and above_noise."""
+    """Tidy EVPPI: group, wtp, evppi, capped_at_evpi (one row per group and wtp); with
+    `permutations` > 0 also the permutation noise floor (noise_mean, noise_p95) and
+    above_noise. EVPPI <= EVPI always; an estimate above the EVPI is reported as the EVPI
+    with capped_at_evpi true (the regression's error: read that group's EVPPI as
+    unreliable at that threshold)."""
     from sim.core.rng import generator
 
     nb = net_benefit(psa, strategies, wtp)  # rows in draw order (pivot sorts by draw)
     p = params.sort_values("draw")
+    full = _regret(nb)  # the EVPI: no group's EVPPI can exceed it
     rows = []
     for name, keys in groups.items():
         present = [k for k in keys if k in p.columns]
@@ -159,6 +165,10 @@ def evppi(
             continue
         x = p[present].to_numpy(dtype=float)
         value = _group_evppi(x, nb)
+        # a regression estimate above the EVPI is the estimator's error (a linear fit in
+        # many dimensions extrapolating at a few draws), not information: capped, flagged
+        capped = value > full * (1.0 + EVPI_RTOL) + EVPI_ATOL
+        value = np.minimum(value, full)
         floor = None
         if permutations > 0:
             gen = generator(seed, f"psa/evppi_permutation/{name}")
@@ -166,7 +176,8 @@ def evppi(
                 [_group_evppi(x[gen.permutation(len(x))], nb) for _ in range(permutations)]
             )
         for i, w in enumerate(wtp):
-            row = {"group": name, "wtp": float(w), "evppi": float(value[i])}
+            row = {"group": name, "wtp": float(w), "evppi": float(value[i]),
+                   "capped_at_evpi": bool(capped[i])}  # fmt: skip
             if floor is not None:
                 row["noise_mean"] = float(floor[:, i].mean())
                 row["noise_p95"] = float(np.quantile(floor[:, i], NOISE_QUANTILE))
