@@ -180,7 +180,7 @@ def plot_posterior(unit: np.ndarray, params: pd.DataFrame, path: str | os.PathLi
         ax.set_xticks([0, 1], [f"{r['prior_low']:.3g}", f"{r['prior_high']:.3g}"], fontsize=7)
         ax.tick_params(axis="y", labelsize=6)
     fig.suptitle("Posterior (bars) against the uniform prior (grey line)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))  # room for the title
     return _save_atomic(fig, path)
 
 
