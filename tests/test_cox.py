@@ -88,3 +88,33 @@ def test_adjusted_hr_is_nan_when_the_model_cannot_be_estimated() -> None:
     with pytest.raises(np.linalg.LinAlgError):
         cox_breslow(pts["time_days"], pts["died"], x)
     assert all(np.isnan(adjusted_hazard_ratio(pts, "female", 365.0)))
+
+
+def test_one_fit_serves_every_adjusted_target_as_measure_does() -> None:
+    """Evaluator.evaluate fits Joly's adjusted Cox model once per population and reads
+    each predictor from it; the values equal `measure` target by target (which fits it
+    once per target) on the same simulated patients, for every default fit target."""
+    from sim.api import load_config
+    from sim.evidence.calibrate import fit_targets
+    from sim.evidence.targets import (
+        ADJUSTED_COVARIATES,
+        Evaluator,
+        adjusted_hazard_ratios,
+        measure,
+        scenario_of,
+    )
+
+    cfg = load_config(["+experiment=posterior"])
+    targets = fit_targets(cfg)
+    adjusted = [t for t in targets if t.predictor in ADJUSTED_COVARIATES]
+    assert len(adjusted) >= 2  # Joly's age and sex aHRs share one population
+    ev = Evaluator(cfg, targets, 300)
+    got = ev.evaluate({})
+    sims = ev.simulate({})  # the same patients: seeds fixed by the config
+    for t in targets:
+        want = measure(t, sims[scenario_of(t)], cfg.study)
+        assert got[t.id] == want or (np.isnan(got[t.id]) and np.isnan(want)), t.id
+    p = sims[scenario_of(adjusted[0])]
+    both = adjusted_hazard_ratios(p, 365.0)
+    for k in ADJUSTED_COVARIATES:
+        assert both[k] == adjusted_hazard_ratio(p, k, 365.0)

@@ -227,30 +227,40 @@ def odds_ratio(alive: np.ndarray, exposed: np.ndarray) -> tuple[float, float, fl
     )
 
 
-def _cox_hr(
-    patients: pd.DataFrame, x: pd.DataFrame, column: str, at_days: float
-) -> tuple[float, float, float]:
-    """HR of death by at_days for `column` of the covariates x (Cox, Breslow ties:
-    sim.outcomes.cox) and its Wald 95% CI; NaN without deaths, with everyone dead,
-    without that covariate (it did not vary), or when the model cannot be estimated (a
-    covariate constant in every risk set at a death: singular information). A
-    calibration's far corners make such populations; NaN leaves that run out of the
-    target's fit instead of stopping the calibration."""
+def _cox_fit(
+    patients: pd.DataFrame, x: pd.DataFrame, at_days: float
+) -> dict[str, tuple[float, float, float]]:
+    """HR of death by at_days for every column of the covariates x (Cox, Breslow ties:
+    sim.outcomes.cox) with its Wald 95% CI; empty without deaths, with everyone dead, or
+    when the model cannot be estimated (a covariate constant in every risk set at a
+    death: singular information). A calibration's far corners make such populations;
+    NaN leaves that run out of the target's fit instead of stopping the calibration."""
     from sim.outcomes.cox import cox_breslow
 
     time = np.minimum(patients["time_days"].to_numpy(float), at_days)
     died = patients["died"].to_numpy(bool) & (patients["time_days"].to_numpy() <= at_days)
-    if died.sum() == 0 or died.all() or column not in x:
-        return (math.nan,) * 3
+    if died.sum() == 0 or died.all() or x.shape[1] == 0:
+        return {}
     try:
         params, bse = cox_breslow(time, died, x.to_numpy())
     except np.linalg.LinAlgError:
+        return {}
+    out = {}
+    for j, column in enumerate(x.columns):
+        beta, se = float(params[j]), float(bse[j])
+        if math.isfinite(beta) and math.isfinite(se):
+            out[column] = (math.exp(beta), math.exp(beta - Z95 * se), math.exp(beta + Z95 * se))
+    return out
+
+
+def _cox_hr(
+    patients: pd.DataFrame, x: pd.DataFrame, column: str, at_days: float
+) -> tuple[float, float, float]:
+    """`column`'s HR and 95% CI from _cox_fit; NaN where that has none, or without that
+    covariate (it did not vary)."""
+    if column not in x:
         return (math.nan,) * 3
-    j = list(x.columns).index(column)
-    beta, se = float(params[j]), float(bse[j])
-    if not (math.isfinite(beta) and math.isfinite(se)):
-        return (math.nan,) * 3
-    return math.exp(beta), math.exp(beta - Z95 * se), math.exp(beta + Z95 * se)
+    return _cox_fit(patients, x, at_days).get(column, (math.nan,) * 3)
 
 
 def hazard_ratio(
@@ -288,6 +298,16 @@ def adjusted_hazard_ratio(
     """HR of death by at_days for one covariate of the adjusted Cox model (Joly's
     covariates, adjusted_design) with its Wald 95% CI; NaN as _cox_hr."""
     return _cox_hr(patients, adjusted_design(patients), ADJUSTED_COVARIATES[predictor], at_days)
+
+
+def adjusted_hazard_ratios(
+    patients: pd.DataFrame, at_days: float
+) -> dict[str, tuple[float, float, float]]:
+    """Every predictor's adjusted HR (as adjusted_hazard_ratio) from one Cox fit: the
+    Joly targets share their population and model, so the calibration fits it once."""
+    fit = _cox_fit(patients, adjusted_design(patients), at_days)
+    nan = (math.nan,) * 3
+    return {k: fit.get(column, nan) for k, column in ADJUSTED_COVARIATES.items()}
 
 
 def csf_samples(t: Target, p: pd.DataFrame) -> pd.Series:
@@ -450,8 +470,24 @@ class Evaluator:
         return out
 
     def evaluate(self, values: dict[str, float] | None = None) -> dict[str, float]:
+        """Every target's simulated value (as `measure`), the adjusted Cox model fitted
+        once per population and horizon for all the targets that read it."""
         sims = self.simulate(values)
-        return {t.id: measure(t, sims[scenario_of(t)], self.base.study) for t in self.targets}
+        fits: dict[tuple, dict[str, tuple[float, float, float]]] = {}
+        out = {}
+        for t in self.targets:
+            p = sims[scenario_of(t)]
+            if t.quantity == "hazard_ratio" and t.predictor in ADJUSTED_COVARIATES:
+                key = (scenario_of(t), t.population.condition, t.at_days)
+                if key not in fits:
+                    c = t.population.condition
+                    fits[key] = adjusted_hazard_ratios(
+                        p if c == "all" else p[p["condition"] == c], t.at_days
+                    )
+                out[t.id] = fits[key][t.predictor][0]
+            else:
+                out[t.id] = measure(t, p, self.base.study)
+        return out
 
 
 # ----------------------------------------------------- validation checks with MC error
