@@ -142,14 +142,16 @@ class Emulator:
         x = np.atleast_2d(np.asarray(x, float))
         mean = np.empty((len(x), len(self.gps)))
         var = np.empty_like(mean)
-        k = pool._max_workers if pool is not None else 1
-        groups = [range(i, len(self.gps), k) for i in range(k)]
+        targets = range(len(self.gps))
         for a in range(0, len(x), rows):
             xa, out = x[a : a + rows], slice(a, a + rows)
             if pool is None:
-                self._predict_targets(xa, groups[0], mean[out], var[out])
+                self._predict_targets(xa, targets, mean[out], var[out])
                 continue
-            done = [pool.submit(self._predict_targets, xa, g, mean[out], var[out]) for g in groups]
+            # one task per target: the pool spreads them over its threads
+            done = [
+                pool.submit(self._predict_targets, xa, [j], mean[out], var[out]) for j in targets
+            ]
             for f in done:
                 f.result()
         return mean, var
