@@ -12,8 +12,9 @@ Writes, atomically, run.json last:
 * with economics.dsa.params: dsa.csv and tornado.png;
 * with economics.psa.draws > 0: psa.parquet (one row per draw x strategy),
   psa_params.parquet (one row per draw), ceac.csv (wtp, strategy, probability,
-  on_frontier), evpi.csv (wtp, evpi), evppi.csv (group, wtp, evppi), uncertainty.csv,
-  ceac.png, evpi.png, psa_summary.csv; with economics.evsi.enabled: evsi.csv;
+  on_frontier), evpi.csv (wtp, evpi), evppi.csv (group, wtp, evppi, capped_at_evpi,
+  noise floor), uncertainty.csv, ceac.png, evpi.png, psa_summary.csv; with
+  economics.evsi.enabled: evsi.csv;
 * report.md, config.yaml, run.json.
 """
 
