@@ -18,6 +18,7 @@ check re-runs the simulator itself at posterior draws, so an emulator error show
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import pickle
@@ -186,11 +187,10 @@ def run_posterior(cfg: RunConfig, on_runs: Callable[[int], None] | None = None) 
     # the MCMC runs in this process while the workers idle: a local pool's cores share
     # the emulator's targets at each step (the same chain either way)
     threads = cfg.executor.workers if cfg.executor.address is None else 1
-    chain = timed(
-        "mcmc", em_mod.sample,
-        em, z, v, start, p.walkers, p.steps, p.burn, p.draws, cfg.seed, p.moves, True, threads,
-        cfg.output.progress,
-    )  # fmt: skip
+    mcmc = functools.partial(
+        em_mod.sample, moves=p.moves, logit=True, threads=threads, progress=cfg.output.progress
+    )
+    chain = timed("mcmc", mcmc, em, z, v, start, p.walkers, p.steps, p.burn, p.draws, cfg.seed)
     draws = pd.DataFrame([space.values(r) for r in chain.samples])
     draws.insert(0, "draw", np.arange(len(draws)))
     design = pd.DataFrame([space.values(r) for r in x])

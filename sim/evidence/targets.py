@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,8 +250,15 @@ def _cox_fit(
     for j, column in enumerate(x.columns):
         beta, se = float(params[j]), float(bse[j])
         if math.isfinite(beta) and math.isfinite(se):
-            out[column] = (math.exp(beta), math.exp(beta - Z95 * se), math.exp(beta + Z95 * se))
+            # a separated covariate (a condition without deaths, say) has a huge beta and
+            # SE: its interval is unbounded, inf, not an overflow that stops the fit of
+            # the covariates the targets read
+            out[column] = (_exp(beta), _exp(beta - Z95 * se), _exp(beta + Z95 * se))
     return out
+
+
+def _exp(v: float) -> float:
+    return math.exp(v) if v < math.log(sys.float_info.max) else math.inf
 
 
 def _cox_hr(
