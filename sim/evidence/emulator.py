@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit, log_expit
+from scipy.special import logit as to_logit
 from scipy.stats import qmc
 
 
@@ -40,7 +42,7 @@ class Emulator:
     y_sd: np.ndarray
     l_inv: list  # inverse Cholesky factor of each GP's training covariance (fast variance)
     noise: np.ndarray  # fitted white-noise variance per target (the simulator's own noise)
-    var_from: list | None = None  # per target: first training row the variance conditions on
+    var_from: list  # per target: first training row the variance conditions on
 
     @classmethod
     def fit(
@@ -110,8 +112,6 @@ class Emulator:
         # the training inputs already divided by them (and their squared norms), the
         # weights alpha, and the inverse Cholesky factor in single precision
         self._parts = []
-        if self.var_from is None:
-            self.var_from = [0] * len(self.gps)
         for gp, l_inv, first in zip(self.gps, self.l_inv, self.var_from, strict=True):
             smooth = gp.kernel_.k1
             if getattr(smooth.k2, "nu", None) != 2.5:
@@ -243,8 +243,6 @@ def log_posterior_logit(w: np.ndarray, em: Emulator, z, v, pool=None) -> np.ndar
     """The same posterior in logit coordinates w = log(u / (1 - u)): u = expit(w), and
     the uniform prior on u becomes the density u (1 - u) per coordinate (the Jacobian).
     The sampler then never proposes outside the cube; see `sample`."""
-    from scipy.special import expit, log_expit
-
     w = np.atleast_2d(w)
     jac = np.sum(log_expit(w) + log_expit(-w), axis=1)
     return log_posterior(expit(w), em, z, v, pool) + jac
@@ -291,8 +289,6 @@ def sample(
     `threads`: threads that share the emulator's targets at each step (the same numbers).
     `progress`: emcee's progress bar (steps) on stderr."""
     import emcee
-    from scipy.special import expit
-    from scipy.special import logit as to_logit
 
     d = start.shape[1]
     rng = np.random.default_rng(seed)

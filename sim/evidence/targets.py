@@ -257,8 +257,11 @@ def _cox_fit(
     return out
 
 
+_LOG_MAX = math.log(sys.float_info.max)  # exp of anything larger overflows
+
+
 def _exp(v: float) -> float:
-    return math.exp(v) if v < math.log(sys.float_info.max) else math.inf
+    return math.exp(v) if v < _LOG_MAX else math.inf
 
 
 def _cox_hr(
@@ -305,7 +308,7 @@ def adjusted_hazard_ratio(
 ) -> tuple[float, float, float]:
     """HR of death by at_days for one covariate of the adjusted Cox model (Joly's
     covariates, adjusted_design) with its Wald 95% CI; NaN as _cox_hr."""
-    return _cox_hr(patients, adjusted_design(patients), ADJUSTED_COVARIATES[predictor], at_days)
+    return adjusted_hazard_ratios(patients, at_days)[predictor]
 
 
 def adjusted_hazard_ratios(
@@ -328,11 +331,15 @@ def csf_samples(t: Target, p: pd.DataFrame) -> pd.Series:
     return p.loc[alive_at(p, t.at_days) > 0, column].dropna()
 
 
+def target_patients(t: Target, patients: pd.DataFrame) -> pd.DataFrame:
+    """The simulated patients a target is measured on: its condition's, or all."""
+    c = t.population.condition
+    return patients if c == "all" else patients[patients["condition"] == c]
+
+
 def measure(t: Target, patients: pd.DataFrame, study: StudyConfig) -> float:
     """The target's quantity on simulated patients of one strategy."""
-    p = patients
-    if t.population.condition != "all":
-        p = p[p["condition"] == t.population.condition]
+    p = target_patients(t, patients)
     if len(p) == 0:
         return math.nan
     q = t.quantity
@@ -488,10 +495,7 @@ class Evaluator:
             if t.quantity == "hazard_ratio" and t.predictor in ADJUSTED_COVARIATES:
                 key = (scenario_of(t), t.population.condition, t.at_days)
                 if key not in fits:
-                    c = t.population.condition
-                    fits[key] = adjusted_hazard_ratios(
-                        p if c == "all" else p[p["condition"] == c], t.at_days
-                    )
+                    fits[key] = adjusted_hazard_ratios(target_patients(t, p), t.at_days)
                 out[t.id] = fits[key][t.predictor][0]
             else:
                 out[t.id] = measure(t, p, self.base.study)
