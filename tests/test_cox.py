@@ -151,3 +151,32 @@ def test_a_separated_covariate_does_not_stop_the_others() -> None:
     for k in ("age_20_40_vs_over_60", "female"):
         assert all(np.isfinite(got[k])), k
         assert got[k] == adjusted_hazard_ratio(pts, k, 365.0)
+
+
+def test_measure_with_error_reads_the_adjusted_model_for_joly_targets() -> None:
+    """validation_verdicts --all checks fit targets too: Joly's adjusted HRs must come from
+    the multivariable model (a crude-HR lookup of their predictor raised KeyError), with
+    the Wald CI of that model on the log scale."""
+    from sim.api import load_config
+    from sim.evidence.calibrate import fit_targets
+    from sim.evidence.targets import ADJUSTED_COVARIATES, measure_with_error
+
+    rng = np.random.default_rng(11)
+    n = 4000
+    age = rng.uniform(20, 85, n)
+    time = rng.exponential(np.where(age < 40, 900.0, 300.0))
+    pts = pd.DataFrame(
+        {
+            "time_days": np.minimum(time, 365.0),
+            "died": time <= 365.0,
+            "age": age,
+            "female": rng.integers(0, 2, n).astype(bool),
+            "condition": rng.choice(["hiv", "hematologic_malignancy"], n),
+        }
+    )
+    cfg = load_config(["+experiment=posterior"])
+    t = next(t for t in fit_targets(cfg) if t.predictor in ADJUSTED_COVARIATES)
+    value, se, lo, hi = measure_with_error(t, pts, cfg.study)
+    want = adjusted_hazard_ratio(pts, t.predictor, 365.0)
+    assert (value, lo, hi) == want
+    assert se == pytest.approx((np.log(hi) - np.log(lo)) / 3.919928, rel=1e-5)

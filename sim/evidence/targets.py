@@ -548,6 +548,8 @@ def measure_with_error(
         if t.quantity == "odds_ratio":
             exposed = exposure(p, study, t.predictor)
             value, lo, hi, _ = odds_ratio(alive_at(p, t.at_days), exposed)
+        elif t.predictor in ADJUSTED_COVARIATES:  # Joly's multivariable Cox model
+            value, lo, hi = adjusted_hazard_ratio(p, t.predictor, t.at_days)
         else:
             value, lo, hi = hazard_ratio(p, t.predictor, t.at_days)
         if not math.isfinite(value):
