@@ -106,18 +106,19 @@ def test_closed_form_with_every_spread_switched_off():
     cfg, _, _, p = _build(over)
     m = cfg.model
     hiv = p.condition == CONDITIONS.index("hiv")
-    a = np.maximum(p.jcv_0[hiv] - 2.0, 0.0) / 4.0  # floor 2, reference 6 log10 (default.yaml)
-    assert (m.viral_activity_floor_log10, m.viral_activity_ref_log10) == (2.0, 6.0)
+    floor, ref = m.viral_activity_floor_log10, m.viral_activity_ref_log10
+    a = np.maximum(p.jcv_0[hiv] - floor, 0.0) / (ref - floor)  # activity between floor and ref
     expected = 1 - 0.9 * np.exp(-m.damage_rate_per_day * a * 100.0)
     np.testing.assert_allclose(p.lesion_0[hiv], expected, rtol=1e-12)
 
 
 def test_no_viral_activity_no_growth_and_longer_delays_never_shrink_a_lesion():
-    _, _, _, short = _build([*LAG, "model.conditions.hiv.diagnostic_delay_days.mean=30.0"])
+    cfg, _, _, short = _build([*LAG, "model.conditions.hiv.diagnostic_delay_days.mean=30.0"])
     _, _, _, long = _build([*LAG, "model.conditions.hiv.diagnostic_delay_days.mean=120.0"])
+    floor = cfg.model.viral_activity_floor_log10  # no activity at or below it
     hiv = short.condition == CONDITIONS.index("hiv")
-    quiet = hiv & (short.jcv_0 <= 2.0)
-    active = hiv & (short.jcv_0 > 2.0) & (short.lesion_0 < 0.95)
+    quiet = hiv & (short.jcv_0 <= floor)
+    active = hiv & (short.jcv_0 > floor) & (short.lesion_0 < 0.95)
     assert quiet.any() and active.any()
     np.testing.assert_array_equal(short.lesion_0[quiet], long.lesion_0[quiet])
     assert (long.lesion_0[active] > short.lesion_0[active]).all()
