@@ -162,45 +162,78 @@ def test_written_model_config_is_selectable(synthetic, tmp_path):
     assert len(synthetic[0].calibration.params) == 2
 
 
-def test_committed_calibrated_model_is_default_plus_the_fit_inside_the_search_box():
-    from dataclasses import asdict
-
+def _written(name: str) -> dict:
     from omegaconf import OmegaConf
 
     root = Path(__file__).resolve().parent.parent
-    written = OmegaConf.to_container(OmegaConf.load(root / "conf" / "model" / "calibrated.yaml"))
-    fitted = {
+    written = OmegaConf.to_container(OmegaConf.load(root / "conf" / "model" / f"{name}.yaml"))
+    out = {
         f"model.{k}": v for k, v in written.items() if k not in ("defaults", "name", "conditions")
     }
-    for c, values in written.get("conditions", {}).items():
-        fitted |= {f"model.conditions.{c}.{k}": v for k, v in values.items()}
-    cal = load_config(["model=calibrated"])
-    assert load_config([]).model == cal.model  # the default run uses it
-    box = {
-        p.key: (p.low, p.high) for p in load_config(["+experiment=calibrate"]).calibration.params
-    }
-    # exactly the parameters the calibration fits, plus the mRS cut points, a measurement
-    # map fitted afterwards (experiments/fit_mrs_cutpoints.py)
-    assert set(fitted) - {"model.mrs_cutpoints"} == set(box)
+
+    def walk(node, prefix):
+        for k, v in node.items():
+            if isinstance(v, dict):
+                walk(v, f"{prefix}.{k}")
+            else:
+                out[f"{prefix}.{k}"] = v
+
+    walk(written.get("conditions", {}), "model.conditions")
+    return out
+
+
+def _flat(d, prefix="model"):
+    out = {}
+    for k, v in d.items():
+        out |= _flat(v, f"{prefix}.{k}") if isinstance(v, dict) else {f"{prefix}.{k}": v}
+    return out
+
+
+def _check_default_plus(name: str, fitted: dict, bounds: dict) -> None:
+    """model=<name> equals model=default except the written values, each inside its bounds."""
+    from dataclasses import asdict
+
     default = asdict(load_config(["model=default", "uncertainty=none"]).model)  # no posterior
-    calibrated = asdict(cal.model)
-
-    def flat(d, prefix="model"):
-        out = {}
-        for k, v in d.items():
-            out |= flat(v, f"{prefix}.{k}") if isinstance(v, dict) else {f"{prefix}.{k}": v}
-        return out
-
-    fd, fc = flat(default), flat(calibrated)
+    fd = _flat(default)
+    fc = _flat(asdict(load_config([f"model={name}", "uncertainty=none"]).model))
     for key, value in fc.items():
         if key in fitted:
-            assert value == fitted[key]
-            if key not in box:  # the mRS cut points: no search box
+            assert value == fitted[key], key
+            if key not in bounds:  # the mRS cut points: no search box
                 continue
-            lo, hi = box[key]
+            lo, hi = bounds[key]
             assert lo <= value <= hi, key
         elif key != "model.name":
             assert value == fd[key], key  # everything else comes from model=default
+
+
+def test_committed_calibrated_model_is_the_posterior_median_of_every_sampled_parameter():
+    import pandas as pd
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    fitted = _written("calibrated")
+    assert load_config([]).model == load_config(["model=calibrated"]).model  # the default
+    draws = pd.read_csv(root / "conf" / "model" / "calibrated_posterior.csv").drop(columns="draw")
+    # exactly the sampled parameters plus the mRS cut points (a measurement map fitted
+    # afterwards, experiments/fit_mrs_cutpoints.py)
+    assert set(fitted) - {"model.mrs_cutpoints"} == set(draws.columns)
+    for key in draws.columns:  # written to 6 significant digits
+        assert fitted[key] == pytest.approx(draws[key].median(), rel=1e-5), key
+    box = load_config(["+experiment=calibrate"]).calibration.params
+    ranges = yaml.safe_load((root / "conf" / "ranges" / "assumption_ranges.yaml").read_text())
+    bounds = {p.key: (p.low, p.high) for p in box}
+    bounds |= {r["key"]: (r["low"], r["high"]) for r in ranges["ranges"]}
+    _check_default_plus("calibrated", fitted, bounds)
+
+
+def test_committed_point_fit_is_default_plus_the_fit_inside_the_search_box():
+    fitted = _written("calibrated_point")
+    box = {
+        p.key: (p.low, p.high) for p in load_config(["+experiment=calibrate"]).calibration.params
+    }
+    assert set(fitted) - {"model.mrs_cutpoints"} == set(box)
+    _check_default_plus("calibrated_point", fitted, box)
 
 
 @pytest.mark.parametrize(
