@@ -28,7 +28,14 @@ model=calibrated), 20,000 HIV patients:
     survivors (soc, il7, pd1 x 5 conditions): median mRS 2 in 11 of 15 cells, 3 in 4;
     mRS 4-5 in 19-47% of survivors (Lima: 21% at mRS 4); Anand's median 2: hit.
 
-What it implies at diagnosis (the same map on the baseline lesion burden, an
+Refitted on 2026-12-07 when the default became the posterior's centre
+(experiments/posterior_centre.py; larger lesion burdens and damage rate, so a different
+damage scale): cut points 0.138 / 0.279 / 0.328 / 0.368 / 0.435; survivors' median mRS 2
+in 10 of 15 cells (1 in the other 5: transplant and chronic inflammatory disease), mRS
+4-5 in 7-28% of survivors; at diagnosis mRS 0/1/2/3/4/5 = 15/42/14/9/11/10% of the seed
+000 mix (a tenth bedridden, against a third with the old cut points).
+
+What the 2026-12-06 cut points implied at diagnosis (the same map on the baseline lesion burden, an
 ASSUMPTION Beta(0.25, 0.12) in five conditions): mRS 0/1/2/3/4/5 = 5/22/12/10/19/33%
 of the seed 000 mix; natalizumab patients (Beta(0.18, 0.10)) at median mRS 2 against a
 mean EDSS of 5.4 (about mRS 3) in symptomatic natalizumab PML (Dong-Si 2014). A third
