@@ -62,13 +62,18 @@ def residual_damage(overrides: list[str]) -> pd.DataFrame:
     return pts
 
 
-def fit(n: int) -> list[float]:
-    pts = residual_damage(["cohort=hiv", f"cohort.n={n}", "strategy=soc", f"seed={SEED}"])
+def cutpoints_from(pts: pd.DataFrame) -> list[float]:
+    """The quantile fit: survivors' residual damage at Lima's cumulative mRS shares."""
     alive = pts["residual_disability"].dropna().to_numpy()
     shares = np.cumsum(LIMA_COUNTS)[:-1] / sum(LIMA_COUNTS)
-    cuts = np.quantile(alive, shares)
-    print(f"HIV under SOC: {len(alive):,} of {n:,} alive at 1 year; cumulative shares {shares}")
-    return [float(c) for c in cuts]
+    return [float(c) for c in np.quantile(alive, shares)]
+
+
+def fit(n: int) -> list[float]:
+    pts = residual_damage(["cohort=hiv", f"cohort.n={n}", "strategy=soc", f"seed={SEED}"])
+    alive = int(pts["residual_disability"].notna().sum())
+    print(f"HIV under SOC: {alive:,} of {n:,} alive at 1 year")
+    return cutpoints_from(pts)
 
 
 def report(cuts: list[float], n: int) -> pd.DataFrame:

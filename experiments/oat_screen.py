@@ -77,6 +77,8 @@ def screen_ranges(model: str) -> list[dict]:
     sample of it, else its plausible range (conf/ranges/assumption_ranges.yaml)."""
     path = ROOT / "conf" / "model" / f"{model}_posterior.csv"
     draws = pd.read_csv(path).drop(columns="draw") if path.is_file() else pd.DataFrame()
+    # per-draw mRS cut points map damage to disability: they cannot move survival
+    draws = draws.loc[:, ~draws.columns.str.startswith("model.mrs_cutpoints.")]
     out = []
     for col in draws.columns:
         lo, hi = draws[col].quantile([0.025, 0.975])

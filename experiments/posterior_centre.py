@@ -47,6 +47,9 @@ def priors() -> dict[str, tuple[float, float]]:
 
 def render(cutpoints: list[float]) -> str:
     draws = pd.read_csv(POSTERIOR).drop(columns="draw", errors="ignore")
+    # the per-draw mRS cut points (experiments/posterior_mrs_cutpoints.py) are a derived
+    # measurement map, not sampled parameters: the centre's own are refitted separately
+    draws = draws.loc[:, ~draws.columns.str.startswith("model.mrs_cutpoints.")]
     bounds = priors()
     q = draws.quantile([0.025, 0.5, 0.975])
     lines = [

@@ -215,6 +215,13 @@ def test_committed_calibrated_model_is_the_posterior_median_of_every_sampled_par
     fitted = _written("calibrated")
     assert load_config([]).model == load_config(["model=calibrated"]).model  # the default
     draws = pd.read_csv(root / "conf" / "model" / "calibrated_posterior.csv").drop(columns="draw")
+    cuts = draws.columns[draws.columns.str.startswith("model.mrs_cutpoints.")]
+    assert len(cuts) == 5  # per-draw mRS maps (experiments/posterior_mrs_cutpoints.py)
+    # each draw's map is increasing, and the centre's own map lies within the draws' range
+    assert (draws[cuts].diff(axis=1).iloc[:, 1:] > 0).all().all()
+    for j, c in enumerate(cuts):
+        assert draws[c].min() < fitted["model.mrs_cutpoints"][j] < draws[c].max()
+    draws = draws.drop(columns=cuts)
     # exactly the sampled parameters plus the mRS cut points (a measurement map fitted
     # afterwards, experiments/fit_mrs_cutpoints.py)
     assert set(fitted) - {"model.mrs_cutpoints"} == set(draws.columns)
