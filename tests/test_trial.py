@@ -544,7 +544,7 @@ def test_single_arm_against_historical_control():
             "+experiment=trial_sizing",
             "trial=single_arm_il7",
             "trial.pool_per_arm=3000",
-            "trial.sizing.n=[60]",
+            "trial.sizing.n=[150]",  # power ~0.4 at the pool's p_e ~0.47 vs p0 0.4
             f"trial.sizing.trials={trials_n}",
             "trial.eligibility.max_baseline_mrs=5",  # the whole referral mix (see BASE)
             "output.progress=false",

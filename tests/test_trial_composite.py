@@ -23,13 +23,13 @@ from sim.trial.sizing import superpopulation
 
 K_SE = 4.0
 TRIALS = 1000
-N = 80
+N = 160  # power ~0.17 at the pool's death-or-disability rates (~0.37 vs ~0.30)
 RUN = [
     "+experiment=trial_sizing",
     "trial=composite_pd1",
     "trial.pool_per_arm=6000",
     "trial.followup.dropout_per_year=0.0",
-    "trial.randomisation.stratify=false",  # blocks of 4: exactly 40 + 40 patients
+    "trial.randomisation.stratify=false",  # blocks of 4: exactly N / 2 per arm
     "trial.designs.fixed_death_or_disability.stratified=false",
     "~trial.designs.asOF2_death_or_disability",
     "~trial.designs.fixed_survival_1y_cmh",

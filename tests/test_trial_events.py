@@ -244,34 +244,34 @@ def _death_share(spec) -> float:
 
 
 def test_preset_grid_has_an_n_that_reaches_the_target_deaths():
-    """With the preset's accrual (60 sites, 96-month cap) n = 300 is recruitable and
-    observes Schoenfeld's deaths in >= min_p_recruited of the trials; n = 250, whose
-    expected deaths without dropout are about the target, is flagged where it falls
+    """With the preset's accrual (100 sites, 96-month cap) n = 500 is recruitable and
+    observes Schoenfeld's deaths in >= min_p_recruited of the trials; n = 400, whose
+    expected deaths without dropout are below the target, is flagged where it falls
     short, and a flagged n is never the answer."""
-    cfg = load_config([*MODEL, "trial.sizing.n=[250,300]"])
+    cfg = load_config([*MODEL, "trial.sizing.n=[400,500]"])
     spec, trials, oc = run_sizing(cfg)
     d = target_events(spec)["events_logrank"]
-    assert 300 * _death_share(spec) * 0.95 > d  # reachable on average even with dropout
+    assert 500 * _death_share(spec) * 0.95 > d  # reachable on average even with dropout
     min_p = cfg.trial.sizing.min_p_recruited
     for _, r in oc.iterrows():
         if r["design"] in EVENT_DESIGNS:
             assert r["events_reachable"] == (r["p_events_reached"] >= min_p)
         else:
             assert r["events_reachable"]
-    at300 = oc[(oc["n"] == 300) & oc["design"].isin(EVENT_DESIGNS)]
-    assert at300["recruitable"].all() and at300["events_reachable"].all()
+    at500 = oc[(oc["n"] == 500) & oc["design"].isin(EVENT_DESIGNS)]
+    assert at500["recruitable"].all() and at500["events_reachable"].all()
     assert not (oc["smallest_n_reaching_target"] & ~oc["events_reachable"]).any()
 
 
 def test_a_design_short_of_its_deaths_is_never_the_answer():
-    """The preset as it was (40 sites): every recruitable n of the old grid has fewer
-    expected deaths than the target even without dropout, so no event-driven design
-    gets a smallest n, although their simulated power passes the target at the end of
-    follow-up; sizing.md says why."""
-    cfg = load_config([*MODEL, "trial.accrual.sites=40", "trial.sizing.n=[150,200]"])
+    """The preset as it was before 2026-12-07 (60 sites): every recruitable n of that
+    grid has fewer expected deaths than the target even without dropout, so no
+    event-driven design gets a smallest n, although their simulated power passes the
+    target at the end of follow-up; sizing.md says why."""
+    cfg = load_config([*MODEL, "trial.accrual.sites=60", "trial.sizing.n=[300,400]"])
     spec, trials, oc = run_sizing(cfg)
     d = target_events(spec)["events_logrank"]
-    assert 200 * _death_share(spec) < d  # cannot observe d deaths
+    assert 400 * _death_share(spec) < d  # cannot observe d deaths
     ev = oc[oc["design"].isin(EVENT_DESIGNS)]
     assert ev["recruitable"].all() and not ev["events_reachable"].any()
     assert (ev["p_events_reached"] == 0.0).all()
