@@ -51,10 +51,13 @@ import numpy as np
 import pandas as pd
 
 from sim.api import load_config, simulate
+from sim.evidence.mrs_map import cutpoints
 from sim.model.disability import mrs_level
 
-LIMA_COUNTS = [0.5, 8.0, 6.0, 5.0, 5.0, 0.5]  # mRS 0..5, empty cells as half a patient
-SEED = 20101101  # the fit's own seed (not the default run's)
+# Lima's counts (mRS 0..5, empty cells as half a patient) and the fit's own seed: the
+# same as each posterior draw's map (conf/posterior/default.yaml `mrs_map`)
+MAP = load_config(["+experiment=posterior"]).posterior.mrs_map
+SEED = MAP.seed
 
 
 def residual_damage(overrides: list[str]) -> pd.DataFrame:
@@ -64,9 +67,7 @@ def residual_damage(overrides: list[str]) -> pd.DataFrame:
 
 def cutpoints_from(pts: pd.DataFrame) -> list[float]:
     """The quantile fit: survivors' residual damage at Lima's cumulative mRS shares."""
-    alive = pts["residual_disability"].dropna().to_numpy()
-    shares = np.cumsum(LIMA_COUNTS)[:-1] / sum(LIMA_COUNTS)
-    return [float(c) for c in np.quantile(alive, shares)]
+    return cutpoints(pts["residual_disability"].dropna().to_numpy(), MAP.counts)
 
 
 def fit(n: int) -> list[float]:

@@ -1,6 +1,6 @@
 """The mRS cut points refitted for every posterior draw (columns of calibrated_posterior.csv).
 
-    python experiments/posterior_mrs_cutpoints.py [--n 4000] [--write]
+    python experiments/posterior_mrs_cutpoints.py [--n N] [--write]
 
 The cut points map residual damage to the modified Rankin Scale (sim/model/disability.py).
 They are a measurement model fitted after the dynamics: the damage of HIV survivors under
@@ -11,11 +11,13 @@ the death threshold, which the posterior draws vary (the damage rate alone over 
 rate's survivors at mRS 4-5 and a slow one's at mRS 0-1, however well each reproduces
 Lima. So each draw gets its own map, fitted the same way on its own simulated survivors.
 
+The same map the posterior task now writes itself (`posterior.mrs_map`,
+sim/evidence/mrs_map.py); this script adds it to an installed posterior made before.
 --write adds (or replaces) the columns model.mrs_cutpoints.0 .. .4 of
 conf/model/calibrated_posterior.csv; every consumer of the draws (summary UIs, PSA, EVSI,
 assurance, validation under uncertainty) applies them with the other columns. Without
---write the per-draw cut points are summarised. n: HIV patients per draw (about half
-survive; the quantiles' Monte Carlo error is small against Lima's 24 patients).
+--write the per-draw cut points are summarised. --n: HIV patients per draw (default
+`posterior.mrs_map.n`, 4,000; about half survive).
 """
 
 from __future__ import annotations
@@ -24,34 +26,26 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from fit_mrs_cutpoints import SEED, cutpoints_from
 
-from sim.api import load_config, simulate
-from sim.config.paths import with_values
+from sim.api import load_config
+from sim.config.schema import MrsMapConfig
+from sim.evidence.mrs_map import COLUMNS, per_draw
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTERIOR = ROOT / "conf" / "model" / "calibrated_posterior.csv"
-COLUMNS = [f"model.mrs_cutpoints.{j}" for j in range(5)]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=4000, help="HIV patients per draw")
+    ap.add_argument("--n", type=int, default=None, help="patients per draw (default: config)")
     ap.add_argument("--write", action="store_true")
     a = ap.parse_args()
-    draws = pd.read_csv(POSTERIOR)
-    params = draws.drop(columns=["draw", *COLUMNS], errors="ignore")
-    base = load_config(
-        ["cohort=hiv", f"cohort.n={a.n}", "strategy=soc", f"seed={SEED}"]
-        + ["executor=inprocess", "output.progress=false", "uncertainty=none"]
-    )
-    rows = []
-    for i, row in params.iterrows():
-        pts, _, _ = simulate(with_values(base, {k: float(v) for k, v in row.items()}))
-        rows.append([round(c, 6) for c in cutpoints_from(pts)])
-        if (i + 1) % 50 == 0:
-            print(f"{i + 1}/{len(params)} draws", flush=True)
-    cuts = pd.DataFrame(rows, columns=COLUMNS)
+    draws = pd.read_csv(POSTERIOR, float_precision="round_trip")  # exact: rewrites change nothing
+    cfg = load_config(["+experiment=posterior"])
+    m = cfg.posterior.mrs_map
+    if a.n is not None:
+        m = MrsMapConfig(counts=m.counts, cohort=m.cohort, strategy=m.strategy, n=a.n, seed=m.seed)
+    cuts = per_draw(cfg, draws, m)
     print(cuts.describe(percentiles=[0.025, 0.5, 0.975]).round(3).to_string())
     if a.write:
         out = pd.concat([draws.drop(columns=COLUMNS, errors="ignore"), cuts], axis=1)

@@ -219,6 +219,7 @@ TINY = [
     "posterior.burn=40",
     "posterior.draws=60",
     "posterior.ppc_draws=3",
+    "posterior.mrs_map.n=200",  # each draw's mRS map from 200 patients (default 4,000)
     "executor=inprocess",
     "output.progress=false",
     "output.print_summary=false",
@@ -243,7 +244,11 @@ def test_task_writes_draws_inside_the_prior_and_diagnostics(tiny_run):
     assert len(draws) == 60
     params = prior_params(cfg)
     assert len(params) == len(cfg.calibration.params) + len(cfg.posterior.assumptions)
-    assert [c for c in draws.columns if c != "draw"] == [p.key for p in params]
+    from sim.evidence.mrs_map import COLUMNS
+
+    # the sampled parameters, then each draw's own mRS map (increasing cut points)
+    assert [c for c in draws.columns if c != "draw"] == [p.key for p in params] + COLUMNS
+    assert (draws[COLUMNS].diff(axis=1).iloc[:, 1:] > 0).all().all()
     for p in params:
         assert draws[p.key].between(p.low, p.high).all(), p.key
     design = pd.read_csv(out / "design.csv")
@@ -257,7 +262,7 @@ def test_task_writes_draws_inside_the_prior_and_diagnostics(tiny_run):
     meta = json.loads((out / "run.json").read_text())
     assert meta["status"] == "complete" and meta["draws"] == 60
     phases = meta["phase_seconds"]  # where the wall time went, for the 30-minute budget
-    assert set(phases) == {"simulate", "emulate", "mcmc", "predictive_check"}
+    assert set(phases) == {"simulate", "emulate", "mcmc", "predictive_check", "mrs_map"}
     assert all(v >= 0 for v in phases.values())
     assert sum(phases.values()) <= meta["wall_seconds"] + 0.5  # rounding to 0.1 s each
     corr = pd.read_csv(out / "posterior_correlation.csv").set_index("parameter")

@@ -359,6 +359,17 @@ class GSAConfig:
 
 
 @dataclass
+class MrsMapConfig:
+    """Each posterior draw's own damage -> mRS cut points (sim/evidence/mrs_map.py)."""
+
+    counts: list[float] = field(default_factory=lambda: [0.5, 8.0, 6.0, 5.0, 5.0, 0.5])
+    cohort: str = "hiv"  # the cohort preset the map is fitted on
+    strategy: str = "soc"
+    n: int = 4000  # patients per draw; 0: no per-draw map (the draws keep the model's)
+    seed: int = 20101101  # the map's own seed: the same patients for every draw
+
+
+@dataclass
 class PosteriorConfig:
     """Bayesian calibration (task=posterior, sim/evidence/posterior.py)."""
 
@@ -380,6 +391,7 @@ class PosteriorConfig:
     assumptions: list[str] = field(default_factory=list)  # ASSUMPTION keys calibrated too
     hyper_points: int = 300  # emulator hyperparameters from at most this many runs (0: all)
     variance_points: int = 600  # emulator variance conditioned on the latest runs only (0: all)
+    mrs_map: MrsMapConfig = field(default_factory=MrsMapConfig)
 
 
 @dataclass

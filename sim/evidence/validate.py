@@ -165,6 +165,27 @@ def validate_posterior(cfg: RunConfig) -> None:
         if value < low:
             raise ConfigError(key, f"must be an integer >= {low}, got {value}")
     number("posterior.cutoff", p.cutoff, 0.0, open_low=True)
+    mm = p.mrs_map
+    if mm.n < 0:
+        raise ConfigError("posterior.mrs_map.n", f"must be an integer >= 0, got {mm.n}")
+    if mm.n and mm.n < 50:
+        raise ConfigError("posterior.mrs_map.n", f"must be 0 (off) or >= 50, got {mm.n}")
+    if len(mm.counts) != 6 or min(mm.counts) < 0 or sum(mm.counts) <= 0:
+        raise ConfigError(
+            "posterior.mrs_map.counts",
+            f"must be 6 counts (mRS 0..5), none negative, some positive; got {mm.counts}",
+        )
+    if mm.n:  # the population it is fitted on must compose (not after a 30-minute run)
+        from sim.evidence.mrs_map import population
+
+        try:
+            population(cfg, mm)
+        except Exception as e:  # Hydra's own errors for an unknown preset, or ours
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(
+                "posterior.mrs_map",
+                f"cohort={mm.cohort} strategy={mm.strategy} do not compose: {first}",
+            ) from e
     from sim.evidence.emulator import MOVES  # here: scipy.stats is not for every run
 
     one_of("posterior.moves", p.moves, MOVES)

@@ -1,6 +1,7 @@
 """`task=posterior` (`pml-sim +experiment=posterior`): Bayesian calibration.
 
-Writes posterior.csv (the draws: the versioned artefact), posterior_parameters.csv
+Writes posterior.csv (the draws: the versioned artefact; with posterior.mrs_map.n > 0 each
+draw also carries its own mRS cut points, sim/evidence/mrs_map.py), posterior_parameters.csv
 (prior vs posterior, ESS), posterior_correlation.csv, posterior_ppc.csv (posterior
 predictive check by the simulator), emulator_check.csv, design.csv (every simulator
 run), waves.csv, posterior.md, posterior.png, ppc.png; then config.yaml and run.json.
@@ -50,8 +51,15 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
         bar.update(p.ppc_draws)
     finally:
         bar.close()
+    draws = post.draws
+    if p.mrs_map.n:  # each draw's own damage -> mRS map (sim/evidence/mrs_map.py)
+        from sim.evidence.mrs_map import per_draw
+
+        t0 = time.perf_counter()
+        draws = pd.concat([draws, per_draw(cfg, draws, p.mrs_map)], axis=1)
+        post.seconds["mrs_map"] = time.perf_counter() - t0
     params = parameter_table(post, space)
-    io.write_csv(out / "posterior.csv", post.draws)
+    io.write_csv(out / "posterior.csv", draws)
     io.write_csv(out / "posterior_parameters.csv", params)
     io.write_csv(out / "posterior_correlation.csv", correlation_table(post, space))
     io.write_csv(out / "posterior_ppc.csv", ppc)
@@ -82,7 +90,7 @@ def run(cfg: RunConfig, out: Path, resolved_yaml: str) -> pd.DataFrame:
     )
     if p.install:
         target = config_dir() / "model" / f"{cfg.model.name}_posterior.csv"
-        io.write_csv(target, post.draws)
+        io.write_csv(target, draws)
         print(f"installed {target}")
     if cfg.output.print_summary:
         print(md)
