@@ -6,8 +6,9 @@ damage into an mRS level (`model.mrs_cutpoints`, sim/model/disability.py) are no
 property of the brain but a measurement model, fitted after the dynamics: simulate HIV
 patients under standard of care and put the cut points at the damage quantiles of the
 survivors that match a published mRS distribution of long-term survivors (the counts in
-`posterior.mrs_map.counts`, Lima 2010). A parameter set with a faster damage rate gets
-higher cut points; one fixed map read through every posterior draw would put one draw's
+`posterior.mrs_map.counts`, Lima 2010). A parameter set with another damage scale gets
+another map (a faster damage rate raises the upper cut points; survival selection can
+lower the first); one fixed map read through every posterior draw would put one draw's
 survivors at mRS 4-5 and another's at mRS 0-1 however well each reproduced the counts.
 `per_draw` therefore fits the map once per draw, the same way, and the draws carry it as
 the columns `model.mrs_cutpoints.0` .. `.4`.
@@ -53,8 +54,13 @@ def per_draw(base: RunConfig, draws: pd.DataFrame, m: MrsMapConfig) -> pd.DataFr
     pop = population(base, m)
     params = draws.drop(columns=["draw", *COLUMNS], errors="ignore")
     rows = []
-    for _, row in params.iterrows():
+    for i, row in params.iterrows():
         pts, _, _ = simulate(with_values(pop, {k: float(v) for k, v in row.items()}))
         alive = pts["residual_disability"].dropna().to_numpy()
+        if len(alive) < len(m.counts):
+            raise RuntimeError(
+                f"posterior draw {i}: {len(alive)} of {m.n} patients alive at the horizon, "
+                "too few to fit an mRS map; raise posterior.mrs_map.n"
+            )
         rows.append([round(c, 6) for c in cutpoints(alive, m.counts)])
     return pd.DataFrame(rows, columns=COLUMNS, index=draws.index)
