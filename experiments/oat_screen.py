@@ -32,6 +32,7 @@ import yaml
 
 from sim.api import load_config, simulate
 from sim.config.schema import CONDITIONS
+from sim.evidence.mrs_map import COLUMNS as MAP_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 RANGES = ROOT / "conf" / "ranges" / "assumption_ranges.yaml"
@@ -78,7 +79,7 @@ def screen_ranges(model: str) -> list[dict]:
     path = ROOT / "conf" / "model" / f"{model}_posterior.csv"
     draws = pd.read_csv(path).drop(columns="draw") if path.is_file() else pd.DataFrame()
     # per-draw mRS cut points map damage to disability: they cannot move survival
-    draws = draws.loc[:, ~draws.columns.str.startswith("model.mrs_cutpoints.")]
+    draws = draws.drop(columns=MAP_COLUMNS, errors="ignore")
     out = []
     for col in draws.columns:
         lo, hi = draws[col].quantile([0.025, 0.975])

@@ -29,6 +29,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from sim.evidence.calibrate import annotated_lines
+from sim.evidence.mrs_map import COLUMNS
+
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "conf" / "model"
 POSTERIOR = MODEL / "calibrated_posterior.csv"
@@ -49,7 +52,7 @@ def render(cutpoints: list[float]) -> str:
     draws = pd.read_csv(POSTERIOR).drop(columns="draw", errors="ignore")
     # the per-draw mRS cut points (experiments/posterior_mrs_cutpoints.py) are a derived
     # measurement map, not sampled parameters: the centre's own are refitted separately
-    draws = draws.loc[:, ~draws.columns.str.startswith("model.mrs_cutpoints.")]
+    draws = draws.drop(columns=COLUMNS, errors="ignore")
     bounds = priors()
     q = draws.quantile([0.025, 0.5, 0.975])
     lines = [
@@ -68,7 +71,7 @@ def render(cutpoints: list[float]) -> str:
         "",
         "name: calibrated",
     ]
-    nested: dict = {}
+    entries = {}
     for key in draws.columns:
         lo, hi = bounds[key]
         med, q_lo, q_hi = q.loc[0.5, key], q.loc[0.025, key], q.loc[0.975, key]
@@ -76,22 +79,8 @@ def render(cutpoints: list[float]) -> str:
             f"CALIBRATED (posterior median; 95% CrI [{q_lo:.4g}, {q_hi:.4g}];"
             f" prior [{lo:g}, {hi:g}])"
         )
-        node = nested
-        parts = key.split(".")[1:]
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = (float(f"{med:.6g}"), note)
-
-    def emit(node: dict, indent: int) -> None:
-        for k, v in node.items():
-            if isinstance(v, dict):
-                lines.append(" " * indent + f"{k}:")
-                emit(v, indent + 2)
-            else:
-                value, note = v
-                lines.append(" " * indent + f"{k}: {value!r}  # {note}")
-
-    emit(nested, 0)
+        entries[key] = (repr(float(f"{med:.6g}")), note)
+    lines += annotated_lines(entries)
     lines += [
         "# residual damage -> mRS 1..5: quantile fit to Lima 2010's long-term survivors (HIV",
         "# under SOC; empty mRS 0 and 5 cells count half a patient), after the dynamics above;",

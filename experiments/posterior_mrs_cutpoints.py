@@ -23,12 +23,12 @@ assurance, validation under uncertainty) applies them with the other columns. Wi
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
 from sim.api import load_config
-from sim.config.schema import MrsMapConfig
 from sim.evidence.mrs_map import COLUMNS, per_draw
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def main() -> None:
     cfg = load_config(["+experiment=posterior"])
     m = cfg.posterior.mrs_map
     if a.n is not None:
-        m = MrsMapConfig(counts=m.counts, cohort=m.cohort, strategy=m.strategy, n=a.n, seed=m.seed)
+        m = replace(m, n=a.n)
     cuts = per_draw(cfg, draws, m)
     print(cuts.describe(percentiles=[0.025, 0.5, 0.975]).round(3).to_string())
     if a.write:

@@ -288,20 +288,30 @@ def model_yaml(
         "",
         f"name: {cal.output_model}",
     ]
-    nested: dict = {}
+    entries: dict[str, tuple[str, str]] = {}
     for key, value in ran.items():
         if key == "model.name" or (key in ref and ref[key] == value):
             continue
-        node = nested
-        parts = key.split(".")[1:]
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
         if key in fitted:
             p = fitted[key]
             note = f"CALIBRATED (pml-sim +experiment=calibrate; searched [{p.low:g}, {p.high:g}])"
         else:
             note = f"as run by the calibration (from model={cfg.model.name} or an override)"
-        node[parts[-1]] = (value, note)
+        entries[key] = (f"{value:.6g}" if isinstance(value, float) else str(value), note)
+    return "\n".join(lines + annotated_lines(entries)) + "\n"
+
+
+def annotated_lines(entries: dict[str, tuple[str, str]]) -> list[str]:
+    """YAML lines of a model file: each dotted key `model.a.b.c` -> (value text, note) as
+    the nested mapping a: b: c: value  # note, keys in the order given."""
+    nested: dict = {}
+    for key, entry in entries.items():
+        node = nested
+        parts = key.split(".")[1:]
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = entry
+    lines: list[str] = []
 
     def emit(node: dict, indent: int) -> None:
         for k, v in node.items():
@@ -309,12 +319,11 @@ def model_yaml(
                 lines.append(" " * indent + f"{k}:")
                 emit(v, indent + 2)
             else:
-                value, note = v
-                text = f"{value:.6g}" if isinstance(value, float) else str(value)
+                text, note = v
                 lines.append(" " * indent + f"{k}: {text}  # {note}")
 
     emit(nested, 0)
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def check_params(cfg: RunConfig) -> None:
