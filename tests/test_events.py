@@ -119,6 +119,32 @@ def test_event_codes_reads_names_and_rejects_unknown_ones():
         event_codes(pd.DataFrame({"event": ["visit", "dosing"]}))
 
 
+@pytest.mark.parametrize(
+    "values, categories",
+    [
+        (["visit", "death", "visit", "dose"], None),
+        (["visit", "death", "visit"], ["visit", "death", "dosing"]),  # unused: no error
+        (["visit", "dosing", "visit"], None),
+        (["visit", None, "death"], None),  # a missing event is unknown ("nan")
+        ([], None),
+    ],
+)
+def test_event_codes_read_a_categorical_as_its_text(values, categories):
+    """The categorical shortcut gives what the text gives, errors included."""
+    cat = pd.DataFrame({"event": pd.Categorical(values, categories=categories)})
+    text = pd.DataFrame({"event": pd.Series(cat["event"].astype(str), dtype=object)})
+
+    def outcome(ev):
+        try:
+            return event_codes(ev).tolist()
+        except ValueError as e:
+            return str(e)
+
+    got, want = outcome(cat), outcome(text)
+    assert got == want
+    assert isinstance(got, list) == ("dosing" not in values and None not in values)
+
+
 def test_an_empty_log_has_every_column():
     ev = _log().to_frame()
     assert list(ev.columns) == list(COLUMNS) and len(ev) == 0

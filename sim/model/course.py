@@ -20,7 +20,7 @@ import numpy as np
 
 from sim.config.schema import ModelConfig, MonitoringConfig
 from sim.model.cohort import Patients
-from sim.model.dynamics import State, step
+from sim.model.dynamics import State, Stepper
 from sim.model.events import Event, EventLog
 from sim.model.levers import LeverMemo, lever_levels
 from sim.model.monitoring import measure
@@ -66,6 +66,7 @@ class Course:
         self._zeros = np.zeros(len(self.patients))
         self._zeros.flags.writeable = False
         self._memo = LeverMemo()
+        self._step = Stepper(self.patients, self.state, self.model)
 
     def advance(self, until: float) -> None:
         """Step the dynamics from the current time to `until` (steps: `sim.model.timegrid`)."""
@@ -78,15 +79,7 @@ class Course:
             h = self.grid.step(t, until, _EPS)
             self.rules.on_iris(t + h, st.iris_dx, st.alive)
             levers, doses = lever_levels(t, h, self.catalog, sch, self._zeros, self._memo)
-            out = step(
-                t=t,
-                dt=h,
-                patients=self.patients,
-                state=st,
-                levers=levers,
-                model=self.model,
-                log=self.log,
-            )
+            out = self._step(t, h, levers, self.log)
             self.rules.on_iris(t + h, st.iris_dx, out.alive)
             self.rules.log_iris(out.diagnosed, st.iris_dx)
             counts = sch.record(t, h, pid, out.alive, out.before_death, doses, self.key, self.log)

@@ -199,8 +199,51 @@ def step(
     therefore be long (a week) without biasing survival or IRIS (docs/model.md,
     "Time step"; the accuracy test holds it against a 10x finer step).
     """
-    n = len(state.alive)
-    m = model
+    return Stepper(patients, state, model)(t, dt, levers, log)
+
+
+class Stepper:
+    """`step` for one group of patients over many steps: what does not change between
+    steps is prepared once (the patients' parameters, the state's arrays, which the
+    kernel updates in place, and the model constants of each step length), so a step
+    costs the kernel and little else. The same numbers as `step`, which uses it."""
+
+    def __init__(self, patients: Patients, state: State, model: ModelConfig) -> None:
+        self.patients, self.state, self.model = patients, state, model
+        self._params = _params(patients)
+        self._arrays = kernel.Arrays(*(getattr(state, f) for f in kernel.Arrays._fields))
+        self._constants: dict[float, tuple[float, ...]] = {}  # dt -> Constants after t
+        self._levels: dict[str, np.ndarray] | None = None  # the last levels and their
+        self._levers: kernel.Levers | None = None  # kernel form (reused while the same)
+
+    def __call__(
+        self, t: float, dt: float, levers: dict[str, np.ndarray], log: EventLog
+    ) -> StepOutcome:
+        state = self.state
+        n = len(state.alive)
+        rest = self._constants.get(dt)
+        if rest is None:
+            rest = self._constants[dt] = _constants(0.0, dt, self.model)[1:]
+        c = kernel.Constants(float(t), *rest)
+        if levers is not self._levels:
+            self._levels, self._levers = levers, _levers(levers)
+        out = kernel.Outcome.empty(n)
+        counts = kernel.step_kernel(c, self._params, self._arrays, self._levers, out)
+        n_onset, n_dx, n_res, n_dies = counts
+        pid = self.patients.patient_id
+        if n_onset:
+            log.add(pid[out.onset], out.t_onset[out.onset], Event.IRIS_ONSET)
+        if n_dx:
+            log.add(pid[out.diagnosed], state.iris_dx[out.diagnosed], Event.IRIS_DIAGNOSIS)
+        if n_res:
+            log.add(pid[out.resolved], out.t_resolved[out.resolved], Event.IRIS_RESOLVED)
+        if n_dies:
+            log.add(pid[out.dies], out.t_death[out.dies], Event.DEATH)
+        return StepOutcome(alive=out.alive, before_death=out.before_death, diagnosed=out.diagnosed)
+
+
+def _constants(t: float, dt: float, m: ModelConfig) -> kernel.Constants:
+    """The model constants and the factors of a step of length dt (floats)."""
     k_e = m.effector_rate_per_day
     relax_e = float(np.exp(-k_e * dt))
     k_t = LN2 / m.transferred_effector_half_life_days
@@ -234,26 +277,7 @@ def step(
         dx_delay=m.iris_diagnosis_delay_days,
         death_activity=m.death_activity_weight,
     )
-    c = kernel.Constants(*(float(x) for x in c))
-    out = kernel.Outcome.empty(n)
-    counts = kernel.step_kernel(
-        c,
-        _params(patients),
-        kernel.Arrays(*(getattr(state, f) for f in kernel.Arrays._fields)),
-        _levers(levers),
-        out,
-    )
-    n_onset, n_dx, n_res, n_dies = counts
-    pid = patients.patient_id
-    if n_onset:
-        log.add(pid[out.onset], out.t_onset[out.onset], Event.IRIS_ONSET)
-    if n_dx:
-        log.add(pid[out.diagnosed], state.iris_dx[out.diagnosed], Event.IRIS_DIAGNOSIS)
-    if n_res:
-        log.add(pid[out.resolved], out.t_resolved[out.resolved], Event.IRIS_RESOLVED)
-    if n_dies:
-        log.add(pid[out.dies], out.t_death[out.dies], Event.DEATH)
-    return StepOutcome(alive=out.alive, before_death=out.before_death, diagnosed=out.diagnosed)
+    return kernel.Constants(*(float(x) for x in c))
 
 
 def _params(p: Patients) -> kernel.Params:

@@ -212,9 +212,23 @@ class EventLog:
 def event_codes(events: pd.DataFrame) -> np.ndarray:
     """The `event` column of an event table as `Event` codes (int8); an event name that
     is not an `Event` (renamed, misspelt) raises instead of matching nothing."""
-    names = events["event"].astype(str).to_numpy()
+    col = events["event"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        # the engine's tables: look up the categories once, not every row's text
+        codes = col.cat.codes.to_numpy()
+        cats = col.cat.categories.astype(str).to_numpy()
+        if (codes < 0).any():  # a missing event reads as text "nan", as it did before
+            cats = np.append(cats, "nan")
+            codes = np.where(codes < 0, len(cats) - 1, codes)
+        used = np.bincount(codes, minlength=len(cats)) > 0
+        unknown = sorted(x for x, u in zip(cats, used, strict=True) if u and x not in EVENT_NAMES)
+        if unknown:
+            raise ValueError(f"unknown event {unknown[0]!r} in the event log; known: {EVENT_NAMES}")
+        lookup = np.array([EVENT_NAMES.index(x) if x in EVENT_NAMES else -1 for x in cats])
+        return lookup.astype(np.int8)[codes]
+    names = col.astype(str).to_numpy()
     known, inverse = np.unique(names, return_inverse=True)
-    unknown = [x for x in known if x not in EVENT_NAMES]
+    unknown = [str(x) for x in known if x not in EVENT_NAMES]
     if unknown:
         raise ValueError(f"unknown event {unknown[0]!r} in the event log; known: {EVENT_NAMES}")
     lookup = np.array([EVENT_NAMES.index(x) for x in known], dtype=np.int8)
