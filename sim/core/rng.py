@@ -117,6 +117,17 @@ def uniform(
     and slot (0 <= slot <= MAX_SLOT)."""
     if not name:
         raise ValueError("a random stream needs a non-empty name")
+    if (
+        type(slot) is int
+        and 0 <= slot <= MAX_SLOT
+        and isinstance(patient, np.ndarray)
+        and patient.ndim == 1
+        and patient.dtype.kind in "iu"
+    ):
+        # the common call (one slot for a chunk's patient indices): no broadcasting
+        k1, k2 = _stream_key(int(key), name)
+        p = np.ascontiguousarray(patient, dtype=np.uint64)
+        return _uniforms(k1, k2, p, np.full(p.shape[0], slot, dtype=np.uint64))
     if np.any(np.asarray(slot) < 0) or np.any(np.asarray(slot) > MAX_SLOT):
         raise ValueError(f"random stream {name!r}: slot must be in 0..{MAX_SLOT}, got {slot}")
     k1, k2 = _stream_key(int(key), name)

@@ -27,17 +27,26 @@ def _month1(
     }
     if labs.empty:
         return out
-    base = labs[labs["day"] == 0.0].set_index("patient_id")
-    later = labs[np.isclose(labs["day"], day)].set_index("patient_id")
-    both = base.index.intersection(later.index)
-    pos = np.searchsorted(ids, both.to_numpy())
-    b, m = base.loc[both], later.loc[both]
-    out["lymphocytes_ratio_1m"][pos] = (m["lymphocytes"] / b["lymphocytes"]).to_numpy()
-    out["cd4_ratio_1m"][pos] = (m["cd4"] / b["cd4"]).to_numpy()
+    pid, days = labs["patient_id"].to_numpy(), labs["day"].to_numpy(dtype=float)
+    at_0, at_day = np.flatnonzero(days == 0.0), np.flatnonzero(np.isclose(days, day))
+    # the patients with both visits (one visit per patient and day)
+    both, i_b, i_m = np.intersect1d(
+        pid[at_0], pid[at_day], assume_unique=True, return_indices=True
+    )
+    b, m = at_0[i_b], at_day[i_m]
+    pos = np.searchsorted(ids, both)
+
+    def col(name: str) -> np.ndarray:
+        return labs[name].to_numpy(dtype=float)
+
+    lymph, cd4 = col("lymphocytes"), col("cd4")
+    out["lymphocytes_ratio_1m"][pos] = lymph[m] / lymph[b]
+    out["cd4_ratio_1m"][pos] = cd4[m] / cd4[b]
     # undetectable CSF JCV counts as the detection limit (a conservative fall)
     floor = np.log10(lod_copies)
-    b_csf = b["csf_jcv_log10"].fillna(floor).to_numpy()
-    m_csf = m["csf_jcv_log10"].fillna(floor).to_numpy()
+    csf = col("csf_jcv_log10")
+    b_csf = np.where(np.isnan(csf[b]), floor, csf[b])
+    m_csf = np.where(np.isnan(csf[m]), floor, csf[m])
     out["csf_jcv_change_1m_log10"][pos] = m_csf - b_csf
     return out
 

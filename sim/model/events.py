@@ -124,7 +124,9 @@ class EventLog:
         self.rules = tuple(rules)
         self._pid: list[np.ndarray] = []
         self._time: list[np.ndarray] = []
-        self._entry: list[np.ndarray] = []
+        self._entry: list[int] = []  # each add's entry and number of rows
+        self._count: list[int] = []
+        self._key_index: dict[tuple, int] = {}
         self.entries: list[Entry] = []
         self._entry_index: dict[Entry, int] = {}
 
@@ -161,17 +163,27 @@ class EventLog:
         pid = np.asarray(pid, dtype=np.int64)
         if pid.size == 0:
             return
-        entry = Entry(Event(code), therapy, int(course), side_effect, bool(severe), rule)
+        # the fields as given -> their entry (equal fields, equal entry: no Entry to
+        # build and hash on every call)
+        key = (code, therapy, course, side_effect, severe, rule)
+        index = self._key_index.get(key)
+        if index is None:
+            entry = Entry(Event(code), therapy, int(course), side_effect, bool(severe), rule)
+            index = self._key_index[key] = self._intern(entry)
         self._pid.append(pid)
-        self._time.append(np.broadcast_to(np.asarray(time, dtype=float), pid.shape).copy())
-        self._entry.append(np.full(pid.shape, self._intern(entry), dtype=np.int32))
+        if isinstance(time, np.ndarray) and time.shape == pid.shape:
+            self._time.append(time.astype(float, copy=True))
+        else:
+            self._time.append(np.broadcast_to(np.asarray(time, dtype=float), pid.shape).copy())
+        self._entry.append(index)
+        self._count.append(pid.size)
 
     def to_frame(self) -> pd.DataFrame:
         """Events sorted by patient, time, code order, detail label, then course."""
         entries = self.entries
         pid = np.concatenate([np.array([], dtype=np.int64), *self._pid])
         time = np.concatenate([np.array([], dtype=float), *self._time])
-        e = np.concatenate([np.array([], dtype=np.int32), *self._entry])
+        e = np.repeat(np.array(self._entry, dtype=np.int32), np.array(self._count, dtype=np.int64))
         code = np.array([x.code for x in entries], dtype=np.int8)
         detail = np.array([x.detail for x in entries], dtype=object)
         course = np.array([x.course for x in entries], dtype=np.int16)

@@ -28,6 +28,15 @@ def noise_stream(assay: str, day: float) -> str:
     return f"lab_noise/{assay}/day {float(day)!r}"
 
 
+_RTOL, _ATOL = 1e-5, 1e-8  # np.isclose's defaults
+
+
+def _on(day: float, days: list[float]) -> bool:
+    """Whether `day` is one of `days`, to np.isclose's default tolerance (written out:
+    np.isclose costs more than a visit's other work for a small cohort)."""
+    return any(day == d or abs(day - d) <= _ATOL + _RTOL * abs(d) for d in days)
+
+
 def measure(
     day: float,
     p: Patients,
@@ -49,7 +58,7 @@ def measure(
     lymph = st.lymphocytes(p, model) * np.exp(mon.lymphocyte_cv * z(_LYMPH))
     csf = nan.copy()
     detectable = nan.copy()
-    if any(np.isclose(day, d) for d in mon.csf_days):
+    if _on(day, mon.csf_days):
         csf = st.jcv + mon.csf_jcv_sd_log10 * z(_CSF)
         lod = np.log10(mon.csf_jcv_lod_copies)
         detectable = (csf >= lod).astype(float)
@@ -58,7 +67,7 @@ def measure(
         csf = np.where(csf >= lod, csf, lod - np.log10(2.0))
     lesion = nan.copy()
     growth = nan.copy()
-    if any(np.isclose(day, d) for d in mon.mri_days):
+    if _on(day, mon.mri_days):
         lesion = st.damage + mon.mri_sd * z(_MRI)
         growth = lesion - memory.get("last_mri", nan)
         memory["last_mri"] = lesion
