@@ -55,7 +55,11 @@ def _therapy_index(
 ) -> np.ndarray:
     """Each row's therapy as an index into `names` (-1 for rows that are no therapy
     event); a therapy event of an unknown or unpriced therapy raises."""
-    th = pd.Categorical(events["therapy"], categories=names).codes
+    col = events["therapy"]
+    if isinstance(col.dtype, pd.CategoricalDtype) and list(col.cat.categories) == names:
+        th = col.cat.codes.to_numpy()  # the engine's log: already coded in this order
+    else:
+        th = pd.Categorical(col, categories=names).codes
     th = np.where(is_th, th, -1).astype(np.int64)
     bad = np.flatnonzero(is_th & (th < 0))
     if bad.size:
@@ -79,17 +83,27 @@ def _severity(
     with the config raises."""
     names = list(therapies)
     se = codes == Event.SIDE_EFFECT
-    se_name = events["side_effect"].astype(object).to_numpy()
     severe = np.zeros(len(codes), dtype=bool)
+    # each side-effect row's name as a code into `labels` (the column's categories when
+    # it has them: a lookup per category, not per row)
+    col = events["side_effect"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        labels = np.array(list(col.cat.categories) + [None], dtype=object)
+        se_code = col.cat.codes.to_numpy().astype(np.int64)
+        se_code[se_code < 0] = len(labels) - 1
+    else:
+        se_code, labels = pd.factorize(col.astype(object), use_na_sentinel=False)
+        labels = np.asarray(labels, dtype=object)
     for k, cfg in enumerate(therapies.values()):
         rows = np.flatnonzero(se & (th == k))
         if rows.size == 0:
             continue
-        j = pd.Categorical(se_name[rows], categories=[x.name for x in cfg.side_effects]).codes
+        own = {x.name: j for j, x in enumerate(cfg.side_effects)}
+        j = np.array([own.get(x, -1) for x in labels], dtype=np.int64)[se_code[rows]]
         if (j < 0).any():
             i = rows[np.flatnonzero(j < 0)[0]]
             raise EventLogError(
-                f"side effect {se_name[i]!r} is not one of {names[k]!r}'s in the config "
+                f"side effect {labels[se_code[i]]!r} is not one of {names[k]!r}'s in the config "
                 f"({_describe(events, i)})"
             )
         severe[rows] = np.array([x.severe for x in cfg.side_effects], dtype=bool)[j]

@@ -30,9 +30,7 @@ def _month1(
     pid, days = labs["patient_id"].to_numpy(), labs["day"].to_numpy(dtype=float)
     at_0, at_day = np.flatnonzero(days == 0.0), np.flatnonzero(np.isclose(days, day))
     # the patients with both visits (one visit per patient and day)
-    both, i_b, i_m = np.intersect1d(
-        pid[at_0], pid[at_day], assume_unique=True, return_indices=True
-    )
+    both, i_b, i_m = np.intersect1d(pid[at_0], pid[at_day], assume_unique=True, return_indices=True)
     b, m = at_0[i_b], at_day[i_m]
     pos = np.searchsorted(ids, both)
 
@@ -122,7 +120,7 @@ def patient_frame(
     out = pd.DataFrame(
         {
             "patient_id": pid,
-            "condition": pd.Categorical(np.asarray(CONDITIONS)[cond], categories=CONDITIONS),
+            "condition": pd.Categorical.from_codes(cond, categories=CONDITIONS),
             "age": col(lambda c: c.patients.age),
             "female": col(lambda c: c.patients.female),
             "cd4_0": col(lambda c: c.patients.cd4_0),
@@ -142,10 +140,7 @@ def patient_frame(
             "lesion_burden_final": np.where(died, col(lambda c: c.state.damage_at_death), damage),
             "residual_disability": residual,
             "mrs": mrs.astype(np.int8),
+            **_month1(labs, pid, monitoring.month1_day, monitoring.csf_jcv_lod_copies),
         }
     )
-    for name, values in _month1(
-        labs, pid, monitoring.month1_day, monitoring.csf_jcv_lod_copies
-    ).items():
-        out[name] = values
     return out
