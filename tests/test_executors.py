@@ -6,7 +6,7 @@ import pytest
 from sim.api import load_config
 from sim.config.schema import ConfigError
 from sim.engine.executors import _windowed
-from sim.engine.run import simulate
+from sim.engine.run import simulate, simulate_chunk, simulate_strategies
 
 BASE = ["strategy=[soc,il7]", "cohort.n=500", "output.progress=false"]
 
@@ -27,6 +27,23 @@ def test_same_numbers_whatever_the_executor_and_chunking(reference, split):
     got = simulate(load_config([*BASE, *split]))
     for ref, frame in zip(reference, got, strict=True):
         pd.testing.assert_frame_equal(ref.reset_index(drop=True), frame.reset_index(drop=True))
+
+
+@pytest.mark.parametrize("engine", ["batch", "reference"])
+def test_strategies_on_one_cohort_equal_each_strategy_alone(engine):
+    """simulate_strategies shares the patients between strategies: a strategy that
+    changed them would change the next strategy's results, and this would fail."""
+    n = 60 if engine == "reference" else 400
+    cfg = load_config(
+        ["strategy=[il7,soc,pd1,vst]", f"cohort.n={n}", "output.progress=false"]
+        + [f"engine.kind={engine}", "cohort=mixed_seed000"]
+    )
+    shared = list(simulate_strategies(cfg, 0, n))
+    assert [c.strategy for c in shared] == list(cfg.strategy)
+    for c in shared:
+        alone = simulate_chunk(cfg, c.strategy, 0, n)
+        for a, b in ((c.patients, alone.patients), (c.events, alone.events), (c.labs, alone.labs)):
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
 def test_windowed_map_keeps_order_and_bounds_work_in_flight():

@@ -27,7 +27,7 @@ from sim.config.schema import RunConfig
 from sim.core import rng
 from sim.economics.values import patient_values
 from sim.engine.executors import ordered_map
-from sim.engine.run import simulate_chunk
+from sim.engine.run import simulate_strategies
 
 PSA_COLUMNS = [
     "draw",
@@ -65,8 +65,8 @@ def run_draw(cfg: RunConfig, values: dict[str, float], draw: int) -> pd.DataFram
     n = c.economics.psa.n_patients
     c.cohort.n = n
     rows = []
-    for sname in c.strategy:
-        ch = simulate_chunk(c, sname, 0, n)
+    for ch in simulate_strategies(c, 0, n):
+        sname = ch.strategy
         v = patient_values(
             ch.patients, ch.events, c.economics, c.model, c.monitoring, c.therapies, c.horizon_days
         )

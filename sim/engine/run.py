@@ -8,7 +8,7 @@ the cohort size.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,19 +37,32 @@ class Chunk:
 def simulate_chunk(cfg: RunConfig, sname: str, lo: int, hi: int) -> Chunk:
     """Patients lo..hi-1 under one strategy: a pure function of its arguments, so any
     worker anywhere computes the same numbers."""
+    return next(simulate_strategies(cfg, lo, hi, [sname]))
+
+
+def simulate_strategies(
+    cfg: RunConfig, lo: int, hi: int, snames: Iterable[str] | None = None
+) -> Iterator[Chunk]:
+    """Patients lo..hi-1 under each strategy of `snames` (default: every strategy of the
+    run) in turn: `simulate_chunk` of each, with the patients and the therapy catalog,
+    which do not depend on the strategy, built once."""
     key = rng.run_key(cfg.seed)
     catalog = Catalog.build(cfg.therapies)
-    compiled = compile_strategy(cfg.strategy[sname], cfg.model, catalog)
-    idx = np.arange(lo, hi)
-    pts = cohort_mod.build(key, cfg.cohort, cfg.model, idx)
-    args = (pts, compiled, catalog, cfg.model, cfg.monitoring, key, cfg.horizon_days)
-    courses = [simulate_batch(*args)] if cfg.engine.kind == "batch" else simulate_reference(*args)
-    labs = labs_frame(courses)
-    pdf = patient_frame(courses, cfg.horizon_days, cfg.model, cfg.monitoring, labs)
-    ev = events_frame(courses, run_rule_names(cfg.strategy))
-    for df in (pdf, ev, labs):
-        df.insert(0, "strategy", sname)
-    return Chunk(sname, pdf, ev, labs)
+    pts = cohort_mod.build(key, cfg.cohort, cfg.model, np.arange(lo, hi))
+    rules = run_rule_names(cfg.strategy)
+    for sname in cfg.strategy if snames is None else snames:
+        compiled = compile_strategy(cfg.strategy[sname], cfg.model, catalog)
+        args = (pts, compiled, catalog, cfg.model, cfg.monitoring, key, cfg.horizon_days)
+        if cfg.engine.kind == "batch":
+            courses = [simulate_batch(*args)]
+        else:
+            courses = simulate_reference(*args)
+        labs = labs_frame(courses)
+        pdf = patient_frame(courses, cfg.horizon_days, cfg.model, cfg.monitoring, labs)
+        ev = events_frame(courses, rules)
+        for df in (pdf, ev, labs):
+            df.insert(0, "strategy", sname)
+        yield Chunk(sname, pdf, ev, labs)
 
 
 def chunks(cfg: RunConfig, progress: tqdm | None = None) -> Iterator[Chunk]:

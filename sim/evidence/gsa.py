@@ -39,7 +39,7 @@ from sim.config.load import config_dir
 from sim.config.paths import get_value, with_values
 from sim.config.schema import CONDITIONS, RunConfig
 from sim.engine.executors import ordered_map
-from sim.engine.run import simulate_chunk
+from sim.engine.run import simulate_strategies
 from sim.evidence import sensitivity
 
 MEMBER = "ensemble_member"  # the factor that picks a calibration set (gsa.fitted)
@@ -151,8 +151,8 @@ def cell_outputs(cfg: RunConfig, values: dict[str, float], members: pd.DataFrame
     day = cfg.output.survival_day
     out: dict[tuple[str, str, str], float] = {}
     first: dict[tuple[str, str], float] = {}
-    for i, sname in enumerate(c.strategy):
-        p = simulate_chunk(c, sname, 0, c.cohort.n).patients
+    for i, ch in enumerate(simulate_strategies(c, 0, c.cohort.n)):
+        sname, p = ch.strategy, ch.patients
         died = p["died"].to_numpy(bool) & (p["time_days"].to_numpy(float) < day)
         iris = p["iris"].to_numpy(bool) & (p["iris_onset_days"].to_numpy(float) <= day)
         cond = p["condition"].astype(str).to_numpy()

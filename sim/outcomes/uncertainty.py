@@ -30,7 +30,7 @@ from sim.config.paths import with_values
 from sim.config.schema import RunConfig
 from sim.core import rng
 from sim.engine.executors import ordered_map
-from sim.engine.run import simulate_chunk
+from sim.engine.run import simulate_strategies
 
 SOURCES = ("posterior", "ensemble")
 MODES = ("none", "posterior")
@@ -72,8 +72,8 @@ def run_draw(cfg: RunConfig, values: dict[str, float], draw: int, grid: np.ndarr
     c.cohort.n = n
     day = cfg.output.survival_day
     rows, curves = [], []
-    for sname in c.strategy:
-        p = simulate_chunk(c, sname, 0, n).patients
+    for ch in simulate_strategies(c, 0, n):
+        sname, p = ch.strategy, ch.patients
         t = p["time_days"].to_numpy(float)
         died = p["died"].to_numpy(bool)
         iris = p["iris"].to_numpy(bool)
