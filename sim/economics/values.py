@@ -34,6 +34,8 @@ everybody is dead by `max_age`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -171,10 +173,10 @@ def patient_values(
     u = np.asarray(econ.utilities.by_mrs, dtype=float)
     mrs0 = mrs_level(pts["lesion_burden_0"].to_numpy(dtype=float), model.mrs_cutpoints)
     mrs_end = pts["mrs"].to_numpy().astype(int)
-    cond_all = pts["condition"].astype(str).to_numpy()
+    condition = pts["condition"]
 
     post_discharge = c.post_discharge_care_share * _care_after_discharge(
-        c, mrs0, mrs_end, died, cond_all, t_end, dc
+        c, mrs0, mrs_end, died, condition, t_end, dc
     )
     u_end = np.where(died, u[-1], u[np.minimum(mrs_end, len(u) - 1)])
     qaly_acute = linear_flow(0.0, t_end, u[mrs0], u_end, dq)
@@ -196,12 +198,12 @@ def patient_values(
     alive = ~died
     years_dc = None  # survivors' discounted (costs) life expectancy from the horizon
     if lt.enabled and alive.any():
-        cond = pts["condition"].astype(str).to_numpy()[alive]
         age = pts["age"].to_numpy(dtype=float)[alive] + horizon_days / DAYS_PER_YEAR
         female = pts["female"].to_numpy(dtype=bool)[alive]
         m_alive = np.minimum(mrs_end[alive], len(u) - 1)
         hr = np.asarray(lt.mrs_mortality_hr, dtype=float)[m_alive]
-        excess = np.array([lt.excess_mortality_per_year.get(x, 0.0) for x in cond])
+        excess = _per_patient(condition, lambda x: lt.excess_mortality_per_year.get(x, 0.0))
+        excess = excess[alive]
         t0 = horizon_days / DAYS_PER_YEAR
         years = {d: expected_years(age, female, hr, excess, d, lt) for d in {0.0, dc, dq}}
         life_years[alive] += years[0.0]
@@ -220,8 +222,9 @@ def patient_values(
                 weight=lambda a: population_utility(a, male[:, None], econ) / at_dx[:, None],
             )
         qaly_life[alive] = u[m_alive] * factor(t0, dq) * q_years
-        yearly = np.asarray(c.long_term_care_per_year, dtype=float)[m_alive] + np.array(
-            [c.condition_care_per_year.get(x, 0.0) for x in cond]
+        yearly = (
+            np.asarray(c.long_term_care_per_year, dtype=float)[m_alive]
+            + _per_patient(condition, lambda x: c.condition_care_per_year.get(x, 0.0))[alive]
         )
         long_term[alive] = yearly * factor(t0, dc) * years[dc]
         years_dc = years[dc]
@@ -271,7 +274,7 @@ def _care_after_discharge(
     mrs0: np.ndarray,
     mrs_end: np.ndarray,
     died: np.ndarray,
-    condition: np.ndarray,
+    condition: pd.Series,
     t_end: np.ndarray,
     delta: float,
 ) -> np.ndarray:
@@ -283,13 +286,18 @@ def _care_after_discharge(
     ltc = np.asarray(c.long_term_care_per_year, dtype=float)
     care = ramp_after_discharge(ltc, c.admission_days, mrs0, mrs_end, died, t_end, delta)
     a = np.minimum(c.admission_days / DAYS_PER_YEAR, t_end)
-    yearly = np.array(
-        [
-            c.condition_care_acute_per_year.get(x, c.condition_care_per_year.get(x, 0.0))
-            for x in condition
-        ]
+    yearly = _per_patient(
+        condition,
+        lambda x: c.condition_care_acute_per_year.get(x, c.condition_care_per_year.get(x, 0.0)),
     )
     return care + yearly * flow(a, t_end, delta)
+
+
+def _per_patient(condition: pd.Series, value: Callable[[str], float]) -> np.ndarray:
+    """value(condition name) of each patient, computed once per condition (a lookup per
+    row costs more than the rest of the costing for a large cohort)."""
+    codes, names = pd.factorize(condition, use_na_sentinel=False)
+    return np.array([value(str(x)) for x in names], dtype=float)[codes]
 
 
 def _first_time(n: int, row: np.ndarray, mask: np.ndarray, t: np.ndarray) -> np.ndarray:
