@@ -56,8 +56,10 @@ def _therapy_index(
     """Each row's therapy as an index into `names` (-1 for rows that are no therapy
     event); a therapy event of an unknown or unpriced therapy raises."""
     col = events["therapy"]
-    if isinstance(col.dtype, pd.CategoricalDtype) and list(col.cat.categories) == names:
-        th = col.cat.codes.to_numpy()  # the engine's log: already coded in this order
+    if isinstance(col.dtype, pd.CategoricalDtype):  # recoded once per category, not per row
+        index = {x: i for i, x in enumerate(names)}
+        lut = np.array([index.get(x, -1) for x in col.cat.categories] + [-1], dtype=np.int64)
+        th = lut[col.cat.codes.to_numpy()]  # code -1 (missing) -> the last: -1
     else:
         th = pd.Categorical(col, categories=names).codes
     th = np.where(is_th, th, -1).astype(np.int64)

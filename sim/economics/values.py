@@ -71,6 +71,15 @@ VALUE_COLUMNS = [
 ]
 
 
+def _of_patients(events: pd.DataFrame, pid_sorted: np.ndarray) -> pd.DataFrame:
+    """The events of these patients (sorted ids): the table itself when they all are."""
+    e = events["patient_id"].to_numpy()
+    pos = np.searchsorted(pid_sorted, e)
+    inside = pos < len(pid_sorted)
+    inside[inside] = pid_sorted[pos[inside]] == e[inside]
+    return events if inside.all() else events[inside]
+
+
 def _rows(pid_sorted: np.ndarray, pid: np.ndarray) -> np.ndarray:
     return np.searchsorted(pid_sorted, pid)
 
@@ -94,10 +103,11 @@ def patient_values(
     `units`: therapies whose discounted quantities are added as columns `doses_<t>`
     (discounted doses given: the cost is linear in the price per dose with this slope)
     and `days_<t>` (discounted days on therapy), for threshold prices."""
-    pts = patients.sort_values("patient_id", kind="stable")
+    in_order = patients["patient_id"].is_monotonic_increasing  # the engine's tables are
+    pts = patients if in_order else patients.sort_values("patient_id", kind="stable")
     pid = pts["patient_id"].to_numpy()
     n = len(pid)
-    ev = events[events["patient_id"].isin(pid)]
+    ev = _of_patients(events, pid)
     dc, dq = force(econ.discount.costs), force(econ.discount.qalys)
     c = econ.costs
     t_end = pts["time_days"].to_numpy(dtype=float) / DAYS_PER_YEAR
@@ -243,6 +253,7 @@ def patient_values(
         cost = cost + societal["cost_productivity"] + societal["cost_informal_care"]
     out = pd.DataFrame(
         {
+            **({"strategy": pts["strategy"].to_numpy()} if "strategy" in pts else {}),
             "patient_id": pid,
             "condition": pts["condition"].to_numpy(),
             "cost": cost,
@@ -264,8 +275,6 @@ def patient_values(
     for name in units:
         for col in (f"doses_{name}", f"days_{name}"):
             out[col] = extra.get(col, np.zeros(n))
-    if "strategy" in pts:
-        out.insert(0, "strategy", pts["strategy"].to_numpy())
     return out
 
 

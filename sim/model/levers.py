@@ -44,11 +44,11 @@ def lever_levels(
     n = sch.start.shape[1]
     rows = []  # (row, its doses in the step, its activity level)
     quiet = True  # no doses in the step: the levels depend on the activities alone
+    dosing, continuous = cat.dosing, cat.continuous
     for r in sch.used:
         k = sch.therapy[r]
-        dk = sch.doses(r, t, dt) if cat.interval[k] > 0.0 or cat.per_dose[k] else None
-        continuous = any(LEVERS[lv][0] == "continuous" for lv in cat.levers[k])
-        rows.append((r, dk, sch.activity(r, t, dt) if continuous else None))
+        dk = sch.doses(r, t, dt) if dosing[k] else None
+        rows.append((r, dk, sch.activity(r, t, dt) if continuous[k] else None))
         quiet = quiet and dk is None
     key = tuple((r, a) for r, _, a in rows)
     if (

@@ -104,6 +104,10 @@ class Catalog:
     se_severe: np.ndarray  # (K, S) bool
     per_dose: np.ndarray  # (K,) bool: has a per-dose lever
     levers: tuple[tuple[str, ...], ...]  # per therapy: the levers it moves (nonzero)
+    # per therapy, as plain bools for the per-step loop (`sim.model.levers`): it is
+    # given in doses (a dose interval or a per-dose lever); it moves a continuous lever
+    dosing: tuple[bool, ...] = ()
+    continuous: tuple[bool, ...] = ()
 
     @classmethod
     def build(cls, therapies: dict[str, TherapyConfig]) -> Catalog:
@@ -131,6 +135,7 @@ class Catalog:
             for j, se in enumerate(c.side_effects):
                 se_prob[i, j], se_onset[i, j] = se.probability, se.onset_days
                 se_stops[i, j], se_severe[i, j] = se.stops_therapy, se.severe
+        per_dose = [any(LEVERS[lv][0] == "per_dose" for lv in m) for m in moves]
         return cls(
             names=names,
             configs=cfgs,
@@ -144,8 +149,12 @@ class Catalog:
             se_onset=se_onset,
             se_stops=se_stops,
             se_severe=se_severe,
-            per_dose=np.array([any(LEVERS[lv][0] == "per_dose" for lv in m) for m in moves]),
+            per_dose=np.array(per_dose),
             levers=moves,
+            dosing=tuple(
+                c.dose_interval_days > 0.0 or p for c, p in zip(cfgs, per_dose, strict=True)
+            ),
+            continuous=tuple(any(LEVERS[lv][0] == "continuous" for lv in m) for m in moves),
         )
 
     def index(self, name: str) -> int:
