@@ -251,3 +251,32 @@ def test_levers_no_course_moves_are_a_shared_read_only_zero():
     course = Course(pts, comp, cat, cfg.model, cfg.monitoring, key)
     assert not course._zeros.flags.writeable
     assert (course._zeros == 0.0).all() and len(course._zeros) == 10
+
+
+@pytest.mark.parametrize(
+    "strategy", ["il7", "pd1", "steroids_reactive", "steroids_prophylactic", "vst"]
+)
+def test_remembered_lever_levels_equal_levels_worked_out_afresh(monkeypatch, strategy):
+    """The course reuses a quiet step's levels until a course may change (LeverMemo.until,
+    Schedule.unchanged_until, Schedule.version). At every step of a course whose rules
+    start and stop therapies, the levels it used equal those computed without a memo,
+    and some steps did reuse them (else this would test nothing)."""
+    from sim.model import course as course_module
+
+    real = course_module.lever_levels
+    reused, steps = [0], [0]
+
+    def check(t, dt, cat, sch, zeros=None, memo=None):
+        before = None if memo is None else memo.levels
+        levels, doses = real(t, dt, cat, sch, zeros, memo)
+        fresh, fresh_doses = real(t, dt, cat, sch)
+        for lv in fresh:
+            np.testing.assert_array_equal(levels[lv], fresh[lv], err_msg=f"{lv} at {t}")
+        assert sorted(doses) == sorted(fresh_doses), t
+        steps[0] += 1
+        reused[0] += levels is before
+        return levels, doses
+
+    monkeypatch.setattr(course_module, "lever_levels", check)
+    course, *_ = _run(strategy, 300)
+    assert steps[0] > 50 and 0 < reused[0] < steps[0]

@@ -28,6 +28,13 @@ class LeverMemo:
     def __init__(self) -> None:
         self.key: tuple | None = None  # None: nothing to reuse
         self.levels: dict[str, np.ndarray] = {}
+        # the levels hold, unasked, for a step ending by `until` while the schedule is at
+        # `version` (no course started, stopped or added since)
+        self.until: float | None = None
+        self.version = -1
+
+    def remember(self, key: tuple | None, levels: dict[str, np.ndarray]) -> None:
+        self.key, self.levels, self.until = key, levels, None
 
 
 def lever_levels(
@@ -41,6 +48,10 @@ def lever_levels(
     """Each lever's level over [t, t + dt), and the doses of each course (schedule row)
     in the step. A lever no course moves gets `zeros` (a shared read-only array when
     given: the caller must not write into the levels, which `memo` may hand out again)."""
+    t1 = t + dt
+    if memo is not None and memo.until is not None and memo.version == sch.version:
+        if t1 <= memo.until:  # every course as it was: what the loop below would find
+            return memo.levels, {}
     n = sch.start.shape[1]
     rows = []  # (row, its doses in the step, its activity level)
     quiet = True  # no doses in the step: the levels depend on the activities alone
@@ -58,6 +69,7 @@ def lever_levels(
         and len(key) == len(memo.key)
         and all(r == r0 and a is a0 for (r, a), (r0, a0) in zip(key, memo.key, strict=True))
     ):
+        _hold(memo, sch, key, t, t1)
         return memo.levels, {}
     # sum: running sum; max: running max; product: running product of (1 - x)
     acc: dict[str, np.ndarray] = {}
@@ -91,5 +103,14 @@ def lever_levels(
         for lv in LEVERS
     }
     if memo is not None:
-        memo.key, memo.levels = (key if quiet else None), levels
+        memo.remember(key if quiet else None, levels)
+        if quiet:
+            _hold(memo, sch, key, t, t1)
     return levels, doses
+
+
+def _hold(memo: LeverMemo, sch: Schedule, key: tuple, t: float, t1: float) -> None:
+    """Record until when the quiet step [t, t1)'s levels hold: the first time a course's
+    activity may change or a dose may fall (`Schedule.unchanged_until`)."""
+    memo.until = min((sch.unchanged_until(r, a, t, t1) for r, a in key), default=np.inf)
+    memo.version = sch.version

@@ -85,9 +85,11 @@ class Schedule:
         self._next = np.full(k, -np.inf)  # next pending time per row (stale if < t)
         self._act: dict[int, tuple[float, np.ndarray]] = {}  # row -> (valid until, level)
         self._doses_at: dict[int, tuple[float, float]] = {}  # row -> (first, last dose)
+        self.version = 0  # counts the changes of starts, stops and rows
 
     # -- changes
     def _touch(self, r: int) -> None:
+        self.version += 1
         k = self.therapy[r]
         self.end[r] = np.minimum(self.stop[r], self.start[r] + self.cat.course[k])
         self._next[r] = -np.inf
@@ -129,6 +131,7 @@ class Schedule:
         self.course_no.append(c)
         rows.append(new)
         self.used = sorted([*self.used, new], key=lambda x: (self.therapy[x], self.course_no[x]))
+        self.version += 1
         return new
 
     def begin(self, k: int, at: np.ndarray, who: np.ndarray) -> np.ndarray:
@@ -200,6 +203,26 @@ class Schedule:
         if holds:
             self._act[r] = (until, level)
         return level
+
+    def unchanged_until(self, r: int, level: np.ndarray | None, t: float, t1: float) -> float:
+        """Until when row r's lever inputs stay as they were over the dose-free step
+        [t, t1) in which its activity was `level` (None: no continuous lever), while no
+        course changes: `activity` keeps returning that same cached array and `doses`
+        finds none. t1 if they may change at once."""
+        until = np.inf
+        if level is not None:
+            cached = self._act.get(r)
+            if cached is None or cached[1] is not level:
+                return t1
+            until = cached[0]
+        k = self.therapy[r]
+        if self.cat.dosing[k]:
+            first, final = self._dose_window(r)
+            if final >= t:  # doses still to come: none before the first
+                if first < t1:
+                    return t1
+                until = min(until, first)
+        return until
 
     def doses(self, r: int, t: float, dt: float) -> np.ndarray | None:
         """Doses of row r's course given in [t, t + dt), or None if there are none."""
