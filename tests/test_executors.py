@@ -40,10 +40,15 @@ def test_strategies_on_one_cohort_equal_each_strategy_alone(engine):
     )
     shared = list(simulate_strategies(cfg, 0, n))
     assert [c.strategy for c in shared] == list(cfg.strategy)
-    for c in shared:
+    lean = list(simulate_strategies(cfg, 0, n, labs=False))
+    for c, c_lean in zip(shared, lean, strict=True):
         alone = simulate_chunk(cfg, c.strategy, 0, n)
         for a, b in ((c.patients, alone.patients), (c.events, alone.events), (c.labs, alone.labs)):
             pd.testing.assert_frame_equal(a, b, check_exact=True)
+        # without the lab table: the same patients (month-1 columns included) and events
+        assert len(c.labs) > 0 and len(c_lean.labs) == 0
+        pd.testing.assert_frame_equal(c_lean.patients, c.patients, check_exact=True)
+        pd.testing.assert_frame_equal(c_lean.events, c.events, check_exact=True)
 
 
 def test_windowed_map_keeps_order_and_bounds_work_in_flight():

@@ -65,7 +65,7 @@ def run_draw(cfg: RunConfig, values: dict[str, float], draw: int) -> pd.DataFram
     n = c.economics.psa.n_patients
     c.cohort.n = n
     rows = []
-    for ch in simulate_strategies(c, 0, n):
+    for ch in simulate_strategies(c, 0, n, labs=False):
         sname = ch.strategy
         v = patient_values(
             ch.patients, ch.events, c.economics, c.model, c.monitoring, c.therapies, c.horizon_days

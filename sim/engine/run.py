@@ -20,7 +20,13 @@ from sim.core import rng
 from sim.engine.batch import simulate_batch
 from sim.engine.executors import ordered_map
 from sim.engine.reference import simulate_reference
-from sim.engine.tables import events_frame, labs_frame, patient_frame, run_rule_names
+from sim.engine.tables import (
+    LAB_COLUMNS,
+    events_frame,
+    lab_columns,
+    patient_frame,
+    run_rule_names,
+)
 from sim.model import cohort as cohort_mod
 from sim.model.strategies import compile_strategy
 from sim.model.therapies import Catalog
@@ -41,11 +47,13 @@ def simulate_chunk(cfg: RunConfig, sname: str, lo: int, hi: int) -> Chunk:
 
 
 def simulate_strategies(
-    cfg: RunConfig, lo: int, hi: int, snames: Iterable[str] | None = None
+    cfg: RunConfig, lo: int, hi: int, snames: Iterable[str] | None = None, labs: bool = True
 ) -> Iterator[Chunk]:
     """Patients lo..hi-1 under each strategy of `snames` (default: every strategy of the
     run) in turn: `simulate_chunk` of each, with the patients and the therapy catalog,
-    which do not depend on the strategy, built once."""
+    which do not depend on the strategy, built once. `labs=False`: the chunks' lab
+    tables are left empty (the patient table's month-1 columns are still computed),
+    for callers that read only patients and events."""
     key = rng.run_key(cfg.seed)
     catalog = Catalog.build(cfg.therapies)
     pts = cohort_mod.build(key, cfg.cohort, cfg.model, np.arange(lo, hi))
@@ -57,12 +65,13 @@ def simulate_strategies(
             courses = [simulate_batch(*args)]
         else:
             courses = simulate_reference(*args)
-        labs = labs_frame(courses)
-        pdf = patient_frame(courses, cfg.horizon_days, cfg.model, cfg.monitoring, labs)
+        cols = lab_columns(courses)
+        pdf = patient_frame(courses, cfg.horizon_days, cfg.model, cfg.monitoring, cols)
         ev = events_frame(courses, rules)
-        for df in (pdf, ev, labs):
+        lab = pd.DataFrame(cols) if labs and cols else pd.DataFrame(columns=LAB_COLUMNS)
+        for df in (pdf, ev, lab):
             df.insert(0, "strategy", sname)
-        yield Chunk(sname, pdf, ev, labs)
+        yield Chunk(sname, pdf, ev, lab)
 
 
 def chunks(cfg: RunConfig, progress: tqdm | None = None) -> Iterator[Chunk]:

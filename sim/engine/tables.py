@@ -8,6 +8,8 @@ reduced by supportive care; 6 = dead).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -17,7 +19,7 @@ from sim.model.disability import mrs_level
 
 
 def _month1(
-    labs: pd.DataFrame, ids: np.ndarray, day: float, lod_copies: float
+    labs: Mapping[str, np.ndarray] | pd.DataFrame, ids: np.ndarray, day: float, lod_copies: float
 ) -> dict[str, np.ndarray]:
     """Ratio / log10 change between the day-0 visit and the visit at `day` (NaN if missing)."""
     out = {
@@ -25,9 +27,9 @@ def _month1(
         "cd4_ratio_1m": np.full(len(ids), np.nan),
         "csf_jcv_change_1m_log10": np.full(len(ids), np.nan),
     }
-    if labs.empty:
+    if len(labs) == 0 or len(labs["patient_id"]) == 0:
         return out
-    pid, days = labs["patient_id"].to_numpy(), labs["day"].to_numpy(dtype=float)
+    pid, days = np.asarray(labs["patient_id"]), np.asarray(labs["day"], dtype=float)
     at_0, at_day = np.flatnonzero(days == 0.0), np.flatnonzero(np.isclose(days, day))
     # the patients with both visits (one visit per patient and day)
     both, i_b, i_m = np.intersect1d(pid[at_0], pid[at_day], assume_unique=True, return_indices=True)
@@ -35,7 +37,7 @@ def _month1(
     pos = np.searchsorted(ids, both)
 
     def col(name: str) -> np.ndarray:
-        return labs[name].to_numpy(dtype=float)
+        return np.asarray(labs[name], dtype=float)
 
     lymph, cd4 = col("lymphocytes"), col("cd4")
     out["lymphocytes_ratio_1m"][pos] = lymph[m] / lymph[b]
@@ -60,13 +62,14 @@ LAB_COLUMNS = [
 ]
 
 
-def labs_frame(courses: list[Course]) -> pd.DataFrame:
+def lab_columns(courses: list[Course]) -> dict[str, np.ndarray]:
+    """The courses' lab values by column, sorted by patient and day ({} if none)."""
     parts = [v for c in courses for v in c.labs]
     if not parts:
-        return pd.DataFrame(columns=LAB_COLUMNS)
+        return {}
     cols = {k: np.concatenate([v[k] for v in parts]) for k in LAB_COLUMNS}
     order = np.lexsort((cols["day"], cols["patient_id"]))  # stable, like the visits' order
-    return pd.DataFrame({k: v[order] for k, v in cols.items()})
+    return {k: v[order] for k, v in cols.items()}
 
 
 def events_frame(courses: list[Course], rules: tuple[str, ...]) -> pd.DataFrame:
@@ -96,7 +99,7 @@ def patient_frame(
     horizon: float,
     model: ModelConfig,
     monitoring: MonitoringConfig,
-    labs: pd.DataFrame,
+    labs: Mapping[str, np.ndarray] | pd.DataFrame,
 ) -> pd.DataFrame:
     def cat(get) -> np.ndarray:
         return np.concatenate([np.asarray(get(c)) for c in courses])
