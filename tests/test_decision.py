@@ -269,3 +269,38 @@ def test_an_input_enters_the_comparison_unless_it_belongs_to_an_unused_therapy()
     assert enters_comparison("economics.discount.qalys", used)
     rules = load_config(["strategy=[soc,steroids_reactive]"])
     assert "corticosteroids" in therapies_used(rules, "steroids_reactive")
+
+
+@pytest.mark.parametrize("pair", [("il7", "soc"), ("pd1", "steroids_reactive")])
+def test_a_lever_of_an_unused_therapy_leaves_the_simulated_patients_as_they_were(pair):
+    """The one-way analysis reuses the base case's patients for an input that does not
+    enter the comparison (dsa.one_way). Its premise, checked by simulating anew: moving
+    the lever of every therapy neither strategy gives (a tenfold change) leaves their
+    patients and events unchanged, bit for bit, while moving a lever they do give does
+    change them (so the comparison can fail)."""
+    from sim.api import load_config
+    from sim.config.paths import get_value, with_values
+    from sim.economics.dsa import _frames, therapies_used
+
+    cfg = load_config([f"strategy=[{','.join(pair)}]", "cohort=mixed_seed000", "cohort.n=300"])
+    used = therapies_used(cfg, pair[0]) | therapies_used(cfg, pair[1])
+    base = _frames(cfg, list(pair))
+    unused = {
+        f"therapies.{t}.levers.{lv}": 10.0 * x
+        for t, tc in cfg.therapies.items()
+        if t not in used
+        for lv, x in tc.levers.items()
+        if x != 0.0
+    }
+    assert len(unused) >= 5
+    moved = _frames(with_values(cfg, unused), list(pair))
+    for s in pair:
+        for a, b in zip(base[s], moved[s], strict=True):
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+    own = (
+        "therapies.rhil7.levers.lymphocyte_expansion_per_day"
+        if "il7" in pair
+        else ("therapies.pembrolizumab.levers.t_cell_function")
+    )
+    changed = _frames(with_values(cfg, {own: 0.5 * get_value(cfg, own)}), list(pair))
+    assert not base[pair[0]][0].equals(changed[pair[0]][0])

@@ -132,11 +132,10 @@ def one_way(
         row["unit"] = p.unit
         for side, value in (("low", p.low), ("high", p.high)):
             c = with_values(cfg, {p.key: value})
-            frames = (
-                base_frames
-                if p.key.startswith("economics.")
-                else _frames(c, [strategy, comparator])
-            )
+            # an economics input, or a lever of a therapy neither strategy gives, leaves
+            # the simulated patients as they were (tests/test_decision.py checks the latter)
+            same_patients = p.key.startswith("economics.") or not row["enters"]
+            frames = base_frames if same_patients else _frames(c, [strategy, comparator])
             row[side] = value
             row[f"inc_nmb_{side}"], row[f"icer_{side}"] = _compare(c, frames, strategy, comparator)
             if on_step is not None:
