@@ -10,7 +10,7 @@ from scipy import integrate, stats
 from sim.config.economics import Correlation, Gompertz, LifetimeConfig, PSAConfig, PSAParam
 from sim.economics.decision import cea_table, frontier
 from sim.economics.discount import DAYS_PER_YEAR, factor, flow, force, linear_flow
-from sim.economics.lifetime import expected_years, life_expectancy
+from sim.economics.lifetime import expected_years, hazard_grid, life_expectancy
 from sim.economics.sampling import beta_shape, draw_parameters, gamma_shape
 from sim.economics.voi import ceac, conditional_means, evpi, evppi, wtp_grid
 
@@ -55,6 +55,21 @@ def test_expected_years_with_a_constant_hazard_is_the_closed_form():
     got = expected_years(age, np.zeros(3, bool), np.ones(3), np.full(3, h), d, lt)
     span = 90.0 - age
     assert got == pytest.approx((1 - np.exp(-(h + d) * span)) / (h + d), rel=1e-10)
+
+
+def test_a_shared_hazard_grid_gives_the_same_years_bit_for_bit():
+    """The costing computes the hazard grid once for several discount rates and the
+    age-adjusted weight; each result equals the one computed on its own."""
+    lt = LifetimeConfig()
+    rng = np.random.default_rng(3)
+    age, female = rng.uniform(20, 85, 50), rng.random(50) < 0.5
+    hr, excess = rng.uniform(1, 3, 50), rng.uniform(0, 0.1, 50)
+    grid = hazard_grid(age, female, hr, excess, lt)
+    for d in (0.0, force(0.015), force(0.035)):
+        for w in (None, lambda a: 1.0 - 0.004 * a):
+            alone = expected_years(age, female, hr, excess, d, lt, weight=w)
+            shared = expected_years(age, female, hr, excess, d, lt, weight=w, grid=grid)
+            np.testing.assert_array_equal(shared, alone)
 
 
 def test_gompertz_life_expectancy_matches_numerical_integration():

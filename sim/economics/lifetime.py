@@ -20,6 +20,7 @@ exact to ~1e-10 for these smooth integrands, one vectorised pass for all patient
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,18 +38,19 @@ def cumulative_hazard(
     return hr * gomp + excess * s
 
 
-def expected_years(
-    age: np.ndarray,
-    female: np.ndarray,
-    hr: np.ndarray,
-    excess: np.ndarray,
-    delta: float,
-    cfg: LifetimeConfig,
-    weight: Callable[[np.ndarray], np.ndarray] | None = None,
-) -> np.ndarray:
-    """Expected life-years from `age` on, discounted at force `delta` (0 = undiscounted).
-    `weight`: a factor by attained age (patients x nodes -> same shape) inside the
-    integral, e.g. age-adjusted utility."""
+class Grid(NamedTuple):
+    """The quadrature nodes of the remaining life of each patient (patients x nodes)
+    and the cumulative hazard at them: the same for every discount rate and weight."""
+
+    age: np.ndarray
+    span: np.ndarray  # years from `age` to the table's maximum age
+    s: np.ndarray  # years from `age` at each node
+    h: np.ndarray  # cumulative hazard from `age` to `age + s`
+
+
+def hazard_grid(
+    age: np.ndarray, female: np.ndarray, hr: np.ndarray, excess: np.ndarray, cfg: LifetimeConfig
+) -> Grid:
     age = np.asarray(age, dtype=float)
     female = np.asarray(female, dtype=bool)
     a = np.where(female, cfg.background_female.a, cfg.background_male.a)
@@ -57,10 +59,28 @@ def expected_years(
     # nodes mapped from [-1, 1] to [0, span], one row per patient
     s = (span / 2.0)[:, None] * (_NODES[None, :] + 1.0)
     h = cumulative_hazard(s, age[:, None], a[:, None], b[:, None], hr[:, None], excess[:, None])
-    integrand = np.exp(-h - delta * s)
+    return Grid(age, span, s, h)
+
+
+def expected_years(
+    age: np.ndarray,
+    female: np.ndarray,
+    hr: np.ndarray,
+    excess: np.ndarray,
+    delta: float,
+    cfg: LifetimeConfig,
+    weight: Callable[[np.ndarray], np.ndarray] | None = None,
+    grid: Grid | None = None,
+) -> np.ndarray:
+    """Expected life-years from `age` on, discounted at force `delta` (0 = undiscounted).
+    `weight`: a factor by attained age (patients x nodes -> same shape) inside the
+    integral, e.g. age-adjusted utility. `grid`: `hazard_grid` of the same patients,
+    when several rates or weights are wanted (the same numbers, computed once)."""
+    g = hazard_grid(age, female, hr, excess, cfg) if grid is None else grid
+    integrand = np.exp(-g.h - delta * g.s)
     if weight is not None:
-        integrand = integrand * weight(age[:, None] + s)
-    return (span / 2.0) * (integrand @ _WEIGHTS)
+        integrand = integrand * weight(g.age[:, None] + g.s)
+    return (g.span / 2.0) * (integrand @ _WEIGHTS)
 
 
 def life_expectancy(age: float, female: bool, cfg: LifetimeConfig) -> float:

@@ -43,7 +43,7 @@ from sim.config.economics import CostsConfig, EconomicsConfig
 from sim.config.schema import ModelConfig, MonitoringConfig, TherapyConfig
 from sim.economics.courses import check_therapy_events
 from sim.economics.discount import DAYS_PER_YEAR, factor, flow, force, linear_flow
-from sim.economics.lifetime import expected_years
+from sim.economics.lifetime import expected_years, hazard_grid
 from sim.economics.severity import population_utility
 from sim.economics.societal import (
     informal_care,
@@ -215,7 +215,10 @@ def patient_values(
         excess = _per_patient(condition, lambda x: lt.excess_mortality_per_year.get(x, 0.0))
         excess = excess[alive]
         t0 = horizon_days / DAYS_PER_YEAR
-        years = {d: expected_years(age, female, hr, excess, d, lt) for d in {0.0, dc, dq}}
+        grid = hazard_grid(age, female, hr, excess, lt)
+        years = {
+            d: expected_years(age, female, hr, excess, d, lt, grid=grid) for d in {0.0, dc, dq}
+        }
         life_years[alive] += years[0.0]
         ly_disc[alive] += factor(t0, dq) * years[dq]
         q_years = years[dq]
@@ -230,6 +233,7 @@ def patient_values(
                 dq,
                 lt,
                 weight=lambda a: population_utility(a, male[:, None], econ) / at_dx[:, None],
+                grid=grid,
             )
         qaly_life[alive] = u[m_alive] * factor(t0, dq) * q_years
         yearly = (

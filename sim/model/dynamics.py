@@ -215,19 +215,21 @@ class Stepper:
         self._constants: dict[float, tuple[float, ...]] = {}  # dt -> Constants after t
         self._levels: dict[str, np.ndarray] | None = None  # the last levels and their
         self._levers: kernel.Levers | None = None  # kernel form (reused while the same)
+        # the kernel's per-step results, overwritten every step: a step's outcome is read
+        # within the step only (`sim.model.course.Course.advance`)
+        self._out = kernel.Outcome.empty(len(state.alive))
 
     def __call__(
         self, t: float, dt: float, levers: dict[str, np.ndarray], log: EventLog
     ) -> StepOutcome:
         state = self.state
-        n = len(state.alive)
         rest = self._constants.get(dt)
         if rest is None:
             rest = self._constants[dt] = _constants(0.0, dt, self.model)[1:]
         c = kernel.Constants(float(t), *rest)
         if levers is not self._levels:
             self._levels, self._levers = levers, _levers(levers)
-        out = kernel.Outcome.empty(n)
+        out = self._out
         counts = kernel.step_kernel(c, self._params, self._arrays, self._levers, out)
         n_onset, n_dx, n_res, n_dies = counts
         pid = self.patients.patient_id

@@ -82,7 +82,8 @@ class Schedule:
         self.applies = applies.astype(float)  # (K, n): therapy acts in this condition
         self.se_time = np.full((k, cat.se_prob.shape[1], n), np.inf)  # (R, S, n)
         self.end = np.minimum(stop, start + cat.course[:, None])
-        self._next = np.full(k, -np.inf)  # next pending time per row (stale if < t)
+        # next pending time per row (stale if < t); a list: read per row every step
+        self._next: list[float] = [-np.inf] * k
         self._act: dict[int, tuple[float, np.ndarray]] = {}  # row -> (valid until, level)
         self._doses_at: dict[int, tuple[float, float]] = {}  # row -> (first, last dose)
         self.version = 0  # counts the changes of starts, stops and rows
@@ -126,7 +127,7 @@ class Schedule:
         self.stop = np.vstack([self.stop, np.full((1, n), np.inf)])
         self.end = np.vstack([self.end, np.full((1, n), np.inf)])
         self.se_time = np.concatenate([self.se_time, np.full((1, *self.se_time.shape[1:]), np.inf)])
-        self._next = np.append(self._next, -np.inf)
+        self._next.append(-np.inf)
         self.therapy.append(k)
         self.course_no.append(c)
         rows.append(new)
@@ -184,7 +185,7 @@ class Schedule:
         if self._next[r] < t:
             times = np.concatenate([self.start[r], self.end[r], self.se_time[r].ravel()])
             pending = times[times >= t]
-            self._next[r] = pending.min() if pending.size else np.inf
+            self._next[r] = float(pending.min()) if pending.size else np.inf
         return self._next[r] < t1
 
     def activity(self, r: int, t: float, dt: float) -> np.ndarray:
