@@ -50,7 +50,7 @@ import numpy as np
 
 from sim.core import rng
 from sim.model.events import Event, EventLog
-from sim.model.therapies import Catalog, course_activity, doses_in_step
+from sim.model.therapies import Catalog, course_activity, course_doses
 
 # Side effect s of course c of a therapy: slot c of the patient's random stream
 # `side_effect_stream(therapy, side effect)`; one slot per course number.
@@ -231,12 +231,16 @@ class Schedule:
         first, final = self._dose_window(r)
         if first >= t + dt or final < t:  # no patient has a dose in the step
             return None
-        last = self.start[r] + (cat.n_doses[k] - 1.0) * cat.interval[k]
-        if not np.any((self.start[r] < t + dt) & (last >= t)):
-            return None
-        d = doses_in_step(t, dt, self.start[r], self.end[r], cat.n_doses[k], cat.interval[k])
-        d = d * self.applies[k]
-        return d if d.any() else None
+        d, given = course_doses(
+            t,
+            dt,
+            self.start[r],
+            self.end[r],
+            float(cat.n_doses[k]),
+            float(cat.interval[k]),
+            self.applies[k],
+        )
+        return d if given else None
 
     def _dose_window(self, r: int) -> tuple[float, float]:
         """The first and the last scheduled dose of row r over its patients (cached)."""

@@ -224,13 +224,45 @@ def doses_in_step(
     interval: float,
 ) -> np.ndarray:
     """Number of doses given in [t, t + dt): dose j at start + j * interval, j < n_doses."""
-    if interval <= 0.0:
-        return ((start >= t) & (start < t + dt) & (start < end)).astype(float)
-    with np.errstate(invalid="ignore"):
-        j_lo = np.clip(np.ceil((t - start) / interval), 0.0, n_doses)
-        j_hi = np.clip(np.ceil((t + dt - start) / interval), 0.0, n_doses)
-        # doses scheduled at or after the stop time are not given
-        j_end = np.clip(np.ceil((end - start) / interval), 0.0, n_doses)
-    j_hi = np.minimum(j_hi, j_end)
-    n = np.where(np.isfinite(start), np.maximum(j_hi - j_lo, 0.0), 0.0)
-    return n
+    start, end = (np.ascontiguousarray(x, dtype=np.float64) for x in (start, end))
+    ones = np.ones(start.shape[0])
+    return course_doses(float(t), float(dt), start, end, float(n_doses), float(interval), ones)[0]
+
+
+@njit(cache=True, error_model="numpy")
+def course_doses(
+    t: float,
+    dt: float,
+    start: np.ndarray,
+    end: np.ndarray,
+    n_doses: float,
+    interval: float,
+    applies: np.ndarray,
+) -> tuple[np.ndarray, bool]:
+    """Each patient's doses of a course in [t, t + dt) (`doses_in_step`) times `applies`,
+    and whether any patient has one (a compiled loop: one pass, no temporaries).
+
+    With an interval, the doses j_lo <= j < j_hi fall in the step, where j_lo and j_hi
+    count the dose times before t and before t + dt (ceil((x - start) / interval),
+    clipped to 0..n_doses) and j_hi stops at the doses scheduled before the course's end;
+    without one, the single dose at the start. Only exact operations (division, ceil,
+    comparisons), so the counts are those numpy gives element by element."""
+    t1 = t + dt
+    out = np.empty(start.shape[0])
+    given = False
+    for i in range(start.shape[0]):
+        s = start[i]
+        if not np.isfinite(s):  # no course
+            out[i] = 0.0 * applies[i]
+            continue
+        if interval <= 0.0:
+            n = 1.0 if (s >= t and s < t1 and s < end[i]) else 0.0
+        else:
+            j_lo = min(max(np.ceil((t - s) / interval), 0.0), n_doses)
+            j_hi = min(max(np.ceil((t1 - s) / interval), 0.0), n_doses)
+            # doses scheduled at or after the stop time are not given
+            j_end = min(max(np.ceil((end[i] - s) / interval), 0.0), n_doses)
+            n = max(min(j_hi, j_end) - j_lo, 0.0)
+        out[i] = n * applies[i]
+        given = given or out[i] != 0.0
+    return out, given
