@@ -208,3 +208,20 @@ def test_event_codes_are_int8_and_keep_the_column_shape():
     codes = event_codes(ev)
     assert codes.dtype == np.int8 and codes.shape == (4,)
     assert codes.tolist() == [Event.DEATH, Event.VISIT, Event.DOSE, Event.VISIT]
+
+
+def test_the_rule_column_takes_the_runs_rules_and_refuses_a_missing_one():
+    """A chunk's table has the run's rule names as categories (every strategy's, so the
+    chunks share one schema); a log whose strategy has a rule the run does not list is
+    an error, fired or not."""
+    log = _log()
+    log.add(np.array([0, 1]), 5.0, Event.RULE_FIRED, rule="on_iris")
+    ev = log.to_frame(("at_visit", "on_iris"))
+    assert list(ev["rule"].cat.categories) == ["at_visit", "on_iris"]
+    assert ev["rule"].astype(str).tolist() == ["on_iris", "on_iris"]
+    with pytest.raises(ValueError, match=r"rules \['on_iris'\] logged but not among"):
+        log.to_frame(("at_visit",))
+    quiet = _log()  # the rule never fired: still refused
+    quiet.add(np.array([0]), 0.0, Event.DIAGNOSIS)
+    with pytest.raises(ValueError, match="on_iris"):
+        quiet.to_frame(())

@@ -78,12 +78,8 @@ def events_frame(courses: list[Course], rules: tuple[str, ...]) -> pd.DataFrame:
     `rules`: the rule names of every strategy of the run, the categories of the `rule`
     column, so that the chunks of all strategies share one table schema.
     """
-    frames = [c.log.to_frame() for c in courses]
+    frames = [c.log.to_frame(rules) for c in courses]
     ev = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    unknown = set(ev["rule"].cat.categories) - set(rules)
-    if unknown:
-        raise ValueError(f"rules {sorted(unknown)} logged but not among the run's {rules}")
-    ev["rule"] = ev["rule"].cat.set_categories(pd.Index(rules, dtype=object))
     if len(frames) == 1:  # one log is sorted by patient and time already
         return ev
     return ev.sort_values(["patient_id", "time_days"], kind="stable").reset_index(drop=True)

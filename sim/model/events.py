@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -178,8 +179,15 @@ class EventLog:
         self._entry.append(index)
         self._count.append(pid.size)
 
-    def to_frame(self) -> pd.DataFrame:
-        """Events sorted by patient, time, code order, detail label, then course."""
+    def to_frame(self, rules: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """Events sorted by patient, time, code order, detail label, then course.
+
+        `rules`: the categories of the `rule` column (default: this log's rules); they
+        must include every rule of the log."""
+        rules = self.rules if rules is None else tuple(rules)
+        unknown = set(self.rules) - set(rules)
+        if unknown:
+            raise ValueError(f"rules {sorted(unknown)} logged but not among the run's {rules}")
         entries = self.entries
         pid = np.concatenate([np.array([], dtype=np.int64), *self._pid])
         time = np.concatenate([np.array([], dtype=float), *self._time])
@@ -202,23 +210,34 @@ class EventLog:
         def categorical(values: list[str | None], categories: tuple[str, ...]) -> pd.Categorical:
             index = {name: i for i, name in enumerate(categories)}
             codes = np.array([-1 if v is None else index[v] for v in values], dtype=np.int32)
+            # codes valid by construction: no need for pandas to check them again
             return pd.Categorical.from_codes(
-                codes[e].astype(np.int32), categories=pd.Index(categories, dtype=object)
+                codes[e].astype(np.int32), dtype=_dtype(categories), validate=False
             )
 
         return pd.DataFrame(
             {
                 "patient_id": pid[order],
                 "time_days": time[order],
-                "event": pd.Categorical.from_codes(code[e], categories=list(EVENT_NAMES)),
+                "event": pd.Categorical.from_codes(code[e], dtype=_EVENT_DTYPE, validate=False),
                 "detail": detail[e],
                 "therapy": categorical([x.therapy for x in entries], self.therapies),
                 "course": course[e],
                 "side_effect": categorical([x.side_effect for x in entries], self.side_effects),
                 "severe": np.array([x.severe for x in entries], dtype=bool)[e],
-                "rule": categorical([x.rule for x in entries], self.rules),
+                "rule": categorical([x.rule for x in entries], rules),
             }
         )
+
+
+@lru_cache(maxsize=256)
+def _dtype(categories: tuple[str, ...]) -> pd.CategoricalDtype:
+    """The categorical type of a column with these names (built once: pandas checks the
+    categories each time a type is made)."""
+    return pd.CategoricalDtype(pd.Index(categories, dtype=object))
+
+
+_EVENT_DTYPE = pd.CategoricalDtype(list(EVENT_NAMES))
 
 
 def event_codes(events: pd.DataFrame) -> np.ndarray:
