@@ -37,6 +37,10 @@ EVENT_COLUMNS = ("patient_id", "time_days", "event", "therapy", "course", "side_
 END_TOLERANCE_DAYS = 1e-6
 
 
+#: By `Event` code: whether it is a therapy event (a lookup, not a set test per row).
+_IS_THERAPY_EVENT = np.array([Event(i) in THERAPY_EVENTS for i in range(len(Event))])
+
+
 class EventLogError(ValueError):
     """An event log the economics cannot cost as it stands."""
 
@@ -68,7 +72,8 @@ def _therapy_index(
         raise EventLogError(
             f"unknown therapy ({_describe(events, bad[0])}); the config's therapies: {names}"
         )
-    unpriced = sorted({names[k] for k in np.unique(th[is_th])} - set(priced))
+    present = np.flatnonzero(np.bincount(th[is_th], minlength=len(names)))
+    unpriced = sorted({names[k] for k in present} - set(priced))
     if unpriced:
         raise EventLogError(
             f"therapy {unpriced[0]!r} is in the event log but has no price in "
@@ -96,10 +101,10 @@ def _severity(
     else:
         se_code, labels = pd.factorize(col.astype(object), use_na_sentinel=False)
         labels = np.asarray(labels, dtype=object)
-    for k, cfg in enumerate(therapies.values()):
+    configs = list(therapies.values())
+    for k in np.flatnonzero(np.bincount(th[se], minlength=len(configs))):  # therapies with
+        cfg = configs[k]  # side effects in the log only
         rows = np.flatnonzero(se & (th == k))
-        if rows.size == 0:
-            continue
         own = {x.name: j for j, x in enumerate(cfg.side_effects)}
         j = np.array([own.get(x, -1) for x in labels], dtype=np.int64)[se_code[rows]]
         if (j < 0).any():
@@ -178,7 +183,7 @@ def check_therapy_events(
             f"the event log lacks {missing}: the economics reads the typed event fields "
             "(sim.model.events), not the detail labels"
         )
-    is_th = np.isin(codes, [int(e) for e in THERAPY_EVENTS])
+    is_th = _IS_THERAPY_EVENT[codes]
     th = _therapy_index(events, is_th, list(therapies), priced)
     course = events["course"].to_numpy().astype(np.int64)
     bad = np.flatnonzero(is_th & (course <= NO_COURSE))
