@@ -31,8 +31,9 @@ def _month1(
         return out
     pid, days = np.asarray(labs["patient_id"]), np.asarray(labs["day"], dtype=float)
     at_0, at_day = np.flatnonzero(days == 0.0), np.flatnonzero(np.isclose(days, day))
-    # the patients with both visits (one visit per patient and day)
-    both, i_b, i_m = np.intersect1d(pid[at_0], pid[at_day], assume_unique=True, return_indices=True)
+    # the patients with both visits (visit days are distinct; two within np.isclose of
+    # `day` would give a patient two: the first is taken)
+    both, i_b, i_m = np.intersect1d(pid[at_0], pid[at_day], return_indices=True)
     b, m = at_0[i_b], at_day[i_m]
     pos = np.searchsorted(ids, both)
 

@@ -106,8 +106,8 @@ class Catalog:
     levers: tuple[tuple[str, ...], ...]  # per therapy: the levers it moves (nonzero)
     # per therapy, as plain bools for the per-step loop (`sim.model.levers`): it is
     # given in doses (a dose interval or a per-dose lever); it moves a continuous lever
-    dosing: tuple[bool, ...] = ()
-    continuous: tuple[bool, ...] = ()
+    dosing: tuple[bool, ...]
+    continuous: tuple[bool, ...]
 
     @classmethod
     def build(cls, therapies: dict[str, TherapyConfig]) -> Catalog:
