@@ -330,3 +330,73 @@ def test_compiled_dose_counts_equal_numpys_bit_for_bit(interval, n_doses):
             assert given == bool(want.any())
             seen_dose = seen_dose or given
     assert seen_dose
+
+
+# ---------------------------------------------------------------------- taper
+# a course from day 0: onset ramp to day 1, full level to day 5, then a taper to 0 at
+# the planned end, day 42 (course 42, taper 37): level(s) = (42 - s) / 37 on [5, 42)
+TAPER = {"onset": 1.0, "course": 42.0, "taper": 37.0}
+
+
+def _tapered(t, dt, end=INF):
+    return activity(t, dt, np.array([0.0]), np.array([end]), **TAPER)[0]
+
+
+@pytest.mark.parametrize(
+    "t, dt, end, area",
+    [
+        (0.0, 1.0, INF, 0.5),  # the onset ramp
+        (2.0, 2.0, INF, 2.0),  # full level
+        (10.0, 7.0, INF, 7.0 * (42.0 - 13.5) / 37.0),  # inside the taper: its mid-point
+        (3.0, 4.0, INF, 2.0 + 2.0 * (1.0 + 35.0 / 37.0) / 2.0),  # into the taper
+        (40.0, 4.0, 42.0, 2.0 * (2.0 / 37.0) / 2.0),  # out of it, at the planned end
+        (18.0, 4.0, 20.0, 2.0 * (24.0 / 37.0 + 22.0 / 37.0) / 2.0),  # stopped early: at once
+        (0.0, 50.0, 42.0, 0.5 + 4.0 + 37.0 / 2.0),  # the whole course in one step
+    ],
+)
+def test_a_tapered_course_has_the_hand_computed_mean_level(t, dt, end, area):
+    """The mean level over a step is the area under the level (worked out by hand:
+    triangles and trapezoids) divided by the step, whatever the step's length."""
+    assert _tapered(t, dt, end) == pytest.approx(area / dt, rel=1e-12)
+
+
+def test_a_tapered_level_changes_through_the_taper_and_holds_around_it():
+    start, end, ones = np.array([0.0]), np.array([INF]), np.ones(1)
+
+    def holds(t, dt):
+        return course_activity(t, dt, start, end, 1.0, ones, 42.0, 37.0)[1:]
+
+    assert holds(2.0, 2.0) == (True, 5.0)  # full level until the taper starts
+    assert not holds(4.0, 2.0)[0]  # the taper starts inside the step
+    assert not holds(20.0, 1.0)[0]  # tapering
+    assert holds(50.0, 5.0) == (True, INF)  # over
+
+
+def test_no_taper_gives_the_old_level_bit_for_bit():
+    """taper 0 (every therapy but a tapered one) computes the level exactly as before the
+    taper existed: the same as an open-ended course's, for any planned course length."""
+    rng = np.random.default_rng(5)
+    start = np.where(rng.random(300) < 0.2, INF, rng.uniform(0, 30, 300))
+    end = np.where(rng.random(300) < 0.5, INF, start + rng.uniform(0, 30, 300))
+    ones = np.ones(300)
+    for t, dt in itertools.product([0.0, 3.3, 17.0, 29.9], [0.1, 1.0, 7.0]):
+        plain = course_activity(t, dt, start, end, 2.0, ones)
+        with_course = course_activity(t, dt, start, end, 2.0, ones, 10.0, 0.0)
+        np.testing.assert_array_equal(plain[0], with_course[0])
+        assert plain[1:] == with_course[1:]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["therapies.supportive_care.taper_days=3"], "a taper needs a planned course"),
+        (["therapies.corticosteroids.taper_days=42"], "must be <= course_days - onset_days"),
+        (["therapies.corticosteroids.taper_days=-1"], "taper_days"),
+    ],
+)
+def test_a_taper_that_cannot_fit_its_course_is_a_config_error(overrides, message):
+    from sim.api import load_config
+    from sim.config.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(["strategy=steroids_prophylactic", *overrides])

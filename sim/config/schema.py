@@ -174,6 +174,9 @@ class TherapyConfig:
     n_doses: int = 1
     dose_interval_days: float = 0.0
     course_days: float | None = None  # None: until stopped or end of follow-up
+    # the level falls linearly to 0 over the last taper_days of the planned course
+    # (0: full level to the end); needs course_days >= onset_days + taper_days
+    taper_days: float = 0.0
     dose_unit: str = ""
     side_effects: list[SideEffect] = field(default_factory=list)
     evidence: str = ""

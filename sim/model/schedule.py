@@ -200,7 +200,10 @@ class Schedule:
             return cached[1]
         k = self.therapy[r]
         start, end, onset = self.start[r], self.end[r], float(self.cat.onset[k])
-        level, holds, until = course_activity(t, dt, start, end, onset, self.applies[k])
+        cat = self.cat
+        level, holds, until = course_activity(
+            t, dt, start, end, onset, self.applies[k], float(cat.course[k]), float(cat.taper[k])
+        )
         if holds:
             self._act[r] = (until, level)
         return level

@@ -94,6 +94,7 @@ class Catalog:
     configs: tuple[TherapyConfig, ...]
     applies: np.ndarray  # (K, n_conditions) bool
     onset: np.ndarray  # (K,)
+    taper: np.ndarray  # (K,) days over which the level falls to 0 before the planned end
     course: np.ndarray  # (K,) inf = open-ended
     n_doses: np.ndarray  # (K,)
     interval: np.ndarray  # (K,)
@@ -141,6 +142,7 @@ class Catalog:
             configs=cfgs,
             applies=applies,
             onset=np.array([c.onset_days for c in cfgs], dtype=float),
+            taper=np.array([c.taper_days for c in cfgs], dtype=float),
             course=course,
             n_doses=np.array([c.n_doses for c in cfgs], dtype=float),
             interval=np.array([c.dose_interval_days for c in cfgs], dtype=float),
@@ -177,12 +179,25 @@ def _ramp_area(u: float, onset: float) -> float:
 
 @njit(cache=True, error_model="numpy")
 def course_activity(
-    t: float, dt: float, start: np.ndarray, end: np.ndarray, onset: float, applies: np.ndarray
+    t: float,
+    dt: float,
+    start: np.ndarray,
+    end: np.ndarray,
+    onset: float,
+    applies: np.ndarray,
+    course: float = np.inf,
+    taper: float = 0.0,
 ) -> tuple[np.ndarray, bool, float]:
     """Each patient's mean level of a course over [t, t + dt) (`activity`) times
     `applies`; and whether that level holds unchanged beyond t + dt, until when: no
     ramp running in the step and no start, end of ramp or end inside it; it then holds
-    until the next of these after the step (a compiled loop: one pass, no temporaries)."""
+    until the next of these after the step (a compiled loop: one pass, no temporaries).
+
+    With a taper the level also falls linearly from 1 at `start + course - taper` to 0
+    at the planned end `start + course`. Onset ramp and taper do not overlap
+    (validated), so at every moment one of the two is at 1 and the level is their sum
+    minus 1: the step's mean adds the taper ramp's area over the step, less the step's
+    time on the course. Without a taper the level is computed as it always was."""
     t1 = t + dt
     level = np.empty(start.shape[0])
     ramping = inside = False
@@ -191,12 +206,21 @@ def course_activity(
         s, e = start[i], end[i]
         if np.isfinite(s) and e > s:
             area = _ramp_area(min(t1, e) - s, onset) - _ramp_area(min(t, e) - s, onset)
+            a, b = min(max(t, s), e), min(max(t1, s), e)  # the step's time on the course
+            if taper > 0.0 and b > s + course - taper:  # the step reaches into the taper
+                planned = s + course
+                area += _ramp_area(planned - a, taper) - _ramp_area(planned - b, taper)
+                area -= b - a
             level[i] = area / dt * applies[i]
         else:
             level[i] = 0.0 * applies[i]
         ramp_end = s + onset
         ramping = ramping or (onset > 0.0 and s < t1 and t < ramp_end)
-        for x in (s, ramp_end, e):
+        taper_start = np.inf
+        if taper > 0.0:
+            taper_start = s + course - taper
+            ramping = ramping or (s < t1 and t < e and taper_start < t1 and t < s + course)
+        for x in (s, ramp_end, e, taper_start):
             if t < x < t1:
                 inside = True
             elif x >= t1 and x < until:
@@ -204,15 +228,28 @@ def course_activity(
     return level, not (ramping or inside), until
 
 
-def activity(t: float, dt: float, start: np.ndarray, end: np.ndarray, onset: float) -> np.ndarray:
+def activity(
+    t: float,
+    dt: float,
+    start: np.ndarray,
+    end: np.ndarray,
+    onset: float,
+    course: float = np.inf,
+    taper: float = 0.0,
+) -> np.ndarray:
     """Mean effect level (0..1) of a continuous lever over the step [t, t + dt).
 
-    The level ramps linearly from 0 at `start` to 1 at `start + onset` and drops to 0 at
-    `end`; its mean over the step is integrated exactly, so a course that begins or ends
-    inside a step counts for the share of the step it covers, whatever the step size.
+    The level ramps linearly from 0 at `start` to 1 at `start + onset`, falls linearly
+    to 0 over the last `taper` days of the planned course (`start + course`) and drops
+    to 0 at `end`; its mean over the step is integrated exactly, so a course that
+    begins or ends inside a step counts for the share of the step it covers, whatever
+    the step size.
     """
     start, end = (np.ascontiguousarray(x, dtype=np.float64) for x in (start, end))
-    return course_activity(float(t), float(dt), start, end, float(onset), np.ones_like(start))[0]
+    ones = np.ones_like(start)
+    return course_activity(
+        float(t), float(dt), start, end, float(onset), ones, float(course), float(taper)
+    )[0]
 
 
 def doses_in_step(

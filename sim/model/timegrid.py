@@ -8,7 +8,8 @@ and grow from there:
 
 * calendar points are the visits and the times at which a therapy started on the
   calendar changes its levers: each start (at diagnosis, on its `start_day`, or by a
-  visit rule at a visit plus the rule's delay), the end of its onset ramp, its doses,
+  visit rule at a visit plus the rule's delay), the end of its onset ramp, the start
+  of its taper, its doses,
   its planned stop and end of course, and the onset of a side effect that stops it;
 * after a calendar point the steps are `dt_first_days`, then as long as the time
   since that point (so they double), up to `dt_days`; a step never crosses a point.
@@ -42,6 +43,8 @@ def _course_points(k: int, start: float, stop: float, cat: Catalog) -> list[floa
         return []
     end = min(stop, start + float(cat.course[k]))
     points = [start, start + float(cat.onset[k]), end]
+    if cat.taper[k] > 0.0:  # the taper begins: the level starts to fall
+        points.append(start + float(cat.course[k]) - float(cat.taper[k]))
     if cat.interval[k] > 0.0:
         n = int(cat.n_doses[k])
         points += [start + j * float(cat.interval[k]) for j in range(n)]

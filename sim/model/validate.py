@@ -162,6 +162,18 @@ def validate_model(cfg: RunConfig) -> None:
         number(f"{key}.dose_interval_days", t.dose_interval_days, 0.0)
         if t.course_days is not None:
             number(f"{key}.course_days", t.course_days, 0.0, open_low=True)
+        number(f"{key}.taper_days", t.taper_days, 0.0)
+        if t.taper_days > 0.0:
+            if t.course_days is None:
+                raise ConfigError(
+                    f"{key}.taper_days", "a taper needs a planned course: set course_days"
+                )
+            if t.onset_days + t.taper_days > t.course_days:
+                raise ConfigError(
+                    f"{key}.taper_days",
+                    f"must be <= course_days - onset_days = {t.course_days - t.onset_days:g} "
+                    f"(the onset ramp and the taper may not overlap), got {t.taper_days:g}",
+                )
         seen: set[str] = set()
         for j, se in enumerate(t.side_effects):
             # the name keys the side effect's random numbers (sim.core.rng): unique
