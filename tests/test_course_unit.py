@@ -177,8 +177,9 @@ def test_an_iris_rule_starts_steroids_at_the_diagnosis_of_each_patient_alive_the
 
 def test_an_iris_rule_acts_within_the_step_of_the_diagnosis(monkeypatch):
     """Steroids started by the IRIS rule at a diagnosis inside a step act in that very
-    step: the step's level is the mean of their onset ramp from the diagnosis to the
-    step's end (computed here by hand), and zero in the steps before."""
+    step: the step's level is the mean of their onset ramp (and of the taper, if the
+    step reaches it) from the diagnosis to the step's end (computed here by hand), and
+    zero in the steps before."""
     from sim.model import course as course_module
 
     seen = []
@@ -193,6 +194,7 @@ def test_an_iris_rule_acts_within_the_step_of_the_diagnosis(monkeypatch):
     course, cfg, *_ = _run("steroids_reactive", 200)
     steroids = cfg.therapies["corticosteroids"]
     level, onset = steroids.levers["iris_resolution_speedup"], steroids.onset_days
+    full_until = steroids.course_days - steroids.taper_days  # then the taper: 1 -> 0
     ev = course.log.to_frame()
     dx = ev[ev["event"] == "iris_diagnosis"].set_index("patient_id")["time_days"]
     assert len(dx) > 10
@@ -202,6 +204,8 @@ def test_an_iris_rule_acts_within_the_step_of_the_diagnosis(monkeypatch):
         t, h, got = inside[0]
         x = t + h - d  # time on steroids within the step
         ramp = x**2 / (2 * onset) if x <= onset else onset / 2 + (x - onset)
+        if x > full_until:  # the level has begun to fall: less the triangle above it
+            ramp -= (x - full_until) ** 2 / (2 * steroids.taper_days)
         assert got == pytest.approx(level * ramp / h, rel=1e-9), (pid, d, t, h)
         assert all(lv[pid] == 0.0 for t, h, lv in seen if t + h <= d)
 
