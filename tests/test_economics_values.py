@@ -380,7 +380,7 @@ def restarted():
     from sim.engine.run import simulate
 
     cfg = load_config(
-        ["cohort=mixed_seed000", "cohort.n=400", "strategy=steroids_prophylactic"]
+        ["cohort=mixed_seed000", "cohort.n=800", "strategy=steroids_prophylactic"]
         + ["output.progress=false"]
     )
     pts, ev, _ = simulate(cfg)
@@ -422,7 +422,7 @@ def test_each_course_of_a_restarted_therapy_pairs_its_own_start_and_stop(restart
                 "time_days",
             ]
             assert first_stop <= start  # a restart follows the end of the first course
-    assert second >= 30  # about a quarter of the cohort restarts (IRIS after week 6)
+    assert second >= 30  # some restart (IRIS after the course, ~5% with the taper)
     got = _drug_costs(restarted, ev)
     np.testing.assert_allclose(got.sort_index(), expected.sort_index(), rtol=1e-12)
 

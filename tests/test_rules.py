@@ -405,7 +405,7 @@ def test_reactive_steroids_start_at_every_diagnosis(natalizumab_steroids):
 def test_a_second_course_draws_its_own_side_effects():
     # mixed cohort: IRIS mostly after the prophylactic course, many second courses
     cfg = load_config(
-        ["cohort=mixed_seed000", "cohort.n=2000", "strategy=steroids_prophylactic"]
+        ["cohort=mixed_seed000", "cohort.n=10000", "strategy=steroids_prophylactic"]
         + ["output.progress=false"]
     )
     pts, ev, _ = simulate(cfg)
@@ -436,7 +436,7 @@ def test_a_second_course_draws_its_own_side_effects():
 
 
 def test_restarts_do_not_depend_on_chunking_or_engine(run):
-    common = ("cohort=mixed_seed000", "cohort.n=40", "strategy=steroids_prophylactic", "seed=2")
+    common = ("cohort=mixed_seed000", "cohort.n=120", "strategy=steroids_prophylactic", "seed=2")
     a = run(*common, "engine.chunk_size=7")
     b = run(*common, "engine.chunk_size=1000")
     c = run(*common, "engine.kind=reference")
