@@ -54,19 +54,28 @@ def _describe(events: pd.DataFrame, i: int) -> str:
     )
 
 
+def _column_codes(col: pd.Series) -> tuple[np.ndarray, list]:
+    """A column as (codes, labels), labels[codes[i]] being row i's value: a categorical
+    column by its categories (missing: a last label None), so a name is looked up once
+    per label, not once per row."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        labels = [*col.cat.categories, None]
+        codes = col.cat.codes.to_numpy().astype(np.int64)
+        codes[codes < 0] = len(labels) - 1
+        return codes, labels
+    codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=False)
+    return codes.astype(np.int64), list(uniques)
+
+
 def _therapy_index(
     events: pd.DataFrame, is_th: np.ndarray, names: list[str], priced: Iterable[str]
 ) -> np.ndarray:
     """Each row's therapy as an index into `names` (-1 for rows that are no therapy
     event); a therapy event of an unknown or unpriced therapy raises."""
-    col = events["therapy"]
-    if isinstance(col.dtype, pd.CategoricalDtype):  # recoded once per category, not per row
-        index = {x: i for i, x in enumerate(names)}
-        lut = np.array([index.get(x, -1) for x in col.cat.categories] + [-1], dtype=np.int64)
-        th = lut[col.cat.codes.to_numpy()]  # code -1 (missing) -> the last: -1
-    else:
-        th = pd.Categorical(col, categories=names).codes
-    th = np.where(is_th, th, -1).astype(np.int64)
+    code, labels = _column_codes(events["therapy"])
+    index = {x: i for i, x in enumerate(names)}
+    th = np.array([index.get(x, -1) for x in labels], dtype=np.int64)[code]
+    th = np.where(is_th, th, -1)
     bad = np.flatnonzero(is_th & (th < 0))
     if bad.size:
         raise EventLogError(
@@ -91,16 +100,7 @@ def _severity(
     names = list(therapies)
     se = codes == Event.SIDE_EFFECT
     severe = np.zeros(len(codes), dtype=bool)
-    # each side-effect row's name as a code into `labels` (the column's categories when
-    # it has them: a lookup per category, not per row)
-    col = events["side_effect"]
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        labels = np.array(list(col.cat.categories) + [None], dtype=object)
-        se_code = col.cat.codes.to_numpy().astype(np.int64)
-        se_code[se_code < 0] = len(labels) - 1
-    else:
-        se_code, labels = pd.factorize(col.astype(object), use_na_sentinel=False)
-        labels = np.asarray(labels, dtype=object)
+    se_code, labels = _column_codes(events["side_effect"])
     configs = list(therapies.values())
     for k in np.flatnonzero(np.bincount(th[se], minlength=len(configs))):  # therapies with
         cfg = configs[k]  # side effects in the log only
