@@ -26,10 +26,6 @@ KNOWN_VALIDATION_CITATIONS: dict[str, str] = {
         "hand-tuned on Stefoski 2019's IRIS timing; Stefoski's IRIS share "
         "(natalizumab_soc_iris_stefoski) is a validation target (issue 12 item 8)"
     ),
-    "therapies/default.yaml:pembrolizumab.levers": (
-        "cites Boumaza 2023's 1-year survival 51.9%, the validation target "
-        "ici_survival_1y (issue 12 item 8)"
-    ),
     "therapies/default.yaml:vst.levers": (
         "cites 6/9 PML control from the study (Ann Neurol 2021) whose 5/9 alive is the "
         "validation target vst_hematologic_alive (issue 12 item 8)"
