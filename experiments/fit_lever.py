@@ -119,11 +119,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / f"{t.id}.csv", index=False)
     (out / f"{t.id}.md").write_text("\n".join(lines) + "\n")
-    plot(table, t, fit, plo, phi, args.key, out / f"{t.id}.png")
+    plot(table, t, fit, post.mean, plo, phi, args.key, out / f"{t.id}.png")
     print("\n".join(lines))
 
 
-def plot(table, t, fit, plo, phi, key, path) -> None:
+def plot(table, t, fit, mean, plo, phi, key, path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -136,6 +136,7 @@ def plot(table, t, fit, plo, phi, key, path) -> None:
                 ms=3, color="k", label="model (MC 95%)")  # fmt: skip
     ax.axvspan(fit.low, fit.high, color="tab:orange", alpha=0.2, label="95% likelihood interval")
     ax.axvline(fit.best, color="tab:orange", lw=1.5, label=f"best {fit.best:.2f}")
+    ax.axvline(mean, color="tab:red", lw=1.5, ls="--", label=f"mean, uniform prior {mean:.2f}")
     ax.set_xlabel(key)
     ax.set_ylabel(f"{t.quantity} (day {t.at_days:g})")
     ax.set_title(t.id)
