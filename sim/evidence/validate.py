@@ -26,13 +26,6 @@ KNOWN_VALIDATION_CITATIONS: dict[str, str] = {
         "hand-tuned on Stefoski 2019's IRIS timing; Stefoski's IRIS share "
         "(natalizumab_soc_iris_stefoski) is a validation target (issue 12 item 8)"
     ),
-    "therapies/default.yaml:vst.levers": (
-        "cites 6/9 PML control from the study (Ann Neurol 2021) whose 5/9 alive is the "
-        "validation target vst_hematologic_alive (issue 12 item 8)"
-    ),
-    "economics/uk_nhs.yaml:psa.params[therapies.vst.levers.effector_transfer_per_dose]": (
-        "the PSA prior of the same VST lever cites the same 6/9 (found by the check)"
-    ),
 }
 
 
