@@ -56,7 +56,12 @@ def test_receptor_desaturates_with_its_half_life_once_the_drug_is_gone():
     target is 0 and S(t) = S(0) 2^(-t / T): the receptor lag alone (Khatri 2009: alpha4
     saturation does not fall right after plasma exchange)."""
     c, cfg = _course(
-        ["cohort=natalizumab_ms", "strategy=soc", "therapies.plex.levers.drug_removal_per_dose=1.0"]
+        [
+            "cohort=natalizumab_ms",
+            "strategy=soc",
+            "therapies.plex.levers.drug_removal_per_dose=1.0",
+            "model.natalizumab_desaturation_half_life_days=14",  # a lag the test can see
+        ]
     )
     m = cfg.model
     x = (1.0 / m.natalizumab_half_block) ** m.natalizumab_hill
@@ -76,7 +81,8 @@ def test_the_receptor_lag_delays_the_immune_response_in_the_brain():
     """Brain access is 1 - saturation: with a near-instant desaturation the effector
     response rises faster for every patient (its target is higher at every step)."""
     common = ["cohort=natalizumab_ms", "strategy=soc"]
-    lag, cfg = _course(common)
+    # 14 d: a visible lag (the default, fitted to TOFINGO, is 0.25 d: almost none)
+    lag, cfg = _course([*common, "model.natalizumab_desaturation_half_life_days=14"])
     fast, _ = _course([*common, "model.natalizumab_desaturation_half_life_days=1e-9"])
     lag.advance(20.0)
     fast.advance(20.0)

@@ -135,7 +135,7 @@ class ModelConfig:
     natalizumab_half_life_days: float = 11.0
     natalizumab_half_block: float = 0.04
     natalizumab_hill: float = 2.0
-    natalizumab_desaturation_half_life_days: float = 14.0
+    natalizumab_desaturation_half_life_days: float = 0.25
     # residual disability
     mrs_cutpoints: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.35, 0.5, 0.7])
     conditions: dict[str, ConditionParams] = field(default_factory=dict)

@@ -22,10 +22,6 @@ KNOWN_VALIDATION_CITATIONS: dict[str, str] = {
     "model/default.yaml:damage_rate_per_day": _COARSE,
     "model/default.yaml:death_damage_half": _COARSE,
     "model/default.yaml:iris_damage_rate_per_day": _COARSE,
-    "model/default.yaml:natalizumab_desaturation_half_life_days": (
-        "hand-tuned on Stefoski 2019's IRIS timing; Stefoski's IRIS share "
-        "(natalizumab_soc_iris_stefoski) is a validation target (issue 12 item 8)"
-    ),
 }
 
 
