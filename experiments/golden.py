@@ -1,4 +1,4 @@
-"""The golden baseline: the numbers of four reference runs, stored in tests/golden/.
+"""The golden baseline: the numbers of five reference runs, stored in tests/golden/.
 
     python experiments/golden.py            # run them, compare with the stored baseline
     python experiments/golden.py --update   # deliberately replace the baseline
@@ -43,6 +43,12 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
         ["summary.csv"],
     ),  # one parameter set (issue 14 default: posterior)
     "seed000": (["+experiment=seed000"], ["study_table.csv"]),
+    # natalizumab PML: the default mix has none, so its dynamics (washout, receptor
+    # desaturation, plasma exchange) would otherwise change unseen
+    "natalizumab": (
+        ["cohort=natalizumab_ms", "cohort.n=2000", "uncertainty=none"],
+        ["summary.csv"],
+    ),
     "psa": (
         ["+experiment=psa", "economics.psa.draws=20", "cohort.n=500", "executor=inprocess"],
         ["cea.csv", "ceac.csv", "evpi.csv", "evppi.csv", "dsa.csv", "uncertainty.csv"],

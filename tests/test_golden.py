@@ -1,6 +1,7 @@
-"""The golden baseline (experiments/golden.py): the default run, the seed 000 study, a
-small PSA and a small sizing run give the stored numbers. An intended change is made
-with `python experiments/golden.py --update` and shows as a diff of tests/golden/."""
+"""The golden baseline (experiments/golden.py): the default run, a natalizumab run, the
+seed 000 study, a small PSA and a small sizing run give the stored numbers. An intended
+change is made with `python experiments/golden.py --update` and shows as a diff of
+tests/golden/."""
 
 from __future__ import annotations
 
