@@ -53,7 +53,7 @@ KNOWN_MISSES = {
     "joly_survival_1y": "0.44 against 0.618 (0.578-0.658): non-HIV standard of care is far "
     "below a contemporary nationwide cohort (issue 12 item 4; detection alone does not "
     "close it, docs/calibration.md)",
-    "ici_iris": "0.43 against 0.19 (0.10-0.28): PD-1 blockade restores T cells fast and "
+    "ici_iris": "0.40 against 0.19 (0.10-0.28): PD-1 blockade restores T cells fast and "
     "the IRIS exponent turns that into IRIS (issue 12 item 6)",
 }
 

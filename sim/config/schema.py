@@ -82,12 +82,12 @@ class ModelConfig:
     dt_days: float = 7.0  # longest model step (days)
     dt_first_days: float = 1.0  # first step after a calendar point (sim/model/timegrid.py)
     # JC virus
-    viral_net_growth_log10_per_day: float = 0.0037
+    viral_net_growth_log10_per_day: float = 0.00387298
     viral_growth_gsd: float = 1.4
     viral_growth_parametrisation: str = "net"
     viral_growth_coupling: float = 1.0
     viral_gross_growth_log10_per_day: float = 0.025
-    viral_kill_log10_per_day: float = 0.32
+    viral_kill_log10_per_day: float = 0.5
     viral_kill_gsd: float = 1.3
     jcv_max_log10: float = 8.0
     jcv_min_log10: float = 0.0
@@ -100,12 +100,12 @@ class ModelConfig:
     cytokine_response_gsd: float = 1.8
     cd4_max: float = 2000.0
     # brain damage and death
-    damage_rate_per_day: float = 0.0057
+    damage_rate_per_day: float = 0.00707107
     damage_gsd: float = 1.3
     viral_activity_floor_log10: float = 2.0
     viral_activity_ref_log10: float = 6.0
     death_hazard_max_per_day: float = 0.05
-    death_damage_half: float = 0.73
+    death_damage_half: float = 0.625
     death_damage_hill: float = 10.0
     death_activity_weight: float = 0.0
     # lesion burden at diagnosis: drawn per condition, or grown over the diagnostic delay
@@ -126,7 +126,7 @@ class ModelConfig:
     iris_cytokine_weight: float = 0.3
     iris_hazard_scale: float = 0.05
     iris_susceptibility_gsd: float = 1.5
-    iris_damage_rate_per_day: float = 0.0072
+    iris_damage_rate_per_day: float = 0.000707107
     iris_death_hazard_per_day: float = 0.002
     iris_duration_days: float = 60.0
     iris_duration_gsd: float = 1.5

@@ -8,21 +8,13 @@ from sim.config.paths import get_value
 from sim.evidence.calibrate import check_params
 from sim.evidence.targets import CSF_QUANTITIES, Citation, check_targets, validation_citations
 
-_COARSE = (
-    "starting point of the fit: the coarse fit (model/default.yaml header) included "
-    "seed 000's 1-year survival 0.547, a validation target (issue 12 item 8)"
-)
 # Config values whose source comment cites a validation target (found by
 # sim.evidence.targets.validation_citations), known and listed as open problems in
 # docs/validation.md. A new one fails config validation of task=study / calibrate;
-# tests/test_validation.py fails when one listed here is fixed (remove it then).
-KNOWN_VALIDATION_CITATIONS: dict[str, str] = {
-    "model/default.yaml:viral_net_growth_log10_per_day": _COARSE,
-    "model/default.yaml:viral_kill_log10_per_day": _COARSE,
-    "model/default.yaml:damage_rate_per_day": _COARSE,
-    "model/default.yaml:death_damage_half": _COARSE,
-    "model/default.yaml:iris_damage_rate_per_day": _COARSE,
-}
+# tests/test_validation.py fails when one listed here is fixed (remove it then). Empty
+# since 2026-12-07 (issue 12 item 8: the PD-1 and T-cell levers, the natalizumab
+# desaturation and the coarse-fit start now come from other sources; docs/validation.md).
+KNOWN_VALIDATION_CITATIONS: dict[str, str] = {}
 
 
 def check_validation_citations(cfg: RunConfig) -> list[Citation]:
