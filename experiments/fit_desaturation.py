@@ -35,28 +35,31 @@ HILL_CRI = (1.099, 3.712)  # conf/model/calibrated.yaml: natalizumab_hill 95% Cr
 
 def occupancy(days: np.ndarray, half_life: float, half_block: float, hill: float,
               desaturation: float) -> np.ndarray:  # fmt: skip
-    """The model's occupancy on the given days after the trough (one-day steps)."""
+    """The model's occupancy on the given whole days (> 0) after the trough (one-day
+    steps from the equilibrium at the trough)."""
     n = 1.0
     x = (n / half_block) ** hill
     sat = x / (1.0 + x)
     relax = math.exp(-math.log(2.0) / desaturation)
     decay = math.exp(-math.log(2.0) / half_life)
-    out, day = {}, 0
-    last = int(max(days))
-    while day < last:
+    out = []
+    for _ in range(int(max(days))):
         n *= decay
         x = (n / half_block) ** hill
         target = x / (1.0 + x)
         sat = target + (sat - target) * relax
-        day += 1
-        out[day] = sat
-    return np.array([out[int(d)] if d > 0 else x / (1.0 + x) for d in days])
+        out.append(sat)
+    return np.array([out[int(d) - 1] for d in days])
 
 
 def sse(days, m, hill: float, desaturation: float) -> float:
     sim = occupancy(days, m.natalizumab_half_life_days, m.natalizumab_half_block, hill,
                     desaturation)  # fmt: skip
-    return float(np.sum((sim - np.array(OCCUPANCY)) ** 2))
+    return _sse(sim)
+
+
+def _sse(occ: np.ndarray) -> float:
+    return float(np.sum((occ - np.array(OCCUPANCY)) ** 2))
 
 
 def main() -> None:
@@ -82,7 +85,7 @@ def main() -> None:
     for h in GRID:
         occ = occupancy(days, m.natalizumab_half_life_days, m.natalizumab_half_block,
                         m.natalizumab_hill, h)  # fmt: skip
-        row = [sse(days, m, m.natalizumab_hill, h), sse(days, m, HILL_CRI[0], h),
+        row = [_sse(occ), sse(days, m, HILL_CRI[0], h),
                sse(days, m, HILL_CRI[1], h), sse(days0, m, m.natalizumab_hill, h)]  # fmt: skip
         for k, v in enumerate(row):
             if k not in best or v < best[k][1]:

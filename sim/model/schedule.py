@@ -198,12 +198,11 @@ class Schedule:
         cached = self._act.get(r)
         if cached is not None and t1 <= cached[0]:
             return cached[1]
-        k = self.therapy[r]
-        start, end, onset = self.start[r], self.end[r], float(self.cat.onset[k])
-        cat = self.cat
+        k, cat = self.therapy[r], self.cat
         level, holds, until = course_activity(
-            t, dt, start, end, onset, self.applies[k], float(cat.course[k]), float(cat.taper[k])
-        )
+            t, dt, self.start[r], self.end[r], float(cat.onset[k]), self.applies[k],
+            float(cat.course[k]), float(cat.taper[k]),
+        )  # fmt: skip
         if holds:
             self._act[r] = (until, level)
         return level

@@ -204,11 +204,12 @@ def course_activity(
     until = np.inf
     for i in range(start.shape[0]):
         s, e = start[i], end[i]
+        planned = s + course  # the planned end, where a taper reaches 0
+        taper_start = planned - taper if taper > 0.0 else np.inf
         if np.isfinite(s) and e > s:
             area = _ramp_area(min(t1, e) - s, onset) - _ramp_area(min(t, e) - s, onset)
             a, b = min(max(t, s), e), min(max(t1, s), e)  # the step's time on the course
-            if taper > 0.0 and b > s + course - taper:  # the step reaches into the taper
-                planned = s + course
+            if b > taper_start:  # the step reaches into the taper
                 area += _ramp_area(planned - a, taper) - _ramp_area(planned - b, taper)
                 area -= b - a
             level[i] = area / dt * applies[i]
@@ -216,10 +217,8 @@ def course_activity(
             level[i] = 0.0 * applies[i]
         ramp_end = s + onset
         ramping = ramping or (onset > 0.0 and s < t1 and t < ramp_end)
-        taper_start = np.inf
         if taper > 0.0:
-            taper_start = s + course - taper
-            ramping = ramping or (s < t1 and t < e and taper_start < t1 and t < s + course)
+            ramping = ramping or (s < t1 and t < e and taper_start < t1 and t < planned)
         for x in (s, ramp_end, e, taper_start):
             if t < x < t1:
                 inside = True
