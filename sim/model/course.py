@@ -76,6 +76,12 @@ class Course:
                 self.t = until
                 break
             t = self.t
+            span = self._quiet_span(t, until)
+            if span:
+                self._step.span(span, self._memo.levels, self.log)
+                for _, h in span:
+                    self.t += h
+                continue
             h = self.grid.step(t, until, _EPS)
             self.rules.on_iris(t + h, st.iris_dx, st.alive)
             levers, doses = lever_levels(t, h, self.catalog, sch, self._zeros, self._memo)
@@ -87,6 +93,26 @@ class Course:
                 st.side_effects += counts[0]
                 st.severe_side_effects += counts[1]
             self.t += h
+
+    def _quiet_span(self, t: float, until: float) -> list[tuple[float, float]]:
+        """The steps from t on that the loop of `advance` would take with nothing to do
+        between them but the dynamics: the last step's lever levels hold (no dose, no
+        course changes: `LeverMemo`), no course starts, stops or has a side effect
+        (`Schedule.next_event`), and no IRIS rule can act on a diagnosis. They run in
+        one compiled call (`Stepper.span`) with the same numbers as step by step.
+        Empty when the next step is not quiet."""
+        memo, sch = self._memo, self.schedule
+        if self.rules.iris_rules or memo.until is None or memo.version != sch.version:
+            return []
+        limit = min(memo.until, sch.next_event(t))
+        steps = []
+        while t < until - _EPS:
+            h = self.grid.step(t, until, _EPS)
+            if t + h > limit:
+                break
+            steps.append((t, h))
+            t += h
+        return steps
 
     def visit(self, day: float) -> None:
         """Measure the living patients and apply the strategy's visit rules."""

@@ -222,15 +222,26 @@ class Stepper:
     def __call__(
         self, t: float, dt: float, levers: dict[str, np.ndarray], log: EventLog
     ) -> StepOutcome:
+        return self.span([(t, dt)], levers, log)
+
+    def span(
+        self, steps: list[tuple[float, float]], levers: dict[str, np.ndarray], log: EventLog
+    ) -> StepOutcome:
+        """Consecutive steps (t, dt) under the same lever levels in one compiled call: the
+        same numbers as one call per step (`kernel.step_kernel`); the outcome is the
+        span's (alive at its start, death time and IRIS diagnoses within it)."""
         state = self.state
-        rest = self._constants.get(dt)
-        if rest is None:
-            rest = self._constants[dt] = _constants(0.0, dt, self.model)[1:]
-        c = kernel.Constants(float(t), *rest)
+        rows = []
+        for t, dt in steps:
+            rest = self._constants.get(dt)
+            if rest is None:
+                rest = self._constants[dt] = _constants(0.0, dt, self.model)[1:]
+            rows.append((float(t), *rest))
         if levers is not self._levels:
             self._levels, self._levers = levers, _levers(levers)
         out = self._out
-        counts = kernel.step_kernel(c, self._params, self._arrays, self._levers, out)
+        table = np.array(rows, dtype=np.float64)
+        counts = kernel.step_kernel(table, self._params, self._arrays, self._levers, out)
         n_onset, n_dx, n_res, n_dies = counts
         pid = self.patients.patient_id
         if n_onset:

@@ -1,4 +1,5 @@
-"""The compiled step of the dynamics: one pass over the patients per model step.
+"""The compiled step of the dynamics: one pass over the patients per call, each taken
+through one or more consecutive model steps.
 
 `sim.model.dynamics.step` is the model step; this module is how it is computed. The
 whole step of one patient (natalizumab washout, CD4, effector response, JC virus,
@@ -18,6 +19,11 @@ so the golden baseline stays bit for bit what the vectorised numpy step gave.
 Patients dead at the start of a step are skipped (a quarter of the patient-steps
 of a year under il7): their state stays as it was at the end of the step in which
 they died, which is all that is read of it (death time, damage at death).
+
+Quiet stretches (no dose, no course change, no rule to act between steps) are run as
+one call of several steps (`sim.model.course.Course.advance`): a call costs Python
+and numba's argument checks (~20 us) whatever the number of patients, as much as the
+step itself for a few hundred patients (PSA draws, calibration populations).
 """
 
 from __future__ import annotations
@@ -127,6 +133,17 @@ class Constants(NamedTuple):
     death_activity: float  # share of the damage death hazard that needs active virus
 
 
+@njit(cache=True, error_model="numpy")
+def step_constants(steps: np.ndarray, k: int) -> Constants:
+    """Row k of a steps array (`Stepper.span`) as `Constants`, the fields in order."""
+    r = steps[k]
+    return Constants(
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+        r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23],
+        r[24], r[25], r[26],
+    )  # fmt: skip
+
+
 class Outcome(NamedTuple):
     """Per-patient results of the step (written by the kernel)."""
 
@@ -192,13 +209,20 @@ def crossing(t: float, dt: float, h_old: float, h_new: float, thr: float) -> tup
 
 @njit(cache=True, error_model="numpy")
 def step_kernel(
-    c: Constants, p: Params, s: Arrays, lv: Levers, out: Outcome
+    steps: np.ndarray, p: Params, s: Arrays, lv: Levers, out: Outcome
 ) -> tuple[int, int, int, int]:
-    """One model step for every patient (the equations: `sim.model.dynamics`).
+    """One or more consecutive model steps for every patient (the equations:
+    `sim.model.dynamics`); row k of `steps` is step k's `Constants`.
+
+    Patients are independent within a step, so each patient is taken through all the
+    steps in turn with the same operations in the same order as one call per step: the
+    numbers are the same either way. `out` then describes the whole span: alive at its
+    start, the death time in it (inf otherwise), and each IRIS onset, diagnosis and
+    resolution in it (each happens once per patient at most).
 
     Returns the numbers of IRIS onsets, diagnoses, resolutions and
-    deaths in the step."""
-    t, dt = c.t, c.dt
+    deaths in the span."""
+    n_steps = steps.shape[0]
     # the arrays as locals: read from the tuples once, not at every access
     lv_drug_removal_per_dose = lv.drug_removal_per_dose
     lv_natalizumab_stop = lv.natalizumab_stop
@@ -255,7 +279,6 @@ def step_kernel(
     out_t_resolved = out.t_resolved
     out_dies = out.dies
     out_t_death = out.t_death
-    t1 = t + dt
     n_onset = n_dx = n_res = n_dies = 0
     for i in range(s_alive.shape[0]):
         alive = s_alive[i]
@@ -267,170 +290,176 @@ def step_kernel(
         out_dies[i] = False
         if not alive:
             continue
+        for k in range(n_steps):
+            if not s_alive[i]:  # died in an earlier step of this call
+                break
+            c = step_constants(steps, k)
+            t, dt = c.t, c.dt
+            t1 = t + dt
 
-        # natalizumab: per-session removal, then washout once stopped
-        # (exp(0) = 1 and 0 * x = 0 exactly: the shortcuts change no value)
-        ntz = s_natalizumab[i] * (1.0 - lv_drug_removal_per_dose[i])
-        stop = lv_natalizumab_stop[i]
-        if ntz != 0.0 and stop != 0.0:
-            ntz = ntz * math.exp(c.washout * stop)
-        s_natalizumab[i] = ntz
-        sat_target = 0.0
-        if ntz != 0.0 or c.ntz_hill <= 0.0:
-            x = npy_power(ntz / c.half_block, c.ntz_hill)
-            sat_target = x / (1.0 + x)
-        sat0 = s_saturation[i]
-        sat1 = sat_target + (sat0 - sat_target) * c.sat_relax
-        access = 1.0 - 0.5 * (sat0 + sat1)  # mean brain access over the step
-        s_saturation[i] = sat1
+            # natalizumab: per-session removal, then washout once stopped
+            # (exp(0) = 1 and 0 * x = 0 exactly: the shortcuts change no value)
+            ntz = s_natalizumab[i] * (1.0 - lv_drug_removal_per_dose[i])
+            stop = lv_natalizumab_stop[i]
+            if ntz != 0.0 and stop != 0.0:
+                ntz = ntz * math.exp(c.washout * stop)
+            s_natalizumab[i] = ntz
+            sat_target = 0.0
+            if ntz != 0.0 or c.ntz_hill <= 0.0:
+                x = npy_power(ntz / c.half_block, c.ntz_hill)
+                sat_target = x / (1.0 + x)
+            sat0 = s_saturation[i]
+            sat1 = sat_target + (sat0 - sat_target) * c.sat_relax
+            access = 1.0 - 0.5 * (sat0 + sat1)  # mean brain access over the step
+            s_saturation[i] = sat1
 
-        # CD4: exponential approach to the set point, times logistic cytokine expansion
-        c0 = p_cd4_0[i]
-        set_point = c0 + lv_immune_restoration[i] * (p_cd4_ceiling[i] - c0)
-        if s_recovery_dt[i] != dt:  # kept from the last step of the same length
-            s_recovery_factor[i] = math.exp(-p_recovery_rate[i] * dt)
-            s_recovery_dt[i] = dt
-        approach = s_recovery_factor[i]
-        cd4_0 = s_cd4[i]
-        cd4 = set_point + (cd4_0 - set_point) * approach
-        g = lv_lymphocyte_expansion_per_day[i] * p_cytokine_response[i]
-        if g > 0.0:
-            cd4 = c.cd4_max / (1.0 + (c.cd4_max / cd4 - 1.0) * math.exp(-g * dt))
-        restored_0 = s_cd4_restored[i]
-        restored = set_point + (restored_0 - set_point) * approach
-        cd4_mid = 0.5 * (cd4_0 + cd4)
-        restored_mid = 0.5 * (restored_0 + restored)
-        s_cd4[i] = cd4
-        s_cd4_restored[i] = restored
+            # CD4: exponential approach to the set point, times logistic cytokine expansion
+            c0 = p_cd4_0[i]
+            set_point = c0 + lv_immune_restoration[i] * (p_cd4_ceiling[i] - c0)
+            if s_recovery_dt[i] != dt:  # kept from the last step of the same length
+                s_recovery_factor[i] = math.exp(-p_recovery_rate[i] * dt)
+                s_recovery_dt[i] = dt
+            approach = s_recovery_factor[i]
+            cd4_0 = s_cd4[i]
+            cd4 = set_point + (cd4_0 - set_point) * approach
+            g = lv_lymphocyte_expansion_per_day[i] * p_cytokine_response[i]
+            if g > 0.0:
+                cd4 = c.cd4_max / (1.0 + (c.cd4_max / cd4 - 1.0) * math.exp(-g * dt))
+            restored_0 = s_cd4_restored[i]
+            restored = set_point + (restored_0 - set_point) * approach
+            cd4_mid = 0.5 * (cd4_0 + cd4)
+            restored_mid = 0.5 * (restored_0 + restored)
+            s_cd4[i] = cd4
+            s_cd4_restored[i] = restored
 
-        # effector response relaxes towards its target at the step's mid-point
-        f0 = p_t_cell_function[i]
-        function = f0 + lv_t_cell_function[i] * (1.0 - f0)
-        spared = 1.0 - lv_effector_suppression[i]
-        reach = access * spared
-        target = function * cd4_mid / (cd4_mid + c.cd4_half) * reach
-        target_r = function * restored_mid / (restored_mid + c.cd4_half) * reach
-        e0 = s_effector[i]
-        er0 = s_effector_restored[i]
-        e_mean = target + (e0 - target) * c.e_mean
-        e_new = target + (e0 - target) * c.e_relax
-        e_r = target_r + (er0 - target_r) * c.e_relax
-        w = c.cytokine_weight
-        rise = ((1.0 - w) * max(e_r - er0, 0.0) + w * max(e_new - e0, 0.0)) / dt
-        s_effector[i] = e_new
-        s_effector_restored[i] = e_r
-        given = s_transferred[i] + lv_effector_transfer_per_dose[i] * spared
-        transferred_mean = given * c.t_mean
-        s_transferred[i] = given * c.t_decay
-        killing = p_kill[i] * (e_mean + transferred_mean * access)
+            # effector response relaxes towards its target at the step's mid-point
+            f0 = p_t_cell_function[i]
+            function = f0 + lv_t_cell_function[i] * (1.0 - f0)
+            spared = 1.0 - lv_effector_suppression[i]
+            reach = access * spared
+            target = function * cd4_mid / (cd4_mid + c.cd4_half) * reach
+            target_r = function * restored_mid / (restored_mid + c.cd4_half) * reach
+            e0 = s_effector[i]
+            er0 = s_effector_restored[i]
+            e_mean = target + (e0 - target) * c.e_mean
+            e_new = target + (e0 - target) * c.e_relax
+            e_r = target_r + (er0 - target_r) * c.e_relax
+            w = c.cytokine_weight
+            rise = ((1.0 - w) * max(e_r - er0, 0.0) + w * max(e_new - e0, 0.0)) / dt
+            s_effector[i] = e_new
+            s_effector_restored[i] = e_r
+            given = s_transferred[i] + lv_effector_transfer_per_dose[i] * spared
+            transferred_mean = given * c.t_mean
+            s_transferred[i] = given * c.t_decay
+            killing = p_kill[i] * (e_mean + transferred_mean * access)
 
-        # JC virus moves linearly; viral activity is its exact mean along the step
-        v0 = s_jcv[i]
-        growth = p_growth[i] * (1.0 - lv_antiviral[i])
-        v1 = min(max(v0 + (growth - killing) * dt, c.jcv_min), c.jcv_max)
-        activity = positive_part_mean(v0, v1, c.activity_floor) / c.activity_span
-        s_jcv[i] = v1
+            # JC virus moves linearly; viral activity is its exact mean along the step
+            v0 = s_jcv[i]
+            growth = p_growth[i] * (1.0 - lv_antiviral[i])
+            v1 = min(max(v0 + (growth - killing) * dt, c.jcv_min), c.jcv_max)
+            activity = positive_part_mean(v0, v1, c.activity_floor) / c.activity_span
+            s_jcv[i] = v1
 
-        d0 = s_damage[i]
-        viral_growth = 1.0 if activity == 0.0 else math.exp(-p_damage_rate[i] * activity * dt)
-        d_viral = 1.0 - (1.0 - d0) * viral_growth
+            d0 = s_damage[i]
+            viral_growth = 1.0 if activity == 0.0 else math.exp(-p_damage_rate[i] * activity * dt)
+            d_viral = 1.0 - (1.0 - d0) * viral_growth
 
-        # IRIS onset: hazard from the rise and the antigen (viral activity + lesions)
-        antigen = activity + 0.5 * (d0 + d_viral)
-        status = s_iris[i]
-        naive = status == NAIVE and alive
-        h_old = s_h_iris[i]
-        h_new = h_old + 0.0
-        # (no rise: the power is 0 for q > 0, so is the hazard)
-        if naive and (rise != 0.0 or c.iris_q <= 0.0):
-            lam = (
-                c.iris_scale
-                * p_iris_susceptibility[i]
-                * npy_power(rise / c.iris_ref, c.iris_q)
-                * antigen
-                * (1.0 - lv_iris_hazard[i])
+            # IRIS onset: hazard from the rise and the antigen (viral activity + lesions)
+            antigen = activity + 0.5 * (d0 + d_viral)
+            status = s_iris[i]
+            naive = status == NAIVE and alive
+            h_old = s_h_iris[i]
+            h_new = h_old + 0.0
+            # (no rise: the power is 0 for q > 0, so is the hazard)
+            if naive and (rise != 0.0 or c.iris_q <= 0.0):
+                lam = (
+                    c.iris_scale
+                    * p_iris_susceptibility[i]
+                    * npy_power(rise / c.iris_ref, c.iris_q)
+                    * antigen
+                    * (1.0 - lv_iris_hazard[i])
+                )
+                h_new = h_old + lam * dt
+            onset, t_onset = crossing(t, dt, h_old, h_new, p_iris_threshold[i])
+            onset = onset and naive
+            s_h_iris[i] = h_new
+
+            # IRIS inflammation: its mean over the step (share of the step it is active)
+            active = status == ACTIVE and alive
+            speed = 1.0 + lv_iris_resolution_speedup[i]
+            remaining_0 = s_iris_remaining[i]
+            remaining = remaining_0 - (speed * dt if active else 0.0)
+            if onset:
+                share = (t1 - t_onset) / dt
+            elif active:
+                share = min(max(remaining_0 / (speed * dt), 0.0), 1.0)
+            else:
+                share = 0.0
+            inflammation = share * (1.0 - lv_iris_inflammation[i])
+            damage = d_viral
+            if inflammation > 0.0:
+                damage = 1.0 - (1.0 - d_viral) * math.exp(-c.iris_damage_rate * inflammation * dt)
+
+            # death hazard: trapezoid between the damage at both ends of the step
+            # the start's term is the previous step's end term, kept in s.death_shape
+            shape0 = s_death_shape[i]
+            if shape0 != shape0:  # NaN: not computed yet
+                p0 = npy_power(d0, c.death_hill)
+                shape0 = p0 / (p0 + c.death_half_pow)
+            shape1 = shape0
+            if damage != d0:
+                p1 = npy_power(damage, c.death_hill)
+                shape1 = p1 / (p1 + c.death_half_pow)
+            s_death_shape[i] = shape1
+            shape = 0.5 * (shape0 + shape1)
+            # active disease: the share death_activity of the damage hazard needs replicating
+            # virus (the step's mean activity, capped at the reference level)
+            active_disease = 1.0 - c.death_activity + c.death_activity * min(activity, 1.0)
+            h = (
+                p_excess_hazard[i]
+                + p_frailty[i] * c.death_max * shape * active_disease
+                + c.iris_death * inflammation
             )
-            h_new = h_old + lam * dt
-        onset, t_onset = crossing(t, dt, h_old, h_new, p_iris_threshold[i])
-        onset = onset and naive
-        s_h_iris[i] = h_new
+            hd_old = s_h_death[i]
+            hd_new = hd_old + h * dt
+            dies, t_death = crossing(t, dt, hd_old, hd_new, p_death_threshold[i])
+            dies = dies and alive
+            s_h_death[i] = hd_new
+            # an event in this step counts only if it comes before the patient's death
+            before_death = t_death if dies else np.inf
+            out_before_death[i] = before_death
 
-        # IRIS inflammation: its mean over the step (share of the step it is active)
-        active = status == ACTIVE and alive
-        speed = 1.0 + lv_iris_resolution_speedup[i]
-        remaining_0 = s_iris_remaining[i]
-        remaining = remaining_0 - (speed * dt if active else 0.0)
-        if onset:
-            share = (t1 - t_onset) / dt
-        elif active:
-            share = min(max(remaining_0 / (speed * dt), 0.0), 1.0)
-        else:
-            share = 0.0
-        inflammation = share * (1.0 - lv_iris_inflammation[i])
-        damage = d_viral
-        if inflammation > 0.0:
-            damage = 1.0 - (1.0 - d_viral) * math.exp(-c.iris_damage_rate * inflammation * dt)
+            if onset and t_onset < before_death:
+                s_iris[i] = ACTIVE
+                s_iris_onset[i] = t_onset
+                # the episode has already run from its onset to the end of this step
+                s_iris_remaining[i] = p_iris_duration[i] - speed * (t1 - t_onset)
+                s_iris_dx[i] = t_onset + c.dx_delay
+                out_onset[i] = True
+                out_t_onset[i] = t_onset
+                n_onset += 1
+            dx = s_iris_dx[i]
+            if dx >= t and dx < t1 and alive and dx < before_death:
+                out_diagnosed[i] = True
+                n_dx += 1
 
-        # death hazard: trapezoid between the damage at both ends of the step
-        # the start's term is the previous step's end term, kept in s.death_shape
-        shape0 = s_death_shape[i]
-        if shape0 != shape0:  # NaN: not computed yet
-            p0 = npy_power(d0, c.death_hill)
-            shape0 = p0 / (p0 + c.death_half_pow)
-        shape1 = shape0
-        if damage != d0:
-            p1 = npy_power(damage, c.death_hill)
-            shape1 = p1 / (p1 + c.death_half_pow)
-        s_death_shape[i] = shape1
-        shape = 0.5 * (shape0 + shape1)
-        # active disease: the share death_activity of the damage hazard needs replicating
-        # virus (the step's mean activity, capped at the reference level)
-        active_disease = 1.0 - c.death_activity + c.death_activity * min(activity, 1.0)
-        h = (
-            p_excess_hazard[i]
-            + p_frailty[i] * c.death_max * shape * active_disease
-            + c.iris_death * inflammation
-        )
-        hd_old = s_h_death[i]
-        hd_new = hd_old + h * dt
-        dies, t_death = crossing(t, dt, hd_old, hd_new, p_death_threshold[i])
-        dies = dies and alive
-        s_h_death[i] = hd_new
-        # an event in this step counts only if it comes before the patient's death
-        before_death = t_death if dies else np.inf
-        out_before_death[i] = before_death
+            # IRIS resolution (episodes active since the start of the step)
+            if active:
+                t_res = t + dt * (remaining_0 / (speed * dt))
+                if remaining <= 0.0 and t_res < before_death:
+                    s_iris[i] = RESOLVED
+                    out_resolved[i] = True
+                    out_t_resolved[i] = t_res
+                    n_res += 1
+                s_iris_remaining[i] = remaining
 
-        if onset and t_onset < before_death:
-            s_iris[i] = ACTIVE
-            s_iris_onset[i] = t_onset
-            # the episode has already run from its onset to the end of this step
-            s_iris_remaining[i] = p_iris_duration[i] - speed * (t1 - t_onset)
-            s_iris_dx[i] = t_onset + c.dx_delay
-            out_onset[i] = True
-            out_t_onset[i] = t_onset
-            n_onset += 1
-        dx = s_iris_dx[i]
-        if dx >= t and dx < t1 and alive and dx < before_death:
-            out_diagnosed[i] = True
-            n_dx += 1
-
-        # IRIS resolution (episodes active since the start of the step)
-        if active:
-            t_res = t + dt * (remaining_0 / (speed * dt))
-            if remaining <= 0.0 and t_res < before_death:
-                s_iris[i] = RESOLVED
-                out_resolved[i] = True
-                out_t_resolved[i] = t_res
-                n_res += 1
-            s_iris_remaining[i] = remaining
-
-        # deaths last; damage at death interpolated to the death time
-        if dies:
-            s_alive[i] = False
-            s_death_time[i] = t_death
-            s_damage_at_death[i] = d0 + (damage - d0) * ((t_death - t) / dt)
-            out_dies[i] = True
-            out_t_death[i] = t_death
-            n_dies += 1
-        s_damage[i] = damage
+            # deaths last; damage at death interpolated to the death time
+            if dies:
+                s_alive[i] = False
+                s_death_time[i] = t_death
+                s_damage_at_death[i] = d0 + (damage - d0) * ((t_death - t) / dt)
+                out_dies[i] = True
+                out_t_death[i] = t_death
+                n_dies += 1
+            s_damage[i] = damage
     return n_onset, n_dx, n_res, n_dies

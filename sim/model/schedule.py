@@ -188,6 +188,15 @@ class Schedule:
             self._next[r] = float(pending.min()) if pending.size else np.inf
         return self._next[r] < t1
 
+    def next_event(self, t: float) -> float:
+        """The first start, stop or side effect of any course at or after t (inf: none):
+        a step [t, t1) with t1 <= it has no course event to log (`has_event`)."""
+        nxt = np.inf
+        for r in self.used:
+            self.has_event(r, t, t)  # brings the row's next event time up to t
+            nxt = min(nxt, float(self._next[r]))
+        return nxt
+
     def activity(self, r: int, t: float, dt: float) -> np.ndarray:
         """Mean level (0..1) of row r's continuous levers over [t, t + dt).
 
