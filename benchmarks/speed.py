@@ -164,7 +164,12 @@ def engine_rows(sizes: Sizes, strategies: tuple[str, ...] = ("soc", "il7", "pd1"
     for s in strategies:
         cfg = load_config(overrides(s, sizes.engine_n))
 
-        def once(cfg=cfg) -> float:
+        seeds = iter(range(1, 10**6))
+
+        def once(cfg=cfg, seeds=seeds) -> float:
+            # new patients every repeat: nothing remembered from the last one (the
+            # cohort's beta draws are memoised for runs that redraw the same patients)
+            cfg.seed = next(seeds)
             t = time.perf_counter()
             n = sum(len(c.patients) for c in chunks(cfg))
             return n * cfg.horizon_days / YEAR / (time.perf_counter() - t)

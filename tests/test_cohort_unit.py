@@ -249,3 +249,44 @@ def test_gross_replication_without_spread_is_the_population_rate_or_the_killing(
     rate = cfg.model.viral_gross_growth_log10_per_day
     np.testing.assert_allclose(pts.growth, np.maximum(rate, killing), rtol=1e-12)
     assert (killing > rate).any() and (killing < rate).any()
+
+
+def test_beta_draws_remembered_are_the_inversion_bit_for_bit():
+    """`_beta_of_normal` remembers the last inversions (a calibration redraws the same
+    patients): a hit gives exactly betaincinv(a, b, ndtr(z)), as a copy the caller may
+    change; a z that differs in one number, or another (a, b), is inverted afresh;
+    the memo stays bounded."""
+    from scipy.special import betaincinv, ndtr
+
+    from sim.model import cohort as c
+
+    c._BETA_MEMO.clear()
+    z = np.random.default_rng(3).standard_normal(500)
+    want = betaincinv(2.5, 7.0, ndtr(z))
+    first = c._beta_of_normal(2.5, 7.0, z)
+    np.testing.assert_array_equal(first, want)
+    first[:] = -1.0  # the caller's copy
+    again = c._beta_of_normal(2.5, 7.0, z.copy())
+    np.testing.assert_array_equal(again, want)
+    assert len(c._BETA_MEMO) == 1  # the second call was a hit
+    z2 = z.copy()
+    z2[17] += 1e-12
+    np.testing.assert_array_equal(c._beta_of_normal(2.5, 7.0, z2), betaincinv(2.5, 7.0, ndtr(z2)))
+    np.testing.assert_array_equal(c._beta_of_normal(2.0, 7.0, z), betaincinv(2.0, 7.0, ndtr(z)))
+    assert len(c._BETA_MEMO) == 3
+    for k in range(c._BETA_MEMO_SIZE + 5):
+        c._beta_of_normal(1.0 + k, 3.0, z[:10])
+    assert len(c._BETA_MEMO) == c._BETA_MEMO_SIZE
+
+
+def test_a_cohort_drawn_with_or_without_remembered_draws_is_the_same():
+    from sim.model import cohort as c
+
+    cfg = load_config(["cohort.n=3000"])
+    key = rng.run_key(cfg.seed)
+    c._BETA_MEMO.clear()
+    fresh = c.build(key, cfg.cohort, cfg.model, np.arange(3000))
+    assert len(c._BETA_MEMO) > 0  # beta-distributed variables were drawn
+    hit = c.build(key, cfg.cohort, cfg.model, np.arange(3000))
+    for f in fresh.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(hit, f), getattr(fresh, f), err_msg=f)

@@ -330,3 +330,55 @@ def test_metadata_deepcopy_is_the_generic_copy(monkeypatch):
     twin.a.b = 2
     with pytest.raises(AssertionError):
         _same_tree(other, twin)
+
+
+def test_every_shipped_config_resolves_to_its_unresolved_text():
+    """The premise of `hydra_app.resolved_yaml` reusing Hydra's .hydra/config.yaml: a
+    config with no interpolation resolves to the same text. Every shipped composition
+    has none in its task config (the text test below catches one that would)."""
+    from sim.config.load import compose_node
+
+    fastyaml.install()
+    for overrides in _compositions():
+        node = compose_node(overrides)
+        node = OmegaConf.masked_copy(node, [k for k in node if k != "hydra"])
+        unresolved = OmegaConf.to_yaml(node)
+        assert "${" not in unresolved, overrides
+        assert OmegaConf.to_yaml(node, resolve=True) == unresolved, overrides
+
+
+def test_resolved_yaml_reads_hydras_text_only_without_interpolations(tmp_path):
+    """The saved unresolved text is returned as it stands when it holds no `${`; with an
+    interpolation, or without the file, the node is resolved."""
+    from sim.app.hydra_app import resolved_yaml
+
+    node = OmegaConf.create({"horizon_days": 365.0, "output": {"survival_day": 200.0}})
+    saved = tmp_path / "config.yaml"
+    saved.write_text("marker: from the file\n")
+    assert resolved_yaml(node, saved) == "marker: from the file\n"
+    assert resolved_yaml(node, tmp_path / "missing.yaml") == OmegaConf.to_yaml(node)
+    node = OmegaConf.create({"horizon_days": 365.0, "output": {"survival_day": "${horizon_days}"}})
+    saved.write_text(OmegaConf.to_yaml(node))
+    assert "survival_day: 365.0" in resolved_yaml(node, saved)
+
+
+def test_a_run_with_an_interpolation_records_the_resolved_value(tmp_path):
+    """End to end: an override that interpolates another key is resolved in the run
+    folder's config.yaml (Hydra's own copy keeps the interpolation)."""
+    from cli_helper import pml_sim
+
+    run = tmp_path / "run"
+    out = pml_sim(
+        "strategy=soc",
+        "cohort.n=50",
+        "output.plots=false",
+        "output.report=false",
+        "uncertainty=none",
+        "horizon_days=200",
+        "output.survival_day=${horizon_days}",
+        f"hydra.run.dir={run}",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "survival_day: ${horizon_days}" in (run / ".hydra" / "config.yaml").read_text()
+    text = (run / "config.yaml").read_text()
+    assert "survival_day: 200.0" in text and "${" not in text

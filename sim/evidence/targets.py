@@ -133,10 +133,13 @@ def add_therapy_side_effects(
     background therapy (ART in HIV), so such targets name their therapy.
     """
     out = patients
+    wanted = sorted(set(therapies))
+    if not wanted:  # most populations: no target reads a therapy's side effects
+        return out
     key = ["strategy", "patient_id"]
     who = pd.MultiIndex.from_frame(patients[key])
     se = events[events["event"] == "side_effect"]
-    for th in sorted(set(therapies)):
+    for th in wanted:
         hit = se.loc[se["therapy"].astype(object) == th, key]
         col = who.isin(pd.MultiIndex.from_frame(hit)) if len(hit) else np.zeros(len(out), bool)
         out = out.assign(**{f"side_effect_{th}": np.asarray(col, dtype=bool)})

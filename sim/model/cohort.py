@@ -15,6 +15,8 @@ in every chunk, engine and strategy.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
@@ -101,6 +103,32 @@ def _ranks(key: int, n: int) -> np.ndarray:
     return rank
 
 
+_BETA_MEMO: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_BETA_MEMO_SIZE = 64  # entries, one per beta variable, condition and chunk (~10 MB at most)
+
+
+def _beta_of_normal(a: float, b: float, z: np.ndarray) -> np.ndarray:
+    """betaincinv(a, b, ndtr(z)): the Beta(a, b) quantiles of the normal numbers z,
+    remembered for the last few (a, b, z).
+
+    The inversion costs ~1 us a number, most of the time it takes to draw a cohort. A
+    calibration, a global sensitivity analysis or a posterior's draws redraw the same
+    patients (same seed: the same z) under other model parameters, so the same
+    baseline draws come back at every evaluation. The key is (a, b) and a 128-bit
+    digest of z's bytes; a hit returns a copy of the numbers computed before."""
+    z = np.ascontiguousarray(z, dtype=np.float64)
+    key = (a, b, hashlib.blake2b(z.tobytes(), digest_size=16).digest())
+    x = _BETA_MEMO.get(key)
+    if x is None:
+        x = betaincinv(a, b, ndtr(z))  # = scipy.stats.beta.ppf(norm.cdf(z)), bit for bit
+        _BETA_MEMO[key] = x
+        if len(_BETA_MEMO) > _BETA_MEMO_SIZE:
+            _BETA_MEMO.popitem(last=False)
+    else:
+        _BETA_MEMO.move_to_end(key)
+    return x.copy()
+
+
 def _draw(d: Dist, z: np.ndarray) -> np.ndarray:
     """Map standard-normal numbers z to the distribution d by inversion, then truncate."""
     if d.kind == "normal":
@@ -111,7 +139,7 @@ def _draw(d: Dist, z: np.ndarray) -> np.ndarray:
         var = d.sd**2
         common = d.mean * (1.0 - d.mean) / var - 1.0
         a, b = d.mean * common, (1.0 - d.mean) * common
-        x = betaincinv(a, b, ndtr(z))  # = scipy.stats.beta.ppf(norm.cdf(z)), bit for bit
+        x = _beta_of_normal(a, b, z)
     else:  # validated earlier; kept for safety
         raise ValueError(f"unknown distribution kind {d.kind!r}")
     return np.clip(x, d.low, d.high)
