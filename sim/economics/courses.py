@@ -122,6 +122,14 @@ def _severity(
     return severe
 
 
+def _in_sorted(x: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """np.isin(x, sorted_keys) for keys already sorted (a binary search each)."""
+    if sorted_keys.size == 0:
+        return np.zeros(x.shape, dtype=bool)
+    pos = np.searchsorted(sorted_keys, x)
+    return (pos < sorted_keys.size) & (sorted_keys[np.minimum(pos, sorted_keys.size - 1)] == x)
+
+
 def _check_courses(
     events: pd.DataFrame,
     codes: np.ndarray,
@@ -135,16 +143,18 @@ def _check_courses(
     (death or horizon); `course_days`: per therapy (inf = open-ended)."""
     starts = np.flatnonzero(codes == Event.THERAPY_START)
     stops = np.flatnonzero(codes == Event.THERAPY_STOP)
+    sorted_keys = []
     for what, idx in (("two starts", starts), ("two stops", stops)):
         k_sorted = np.sort(key[idx])
         dup = np.flatnonzero(k_sorted[1:] == k_sorted[:-1])
         if dup.size:
             i = idx[np.flatnonzero(key[idx] == k_sorted[dup[0]])[0]]
             raise EventLogError(f"{what} of one course ({_describe(events, i)})")
+        sorted_keys.append(k_sorted)
     by_key = np.argsort(key[starts])
     start_keys = key[starts][by_key]
     others = np.flatnonzero((th >= 0) & (codes != Event.THERAPY_START))
-    orphan = others[~np.isin(key[others], start_keys)]
+    orphan = others[~_in_sorted(key[others], start_keys)]
     if orphan.size:
         raise EventLogError(f"no therapy_start of this course ({_describe(events, orphan[0])})")
     t = events["time_days"].to_numpy(dtype=float)
@@ -152,7 +162,7 @@ def _check_courses(
     early = stops[t[stops] < start_of_stop]
     if early.size:
         raise EventLogError(f"therapy_stop before its start ({_describe(events, early[0])})")
-    open_ = starts[~np.isin(key[starts], key[stops])]
+    open_ = starts[~_in_sorted(key[starts], sorted_keys[1])]
     due = t[open_] + course_days[th[open_]] < end_days[open_] - END_TOLERANCE_DAYS
     if due.any():
         raise EventLogError(

@@ -126,8 +126,12 @@ def patient_values(
     has_doses = {name: t.dose_interval_days > 0.0 for name, t in therapies.items()}
     index_of = {name: k for k, name in enumerate(therapies)}
     extra: dict[str, np.ndarray] = {}
+    logged = np.zeros(len(therapies) + 1, dtype=bool)  # the last slot: th_idx -1
+    logged[th_idx] = True
     for name, tc in c.therapies.items():
         if name not in index_of:  # not in the catalog: no event can name it
+            continue
+        if not logged[index_of[name]]:  # no event of it: it adds 0 (doses_/days_: zeros)
             continue
         this = th_idx == index_of[name]
         given_kind = Event.DOSE if has_doses.get(name, False) else Event.THERAPY_START
