@@ -22,6 +22,7 @@ average before and after, and at each figure, is recorded. No test asserts a tim
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -164,7 +165,7 @@ def engine_rows(sizes: Sizes, strategies: tuple[str, ...] = ("soc", "il7", "pd1"
     for s in strategies:
         cfg = load_config(overrides(s, sizes.engine_n))
 
-        seeds = iter(range(1, 10**6))
+        seeds = itertools.count(1)
 
         def once(cfg=cfg, seeds=seeds) -> float:
             # new patients every repeat: nothing remembered from the last one (the

@@ -14,6 +14,7 @@ Timings on a shared machine are noisy: report the minimum of several repeats.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
@@ -58,22 +59,18 @@ main()
 """
 
 
-_COMPILED: list[bool] = []
-
-
+@functools.cache
 def precompile() -> None:
     """Byte-compile pml-sim's modules once, as installing a package does. Where
     PYTHONDONTWRITEBYTECODE is set (this project's sandbox sets it) Python writes no
     .pyc, so every start would compile again each module edited since its last .pyc
     (0.1-0.2 s after a day's edits), which no installed copy pays."""
-    if not _COMPILED:
-        import compileall
-        from pathlib import Path
+    import compileall
+    from pathlib import Path
 
-        import sim
+    import sim
 
-        compileall.compile_dir(Path(sim.__file__).parent, quiet=1)
-        _COMPILED.append(True)
+    compileall.compile_dir(Path(sim.__file__).parent, quiet=1)
 
 
 def to_engine(args: list[str], cwd: str | None = None, cpu: bool = False) -> float:

@@ -122,7 +122,7 @@ def _severity(
     return severe
 
 
-def _in_sorted(x: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+def in_sorted(x: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
     """np.isin(x, sorted_keys) for keys already sorted (a binary search each)."""
     if sorted_keys.size == 0:
         return np.zeros(x.shape, dtype=bool)
@@ -143,18 +143,16 @@ def _check_courses(
     (death or horizon); `course_days`: per therapy (inf = open-ended)."""
     starts = np.flatnonzero(codes == Event.THERAPY_START)
     stops = np.flatnonzero(codes == Event.THERAPY_STOP)
-    sorted_keys = []
-    for what, idx in (("two starts", starts), ("two stops", stops)):
-        k_sorted = np.sort(key[idx])
+    by_key = np.argsort(key[starts])
+    start_keys, stop_keys = key[starts][by_key], np.sort(key[stops])
+    checks = (("two starts", starts, start_keys), ("two stops", stops, stop_keys))
+    for what, idx, k_sorted in checks:
         dup = np.flatnonzero(k_sorted[1:] == k_sorted[:-1])
         if dup.size:
             i = idx[np.flatnonzero(key[idx] == k_sorted[dup[0]])[0]]
             raise EventLogError(f"{what} of one course ({_describe(events, i)})")
-        sorted_keys.append(k_sorted)
-    by_key = np.argsort(key[starts])
-    start_keys = key[starts][by_key]
     others = np.flatnonzero((th >= 0) & (codes != Event.THERAPY_START))
-    orphan = others[~_in_sorted(key[others], start_keys)]
+    orphan = others[~in_sorted(key[others], start_keys)]
     if orphan.size:
         raise EventLogError(f"no therapy_start of this course ({_describe(events, orphan[0])})")
     t = events["time_days"].to_numpy(dtype=float)
@@ -162,7 +160,7 @@ def _check_courses(
     early = stops[t[stops] < start_of_stop]
     if early.size:
         raise EventLogError(f"therapy_stop before its start ({_describe(events, early[0])})")
-    open_ = starts[~_in_sorted(key[starts], sorted_keys[1])]
+    open_ = starts[~in_sorted(key[starts], stop_keys)]
     due = t[open_] + course_days[th[open_]] < end_days[open_] - END_TOLERANCE_DAYS
     if due.any():
         raise EventLogError(

@@ -41,7 +41,7 @@ import pandas as pd
 
 from sim.config.economics import CostsConfig, EconomicsConfig
 from sim.config.schema import ModelConfig, MonitoringConfig, TherapyConfig
-from sim.economics.courses import check_therapy_events
+from sim.economics.courses import check_therapy_events, in_sorted
 from sim.economics.discount import DAYS_PER_YEAR, factor, flow, force, linear_flow
 from sim.economics.lifetime import expected_years, hazard_grid
 from sim.economics.severity import population_utility
@@ -73,10 +73,7 @@ VALUE_COLUMNS = [
 
 def _of_patients(events: pd.DataFrame, pid_sorted: np.ndarray) -> pd.DataFrame:
     """The events of these patients (sorted ids): the table itself when they all are."""
-    e = events["patient_id"].to_numpy()
-    pos = np.searchsorted(pid_sorted, e)
-    inside = pos < len(pid_sorted)
-    inside[inside] = pid_sorted[pos[inside]] == e[inside]
+    inside = in_sorted(events["patient_id"].to_numpy(), pid_sorted)
     return events if inside.all() else events[inside]
 
 

@@ -117,7 +117,7 @@ def _beta_of_normal(a: float, b: float, z: np.ndarray) -> np.ndarray:
     baseline draws come back at every evaluation. The key is (a, b) and a 128-bit
     digest of z's bytes; a hit returns a copy of the numbers computed before."""
     z = np.ascontiguousarray(z, dtype=np.float64)
-    key = (a, b, hashlib.blake2b(z.tobytes(), digest_size=16).digest())
+    key = (a, b, hashlib.blake2b(z, digest_size=16).digest())
     x = _BETA_MEMO.get(key)
     if x is None:
         x = betaincinv(a, b, ndtr(z))  # = scipy.stats.beta.ppf(norm.cdf(z)), bit for bit

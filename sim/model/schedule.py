@@ -180,22 +180,22 @@ class Schedule:
         self._next[r] = -np.inf
 
     # -- queries
-    def has_event(self, r: int, t: float, t1: float) -> bool:
-        """Whether any start, stop or side effect of row r falls in [t, t1)."""
+    def _next_at(self, r: int, t: float) -> float:
+        """The first start, stop or side effect of row r at or after t (cached)."""
         if self._next[r] < t:
             times = np.concatenate([self.start[r], self.end[r], self.se_time[r].ravel()])
             pending = times[times >= t]
             self._next[r] = float(pending.min()) if pending.size else np.inf
-        return self._next[r] < t1
+        return self._next[r]
+
+    def has_event(self, r: int, t: float, t1: float) -> bool:
+        """Whether any start, stop or side effect of row r falls in [t, t1)."""
+        return self._next_at(r, t) < t1
 
     def next_event(self, t: float) -> float:
         """The first start, stop or side effect of any course at or after t (inf: none):
         a step [t, t1) with t1 <= it has no course event to log (`has_event`)."""
-        nxt = np.inf
-        for r in self.used:
-            self.has_event(r, t, t)  # brings the row's next event time up to t
-            nxt = min(nxt, float(self._next[r]))
-        return nxt
+        return min((self._next_at(r, t) for r in self.used), default=np.inf)
 
     def activity(self, r: int, t: float, dt: float) -> np.ndarray:
         """Mean level (0..1) of row r's continuous levers over [t, t + dt).
