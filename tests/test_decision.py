@@ -304,3 +304,55 @@ def test_a_lever_of_an_unused_therapy_leaves_the_simulated_patients_as_they_were
     )
     changed = _frames(with_values(cfg, {own: 0.5 * get_value(cfg, own)}), list(pair))
     assert not base[pair[0]][0].equals(changed[pair[0]][0])
+
+
+def test_one_way_equals_simulating_the_pair_and_valuing_each_input_in_one_call():
+    """dsa.one_way values every input where its chunk is simulated, all inputs through
+    one stream of the executor. Its table must equal the plain route, bit for bit: the
+    pair simulated whole (`_frames`), each input's patients valued in one call
+    (`_compare`): economics inputs on the base patients, a lever they give on patients
+    simulated anew. Local worker processes and chunks smaller than the cohort, so the
+    per-chunk valuation and the reassembly are both exercised; the lever's row must
+    differ from the base (the check can fail)."""
+    from dataclasses import replace
+
+    from sim.api import load_config
+    from sim.config.paths import get_value, with_values
+    from sim.economics.dsa import _compare, _frames, one_way
+
+    lever = "therapies.rhil7.levers.lymphocyte_expansion_per_day"
+    cfg = load_config(
+        [
+            "+experiment=cea",
+            "strategy=[il7,soc]",
+            "cohort=mixed_seed000",
+            "cohort.n=500",
+            "engine.chunk_size=200",
+            "executor=processes",
+            "executor.workers=2",
+            "output.progress=false",
+        ]
+    )
+    base = cfg.economics.dsa.params[0]
+    cfg.economics.dsa.params = [
+        replace(base, key="economics.costs.hospital_day", low=100.0, high=900.0),
+        replace(base, key="economics.utilities.by_mrs.4", low=0.1, high=0.7),
+        replace(base, key=lever, low=0.5 * get_value(cfg, lever), high=2.0 * get_value(cfg, lever)),
+    ]
+    steps = []
+    table = one_way(cfg, "il7", "soc", on_step=lambda: steps.append(1))
+    assert len(steps) == 6
+    frames = _frames(cfg, ["il7", "soc"])
+    for p in cfg.economics.dsa.params:
+        row = table[table["key"] == p.key].iloc[0]
+        for side, value in (("low", p.low), ("high", p.high)):
+            c = with_values(cfg, {p.key: value})
+            f = _frames(c, ["il7", "soc"]) if p.key == lever else frames
+            nmb, icer = _compare(c, f, "il7", "soc")
+            assert row[f"inc_nmb_{side}"] == nmb
+            assert row[f"icer_{side}"] == icer or (
+                math.isnan(icer) and math.isnan(row[f"icer_{side}"])
+            )
+    assert table["inc_nmb_base"].iloc[0] == _compare(cfg, frames, "il7", "soc")[0]
+    moved = table[table["key"] == lever].iloc[0]
+    assert moved["inc_nmb_low"] != moved["inc_nmb_base"] != moved["inc_nmb_high"]

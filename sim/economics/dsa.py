@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,8 @@ import pandas as pd
 from sim.config.paths import get_value, with_values
 from sim.config.schema import RunConfig
 from sim.economics.values import patient_values
-from sim.engine.run import simulate
+from sim.engine.executors import ordered_map
+from sim.engine.run import Chunk, chunk_spans, simulate, simulate_then
 
 DSA_COLUMNS = [
     "key",
@@ -119,31 +120,107 @@ def _compare(
     return float(cfg.economics.wtp * dq - dc), float(icer)
 
 
+def cost_qaly(cfg: RunConfig, c: Chunk, overrides: list[dict[str, float]]) -> np.ndarray:
+    """Per-patient cost and QALYs of one chunk valued under `cfg` with each of
+    `overrides` (dotted key -> value; {} = cfg itself): shape (overrides, 2, patients).
+    Runs in the worker that simulated the chunk (`simulate_then`)."""
+    out = np.empty((len(overrides), 2, len(c.patients)))
+    for k, o in enumerate(overrides):
+        v = with_values(cfg, o) if o else cfg
+        pv = patient_values(
+            c.patients, c.events, v.economics, v.model, v.monitoring, v.therapies, v.horizon_days
+        )
+        out[k, 0] = pv["cost"].to_numpy()
+        out[k, 1] = pv["qaly"].to_numpy()
+    return out
+
+
+def _valued(
+    jobs: list[tuple[RunConfig, list[dict[str, float]]]], pair: list[str]
+) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Each job (a config to simulate, overrides to value its patients under) for the
+    strategies of `pair`: (job index, strategy -> `cost_qaly` of all its patients), as
+    each job completes. All jobs' chunks go through one stream of the run's executor,
+    so the workers do not wait at the end of each job."""
+    spans = []
+    for j, (sim_cfg, _) in enumerate(jobs):
+        c = copy.copy(sim_cfg)
+        c.strategy = {s: sim_cfg.strategy[s] for s in pair}  # as _frames
+        spans += [(j, c, s, lo, hi) for s, lo, hi in chunk_spans(c)]
+    last = {j: k for k, (j, *_) in enumerate(spans)}
+    tasks = ((c, s, lo, hi, cost_qaly, (jobs[j][1],)) for j, c, s, lo, hi in spans)
+    parts: dict[str, list[np.ndarray]] = {s: [] for s in pair}
+    with ordered_map(jobs[0][0].executor) as run:
+        for k, ((j, _, s, _, _), out) in enumerate(
+            zip(spans, run(simulate_then, tasks), strict=True)
+        ):
+            parts[s].append(out)
+            if last[j] == k:
+                yield j, {s: np.concatenate(p, axis=2) for s, p in parts.items()}
+                parts = {s: [] for s in pair}
+
+
+def _nmb(c: RunConfig, means: dict[str, tuple[float, float]], strategy: str, comp: str):
+    """(incremental NMB at the WTP of c, ICER) of strategy vs comparator, as `_compare`."""
+    dc = means[strategy][0] - means[comp][0]
+    dq = means[strategy][1] - means[comp][1]
+    icer = dc / dq if dq != 0 else math.nan
+    return float(c.economics.wtp * dq - dc), float(icer)
+
+
 def one_way(
     cfg: RunConfig, strategy: str, comparator: str, on_step: Callable[[], None] | None = None
 ) -> pd.DataFrame:
-    base_frames = _frames(cfg, [strategy, comparator])
-    base_nmb, _ = _compare(cfg, base_frames, strategy, comparator)
+    """The one-way table (DSA_COLUMNS). Inputs that leave the simulated patients as they
+    were (economics inputs, levers of a therapy neither strategy gives) re-value the
+    base-case patients; the others re-simulate them with the same seed. Every valuation
+    runs where its chunk is simulated; the numbers are those of simulating the pair and
+    valuing all its patients in one call (`_frames`, `_compare`), chunk by chunk."""
+    pair = [strategy, comparator]
     used = therapies_used(cfg, strategy) | therapies_used(cfg, comparator)
-    rows = []
-    for p in cfg.economics.dsa.params:
-        row = {"key": p.key, "label": p.label or p.key, "base_value": get_value(cfg, p.key)}
-        row["enters"] = enters_comparison(p.key, used)
-        row["unit"] = p.unit
+    steps = []  # (row, param, side, value, job index, override index)
+    same: list[dict[str, float]] = [{}]  # the base case first
+    jobs: list[tuple[RunConfig, list[dict[str, float]]]] = [(cfg, same)]
+    for i, p in enumerate(cfg.economics.dsa.params):
+        enters = enters_comparison(p.key, used)
         for side, value in (("low", p.low), ("high", p.high)):
-            c = with_values(cfg, {p.key: value})
             # an economics input, or a lever of a therapy neither strategy gives, leaves
             # the simulated patients as they were (tests/test_decision.py checks the latter)
-            same_patients = p.key.startswith("economics.") or not row["enters"]
-            frames = base_frames if same_patients else _frames(c, [strategy, comparator])
-            row[side] = value
-            row[f"inc_nmb_{side}"], row[f"icer_{side}"] = _compare(c, frames, strategy, comparator)
-            if on_step is not None:
+            if p.key.startswith("economics.") or not enters:
+                same.append({p.key: value})
+                steps.append((i, p, side, value, 0, len(same) - 1))
+            else:
+                jobs.append((with_values(cfg, {p.key: value}), [{}]))
+                steps.append((i, p, side, value, len(jobs) - 1, 0))
+    means: dict[tuple[int, int], dict[str, tuple[float, float]]] = {}
+    for j, arrays in _valued(jobs, pair):
+        for k in range(len(jobs[j][1])):
+            means[j, k] = {
+                s: (float(pd.Series(a[k, 0]).mean()), float(pd.Series(a[k, 1]).mean()))
+                for s, a in arrays.items()
+            }
+            if on_step is not None and (j, k) != (0, 0):
                 on_step()
+    base_nmb, _ = _nmb(cfg, means[0, 0], strategy, comparator)
+    rows: dict[int, dict] = {}
+    for i, p, side, value, j, k in steps:
+        row = rows.setdefault(
+            i,
+            {
+                "key": p.key,
+                "label": p.label or p.key,
+                "base_value": get_value(cfg, p.key),
+                "enters": enters_comparison(p.key, used),
+                "unit": p.unit,
+            },
+        )
+        c = with_values(cfg, {p.key: value}) if j == 0 else jobs[j][0]
+        row[side] = value
+        row[f"inc_nmb_{side}"], row[f"icer_{side}"] = _nmb(c, means[j, k], strategy, comparator)
+    for row in rows.values():
         row["inc_nmb_base"] = base_nmb
         row["swing"] = abs(row["inc_nmb_high"] - row["inc_nmb_low"])
-        rows.append(row)
-    table = pd.DataFrame(rows, columns=DSA_COLUMNS)
+    table = pd.DataFrame(list(rows.values()), columns=DSA_COLUMNS)
     table = table.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
     table.insert(0, "comparator", comparator)
     table.insert(0, "strategy", strategy)

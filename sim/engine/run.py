@@ -8,8 +8,9 @@ the cohort size.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,8 @@ from sim.engine.tables import (
 from sim.model import cohort as cohort_mod
 from sim.model.strategies import compile_strategy
 from sim.model.therapies import Catalog
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -74,13 +77,43 @@ def simulate_strategies(
         yield Chunk(sname, pdf, ev, lab)
 
 
+def simulate_then(
+    cfg: RunConfig, sname: str, lo: int, hi: int, then: Callable[..., T], args: tuple
+) -> T:
+    """`then(cfg, chunk, *args)` of patients lo..hi-1 under one strategy (no lab table),
+    computed where the chunk is simulated: a worker sends back only what `then` returns
+    (e.g. per-patient costs), not the chunk's tables, and the main process does not
+    redo the work serially. `then` must be a module-level function (it is pickled)."""
+    return then(cfg, next(simulate_strategies(cfg, lo, hi, [sname], labs=False)), *args)
+
+
+def chunk_spans(cfg: RunConfig) -> list[tuple[str, int, int]]:
+    """(strategy, lo, hi) of every chunk of a run, in the order `chunks` yields them."""
+    n, size = cfg.cohort.n, cfg.engine.chunk_size
+    return [(s, lo, min(lo + size, n)) for s in cfg.strategy for lo in range(0, n, size)]
+
+
+def map_chunks(
+    cfg: RunConfig,
+    then: Callable[..., T],
+    args: tuple = (),
+    progress: tqdm | None = None,
+) -> Iterator[T]:
+    """`simulate_then` of every chunk of the run on the configured executor, in the
+    order of `chunks` whatever executor ran them."""
+    spans = chunk_spans(cfg)
+    tasks = ((cfg, s, lo, hi, then, args) for s, lo, hi in spans)
+    with ordered_map(cfg.executor) as run:
+        for (_, lo, hi), out in zip(spans, run(simulate_then, tasks), strict=True):
+            if progress is not None:
+                progress.update(hi - lo)
+            yield out
+
+
 def chunks(cfg: RunConfig, progress: tqdm | None = None) -> Iterator[Chunk]:
     """Simulate strategy by strategy, chunk by chunk, on the configured executor;
     chunks come back in order whatever executor ran them."""
-    n, size = cfg.cohort.n, cfg.engine.chunk_size
-    tasks = (
-        (cfg, sname, lo, min(lo + size, n)) for sname in cfg.strategy for lo in range(0, n, size)
-    )
+    tasks = ((cfg, s, lo, hi) for s, lo, hi in chunk_spans(cfg))
     with ordered_map(cfg.executor) as run:
         for c in run(simulate_chunk, tasks):
             if progress is not None:

@@ -28,11 +28,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.app.tasks.finish import begin, finish
-from sim.config.economics import EconomicsConfig
 from sim.config.schema import RunConfig
 from sim.core import io
 from sim.economics import plots as eplots
-from sim.economics.budget import budget_impact, year_costs
+from sim.economics.base_case import base_case, simulate_and_value  # noqa: F401  (tests)
+from sim.economics.budget import budget_impact
 from sim.economics.decision import cea_table, format_cea
 from sim.economics.discount import DAYS_PER_YEAR
 from sim.economics.dsa import default_pair, one_way
@@ -42,7 +42,7 @@ from sim.economics.psa import run_psa, uncertainty_table
 from sim.economics.report import ReportExtras, decision_thresholds, report
 from sim.economics.sampling import draw_parameters, groups, order_utilities
 from sim.economics.scenarios import BASE, recosts_only, scenario_config, scenario_table
-from sim.economics.severity import general_population_qalys, severity_table
+from sim.economics.severity import severity_table
 from sim.economics.societal import SOCIETAL_COLUMNS
 from sim.economics.summary import (  # noqa: F401  (summarise_values: tests)
     add_increment_se,
@@ -51,7 +51,7 @@ from sim.economics.summary import (  # noqa: F401  (summarise_values: tests)
     summarise_values,
 )
 from sim.economics.validate import validate_economics as validate  # noqa: F401  (task hook)
-from sim.economics.values import VALUE_COLUMNS, patient_values
+from sim.economics.values import VALUE_COLUMNS
 from sim.economics.voi import (
     EVPPINoiseWarning,
     ceac,
@@ -60,7 +60,7 @@ from sim.economics.voi import (
     evppi_noise_warnings,
     wtp_grid,
 )
-from sim.engine.run import chunks, simulate
+from sim.engine.run import simulate
 from sim.trial.accrual import DAYS_PER_MONTH, expected_accrual_days
 from sim.trial.pool import eligible, pool_config
 
@@ -92,90 +92,6 @@ def trial_years(cfg: RunConfig, sizes: list[int]) -> list[float]:
     p = eligible_share(cfg)
     after = (t.followup.min_followup_months + cfg.economics.evsi.reporting_months) * DAYS_PER_MONTH
     return [(expected_accrual_days(t.accrual, p, n) + after) / DAYS_PER_YEAR for n in sizes]
-
-
-def base_case(cfg: RunConfig) -> pd.DataFrame:
-    """Per-patient values of the base case (every strategy), chunk by chunk; with the
-    discounted doses / days of the threshold-price therapies (`doses_<t>`, `days_<t>`)
-    and, for the budget impact, the undiscounted cost in each year since diagnosis
-    (`budget_year_<k>`)."""
-    return simulate_and_value(cfg)[0]
-
-
-def simulate_and_value(
-    cfg: RunConfig,
-    recost: dict[str, EconomicsConfig] | None = None,
-    extras: bool = True,
-    desc: str = "base case",
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Per-patient values of every strategy (with the `base_case` extras if `extras`),
-    and of the same patients re-costed under each economics config of `recost`."""
-    bar = tqdm(
-        total=cfg.cohort.n * len(cfg.strategy),
-        unit="patient",
-        unit_scale=True,
-        desc=desc,
-        disable=not cfg.output.progress,
-        mininterval=0.5,
-    )
-    e = cfg.economics
-    priced = [item.therapy for item in e.threshold_prices] + [a.therapy for a in e.two_way.axes]
-    units = tuple(dict.fromkeys(priced)) if extras else ()
-    years = len(e.budget_impact.uptake) if extras else 0
-    recost = recost or {}
-    parts: list[pd.DataFrame] = []
-    others: dict[str, list[pd.DataFrame]] = {name: [] for name in recost}
-    try:
-        for c in chunks(cfg, bar):
-            v = patient_values(
-                c.patients,
-                c.events,
-                e,
-                cfg.model,
-                cfg.monitoring,
-                cfg.therapies,
-                cfg.horizon_days,
-                units=units,
-            )
-            if years:
-                yc = year_costs(
-                    c.patients,
-                    c.events,
-                    e,
-                    cfg.model,
-                    cfg.monitoring,
-                    cfg.therapies,
-                    cfg.horizon_days,
-                    years,
-                )
-                for k in range(1, years + 1):
-                    v[f"budget_year_{k}"] = yc[f"budget_year_{k}"].to_numpy()
-            if extras and e.severity.enabled:
-                pts = c.patients.set_index("patient_id").loc[v["patient_id"]]
-                v["age"] = pts["age"].to_numpy(dtype=float)
-                v["female"] = pts["female"].to_numpy(dtype=bool)
-                v["qaly_general_population"] = general_population_qalys(
-                    v["age"].to_numpy(), v["female"].to_numpy(), e
-                )
-            parts.append(v)
-            for name, econ in recost.items():
-                others[name].append(
-                    patient_values(
-                        c.patients,
-                        c.events,
-                        econ,
-                        cfg.model,
-                        cfg.monitoring,
-                        cfg.therapies,
-                        cfg.horizon_days,
-                    )
-                )
-    finally:
-        bar.close()
-    return (
-        pd.concat(parts, ignore_index=True),
-        {name: pd.concat(p, ignore_index=True) for name, p in others.items()},
-    )
 
 
 def run_scenarios(
