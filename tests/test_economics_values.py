@@ -471,3 +471,44 @@ def test_renamed_detail_labels_change_no_cost(restarted):
     relabelled = ev.assign(detail=ev.detail.str.replace("corticosteroids", "steroids"))
     assert (relabelled.detail != ev.detail).any()
     pd.testing.assert_series_equal(_drug_costs(restarted, relabelled), _drug_costs(restarted, ev))
+
+
+def test_a_shared_memo_gives_the_same_values_under_every_economics_config():
+    """patient_values(memo=...) reuses what does not depend on the economics config
+    (event rows and checks, life-table grids keyed by their inputs) across calls on the
+    same patients. Valuing simulated patients under a sequence of different economics
+    configs with one shared memo must give, frame for frame and bit for bit, what fresh
+    calls give; the configs differ in prices, discount rates, utilities (age-adjusted or
+    not), life tables and perspective, so a stale cache entry would show."""
+    from sim.api import load_config
+    from sim.config.paths import with_values
+    from sim.engine.run import simulate_strategies
+
+    cfg = load_config(["+experiment=cea", "cohort=mixed_seed000", "cohort.n=400"])
+    ch = next(simulate_strategies(cfg, 0, 400, ["il7"], labs=False))
+    variants = [
+        {},
+        {"economics.costs.hospital_day": 900.0},
+        {"economics.discount.costs": 0.0, "economics.discount.qalys": 0.05},
+        {"economics.utilities.by_mrs.4": 0.1},
+        {"economics.lifetime.max_age": 90.0},
+        {"economics.lifetime.mrs_mortality_hr.3": 4.0},
+        {"economics.severity.population_utility.age": -0.001},
+        {},
+    ]
+    econs = [with_values(cfg, v).economics for v in variants]
+    econs[-1].utilities.age_adjusted = not econs[-1].utilities.age_adjusted
+    societal = with_values(cfg, {}).economics
+    societal.perspective = "societal"
+    econs.append(societal)
+    args = (cfg.model, cfg.monitoring, cfg.therapies, cfg.horizon_days)
+    memo: dict = {}
+    shared = [patient_values(ch.patients, ch.events, e, *args, memo=memo) for e in econs]
+    assert len(memo) > 4  # the cache was used
+    costs = set()
+    for e, got in zip(econs, shared, strict=True):
+        pd.testing.assert_frame_equal(
+            got, patient_values(ch.patients, ch.events, e, *args), check_exact=True
+        )
+        costs.add((round(got["cost"].sum(), 6), round(got["qaly"].sum(), 6)))
+    assert len(costs) == len(econs)  # every config changed the result

@@ -33,9 +33,10 @@ def value_chunk(
     general-population QALYs), and the same patients re-costed under each of `recost`."""
     e = cfg.economics
     args = (cfg.model, cfg.monitoring, cfg.therapies, cfg.horizon_days)
-    v = patient_values(c.patients, c.events, e, *args, units=units)
+    memo: dict = {}  # the same patients under several economics configs
+    v = patient_values(c.patients, c.events, e, *args, units=units, memo=memo)
     if years:
-        yc = year_costs(c.patients, c.events, e, *args, years)
+        yc = year_costs(c.patients, c.events, e, *args, years, memo=memo)
         for k in range(1, years + 1):
             v[f"budget_year_{k}"] = yc[f"budget_year_{k}"].to_numpy()
     if severity:
@@ -46,7 +47,8 @@ def value_chunk(
             v["age"].to_numpy(), v["female"].to_numpy(), e
         )
     others = {
-        name: patient_values(c.patients, c.events, econ, *args) for name, econ in recost.items()
+        name: patient_values(c.patients, c.events, econ, *args, memo=memo)
+        for name, econ in recost.items()
     }
     return v, others
 

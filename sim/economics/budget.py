@@ -93,14 +93,18 @@ def year_costs(
     therapies: dict[str, TherapyConfig],
     horizon_days: float,
     years: int,
+    memo: dict | None = None,
 ) -> pd.DataFrame:
     """Undiscounted cost of each patient in years 1..`years` since diagnosis (columns
-    budget_year_1 ...; year 1 = the acute phase, horizon_days <= 1 year)."""
+    budget_year_1 ...; year 1 = the acute phase, horizon_days <= 1 year). `memo`: as
+    `patient_values`'s."""
     acute_econ = copy.deepcopy(econ)
     acute_econ.discount.costs = 0.0
     acute_econ.lifetime.enabled = False
     acute_econ.perspective = "healthcare"  # a budget holds the payer's costs only
-    acute = patient_values(patients, events, acute_econ, model, monitoring, therapies, horizon_days)
+    acute = patient_values(
+        patients, events, acute_econ, model, monitoring, therapies, horizon_days, memo=memo
+    )
     pts = patients.set_index("patient_id").loc[acute["patient_id"]].reset_index()
     out = pd.DataFrame({"patient_id": acute["patient_id"].to_numpy()})
     if "strategy" in acute:

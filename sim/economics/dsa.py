@@ -125,10 +125,19 @@ def cost_qaly(cfg: RunConfig, c: Chunk, overrides: list[dict[str, float]]) -> np
     `overrides` (dotted key -> value; {} = cfg itself): shape (overrides, 2, patients).
     Runs in the worker that simulated the chunk (`simulate_then`)."""
     out = np.empty((len(overrides), 2, len(c.patients)))
+    memo: dict = {}  # shared by the configs that differ from cfg in economics inputs only
     for k, o in enumerate(overrides):
         v = with_values(cfg, o) if o else cfg
+        econ_only = all(key.startswith("economics.") for key in o)
         pv = patient_values(
-            c.patients, c.events, v.economics, v.model, v.monitoring, v.therapies, v.horizon_days
+            c.patients,
+            c.events,
+            v.economics,
+            v.model,
+            v.monitoring,
+            v.therapies,
+            v.horizon_days,
+            memo=memo if econ_only else None,
         )
         out[k, 0] = pv["cost"].to_numpy()
         out[k, 1] = pv["qaly"].to_numpy()

@@ -71,6 +71,23 @@ VALUE_COLUMNS = [
 ]
 
 
+def _frames(
+    patients: pd.DataFrame, events: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """(patients sorted by id, their ids, their events)."""
+    in_order = patients["patient_id"].is_monotonic_increasing  # the engine's tables are
+    pts = patients if in_order else patients.sort_values("patient_id", kind="stable")
+    pid = pts["patient_id"].to_numpy()
+    return pts, pid, _of_patients(events, pid)
+
+
+def _event_rows(ev: pd.DataFrame, pid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each event's code, time (years) and patient row."""
+    kind = event_codes(ev)
+    t_ev = ev["time_days"].to_numpy(dtype=float) / DAYS_PER_YEAR
+    return kind, t_ev, _rows(pid, ev["patient_id"].to_numpy())
+
+
 def _of_patients(events: pd.DataFrame, pid_sorted: np.ndarray) -> pd.DataFrame:
     """The events of these patients (sorted ids): the table itself when they all are."""
     inside = in_sorted(events["patient_id"].to_numpy(), pid_sorted)
@@ -94,27 +111,39 @@ def patient_values(
     therapies: dict[str, TherapyConfig],
     horizon_days: float,
     units: tuple[str, ...] = (),
+    memo: dict | None = None,
 ) -> pd.DataFrame:
     """One strategy's patients (unique, any order) -> their costs, QALYs and life-years.
 
     `units`: therapies whose discounted quantities are added as columns `doses_<t>`
     (discounted doses given: the cost is linear in the price per dose with this slope)
-    and `days_<t>` (discounted days on therapy), for threshold prices."""
-    in_order = patients["patient_id"].is_monotonic_increasing  # the engine's tables are
-    pts = patients if in_order else patients.sort_values("patient_id", kind="stable")
-    pid = pts["patient_id"].to_numpy()
+    and `days_<t>` (discounted days on therapy), for threshold prices.
+
+    `memo`: a dict shared by calls that value the *same* patients and events with the
+    same model, monitoring, therapies and horizon under different economics configs
+    (re-costed scenarios, one-way inputs): what does not depend on the economics config
+    (the event log's rows and checks) or depends only on a part of it that did not
+    change (life tables, discount rates) is computed once. The same numbers either way."""
+    cache = {} if memo is None else memo
+
+    def once(key: object, make: Callable[[], object]):
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]
+
+    pts, pid, ev = once("frames", lambda: _frames(patients, events))
     n = len(pid)
-    ev = _of_patients(events, pid)
     dc, dq = force(econ.discount.costs), force(econ.discount.qalys)
     c = econ.costs
     t_end = pts["time_days"].to_numpy(dtype=float) / DAYS_PER_YEAR
     died = pts["died"].to_numpy(dtype=bool)
 
-    kind = event_codes(ev)
-    t_ev = ev["time_days"].to_numpy(dtype=float) / DAYS_PER_YEAR
-    row = _rows(pid, ev["patient_id"].to_numpy())
-    th_idx, severe_ev = check_therapy_events(
-        ev, kind, row, pts["time_days"].to_numpy(dtype=float), therapies, c.therapies
+    kind, t_ev, row = once("rows", lambda: _event_rows(ev, pid))
+    th_idx, severe_ev = once(
+        ("therapy_events", tuple(c.therapies)),
+        lambda: check_therapy_events(
+            ev, kind, row, pts["time_days"].to_numpy(dtype=float), therapies, c.therapies
+        ),
     )
     course = ev["course"].to_numpy().astype(np.int64)
 
@@ -216,9 +245,14 @@ def patient_values(
         excess = _per_patient(condition, lambda x: lt.excess_mortality_per_year.get(x, 0.0))
         excess = excess[alive]
         t0 = horizon_days / DAYS_PER_YEAR
-        grid = hazard_grid(age, female, hr, excess, lt)
+        life = repr(lt)  # the life table's inputs: the cache key of what follows
+        grid = once(("grid", life), lambda: hazard_grid(age, female, hr, excess, lt))
         years = {
-            d: expected_years(age, female, hr, excess, d, lt, grid=grid) for d in {0.0, dc, dq}
+            d: once(
+                ("years", life, d),
+                lambda d=d: expected_years(age, female, hr, excess, d, lt, grid=grid),
+            )
+            for d in {0.0, dc, dq}
         }
         life_years[alive] += years[0.0]
         ly_disc[alive] += factor(t0, dq) * years[dq]
@@ -226,15 +260,18 @@ def patient_values(
         if econ.utilities.age_adjusted:  # norm(attained age) / norm(age at diagnosis)
             male = ~female
             at_dx = population_utility(age - t0, male, econ)
-            q_years = expected_years(
-                age,
-                female,
-                hr,
-                excess,
-                dq,
-                lt,
-                weight=lambda a: population_utility(a, male[:, None], econ) / at_dx[:, None],
-                grid=grid,
+            q_years = once(
+                ("age_adjusted_years", life, dq, repr(econ.severity.population_utility)),
+                lambda: expected_years(
+                    age,
+                    female,
+                    hr,
+                    excess,
+                    dq,
+                    lt,
+                    weight=lambda a: population_utility(a, male[:, None], econ) / at_dx[:, None],
+                    grid=grid,
+                ),
             )
         qaly_life[alive] = u[m_alive] * factor(t0, dq) * q_years
         yearly = (

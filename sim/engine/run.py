@@ -33,6 +33,7 @@ from sim.model.strategies import compile_strategy
 from sim.model.therapies import Catalog
 
 T = TypeVar("T")
+_NO_LABS = pd.DataFrame(columns=["strategy", *LAB_COLUMNS])  # as an empty lab table + strategy
 
 
 @dataclass
@@ -71,8 +72,12 @@ def simulate_strategies(
         cols = lab_columns(courses)
         pdf = patient_frame(courses, cfg.horizon_days, cfg.model, cfg.monitoring, cols)
         ev = events_frame(courses, rules)
-        lab = pd.DataFrame(cols) if labs and cols else pd.DataFrame(columns=LAB_COLUMNS)
-        for df in (pdf, ev, lab):
+        if labs and cols:
+            lab = pd.DataFrame(cols)
+            lab.insert(0, "strategy", sname)
+        else:  # a copy of one empty table: pandas builds even an empty one slowly
+            lab = _NO_LABS.copy()
+        for df in (pdf, ev):
             df.insert(0, "strategy", sname)
         yield Chunk(sname, pdf, ev, lab)
 

@@ -17,6 +17,9 @@ from sim.config.schema import CONDITIONS, ModelConfig, MonitoringConfig, Strateg
 from sim.model.course import Course
 from sim.model.disability import mrs_level
 
+# built once: pandas checks the categories each time a type is made
+_CONDITION_DTYPE = pd.CategoricalDtype(CONDITIONS)
+
 
 def _month1(
     labs: Mapping[str, np.ndarray] | pd.DataFrame, ids: np.ndarray, day: float, lod_copies: float
@@ -120,7 +123,7 @@ def patient_frame(
     out = pd.DataFrame(
         {
             "patient_id": pid,
-            "condition": pd.Categorical.from_codes(cond, categories=CONDITIONS),
+            "condition": pd.Categorical.from_codes(cond, dtype=_CONDITION_DTYPE),
             "age": col(lambda c: c.patients.age),
             "female": col(lambda c: c.patients.female),
             "cd4_0": col(lambda c: c.patients.cd4_0),
