@@ -113,11 +113,8 @@ def _compare(
         v = patient_values(
             pts, ev, cfg.economics, cfg.model, cfg.monitoring, cfg.therapies, cfg.horizon_days
         )
-        means[s] = (v["cost"].mean(), v["qaly"].mean())
-    dc = means[strategy][0] - means[comp][0]
-    dq = means[strategy][1] - means[comp][1]
-    icer = dc / dq if dq != 0 else math.nan
-    return float(cfg.economics.wtp * dq - dc), float(icer)
+        means[s] = (float(v["cost"].mean()), float(v["qaly"].mean()))
+    return _nmb(cfg, means, strategy, comp)
 
 
 def cost_qaly(cfg: RunConfig, c: Chunk, overrides: list[dict[str, float]]) -> np.ndarray:
@@ -169,8 +166,11 @@ def _valued(
                 parts = {s: [] for s in pair}
 
 
-def _nmb(c: RunConfig, means: dict[str, tuple[float, float]], strategy: str, comp: str):
-    """(incremental NMB at the WTP of c, ICER) of strategy vs comparator, as `_compare`."""
+def _nmb(
+    c: RunConfig, means: dict[str, tuple[float, float]], strategy: str, comp: str
+) -> tuple[float, float]:
+    """(incremental NMB at the WTP of c, ICER) of strategy vs comparator from their mean
+    (cost, QALYs)."""
     dc = means[strategy][0] - means[comp][0]
     dq = means[strategy][1] - means[comp][1]
     icer = dc / dq if dq != 0 else math.nan
