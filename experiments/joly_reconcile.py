@@ -24,19 +24,18 @@ published figures and does arithmetic.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
-import yaml
+import pandas as pd
 
 from sim.api import load_config, simulate
+from sim.config.schema import Target
+from sim.evidence.targets import alive_at, published_ci, scenario_of
 
-ROOT = Path(__file__).resolve().parents[1]
-
-# Joly 2023's 4.1% with solid tumours have no model condition (left out of the model's
-# mix; conf/targets/default.yaml joly_survival_1y) but are in Joly's 61.8%.
+TARGET = "joly_survival_1y"
+# Joly 2023's 4.1% with solid tumours have no model condition (left out of the
+# target's mix, conf/targets/default.yaml) but are in Joly's 61.8%.
 JOLY_SOLID_TUMOUR_SHARE = 4.1  # Joly 2023, abstract
-JOLY_CI = (0.578, 0.658)  # Joly 2023, abstract: 1 - 1-year mortality 38.2% (34.2-42.2)
 
 # Published 1-year survival by condition, contemporary where found.
 PUBLISHED = {
@@ -56,12 +55,14 @@ UNKNOWN = {
 NON_PML_SURVIVAL = (0.80, 0.95)
 
 
-def joly_mix() -> dict[str, float]:
+def joly_target() -> Target:
+    cfg = load_config(["+targets=default", "uncertainty=none"])
+    return next(t for t in cfg.targets.items if t.id == TARGET)
+
+
+def joly_mix(t: Target) -> dict[str, float]:
     """Joly's mix as the validation target states it (percent), plus solid tumours."""
-    targets = yaml.safe_load((ROOT / "conf/targets/default.yaml").read_text())["items"]
-    t = next(x for x in targets if x["id"] == "joly_survival_1y")
-    mix = {k: float(v) for k, v in t["population"]["mix"].items()}
-    return {**mix, "solid_tumour": JOLY_SOLID_TUMOUR_SHARE}
+    return {**t.population.mix, "solid_tumour": JOLY_SOLID_TUMOUR_SHARE}
 
 
 def mix_survival(mix: dict[str, float], surv: dict[str, float]) -> float:
@@ -69,33 +70,26 @@ def mix_survival(mix: dict[str, float], surv: dict[str, float]) -> float:
     return sum(w * surv[c] for c, w in mix.items()) / total
 
 
-def model_by_condition(n: int) -> dict[str, float]:
-    mix = {k: v for k, v in joly_mix().items() if k != "solid_tumour"}
-    flow = "{" + ", ".join(f"{k}: {v}" for k, v in mix.items()) + "}"
-    cfg = load_config(
-        [
-            "cohort=custom",
-            f"+cohort.mix={flow}",
-            f"cohort.n={n}",
-            "strategy=[soc]",
-            "uncertainty=none",
-            "output.progress=false",
-        ]  # fmt: skip
-    )
-    pts = simulate(cfg)[0]
-    alive = ~(pts["died"] & (pts["time_days"] <= 365.0))
-    by = alive.groupby(pts["condition"].astype(str)).mean()
-    out = {c: float(by[c]) for c in mix}
+def model_by_condition(t: Target, n: int) -> dict[str, float]:
+    """The model's survival at the target's day on its population (as the calibration's
+    Evaluator builds it), overall and by condition."""
+    over = [*scenario_of(t).overrides(), f"cohort.n={n}", "uncertainty=none"]
+    pts = simulate(load_config([*over, "output.progress=false"]))[0]
+    alive = pd.Series(alive_at(pts, t.at_days))
+    by = alive.groupby(pts["condition"].astype(str).to_numpy()).mean()
+    out = {c: float(by[c]) for c in t.population.mix}
     out["_all"] = float(alive.mean())
     return out
 
 
 def main(n: int) -> None:
-    mix = joly_mix()
-    model = model_by_condition(n)
+    t = joly_target()
+    ci = published_ci(t)
+    mix = joly_mix(t)
+    model = model_by_condition(t, n)
     se = np.sqrt(model["_all"] * (1 - model["_all"]) / n)
-    print(f"Joly 2023: {100 * (JOLY_CI[0] + JOLY_CI[1]) / 2:.1f}% alive at 1 year "
-          f"({100 * JOLY_CI[0]:.1f}-{100 * JOLY_CI[1]:.1f}); mix (%): {mix}")  # fmt: skip
+    print(f"Joly 2023: {100 * t.value:.1f}% alive at 1 year "
+          f"({100 * ci[0]:.1f}-{100 * ci[1]:.1f}); mix (%): {mix}")  # fmt: skip
     print(f"\n1. model, SOC, Joly's mix without solid tumours: {100 * model['_all']:.1f}% "
           f"(MC se {100 * se:.1f})")  # fmt: skip
     print("| condition | share % | model SOC | published | source |")
@@ -114,17 +108,17 @@ def main(n: int) -> None:
     hi = mix_survival(mix, {**pub, **{c: r[1] for c, r in UNKNOWN.items()}})
     print(f"\n2. Joly's mix at the published figures: {100 * lo:.1f}% to {100 * hi:.1f}% "
           f"(unknown groups at their low / high end) against Joly's "
-          f"{100 * JOLY_CI[0]:.1f}-{100 * JOLY_CI[1]:.1f}%")  # fmt: skip
+          f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}%")  # fmt: skip
 
     total = sum(mix.values())
     for label, unk in (("low", 0), ("high", 1)):
         rest = {**pub, **{c: r[unk] for c, r in UNKNOWN.items()}}
         others = sum(w * rest[c] for c, w in mix.items() if c != "hiv")
-        need = (JOLY_CI[0] * total - others) / mix["hiv"]
+        need = (ci[0] * total - others) / mix["hiv"]
         print(f"3a. HIV 1-year survival needed for Joly's lower limit, unknown groups {label}: "
               f"{100 * need:.1f}% (published {100 * pub['hiv']:.1f}%)")  # fmt: skip
     for s_non in NON_PML_SURVIVAL:
-        for target, name in ((JOLY_CI[0], "lower limit"), (sum(JOLY_CI) / 2, "point")):
+        for target, name in ((ci[0], "lower limit"), (t.value, "point")):
             shares = [(target - s) / (s_non - s) for s in (hi, lo)]
             print(f"3b. non-PML share among the coded cases for Joly's {name}, non-PML "
                   f"survival {s_non:.2f}: {100 * max(shares[0], 0):.0f}% to "

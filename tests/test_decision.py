@@ -20,6 +20,39 @@ from sim.economics.decision import CEA_COLUMNS, cea_table, format_cea, frontier
 from sim.economics.report import _md
 
 
+def _frames(cfg, strategies):
+    """Patients and events of these strategies, simulated whole (the run's executor, same
+    seed): the plain route dsa.one_way must agree with."""
+    import copy
+
+    from sim.engine.run import simulate
+
+    c = copy.copy(cfg)
+    c.strategy = {s: cfg.strategy[s] for s in strategies}
+    patients, events, _ = simulate(c)
+    return {
+        s: (patients[patients["strategy"] == s], events[events["strategy"] == s])
+        for s in strategies
+    }
+
+
+def _compare(cfg, frames, strategy, comp):
+    """(incremental NMB at cfg's WTP, ICER) of strategy vs comparator, every patient of
+    each valued in one call."""
+    from sim.economics.values import patient_values
+
+    means = {}
+    for s in (strategy, comp):
+        pts, ev = frames[s]
+        v = patient_values(
+            pts, ev, cfg.economics, cfg.model, cfg.monitoring, cfg.therapies, cfg.horizon_days
+        )
+        means[s] = (float(v["cost"].mean()), float(v["qaly"].mean()))
+    dc = means[strategy][0] - means[comp][0]
+    dq = means[strategy][1] - means[comp][1]
+    return float(cfg.economics.wtp * dq - dc), float(dc / dq if dq != 0 else math.nan)
+
+
 def _best_somewhere(cost: np.ndarray, effect: np.ndarray) -> set[int]:
     """Strategies that have the highest NMB, alone, for some lambda >= 0: the interval
     of lambda where i beats j is a half-line, so intersect them (exact arithmetic up to
@@ -280,7 +313,7 @@ def test_a_lever_of_an_unused_therapy_leaves_the_simulated_patients_as_they_were
     change them (so the comparison can fail)."""
     from sim.api import load_config
     from sim.config.paths import get_value, with_values
-    from sim.economics.dsa import _frames, therapies_used
+    from sim.economics.dsa import therapies_used
 
     cfg = load_config([f"strategy=[{','.join(pair)}]", "cohort=mixed_seed000", "cohort.n=300"])
     used = therapies_used(cfg, pair[0]) | therapies_used(cfg, pair[1])
@@ -318,7 +351,7 @@ def test_one_way_equals_simulating_the_pair_and_valuing_each_input_in_one_call()
 
     from sim.api import load_config
     from sim.config.paths import get_value, with_values
-    from sim.economics.dsa import _compare, _frames, one_way
+    from sim.economics.dsa import one_way
 
     lever = "therapies.rhil7.levers.lymphocyte_expansion_per_day"
     cfg = load_config(

@@ -28,7 +28,7 @@ from sim.config.paths import get_value, with_values
 from sim.config.schema import RunConfig
 from sim.economics.values import patient_values
 from sim.engine.executors import ordered_map
-from sim.engine.run import Chunk, chunk_spans, simulate, simulate_then
+from sim.engine.run import Chunk, chunk_spans, simulate_then
 
 DSA_COLUMNS = [
     "key",
@@ -92,31 +92,6 @@ def enters_comparison(key: str, used: set[str]) -> bool:
     return True
 
 
-def _frames(cfg: RunConfig, strategies: list[str]) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
-    """Patients and events of these strategies (the run's executor, same seed)."""
-    c = copy.copy(cfg)
-    c.strategy = {s: cfg.strategy[s] for s in strategies}
-    patients, events, _ = simulate(c)
-    return {
-        s: (patients[patients["strategy"] == s], events[events["strategy"] == s])
-        for s in strategies
-    }
-
-
-def _compare(
-    cfg: RunConfig, frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]], strategy: str, comp: str
-) -> tuple[float, float]:
-    """(incremental NMB at the base WTP, ICER) of strategy vs comparator."""
-    means = {}
-    for s in (strategy, comp):
-        pts, ev = frames[s]
-        v = patient_values(
-            pts, ev, cfg.economics, cfg.model, cfg.monitoring, cfg.therapies, cfg.horizon_days
-        )
-        means[s] = (float(v["cost"].mean()), float(v["qaly"].mean()))
-    return _nmb(cfg, means, strategy, comp)
-
-
 def cost_qaly(cfg: RunConfig, c: Chunk, overrides: list[dict[str, float]]) -> np.ndarray:
     """Per-patient cost and QALYs of one chunk valued under `cfg` with each of
     `overrides` (dotted key -> value; {} = cfg itself): shape (overrides, 2, patients).
@@ -151,7 +126,7 @@ def _valued(
     spans = []
     for j, (sim_cfg, _) in enumerate(jobs):
         c = copy.copy(sim_cfg)
-        c.strategy = {s: sim_cfg.strategy[s] for s in pair}  # as _frames
+        c.strategy = {s: sim_cfg.strategy[s] for s in pair}  # simulate the pair only
         spans += [(j, c, s, lo, hi) for s, lo, hi in chunk_spans(c)]
     last = {j: k for k, (j, *_) in enumerate(spans)}
     tasks = ((c, s, lo, hi, cost_qaly, (jobs[j][1],)) for j, c, s, lo, hi in spans)
@@ -184,7 +159,7 @@ def one_way(
     were (economics inputs, levers of a therapy neither strategy gives) re-value the
     base-case patients; the others re-simulate them with the same seed. Every valuation
     runs where its chunk is simulated; the numbers are those of simulating the pair and
-    valuing all its patients in one call (`_frames`, `_compare`), chunk by chunk."""
+    valuing all its patients in one call (tests/test_decision.py checks), chunk by chunk."""
     pair = [strategy, comparator]
     used = therapies_used(cfg, strategy) | therapies_used(cfg, comparator)
     steps = []  # (row, param, side, value, job index, override index)
