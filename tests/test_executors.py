@@ -1,12 +1,18 @@
 """Results do not depend on how the work was split or where it ran."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from sim.api import load_config
 from sim.config.schema import ConfigError
+from sim.core import rng
+from sim.engine.batch import simulate_batch
 from sim.engine.executors import _windowed
 from sim.engine.run import simulate, simulate_chunk, simulate_strategies
+from sim.model import cohort
+from sim.model.strategies import compile_strategy
+from sim.model.therapies import Catalog
 
 BASE = ["strategy=[soc,il7]", "cohort.n=500", "output.progress=false"]
 
@@ -49,6 +55,35 @@ def test_strategies_on_one_cohort_equal_each_strategy_alone(engine):
         assert len(c.labs) > 0 and len(c_lean.labs) == 0
         pd.testing.assert_frame_equal(c_lean.patients, c.patients, check_exact=True)
         pd.testing.assert_frame_equal(c_lean.events, c.events, check_exact=True)
+
+
+@pytest.mark.parametrize("engine", ["batch", "reference"])
+def test_without_labs_only_month1_visits_are_measured_and_visit_rules_still_act(engine):
+    """labs=False measures only the visits the month-1 columns read, unless a visit rule
+    reads the markers: il7_maraviroc's rule reads the MRI growth from day 28 to day 84
+    (skipping those measurements would silence it and this would fail)."""
+    n = 40 if engine == "reference" else 1500
+    cfg = load_config(
+        ["strategy=[il7_maraviroc,il7]", f"cohort.n={n}", "output.progress=false"]
+        + [f"engine.kind={engine}"]
+    )
+    full = list(simulate_strategies(cfg, 0, n))
+    lean = list(simulate_strategies(cfg, 0, n, labs=False))
+    for c, c_lean in zip(full, lean, strict=True):
+        pd.testing.assert_frame_equal(c_lean.patients, c.patients, check_exact=True)
+        pd.testing.assert_frame_equal(c_lean.events, c.events, check_exact=True)
+    fired = full[0].events["event"].astype(str).eq("rule_fired").sum()
+    assert fired > 0  # the rule acted, so its measurements were taken
+    # a strategy without visit rules measures the baseline and month-1 visits only
+    key, cat = rng.run_key(cfg.seed), Catalog.build(cfg.therapies)
+    pts = cohort.build(key, cfg.cohort, cfg.model, np.arange(min(n, 50)))
+    comp = compile_strategy(cfg.strategy["il7"], cfg.model, cat)
+    args = (pts, comp, cat, cfg.model, cfg.monitoring, key, cfg.horizon_days)
+    lean_days = (0.0, cfg.monitoring.month1_day)
+    days = {float(lab["day"][0]) for lab in simulate_batch(*args, lab_days=lean_days).labs}
+    assert days == set(lean_days)
+    all_days = {float(lab["day"][0]) for lab in simulate_batch(*args).labs}
+    assert len(all_days) > len(lean_days) and days < all_days
 
 
 def test_windowed_map_keeps_order_and_bounds_work_in_flight():

@@ -32,8 +32,10 @@ def simulate_batch(
     monitoring: MonitoringConfig,
     key: np.uint64,
     horizon: float,
+    lab_days: tuple[float, ...] | None = None,
 ) -> Course:
-    course = Course(patients, strategy, catalog, model, monitoring, key)
+    """`lab_days`: the visit days whose labs the caller reads (None: all; see `Course`)."""
+    course = Course(patients, strategy, catalog, model, monitoring, key, lab_days=lab_days)
     env = simpy.Environment()
 
     def clinic(env: simpy.Environment):

@@ -44,12 +44,14 @@ def simulate_reference(
     monitoring: MonitoringConfig,
     key: np.uint64,
     horizon: float,
+    lab_days: tuple[float, ...] | None = None,
 ) -> list[Course]:
     env = simpy.Environment()
     visits = visit_calendar(monitoring, horizon)
     courses = []
     for i in range(len(patients)):
-        course = Course(patients.take(np.array([i])), strategy, catalog, model, monitoring, key)
+        one = patients.take(np.array([i]))
+        course = Course(one, strategy, catalog, model, monitoring, key, lab_days=lab_days)
         courses.append(course)
         env.process(patient_process(env, course, visits, horizon))
     env.run()

@@ -62,13 +62,15 @@ def simulate_strategies(
     catalog = Catalog.build(cfg.therapies)
     pts = cohort_mod.build(key, cfg.cohort, cfg.model, np.arange(lo, hi))
     rules = run_rule_names(cfg.strategy)
+    # without a lab table only the visits of the month-1 columns need measuring
+    lab_days = None if labs else (0.0, cfg.monitoring.month1_day)
     for sname in cfg.strategy if snames is None else snames:
         compiled = compile_strategy(cfg.strategy[sname], cfg.model, catalog)
         args = (pts, compiled, catalog, cfg.model, cfg.monitoring, key, cfg.horizon_days)
         if cfg.engine.kind == "batch":
-            courses = [simulate_batch(*args)]
+            courses = [simulate_batch(*args, lab_days=lab_days)]
         else:
-            courses = simulate_reference(*args)
+            courses = simulate_reference(*args, lab_days=lab_days)
         cols = lab_columns(courses)
         pdf = patient_frame(courses, cfg.horizon_days, cfg.model, cfg.monitoring, cols)
         ev = events_frame(courses, rules)

@@ -23,7 +23,7 @@ from sim.model.cohort import Patients
 from sim.model.dynamics import State, Stepper
 from sim.model.events import Event, EventLog
 from sim.model.levers import LeverMemo, lever_levels
-from sim.model.monitoring import measure
+from sim.model.monitoring import measure, on_day
 from sim.model.rules import Rules
 from sim.model.strategies import Compiled, schedule
 from sim.model.therapies import Catalog
@@ -44,6 +44,9 @@ class Course:
     log: EventLog = field(init=False)
     labs: list[dict[str, np.ndarray]] = field(default_factory=list)
     memory: dict[str, np.ndarray] = field(default_factory=dict)
+    # the visit days whose labs the caller reads (None: every visit). With no visit
+    # rule nothing else reads a measurement, so the other visits are only logged
+    lab_days: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         self.log = EventLog(
@@ -115,9 +118,20 @@ class Course:
         return steps
 
     def visit(self, day: float) -> None:
-        """Measure the living patients and apply the strategy's visit rules."""
+        """Measure the living patients and apply the strategy's visit rules (log the visit
+        only, when no rule and no lab day of the caller needs its measurements)."""
         alive = self.state.alive
         if not alive.any():
+            return
+        pid = self.patients.patient_id
+        if (
+            self.lab_days is not None
+            and not self.rules.visit_rules
+            and not on_day(day, self.lab_days)
+        ):
+            # an unmeasured visit: the noise streams are named by assay and day, so
+            # skipping it leaves every other number as it was
+            self.log.add(pid[alive], day, Event.VISIT)
             return
         m = measure(
             day,
@@ -128,7 +142,6 @@ class Course:
             self.key,
             self.memory,
         )
-        pid = self.patients.patient_id
         self.log.add(pid[alive], day, Event.VISIT)
         self.labs.append(
             {

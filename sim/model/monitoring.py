@@ -12,6 +12,8 @@ the noise of every other measurement unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from sim.config.schema import ModelConfig, MonitoringConfig
@@ -31,7 +33,7 @@ def noise_stream(assay: str, day: float) -> str:
 _RTOL, _ATOL = 1e-5, 1e-8  # np.isclose's defaults
 
 
-def _on(day: float, days: list[float]) -> bool:
+def on_day(day: float, days: Sequence[float]) -> bool:
     """Whether `day` is one of `days`, to np.isclose's default tolerance (written out:
     np.isclose costs more than a visit's other work for a small cohort)."""
     return any(day == d or abs(day - d) <= _ATOL + _RTOL * abs(d) for d in days)
@@ -58,7 +60,7 @@ def measure(
     lymph = st.lymphocytes(p, model) * np.exp(mon.lymphocyte_cv * z(_LYMPH))
     csf = nan.copy()
     detectable = nan.copy()
-    if _on(day, mon.csf_days):
+    if on_day(day, mon.csf_days):
         csf = st.jcv + mon.csf_jcv_sd_log10 * z(_CSF)
         lod = np.log10(mon.csf_jcv_lod_copies)
         detectable = (csf >= lod).astype(float)
@@ -67,7 +69,7 @@ def measure(
         csf = np.where(csf >= lod, csf, lod - np.log10(2.0))
     lesion = nan.copy()
     growth = nan.copy()
-    if _on(day, mon.mri_days):
+    if on_day(day, mon.mri_days):
         lesion = st.damage + mon.mri_sd * z(_MRI)
         growth = lesion - memory.get("last_mri", nan)
         memory["last_mri"] = lesion
