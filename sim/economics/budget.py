@@ -29,7 +29,7 @@ from sim.config.economics import EconomicsConfig
 from sim.config.schema import ModelConfig, MonitoringConfig, TherapyConfig
 from sim.economics.discount import DAYS_PER_YEAR
 from sim.economics.lifetime import cumulative_hazard
-from sim.economics.values import patient_values
+from sim.economics.values import patient_values, per_condition
 
 PER_100K = 100_000.0
 QUAD_NODES = 32  # Gauss-Legendre nodes per year: S(s) is smooth (tested vs closed form)
@@ -60,8 +60,8 @@ def _hazard_terms(
         "a": np.where(female, lt.background_female.a, lt.background_male.a),
         "b": np.where(female, lt.background_female.b, lt.background_male.b),
         "hr": np.asarray(lt.mrs_mortality_hr, dtype=float)[mrs],
-        "excess": np.array(
-            [lt.excess_mortality_per_year.get(str(c), 0.0) for c in patients["condition"]]
+        "excess": per_condition(
+            patients["condition"], lambda x: lt.excess_mortality_per_year.get(x, 0.0)
         ),
     }
 
@@ -114,8 +114,8 @@ def year_costs(
     c = econ.costs
     top = len(c.long_term_care_per_year) - 1
     mrs = np.minimum(pts["mrs"].to_numpy().astype(int), top)
-    yearly = np.asarray(c.long_term_care_per_year, dtype=float)[mrs] + np.array(
-        [c.condition_care_per_year.get(str(x), 0.0) for x in pts["condition"]]
+    yearly = np.asarray(c.long_term_care_per_year, dtype=float)[mrs] + per_condition(
+        pts["condition"], lambda x: c.condition_care_per_year.get(x, 0.0)
     )
     h = horizon_days / DAYS_PER_YEAR
     terms = _hazard_terms(pts, econ, horizon_days)

@@ -242,7 +242,7 @@ def patient_values(
         female = pts["female"].to_numpy(dtype=bool)[alive]
         m_alive = np.minimum(mrs_end[alive], len(u) - 1)
         hr = np.asarray(lt.mrs_mortality_hr, dtype=float)[m_alive]
-        excess = _per_patient(condition, lambda x: lt.excess_mortality_per_year.get(x, 0.0))
+        excess = per_condition(condition, lambda x: lt.excess_mortality_per_year.get(x, 0.0))
         excess = excess[alive]
         t0 = horizon_days / DAYS_PER_YEAR
         life = repr(lt)  # the life table's inputs: the cache key of what follows
@@ -276,7 +276,7 @@ def patient_values(
         qaly_life[alive] = u[m_alive] * factor(t0, dq) * q_years
         yearly = (
             np.asarray(c.long_term_care_per_year, dtype=float)[m_alive]
-            + _per_patient(condition, lambda x: c.condition_care_per_year.get(x, 0.0))[alive]
+            + per_condition(condition, lambda x: c.condition_care_per_year.get(x, 0.0))[alive]
         )
         long_term[alive] = yearly * factor(t0, dc) * years[dc]
         years_dc = years[dc]
@@ -337,14 +337,14 @@ def _care_after_discharge(
     ltc = np.asarray(c.long_term_care_per_year, dtype=float)
     care = ramp_after_discharge(ltc, c.admission_days, mrs0, mrs_end, died, t_end, delta)
     a = np.minimum(c.admission_days / DAYS_PER_YEAR, t_end)
-    yearly = _per_patient(
+    yearly = per_condition(
         condition,
         lambda x: c.condition_care_acute_per_year.get(x, c.condition_care_per_year.get(x, 0.0)),
     )
     return care + yearly * flow(a, t_end, delta)
 
 
-def _per_patient(condition: pd.Series, value: Callable[[str], float]) -> np.ndarray:
+def per_condition(condition: pd.Series, value: Callable[[str], float]) -> np.ndarray:
     """value(condition name) of each patient, computed once per condition (a lookup per
     row costs more than the rest of the costing for a large cohort)."""
     codes, names = pd.factorize(condition, use_na_sentinel=False)
