@@ -72,15 +72,13 @@ def simulate_strategies(
         else:
             courses = simulate_reference(*args, lab_days=lab_days)
         cols = lab_columns(courses)
-        pdf = patient_frame(courses, cfg.horizon_days, cfg.model, cfg.monitoring, cols)
-        ev = events_frame(courses, rules)
+        pdf = patient_frame(courses, cfg.horizon_days, cfg.model, cfg.monitoring, cols, sname)
+        ev = events_frame(courses, rules, sname)
         if labs and cols:
             lab = pd.DataFrame(cols)
             lab.insert(0, "strategy", sname)
         else:  # a copy of one empty table: pandas builds even an empty one slowly
             lab = _NO_LABS.copy()
-        for df in (pdf, ev):
-            df.insert(0, "strategy", sname)
         yield Chunk(sname, pdf, ev, lab)
 
 

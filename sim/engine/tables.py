@@ -76,17 +76,23 @@ def lab_columns(courses: list[Course]) -> dict[str, np.ndarray]:
     return {k: v[order] for k, v in cols.items()}
 
 
-def events_frame(courses: list[Course], rules: tuple[str, ...]) -> pd.DataFrame:
+def events_frame(
+    courses: list[Course], rules: tuple[str, ...], strategy: str | None = None
+) -> pd.DataFrame:
     """The courses' event logs as one table (columns: `sim.model.events.COLUMNS`).
 
     `rules`: the rule names of every strategy of the run, the categories of the `rule`
-    column, so that the chunks of all strategies share one table schema.
+    column, so that the chunks of all strategies share one table schema. `strategy`:
+    a first column with the strategy's name.
     """
+    if len(courses) == 1:  # one log is sorted by patient and time already
+        return courses[0].log.to_frame(rules, strategy)
     frames = [c.log.to_frame(rules) for c in courses]
-    ev = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    if len(frames) == 1:  # one log is sorted by patient and time already
-        return ev
-    return ev.sort_values(["patient_id", "time_days"], kind="stable").reset_index(drop=True)
+    ev = pd.concat(frames, ignore_index=True)
+    ev = ev.sort_values(["patient_id", "time_days"], kind="stable").reset_index(drop=True)
+    if strategy is not None:
+        ev.insert(0, "strategy", strategy)
+    return ev
 
 
 def run_rule_names(strategies: dict[str, StrategyConfig]) -> tuple[str, ...]:
@@ -100,7 +106,11 @@ def patient_frame(
     model: ModelConfig,
     monitoring: MonitoringConfig,
     labs: Mapping[str, np.ndarray] | pd.DataFrame,
+    strategy: str | None = None,
 ) -> pd.DataFrame:
+    """One row per patient (module docstring); `strategy`: a first column with the
+    strategy's name."""
+
     def cat(get) -> np.ndarray:
         return np.concatenate([np.asarray(get(c)) for c in courses])
 
@@ -120,8 +130,10 @@ def patient_frame(
     iris_state = col(lambda c: c.state.iris)
     n_se = col(lambda c: c.state.side_effects)
     cond = col(lambda c: c.patients.condition)
+    first = {} if strategy is None else {"strategy": strategy}  # a scalar: no type inference
     out = pd.DataFrame(
         {
+            **first,
             "patient_id": pid,
             "condition": pd.Categorical.from_codes(cond, dtype=_CONDITION_DTYPE),
             "age": col(lambda c: c.patients.age),

@@ -307,10 +307,14 @@ def _levers(levers: dict[str, np.ndarray]) -> kernel.Levers:
     array keeps the kernel to one compiled version)."""
 
     def readonly(x: np.ndarray) -> np.ndarray:
+        flags = getattr(x, "flags", None)
+        if flags is not None and not flags.writeable and flags.c_contiguous:
+            if x.dtype == np.float64:  # already as the kernel reads it (`lever_levels`)
+                return x
         x = np.ascontiguousarray(x, dtype=np.float64)
         if x.flags.writeable:
             x = x.view()
             x.flags.writeable = False
         return x
 
-    return kernel.Levers(*(readonly(levers[name]) for name in kernel.Levers._fields))
+    return kernel.Levers(*[readonly(levers[name]) for name in kernel.Levers._fields])

@@ -179,11 +179,14 @@ class EventLog:
         self._entry.append(index)
         self._count.append(pid.size)
 
-    def to_frame(self, rules: tuple[str, ...] | None = None) -> pd.DataFrame:
+    def to_frame(
+        self, rules: tuple[str, ...] | None = None, strategy: str | None = None
+    ) -> pd.DataFrame:
         """Events sorted by patient, time, code order, detail label, then course.
 
         `rules`: the categories of the `rule` column (default: this log's rules); they
-        must include every rule of the log."""
+        must include every rule of the log. `strategy`: a first column `strategy` with
+        this name (text) on every row, as inserting it afterwards would give."""
         rules = self.rules if rules is None else tuple(rules)
         unknown = set(self.rules) - set(rules)
         if unknown:
@@ -215,8 +218,10 @@ class EventLog:
                 codes[e].astype(np.int32), dtype=_dtype(categories), validate=False
             )
 
+        first = {} if strategy is None else {"strategy": strategy}  # a scalar: no type inference
         return pd.DataFrame(
             {
+                **first,
                 "patient_id": pid[order],
                 "time_days": time[order],
                 "event": pd.Categorical.from_codes(code[e], dtype=_EVENT_DTYPE, validate=False),

@@ -102,6 +102,8 @@ def lever_levels(
         lv: (1.0 - acc[lv] if LEVERS[lv][1] == "product" else acc[lv]) if lv in acc else zeros
         for lv in LEVERS
     }
+    for lv in acc:  # fresh arrays: read-only, as the kernel takes them (no view to make)
+        levels[lv].flags.writeable = False
     if memo is not None:
         memo.remember(key if quiet else None, levels)
         if quiet:

@@ -22,6 +22,8 @@ of such a therapy) fall inside steps and are averaged over them.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import numpy as np
 
 from sim.config.schema import CONDITIONS, ModelConfig, MonitoringConfig
@@ -80,6 +82,10 @@ class TimeGrid:
 
     def __init__(self, points: np.ndarray, model: ModelConfig) -> None:
         self.points = points
+        # the same floats as a list: a step is looked up a hundred times a run, and
+        # bisect on a list is what np.searchsorted(side="right") is, without numpy's
+        # per-call cost
+        self._points: list[float] = [float(x) for x in points]
         self.longest = float(model.dt_days)
         self.first = min(float(model.dt_first_days), self.longest)
 
@@ -93,8 +99,9 @@ class TimeGrid:
 
     def step(self, t: float, until: float, eps: float) -> float:
         """The step from t: never past `until` or the next calendar point."""
-        i = int(np.searchsorted(self.points, t + eps, side="right"))
-        last = float(self.points[i - 1]) if i > 0 else 0.0
-        nxt = float(self.points[i]) if i < len(self.points) else np.inf
+        pts = self._points
+        i = bisect_right(pts, t + eps)
+        last = pts[i - 1] if i > 0 else 0.0
+        nxt = pts[i] if i < len(pts) else np.inf
         h = min(self.longest, max(self.first, t - last))
         return min(h, until - t, nxt - t)
