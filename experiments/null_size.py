@@ -3,7 +3,11 @@ asymptotic and re-randomisation p-values side by side, over many trials: a measu
 for docs/trial.md, too slow for the sizing run's few hundred trials to settle.
 
     python experiments/null_size.py TRIALS N[,N...] [SHUFFLES] [--null-only]
-    python experiments/null_size.py 20000 100,150,200,300 --asymptotic-only --null-only
+    python experiments/null_size.py 20000 500,600,800 --asymptotic-only --null-only
+    python experiments/null_size.py 3000 600 999
+
+(n = 500-800 reach the preset's 280 deaths at the 2026-12-07 default; the n = 100-300
+of docs/trial.md's history table reached the 114 deaths of an earlier model.)
 
 Trials are the sizing run's own (`trial=event_driven_pd1`, seed 0, trial index 0, 1,
 ...: the first 400 at n = 150 are the ones docs/trial.md's MaxCombo table used), each
