@@ -23,7 +23,7 @@ CASES = [
     ("strategy=[soc,bogus]", ["strategy: unknown option 'bogus'", "il7_maraviroc"]),
     ("cohort=bogus", ["cohort: unknown option 'bogus'", "natalizumab_ms"]),
     ("model=bogus", ["model: unknown option 'bogus'", f"available: {_options('model')}"]),
-    ("executor=bogus", ["executor: unknown option", "dask, inprocess, processes"]),
+    ("executor=bogus", ["executor: unknown option", "auto, dask, inprocess, processes"]),
     ("economics=bogus", ["economics: unknown option", "uk_nhs, us_payer"]),
     ("+experiment=bogus", ["experiment: unknown option", "seed000"]),
     ("cohort.nn=5", ["cohort.nn: unknown key", "allowed: mix, n, name"]),
@@ -38,6 +38,7 @@ CASES = [
     ("horizon_days=100", ["output.survival_day", "horizon_days (100.0)"]),
     ("seed=-1", ["seed", "got -1"]),
     ("engine.chunk_size=0", ["engine.chunk_size", "got 0"]),
+    ("executor.min_parallel_patients=-1", ["executor.min_parallel_patients", ">= 0, got -1"]),
     ("monitoring.csf_days=[0.0,30.0]", ["monitoring.csf_days", "30.0 is not in"]),
 ]
 

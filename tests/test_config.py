@@ -274,7 +274,7 @@ SCHEMA_DEFAULTS = [
     (schema.MonitoringConfig, "config.yaml", "monitoring", set()),
     (schema.EngineConfig, "config.yaml", "engine", set()),
     (schema.OutputConfig, "config.yaml", "output", set()),
-    (schema.ExecutorConfig, "executor/inprocess.yaml", None, set()),
+    (schema.ExecutorConfig, "executor/auto.yaml", None, set()),
     (schema.CohortConfig, "cohort/custom.yaml", None, set()),
     (schema.CalibrationConfig, "calibration/default.yaml", None, {"params", "fit"}),
     (schema.StudyConfig, "experiment/seed000.yaml", "study", {"targets"}),

@@ -86,6 +86,20 @@ def test_without_labs_only_month1_visits_are_measured_and_visit_rules_still_act(
     assert len(all_days) > len(lean_days) and days < all_days
 
 
+def test_auto_runs_chunks_here_and_only_large_outer_loops_on_processes():
+    from sim.config.schema import ExecutorConfig
+    from sim.engine.executors import resolve
+
+    auto = ExecutorConfig(kind="auto", workers=2, min_parallel_patients=1000)
+    assert resolve(auto) == "inprocess"  # a run's chunks
+    assert resolve(auto, outer_patients=999) == "inprocess"
+    assert resolve(auto, outer_patients=1000) == "processes"
+    assert resolve(ExecutorConfig(kind="auto", workers=1), outer_patients=10**9) == "inprocess"
+    for kind in ("inprocess", "processes", "dask"):
+        assert resolve(ExecutorConfig(kind=kind, workers=2), outer_patients=10**9) == kind
+    assert load_config([]).executor.kind == "auto"  # the default
+
+
 def test_windowed_map_keeps_order_and_bounds_work_in_flight():
     in_flight, peak = [0], [0]
 

@@ -86,6 +86,22 @@ def test_same_numbers_on_processes():
     pd.testing.assert_frame_equal(a, b)
 
 
+@pytest.mark.parametrize("threshold, pooled", [(720, True), (721, False)])
+def test_auto_sends_a_large_enough_draw_loop_to_processes(monkeypatch, threshold, pooled):
+    """executor=auto: the draws (6 x 60 patients x 2 strategies = 720 patient-strategies)
+    go to local processes from `min_parallel_patients` on, with the same numbers."""
+    import sim.engine.executors as ex
+
+    used = []
+    real = ex._process_pool
+    monkeypatch.setattr(ex, "_process_pool", lambda w: used.append(w) or real(w))
+    a, _ = U.nested(load_config([*SMALL, "executor=inprocess"]))
+    auto = [*SMALL, "executor=auto", f"executor.min_parallel_patients={threshold}"]
+    b, _ = U.nested(load_config(auto))
+    pd.testing.assert_frame_equal(a, b)
+    assert used == ([2] if pooled else [])
+
+
 @pytest.mark.parametrize(
     "override,fragment",
     [

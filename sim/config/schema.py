@@ -243,9 +243,12 @@ class EngineConfig:
 
 @dataclass
 class ExecutorConfig:
-    kind: str = "inprocess"  # inprocess | processes | dask
-    workers: int = 1  # local worker processes (processes; dask LocalCluster)
+    kind: str = "auto"  # auto | inprocess | processes | dask (conf/executor/auto.yaml)
+    workers: int = 2  # local worker processes (processes; dask LocalCluster; auto)
     address: str | None = None  # dask scheduler, e.g. tcp://host:8786; None = LocalCluster
+    # auto: an outer loop (the uncertainty draws) of at least this many simulated
+    # patient-strategies runs on `workers` local processes; everything else here
+    min_parallel_patients: int = 200000
 
 
 @dataclass

@@ -1,5 +1,11 @@
 """Where chunks of patients are simulated: here, in local processes, or on Dask.
 
+`auto` (the default) keeps a run's chunks in this process, where a run of up to
+~100,000 patients is fastest (spawning workers and sending chunk tables back costs
+more than a second core gains), and sends an outer loop of small, independent
+simulations whose results are small (the uncertainty draws) to `workers` local
+processes when it has at least `min_parallel_patients` patient-strategies to simulate.
+
 A chunk is a pure function of (config, strategy, patient index range): every
 patient's random numbers come from the seed and the patient's index
 (`sim.core.rng`), never from the worker that runs it. So the executor, the number of
@@ -24,7 +30,7 @@ from multiprocessing import get_context
 
 from sim.config.schema import ExecutorConfig
 
-KINDS = ("inprocess", "processes", "dask")
+KINDS = ("inprocess", "processes", "dask", "auto")
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _ORPHAN_POLL_SECONDS = 1.0
 
@@ -107,19 +113,34 @@ def _drop_pool(terminate: bool = False) -> None:
 atexit.register(_drop_pool)  # a no-op unless a pool was started
 
 
+def resolve(ex: ExecutorConfig, outer_patients: int = 0) -> str:
+    """The kind that runs a call: `auto` is `processes` for an outer loop of at least
+    `min_parallel_patients` patient-strategies (and more than one worker), else
+    `inprocess`; the other kinds are themselves."""
+    if ex.kind != "auto":
+        return ex.kind
+    if ex.workers > 1 and outer_patients > 0 and outer_patients >= ex.min_parallel_patients:
+        return "processes"
+    return "inprocess"
+
+
 @contextmanager
-def ordered_map(ex: ExecutorConfig):
-    """A context giving `run(fn, tasks) -> iterator of fn(*task)`, in task order."""
-    if ex.kind == "inprocess":
+def ordered_map(ex: ExecutorConfig, outer_patients: int = 0):
+    """A context giving `run(fn, tasks) -> iterator of fn(*task)`, in task order.
+
+    `outer_patients`: for an outer loop of independent simulations, how many
+    patient-strategies it simulates in all (`auto` decides by it; 0: not one)."""
+    kind = resolve(ex, outer_patients)
+    if kind == "inprocess":
         yield lambda fn, tasks: (fn(*a) for a in tasks)
-    elif ex.kind == "processes":
+    elif kind == "processes":
         pool = _process_pool(ex.workers)
         try:
             yield lambda fn, tasks: _windowed(lambda *a: pool.submit(fn, *a), tasks, 2 * ex.workers)
         except BaseException:  # Ctrl-C, SIGTERM, a failed chunk: stop the workers now
             _drop_pool(terminate=True)
             raise
-    elif ex.kind == "dask":
+    elif kind == "dask":
         from dask.distributed import Client, LocalCluster
 
         if ex.address:

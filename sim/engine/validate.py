@@ -6,7 +6,7 @@ from sim.config import ConfigError, RunConfig
 from sim.config.checks import number, one_of
 
 ENGINES = ("batch", "reference")
-EXECUTORS = ("inprocess", "processes", "dask")
+EXECUTORS = ("inprocess", "processes", "dask", "auto")
 
 
 def validate_engine(cfg: RunConfig) -> None:
@@ -27,4 +27,9 @@ def validate_engine(cfg: RunConfig) -> None:
     if cfg.executor.workers < 1:
         raise ConfigError(
             "executor.workers", f"must be an integer >= 1, got {cfg.executor.workers}"
+        )
+    if cfg.executor.min_parallel_patients < 0:
+        raise ConfigError(
+            "executor.min_parallel_patients",
+            f"must be an integer >= 0, got {cfg.executor.min_parallel_patients}",
         )

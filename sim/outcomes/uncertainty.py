@@ -99,7 +99,8 @@ def nested(
     grid = np.arange(0.0, cfg.horizon_days + step, step)
     tasks = ((cfg, {k: float(v) for k, v in r.items()}, d, grid) for d, r in sets.iterrows())
     outs, curves = [], []
-    with ordered_map(cfg.executor) as run:
+    work = len(sets) * cfg.uncertainty.n_per_draw * len(cfg.strategy)
+    with ordered_map(cfg.executor, outer_patients=work) as run:
         for o, cv in run(run_draw, tasks):
             outs.append(o)
             curves.append(cv)
