@@ -86,11 +86,15 @@ def test_without_labs_only_month1_visits_are_measured_and_visit_rules_still_act(
     assert len(all_days) > len(lean_days) and days < all_days
 
 
-def test_auto_runs_chunks_here_and_only_large_outer_loops_on_processes():
+def test_auto_runs_chunks_here_and_only_large_outer_loops_on_processes(monkeypatch):
+    import sim.engine.executors as ex
     from sim.config.schema import ExecutorConfig
     from sim.engine.executors import resolve
 
     auto = ExecutorConfig(kind="auto", workers=2, min_parallel_patients=1000)
+    monkeypatch.setattr(ex, "_AUTO_PROCESSES", [False])  # from Python: never workers
+    assert resolve(auto, outer_patients=10**9) == "inprocess"
+    ex.allow_auto_processes()  # as the pml-sim command does
     assert resolve(auto) == "inprocess"  # a run's chunks
     assert resolve(auto, outer_patients=999) == "inprocess"
     assert resolve(auto, outer_patients=1000) == "processes"
@@ -98,6 +102,22 @@ def test_auto_runs_chunks_here_and_only_large_outer_loops_on_processes():
     for kind in ("inprocess", "processes", "dask"):
         assert resolve(ExecutorConfig(kind=kind, workers=2), outer_patients=10**9) == kind
     assert load_config([]).executor.kind == "auto"  # the default
+
+
+def test_only_the_pml_sim_command_lets_auto_start_workers():
+    """From Python `auto` never spawns (a user's script may lack a main guard, and
+    spawned workers re-import it); the command allows it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from sim.engine import executors as ex; before = ex._AUTO_PROCESSES[0]\n"
+        "from sim.app import cli; sys.argv = ['pml-sim', '--cfg', 'job']\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "print('FLAGS', before, ex._AUTO_PROCESSES[0], file=sys.stderr)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert "FLAGS False True" in r.stderr, r.stderr[-2000:]
 
 
 def test_windowed_map_keeps_order_and_bounds_work_in_flight():

@@ -93,7 +93,9 @@ def main() -> None:
 
     try:
         from sim.app import hydra_app
+        from sim.engine.executors import allow_auto_processes
 
+        allow_auto_processes()  # workers re-import pml-sim's own main module: safe
         cache.install()  # after hydra_app's own loader hooks: a cache hit skips them all
         if "--cfg" in argv or "-c" in argv:
             _validate_cfg_request(argv)

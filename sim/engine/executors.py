@@ -2,9 +2,10 @@
 
 `auto` (the default) keeps a run's chunks in this process, where a run of up to
 ~100,000 patients is fastest (spawning workers and sending chunk tables back costs
-more than a second core gains), and sends an outer loop of small, independent
-simulations whose results are small (the uncertainty draws) to `workers` local
-processes when it has at least `min_parallel_patients` patient-strategies to simulate.
+more than a second core gains), and, under the pml-sim command, sends an outer loop of
+small, independent simulations whose results are small (the uncertainty draws) to
+`workers` local processes when it has at least `min_parallel_patients`
+patient-strategies to simulate.
 
 A chunk is a pure function of (config, strategy, patient index range): every
 patient's random numbers come from the seed and the patient's index
@@ -113,15 +114,26 @@ def _drop_pool(terminate: bool = False) -> None:
 atexit.register(_drop_pool)  # a no-op unless a pool was started
 
 
+_AUTO_PROCESSES = [False]  # whether `auto` may start local workers (`allow_auto_processes`)
+
+
+def allow_auto_processes(allowed: bool = True) -> None:
+    """Let `auto` start local worker processes. The pml-sim command does: spawned workers
+    re-import the main module, which for the command is pml-sim's own. From Python
+    (`sim.api`, a notebook, a script that may lack an `if __name__ == "__main__":`
+    guard) `auto` stays in this process unless this is called; `executor=processes`
+    asks for workers explicitly."""
+    _AUTO_PROCESSES[0] = allowed
+
+
 def resolve(ex: ExecutorConfig, outer_patients: int = 0) -> str:
     """The kind that runs a call: `auto` is `processes` for an outer loop of at least
-    `min_parallel_patients` patient-strategies (and more than one worker), else
-    `inprocess`; the other kinds are themselves."""
+    `min_parallel_patients` patient-strategies (with more than one worker, where
+    `allow_auto_processes` was called), else `inprocess`; the other kinds are themselves."""
     if ex.kind != "auto":
         return ex.kind
-    if ex.workers > 1 and outer_patients > 0 and outer_patients >= ex.min_parallel_patients:
-        return "processes"
-    return "inprocess"
+    big = outer_patients > 0 and outer_patients >= ex.min_parallel_patients
+    return "processes" if big and ex.workers > 1 and _AUTO_PROCESSES[0] else "inprocess"
 
 
 @contextmanager
