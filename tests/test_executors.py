@@ -99,6 +99,10 @@ def test_auto_runs_chunks_here_and_only_large_outer_loops_on_processes(monkeypat
     assert resolve(auto, outer_patients=999) == "inprocess"
     assert resolve(auto, outer_patients=1000) == "processes"
     assert resolve(ExecutorConfig(kind="auto", workers=1), outer_patients=10**9) == "inprocess"
+    monkeypatch.setattr(ex, "usable_cores", lambda: 1)  # one core: workers only cost
+    assert resolve(auto, outer_patients=10**9) == "inprocess"
+    monkeypatch.setattr(ex, "usable_cores", lambda: 8)
+    assert ex.auto_workers(auto) == 2 and resolve(auto, outer_patients=1000) == "processes"
     for kind in ("inprocess", "processes", "dask"):
         assert resolve(ExecutorConfig(kind=kind, workers=2), outer_patients=10**9) == kind
     assert load_config([]).executor.kind == "auto"  # the default

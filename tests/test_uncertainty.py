@@ -96,6 +96,7 @@ def test_auto_sends_a_large_enough_draw_loop_to_processes(monkeypatch, threshold
     real = ex._process_pool
     monkeypatch.setattr(ex, "_process_pool", lambda w: used.append(w) or real(w))
     monkeypatch.setattr(ex, "_AUTO_PROCESSES", [True])  # as under the pml-sim command
+    monkeypatch.setattr(ex, "usable_cores", lambda: 2)  # whatever machine runs the test
     a, _ = U.nested(load_config([*SMALL, "executor=inprocess"]))
     auto = [*SMALL, "executor=auto", f"executor.min_parallel_patients={threshold}"]
     b, _ = U.nested(load_config(auto))

@@ -126,14 +126,31 @@ def allow_auto_processes(allowed: bool = True) -> None:
     _AUTO_PROCESSES[0] = allowed
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS tells it)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def auto_workers(ex: ExecutorConfig) -> int:
+    """`auto`'s workers: `workers`, but no more than the usable cores (on one core,
+    workers would only add their start-up)."""
+    return max(1, min(ex.workers, usable_cores()))
+
+
 def resolve(ex: ExecutorConfig, outer_patients: int = 0) -> str:
     """The kind that runs a call: `auto` is `processes` for an outer loop of at least
-    `min_parallel_patients` patient-strategies (with more than one worker, where
-    `allow_auto_processes` was called), else `inprocess`; the other kinds are themselves."""
+    `min_parallel_patients` patient-strategies (with more than one worker and core,
+    where `allow_auto_processes` was called), else `inprocess`; the other kinds are
+    themselves."""
     if ex.kind != "auto":
         return ex.kind
     big = outer_patients > 0 and outer_patients >= ex.min_parallel_patients
-    return "processes" if big and ex.workers > 1 and _AUTO_PROCESSES[0] else "inprocess"
+    return "processes" if big and auto_workers(ex) > 1 and _AUTO_PROCESSES[0] else "inprocess"
 
 
 @contextmanager
@@ -146,9 +163,10 @@ def ordered_map(ex: ExecutorConfig, outer_patients: int = 0):
     if kind == "inprocess":
         yield lambda fn, tasks: (fn(*a) for a in tasks)
     elif kind == "processes":
-        pool = _process_pool(ex.workers)
+        workers = auto_workers(ex) if ex.kind == "auto" else ex.workers
+        pool = _process_pool(workers)
         try:
-            yield lambda fn, tasks: _windowed(lambda *a: pool.submit(fn, *a), tasks, 2 * ex.workers)
+            yield lambda fn, tasks: _windowed(lambda *a: pool.submit(fn, *a), tasks, 2 * workers)
         except BaseException:  # Ctrl-C, SIGTERM, a failed chunk: stop the workers now
             _drop_pool(terminate=True)
             raise
