@@ -156,6 +156,7 @@ def patient_frame(
             "residual_disability": residual,
             "mrs": mrs.astype(np.int8),
             **_month1(labs, pid, monitoring.month1_day, monitoring.csf_jcv_lod_copies),
-        }
+        },
+        copy=False,  # fresh arrays made here: no copy into consolidated blocks
     )
     return out

@@ -219,6 +219,8 @@ class EventLog:
             )
 
         first = {} if strategy is None else {"strategy": strategy}  # a scalar: no type inference
+        # copy=False: every column is a fresh array made here; pandas need not copy it
+        # into consolidated blocks (a third of this method's time for a large log)
         return pd.DataFrame(
             {
                 **first,
@@ -231,7 +233,8 @@ class EventLog:
                 "side_effect": categorical([x.side_effect for x in entries], self.side_effects),
                 "severe": np.array([x.severe for x in entries], dtype=bool)[e],
                 "rule": categorical([x.rule for x in entries], rules),
-            }
+            },
+            copy=False,
         )
 
 
