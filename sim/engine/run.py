@@ -74,9 +74,8 @@ def simulate_strategies(
         cols = lab_columns(courses)
         pdf = patient_frame(courses, cfg.horizon_days, cfg.model, cfg.monitoring, cols, sname)
         ev = events_frame(courses, rules, sname)
-        if labs and cols:
-            lab = pd.DataFrame(cols)
-            lab.insert(0, "strategy", sname)
+        if labs and cols:  # fresh columns (lab_columns): no copy into blocks
+            lab = pd.DataFrame({"strategy": sname, **cols}, copy=False)
         else:  # a copy of one empty table: pandas builds even an empty one slowly
             lab = _NO_LABS.copy()
         yield Chunk(sname, pdf, ev, lab)
