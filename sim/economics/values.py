@@ -295,8 +295,9 @@ def patient_values(
         cost = cost + societal["cost_productivity"] + societal["cost_informal_care"]
     out = pd.DataFrame(
         {
-            **({"strategy": pts["strategy"].to_numpy()} if "strategy" in pts else {}),
-            "patient_id": pid,
+            # copies: with copy=False the table must not share the input tables' memory
+            **({"strategy": pts["strategy"].to_numpy().copy()} if "strategy" in pts else {}),
+            "patient_id": pid.copy(),
             "condition": pts["condition"].to_numpy(),
             "cost": cost,
             "qaly": qaly_acute + qaly_life,
@@ -312,7 +313,8 @@ def patient_values(
             "qaly_lifetime": qaly_life,
             "life_years_discounted": ly_disc,
             **societal,
-        }
+        },
+        copy=False,  # fresh arrays, not written after this: no copy into blocks
     )
     for name in units:
         for col in (f"doses_{name}", f"days_{name}"):
