@@ -298,7 +298,7 @@ def patient_values(
             # copies: with copy=False the table must not share the input tables' memory
             **({"strategy": pts["strategy"].to_numpy().copy()} if "strategy" in pts else {}),
             "patient_id": pid.copy(),
-            "condition": pts["condition"].to_numpy(),
+            "condition": pts["condition"].to_numpy().copy(),
             "cost": cost,
             "qaly": qaly_acute + qaly_life,
             "life_years": life_years,
