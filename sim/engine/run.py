@@ -25,6 +25,7 @@ from sim.engine.tables import (
     LAB_COLUMNS,
     events_frame,
     lab_columns,
+    month1_lab_days,
     patient_frame,
     run_rule_names,
 )
@@ -63,7 +64,7 @@ def simulate_strategies(
     pts = cohort_mod.build(key, cfg.cohort, cfg.model, np.arange(lo, hi))
     rules = run_rule_names(cfg.strategy)
     # without a lab table only the visits of the month-1 columns need measuring
-    lab_days = None if labs else (0.0, cfg.monitoring.month1_day)
+    lab_days = None if labs else month1_lab_days(cfg.monitoring)
     for sname in cfg.strategy if snames is None else snames:
         compiled = compile_strategy(cfg.strategy[sname], cfg.model, catalog)
         args = (pts, compiled, catalog, cfg.model, cfg.monitoring, key, cfg.horizon_days)

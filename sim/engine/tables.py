@@ -21,6 +21,14 @@ from sim.model.disability import mrs_level
 _CONDITION_DTYPE = pd.CategoricalDtype(CONDITIONS)
 
 
+BASELINE_DAY = 0.0  # the visit the month-1 changes are measured from (diagnosis)
+
+
+def month1_lab_days(monitoring: MonitoringConfig) -> tuple[float, float]:
+    """The visit days whose labs the month-1 columns read (`_month1`)."""
+    return (BASELINE_DAY, monitoring.month1_day)
+
+
 def _month1(
     labs: Mapping[str, np.ndarray] | pd.DataFrame, ids: np.ndarray, day: float, lod_copies: float
 ) -> dict[str, np.ndarray]:
@@ -33,7 +41,7 @@ def _month1(
     if len(labs) == 0 or len(labs["patient_id"]) == 0:
         return out
     pid, days = np.asarray(labs["patient_id"]), np.asarray(labs["day"], dtype=float)
-    at_0, at_day = np.flatnonzero(days == 0.0), np.flatnonzero(np.isclose(days, day))
+    at_0, at_day = np.flatnonzero(days == BASELINE_DAY), np.flatnonzero(np.isclose(days, day))
     # the patients with both visits (visit days are distinct; two within np.isclose of
     # `day` would give a patient two: the first is taken)
     both, i_b, i_m = np.intersect1d(pid[at_0], pid[at_day], return_indices=True)
