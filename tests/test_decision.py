@@ -300,6 +300,15 @@ def test_an_input_enters_the_comparison_unless_it_belongs_to_an_unused_therapy()
     assert not enters_comparison("therapies.pembrolizumab.levers.t_cell_function", used)
     assert enters_comparison("economics.costs.hospital_day", used)
     assert enters_comparison("economics.discount.qalys", used)
+    # a model parameter acting only through the infused T cells' lever
+    from sim.economics.dsa import levers_of
+
+    half_life = "model.transferred_effector_half_life_days"
+    assert not enters_comparison(half_life, used, levers_of(cfg, used))
+    assert enters_comparison(half_life, used)  # levers unknown: it may enter
+    with_vst = used | therapies_used(cfg, "vst")
+    assert enters_comparison(half_life, with_vst, levers_of(cfg, with_vst))
+    assert enters_comparison("model.damage_rate_per_day", used, levers_of(cfg, used))
     rules = load_config(["strategy=[soc,steroids_reactive]"])
     assert "corticosteroids" in therapies_used(rules, "steroids_reactive")
 
@@ -326,6 +335,14 @@ def test_a_lever_of_an_unused_therapy_leaves_the_simulated_patients_as_they_were
         if x != 0.0
     }
     assert len(unused) >= 5
+    # and every model parameter that acts only through a lever neither strategy moves
+    from sim.economics.dsa import levers_of
+    from sim.model.therapies import LEVER_ONLY_PARAMS
+
+    levers = levers_of(cfg, used)
+    only = {k: 10.0 * get_value(cfg, k) for k, lv in LEVER_ONLY_PARAMS.items() if lv not in levers}
+    assert only  # neither pair gives T cells
+    unused |= only
     moved = _frames(with_values(cfg, unused), list(pair))
     for s in pair:
         for a, b in zip(base[s], moved[s], strict=True):

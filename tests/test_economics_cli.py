@@ -53,7 +53,9 @@ def test_psa_run_writes_the_contract(psa_run):
     merged = evppi.merge(evpi, on="wtp")
     assert (merged["evppi"] <= merged["evpi"] + 1e-6 * (1 + merged["evpi"])).all()
     dsa = pd.read_csv(out / "dsa.csv")
-    assert dsa["swing"].is_monotonic_decreasing and len(dsa) == 11
+    # one row per configured one-way input (12 since the VST half-life joined, 2026-12-08)
+    n_inputs = len(load_config(["+experiment=psa"]).economics.dsa.params)
+    assert dsa["swing"].is_monotonic_decreasing and len(dsa) == n_inputs == 12
     for f in ("ce_plane.png", "ceac.png", "evpi.png", "tornado.png"):
         assert (out / f).stat().st_size > 0  # report.md: its content is tested below
     meta = json.loads((out / "run.json").read_text())
@@ -245,6 +247,8 @@ def test_no_tornado_row_is_zero_when_its_input_enters_the_comparison(psa_run):
     therapy_of = {"il7": "rhil7", "pd1": "pembrolizumab", "vst": "vst"}
     for r in dsa.itertuples():
         owner = next((t for t in therapy_of.values() if f"{t}." in r.key), None)
+        if r.key == "model.transferred_effector_half_life_days":
+            owner = "vst"  # acts only on infused T cells (LEVER_ONLY_PARAMS)
         assert r.enters == (owner is None or owner in {therapy_of[x] for x in used}), r.key
         if r.enters:
             assert r.swing > 0, r.key

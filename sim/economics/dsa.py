@@ -29,6 +29,7 @@ from sim.config.schema import RunConfig
 from sim.economics.values import patient_values
 from sim.engine.executors import ordered_map
 from sim.engine.run import Chunk, chunk_spans, simulate_then
+from sim.model.therapies import LEVER_ONLY_PARAMS
 
 DSA_COLUMNS = [
     "key",
@@ -83,13 +84,26 @@ def therapies_used(cfg: RunConfig, name: str) -> set[str]:
     return used
 
 
-def enters_comparison(key: str, used: set[str]) -> bool:
-    """False for an input of a therapy neither strategy gives (its price or a lever):
-    it cannot change their costs or QALYs. Any other input may."""
+def enters_comparison(key: str, used: set[str], levers: set[str] | None = None) -> bool:
+    """False for an input of a therapy neither strategy gives (its price or a lever), or
+    for a model parameter that acts only through a lever none of their therapies moves
+    (`LEVER_ONLY_PARAMS`; `levers`: the levers of `used`, None = any): it cannot change
+    their costs or QALYs. Any other input may."""
     for prefix in ("economics.costs.therapies.", "therapies."):
         if key.startswith(prefix):
             return key[len(prefix) :].split(".")[0] in used
+    lever = LEVER_ONLY_PARAMS.get(key)
+    if lever is not None and levers is not None:
+        return lever in levers
     return True
+
+
+def levers_of(cfg: RunConfig, therapies: set[str]) -> set[str]:
+    """The levers these therapies move (a non-zero magnitude)."""
+    return {
+        lv for t in therapies if t in cfg.therapies for lv, x in cfg.therapies[t].levers.items()
+        if x != 0.0
+    }  # fmt: skip
 
 
 def cost_qaly(cfg: RunConfig, c: Chunk, overrides: list[dict[str, float]]) -> np.ndarray:
@@ -162,14 +176,16 @@ def one_way(
     valuing all its patients in one call (tests/test_decision.py checks), chunk by chunk."""
     pair = [strategy, comparator]
     used = therapies_used(cfg, strategy) | therapies_used(cfg, comparator)
+    levers = levers_of(cfg, used)
     steps = []  # (row, param, side, value, job index, override index)
     same: list[dict[str, float]] = [{}]  # the base case first
     jobs: list[tuple[RunConfig, list[dict[str, float]]]] = [(cfg, same)]
     for i, p in enumerate(cfg.economics.dsa.params):
-        enters = enters_comparison(p.key, used)
+        enters = enters_comparison(p.key, used, levers)
         for side, value in (("low", p.low), ("high", p.high)):
-            # an economics input, or a lever of a therapy neither strategy gives, leaves
-            # the simulated patients as they were (tests/test_decision.py checks the latter)
+            # an economics input, a lever of a therapy neither strategy gives, or a model
+            # parameter acting only through a lever neither gives, leaves the simulated
+            # patients as they were (tests/test_decision.py checks the last two)
             if p.key.startswith("economics.") or not enters:
                 same.append({p.key: value})
                 steps.append((i, p, side, value, 0, len(same) - 1))
@@ -194,7 +210,7 @@ def one_way(
                 "key": p.key,
                 "label": p.label or p.key,
                 "base_value": get_value(cfg, p.key),
-                "enters": enters_comparison(p.key, used),
+                "enters": enters_comparison(p.key, used, levers),
                 "unit": p.unit,
             },
         )

@@ -83,6 +83,14 @@ LEVERS: dict[str, tuple[str, str, tuple[float, float], str]] = {
     ),
 }
 
+# Model parameters that act only through one lever: without a therapy moving that lever
+# they change no patient (the transferred effector pool is fed only by infused T cells,
+# `effector_transfer_per_dose`). The one-way analysis reads this to skip them for a pair
+# of strategies that gives no such therapy (sim.economics.dsa.enters_comparison).
+LEVER_ONLY_PARAMS: dict[str, str] = {
+    "model.transferred_effector_half_life_days": "effector_transfer_per_dose",
+}
+
 
 @dataclass(frozen=True)
 class Catalog:
