@@ -100,10 +100,10 @@ def enters_comparison(key: str, used: set[str], levers: set[str] | None = None) 
 
 def levers_of(cfg: RunConfig, therapies: set[str]) -> set[str]:
     """The levers these therapies move (a non-zero magnitude)."""
-    return {
-        lv for t in therapies if t in cfg.therapies for lv, x in cfg.therapies[t].levers.items()
-        if x != 0.0
-    }  # fmt: skip
+    out: set[str] = set()
+    for t in therapies & set(cfg.therapies):
+        out |= {lv for lv, x in cfg.therapies[t].levers.items() if x != 0.0}
+    return out
 
 
 def cost_qaly(cfg: RunConfig, c: Chunk, overrides: list[dict[str, float]]) -> np.ndarray:
