@@ -47,7 +47,8 @@ def test_strategies_on_one_cohort_equal_each_strategy_alone(engine):
     shared = list(simulate_strategies(cfg, 0, n))
     assert [c.strategy for c in shared] == list(cfg.strategy)
     lean = list(simulate_strategies(cfg, 0, n, labs=False))
-    for c, c_lean in zip(shared, lean, strict=True):
+    bare = list(simulate_strategies(cfg, 0, n, labs=False, events=False))
+    for c, c_lean, c_bare in zip(shared, lean, bare, strict=True):
         alone = simulate_chunk(cfg, c.strategy, 0, n)
         for a, b in ((c.patients, alone.patients), (c.events, alone.events), (c.labs, alone.labs)):
             pd.testing.assert_frame_equal(a, b, check_exact=True)
@@ -55,6 +56,10 @@ def test_strategies_on_one_cohort_equal_each_strategy_alone(engine):
         assert len(c.labs) > 0 and len(c_lean.labs) == 0
         pd.testing.assert_frame_equal(c_lean.patients, c.patients, check_exact=True)
         pd.testing.assert_frame_equal(c_lean.events, c.events, check_exact=True)
+        # without the event table too: the same patients, an empty table of the same columns
+        assert len(c.events) > 0 and len(c_bare.events) == 0
+        assert list(c_bare.events.columns) == list(c.events.columns)
+        pd.testing.assert_frame_equal(c_bare.patients, c.patients, check_exact=True)
 
 
 @pytest.mark.parametrize("engine", ["batch", "reference"])

@@ -30,11 +30,13 @@ from sim.engine.tables import (
     run_rule_names,
 )
 from sim.model import cohort as cohort_mod
+from sim.model.events import COLUMNS as EVENT_COLUMNS
 from sim.model.strategies import compile_strategy
 from sim.model.therapies import Catalog
 
 T = TypeVar("T")
 _NO_LABS = pd.DataFrame(columns=["strategy", *LAB_COLUMNS])  # as an empty lab table + strategy
+_NO_EVENTS = pd.DataFrame(columns=["strategy", *EVENT_COLUMNS])  # likewise for events
 
 
 @dataclass
@@ -52,13 +54,20 @@ def simulate_chunk(cfg: RunConfig, sname: str, lo: int, hi: int) -> Chunk:
 
 
 def simulate_strategies(
-    cfg: RunConfig, lo: int, hi: int, snames: Iterable[str] | None = None, labs: bool = True
+    cfg: RunConfig,
+    lo: int,
+    hi: int,
+    snames: Iterable[str] | None = None,
+    labs: bool = True,
+    events: bool = True,
 ) -> Iterator[Chunk]:
     """Patients lo..hi-1 under each strategy of `snames` (default: every strategy of the
     run) in turn: `simulate_chunk` of each, with the patients and the therapy catalog,
     which do not depend on the strategy, built once. `labs=False`: the chunks' lab
     tables are left empty (the patient table's month-1 columns are still computed),
-    for callers that read only patients and events."""
+    for callers that read only patients and events; `events=False` likewise leaves the
+    event tables empty, for callers that read only patients (the patients are the same:
+    the log is kept, only its table is not built)."""
     key = rng.run_key(cfg.seed)
     catalog = Catalog.build(cfg.therapies)
     pts = cohort_mod.build(key, cfg.cohort, cfg.model, np.arange(lo, hi))
@@ -74,7 +83,7 @@ def simulate_strategies(
             courses = simulate_reference(*args, lab_days=lab_days)
         cols = lab_columns(courses)
         pdf = patient_frame(courses, cfg.horizon_days, cfg.model, cfg.monitoring, cols, sname)
-        ev = events_frame(courses, rules, sname)
+        ev = events_frame(courses, rules, sname) if events else _NO_EVENTS.copy()
         if labs and cols:  # fresh columns (lab_columns): no copy into blocks
             lab = pd.DataFrame({"strategy": sname, **cols}, copy=False)
         else:  # a copy of one empty table: pandas builds even an empty one slowly

@@ -151,7 +151,7 @@ def cell_outputs(cfg: RunConfig, values: dict[str, float], members: pd.DataFrame
     day = cfg.output.survival_day
     out: dict[tuple[str, str, str], float] = {}
     first: dict[tuple[str, str], float] = {}
-    for i, ch in enumerate(simulate_strategies(c, 0, c.cohort.n, labs=False)):
+    for i, ch in enumerate(simulate_strategies(c, 0, c.cohort.n, labs=False, events=False)):
         sname, p = ch.strategy, ch.patients
         died = p["died"].to_numpy(bool) & (p["time_days"].to_numpy(float) < day)
         iris = p["iris"].to_numpy(bool) & (p["iris_onset_days"].to_numpy(float) <= day)

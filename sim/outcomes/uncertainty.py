@@ -72,7 +72,7 @@ def run_draw(cfg: RunConfig, values: dict[str, float], draw: int, grid: np.ndarr
     c.cohort.n = n
     day = cfg.output.survival_day
     rows, curves = [], []
-    for ch in simulate_strategies(c, 0, n, labs=False):
+    for ch in simulate_strategies(c, 0, n, labs=False, events=False):
         sname, p = ch.strategy, ch.patients
         t = p["time_days"].to_numpy(float)
         died = p["died"].to_numpy(bool)
