@@ -181,3 +181,26 @@ def test_default_run_writes_and_prints_both_intervals(tmp_path):
         assert f"{pct(row['survival_1y_lo'])} to {pct(row['survival_1y_hi'])}" in line
         assert f"{pct(row['survival_1y_ui_lo'])} to {pct(row['survival_1y_ui_hi'])}" in line
     assert "Monte Carlo 95% CI" in r.stdout and "parameter-uncertainty interval" in r.stdout
+
+
+def test_survival_curve_of_a_draw_is_the_share_not_dead_by_each_day():
+    """alive_on counts deaths by a binary search; the reference is the mean of the
+    day x patient indicator, which it must equal bit for bit (ties at a grid day
+    included: a death on day d is dead on d), and a hand count on a tiny case."""
+    from sim.outcomes.uncertainty import alive_on
+
+    gen = np.random.default_rng(5)
+    t = np.round(gen.uniform(0.0, 400.0, 777), 0)  # many deaths exactly on grid days
+    died = gen.random(777) < 0.6
+    grid = np.arange(0.0, 366.0, 1.0)
+    reference = 1.0 - np.mean(died[None, :] & (t[None, :] <= grid[:, None]), axis=1)
+    assert np.array_equal(alive_on(t, died, grid), reference)
+    # 4 patients: deaths on days 1 and 3, one censored on day 2, one alive at 5
+    t4, d4 = np.array([1.0, 2.0, 3.0, 5.0]), np.array([True, False, True, False])
+    assert alive_on(t4, d4, np.array([0.0, 1.0, 2.0, 3.0, 4.0])).tolist() == [
+        1,
+        0.75,
+        0.75,
+        0.5,
+        0.5,
+    ]
