@@ -319,3 +319,27 @@ def test_an_arm_must_be_a_strategy_other_than_the_control():
     with pytest.raises(ConfigError) as e:
         check_trial(cfg)
     assert e.value.key == "trial.platform.arms.soc"
+
+
+def test_platform_grid_tells_auto_its_size(spec, monkeypatch):
+    """executor=auto decides by an outer loop's size: the platform grid counts its trial
+    patients per arm (trials x the grid's maximum n per arm), so a large grid can go to
+    worker processes; a tiny grid here, on this process."""
+    from dataclasses import replace
+
+    import sim.engine.executors as ex
+    from sim.trial.platform import simulate_platform_grid
+
+    seen = []
+    real = ex.ordered_map
+
+    def spy(executor, outer_patients=0):
+        seen.append(outer_patients)
+        return real(executor, outer_patients)
+
+    monkeypatch.setattr(ex, "ordered_map", spy)
+    small = replace(spec.trial.sizing, trials=2, n=[30], chunk_trials=2)
+    tiny = replace(spec, trial=replace(spec.trial, sizing=small))
+    cfg = load_config(["executor=auto"])
+    simulate_platform_grid(tiny, cfg.executor)
+    assert seen == [2 * 30 * len(small.accrual_scale)]

@@ -45,7 +45,9 @@ def draws(cfg: RunConfig, on_draw: Callable[[int], None] | None = None) -> list[
     sets = load_sets(cfg.model.name, a.source, a.draws, "trial.assurance.source")
     tasks = ((cfg, {k: float(v) for k, v in r.items()}, d) for d, r in sets.iterrows())
     out = []
-    with ordered_map(cfg.executor) as run:
+    # `auto`: each draw simulates a referral pool of pool_per_arm patients in two arms
+    work = a.draws * a.pool_per_arm * 2
+    with ordered_map(cfg.executor, outer_patients=work) as run:
         for part in run(one_draw, tasks):
             out.append(part)
             if on_draw is not None:

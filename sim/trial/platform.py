@@ -458,7 +458,9 @@ def simulate_platform_grid(spec: PlatformSpec, executor, on_chunk=None):
         for lo in range(0, sz.trials, sz.chunk_trials)
     ]
     rows: list[dict] = []
-    with ordered_map(executor) as run:
+    # `auto`: the grid's size in trial patients, per arm (a lower bound: several arms)
+    work = len(sz.accrual_scale) * sz.trials * sum(sz.n)
+    with ordered_map(executor, outer_patients=work) as run:
         for task, part in zip(tasks, run(simulate_platform_trials, tasks), strict=True):
             rows.extend(part)
             if on_chunk is not None:

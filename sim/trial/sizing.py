@@ -213,7 +213,10 @@ def simulate_grid(
         for lo in range(0, sz.trials, sz.chunk_trials)
     ]
     rows: list[dict] = []
-    with ordered_map(executor) as run:
+    # `auto` sends a large grid to worker processes: its size in trial patients (each
+    # simulated trial analyses n patients; about as costly as a simulated patient)
+    work = len(sz.accrual_scale) * sz.trials * sum(grid)
+    with ordered_map(executor, outer_patients=work) as run:
         for task, part in zip(tasks, run(simulate_trials, tasks), strict=True):
             lo, hi = task[4], task[5]
             rows.extend(part)
