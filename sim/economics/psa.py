@@ -84,7 +84,9 @@ def run_psa(
         (cfg, {k: float(r[k]) for k in keys}, int(r["draw"])) for r in params.to_dict("records")
     )
     parts = []
-    with ordered_map(cfg.executor) as run:
+    # `auto` sends a large PSA to worker processes: its size in patient-strategies
+    work = len(params) * cfg.economics.psa.n_patients * len(cfg.strategy)
+    with ordered_map(cfg.executor, outer_patients=work) as run:
         for part in run(run_draw, tasks):
             parts.append(part)
             if on_draw is not None:
