@@ -65,3 +65,25 @@ def _fresh_boundaries():
     boundaries._cached.cache_clear()
     analyses.one_proportion_crossing.cache_clear()  # the exact single-arm enumeration, likewise
     yield
+
+
+@pytest.fixture
+def outer_sizes(monkeypatch):
+    """`watch(*modules)`: from then on, every `ordered_map` call made through those
+    modules records the `outer_patients` it was given (the size `executor=auto` decides
+    by) in the returned list, and runs as before."""
+    import sim.engine.executors as ex
+
+    seen: list[int] = []
+    real = ex.ordered_map
+
+    def spy(executor, outer_patients=0):
+        seen.append(outer_patients)
+        return real(executor, outer_patients)
+
+    def watch(*modules) -> list[int]:
+        for m in modules:
+            monkeypatch.setattr(m, "ordered_map", spy)
+        return seen
+
+    return watch

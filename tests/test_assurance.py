@@ -66,24 +66,15 @@ def test_bad_assurance_input():
         load_config([*SMALL, "trial.assurance.source=posterior", "model=default"])
 
 
-def test_trial_loops_tell_auto_their_size(monkeypatch):
+def test_trial_loops_tell_auto_their_size(outer_sizes):
     """executor=auto decides by the size of an outer loop (sim.engine.executors.resolve):
     the sizing grid counts its trial patients (trials x the grid's n), the assurance draws
     their pools (draws x pool_per_arm x 2 arms). Without them both would stay in this
     process however large (the default sizing: 53 s in process, 30 s on 2 workers)."""
-    import sim.engine.executors as ex
     import sim.trial.assurance as assurance_mod
     import sim.trial.sizing as sizing_mod
 
-    seen = []
-    real = ex.ordered_map
-
-    def spy(executor, outer_patients=0):
-        seen.append(outer_patients)
-        return real(executor, outer_patients)
-
-    monkeypatch.setattr(sizing_mod, "ordered_map", spy)
-    monkeypatch.setattr(assurance_mod, "ordered_map", spy)
+    seen = outer_sizes(sizing_mod, assurance_mod)
     cfg = load_config([*SMALL, "executor=auto"])
     spec, _, _ = run_sizing(cfg)
     grid = sizing_mod.grid_n(spec)

@@ -441,23 +441,15 @@ def test_a_year_has_the_same_length_in_the_model_the_economics_and_the_trial():
     assert 365.2 < DAYS_PER_YEAR < 365.3
 
 
-def test_psa_tells_auto_its_size(monkeypatch):
+def test_psa_tells_auto_its_size(outer_sizes):
     """executor=auto decides by an outer loop's size (sim.engine.executors.resolve): the
     PSA counts its patient-strategies (draws x n_patients x strategies), so a PSA added to
     a run without `executor=processes` (e.g. +experiment=cea economics.psa.draws=200:
     21.5 s in process, 17.1 s on 2 workers) can use the workers."""
     import sim.economics.psa as psa_mod
-    import sim.engine.executors as ex
     from sim.api import load_config
 
-    seen = []
-    real = ex.ordered_map
-
-    def spy(executor, outer_patients=0):
-        seen.append(outer_patients)
-        return real(executor, outer_patients)
-
-    monkeypatch.setattr(psa_mod, "ordered_map", spy)
+    seen = outer_sizes(psa_mod)
     cfg = load_config(["+experiment=cea", "strategy=[soc,il7]", "economics.psa.n_patients=50"])
     out = psa_mod.run_psa(cfg, pd.DataFrame({"draw": [0, 1, 2]}))
     assert seen == [3 * 50 * 2]

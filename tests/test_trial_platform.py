@@ -321,7 +321,7 @@ def test_an_arm_must_be_a_strategy_other_than_the_control():
     assert e.value.key == "trial.platform.arms.soc"
 
 
-def test_platform_grid_tells_auto_its_size(spec, monkeypatch):
+def test_platform_grid_tells_auto_its_size(spec, outer_sizes):
     """executor=auto decides by an outer loop's size: the platform grid counts its trial
     patients per arm (trials x the grid's maximum n per arm), so a large grid can go to
     worker processes; a tiny grid here, on this process."""
@@ -330,14 +330,7 @@ def test_platform_grid_tells_auto_its_size(spec, monkeypatch):
     import sim.engine.executors as ex
     from sim.trial.platform import simulate_platform_grid
 
-    seen = []
-    real = ex.ordered_map
-
-    def spy(executor, outer_patients=0):
-        seen.append(outer_patients)
-        return real(executor, outer_patients)
-
-    monkeypatch.setattr(ex, "ordered_map", spy)
+    seen = outer_sizes(ex)  # platform imports ordered_map from there at each call
     small = replace(spec.trial.sizing, trials=2, n=[30], chunk_trials=2)
     tiny = replace(spec, trial=replace(spec.trial, sizing=small))
     cfg = load_config(["executor=auto"])
